@@ -1,0 +1,22 @@
+//! The Vigie data model: what an agent reports and what the collector stores.
+//!
+//! This crate is deliberately small (serde, no network, no crypto) so that the collector can
+//! depend on it without compiling the probes. It owns:
+//! - [`report`]: the `vigie.report.v1` wire format, its findings and observations;
+//! - [`catalogue`]: the closed set of check ids of `spec/checks.md`;
+//! - [`i18n`]: every user-facing text in English and French, one file per language;
+//! - [`validate`]: the semantic rules a report must satisfy beyond its JSON shape;
+//! - [`schema`]: the JSON Schema generated from the types;
+//! - [`verdict`]: a language-free verdict, rendered into a finding.
+
+pub mod catalogue;
+pub mod i18n;
+pub mod report;
+pub mod schema;
+pub mod validate;
+pub mod verdict;
+
+pub use catalogue::{Check, Family};
+pub use i18n::{Lang, Message};
+pub use report::*;
+pub use verdict::Verdict;

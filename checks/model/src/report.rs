@@ -1,0 +1,397 @@
+//! The `vigie.report.v1` wire format.
+//!
+//! Tolerant on the wire: unknown fields are accepted and ignored, so an older collector takes
+//! a newer agent's report. Strict where a value is part of the contract: statuses,
+//! severities and target kinds are closed sets, check ids have a fixed syntax.
+//! This list of fields may expand over time; fields are never removed or repurposed
+//! within `v1`.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalogue::Check;
+
+/// The only schema version this crate reads and writes.
+pub const SCHEMA_V1: &str = "vigie.report.v1";
+
+/// One run of an agent: what it scanned, the verdicts, and the facts they were graded from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "Vigie report v1")]
+pub struct Report {
+    /// Always `vigie.report.v1`.
+    #[schemars(extend("const" = "vigie.report.v1"))]
+    pub schema: String,
+    /// Idempotency key: the collector stores a report id once.
+    pub report_id: Uuid,
+    /// The agent that produced the report.
+    pub agent: AgentInfo,
+    /// The organization the report is for; the collector checks it against the agent's token.
+    pub org: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Every target the run was asked to scan, including those that failed.
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    /// The verdicts.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// The raw facts the findings were graded from.
+    #[serde(default)]
+    pub observations: Observations,
+    /// The grading profile that produced the verdicts, e.g. `modern`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// Who produced a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentInfo {
+    /// A stable identifier of this agent installation.
+    pub id: String,
+    /// The agent's version (semver).
+    pub version: String,
+    pub hostname: String,
+}
+
+/// The kinds of target, one per check family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Tls,
+    Email,
+    Services,
+    Host,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Tls => "tls",
+            TargetKind::Email => "email",
+            TargetKind::Services => "services",
+            TargetKind::Host => "host",
+        }
+    }
+}
+
+/// Something a run was asked to scan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    pub kind: TargetKind,
+    /// `host:port` for TLS, a domain for email, an address or CIDR for services.
+    pub target: String,
+}
+
+/// The outcome of one check on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The condition the check looks for is absent.
+    Pass,
+    /// The condition is present.
+    Fail,
+    /// The condition is present but not (yet) a failure.
+    Warn,
+    /// A fact, not a verdict.
+    Info,
+    /// The check could not run; the summary says why.
+    Error,
+    /// The check does not apply to this target.
+    Skip,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Warn,
+        Status::Info,
+        Status::Error,
+        Status::Skip,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+            Status::Info => "info",
+            Status::Error => "error",
+            Status::Skip => "skip",
+        }
+    }
+
+    /// The value of `vigie_check_status`: 0 pass, 1 warn, 2 fail, 3 error; `None` for
+    /// statuses that are not verdicts (info, skip).
+    pub fn metric_value(self) -> Option<u8> {
+        match self {
+            Status::Pass => Some(0),
+            Status::Warn => Some(1),
+            Status::Fail => Some(2),
+            Status::Error => Some(3),
+            Status::Info | Status::Skip => None,
+        }
+    }
+}
+
+/// How bad a failure is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown severity `{s}` (expected info, low, medium, high or critical)")
+            })
+    }
+}
+
+/// A dotted check id such as `tls.cert.expired`: lowercase ASCII letters, digits and `_`,
+/// in at least two dot-separated parts. It may name a check this build does not know
+/// (a newer agent); [`CheckId::known`] says whether it does.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String", extend("pattern" = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"))]
+pub struct CheckId(String);
+
+impl CheckId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The catalogue entry, if this build knows the id.
+    pub fn known(&self) -> Option<Check> {
+        Check::from_id(&self.0)
+    }
+}
+
+impl TryFrom<String> for CheckId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if crate::validate::is_valid_check_id(&value) {
+            Ok(CheckId(value))
+        } else {
+            Err(format!(
+                "`{}` is not a check id (expected dotted lowercase words such as tls.cert.expired)",
+                value.chars().take(80).collect::<String>()
+            ))
+        }
+    }
+}
+
+impl From<CheckId> for String {
+    fn from(value: CheckId) -> Self {
+        value.0
+    }
+}
+
+impl From<Check> for CheckId {
+    fn from(check: Check) -> Self {
+        CheckId(check.id().to_owned())
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A verdict: one check on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub check: CheckId,
+    pub target: String,
+    pub status: Status,
+    pub severity: Severity,
+    /// One line for a person, in the report's language.
+    pub summary: String,
+    /// What to do about it, in the report's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// The facts behind the verdict.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The raw facts of a run, per family. Families not yet typed are carried as JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Observations {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsObservation>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<serde_json::Value>,
+}
+
+/// What one TLS probe saw at one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsObservation {
+    /// The target as scanned, `host:port`.
+    pub target: String,
+    /// The server name sent in SNI and checked against the certificate.
+    pub server_name: String,
+    /// The address actually connected to, `ip:port`, when one was reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub observed_at: DateTime<Utc>,
+    /// What happened.
+    pub result: TlsProbeResult,
+}
+
+/// Either a completed handshake with what it showed, or the stage at which the probe failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum TlsProbeResult {
+    Handshake(TlsHandshake),
+    Failed {
+        stage: ProbeStage,
+        /// The reason, for a person.
+        error: String,
+    },
+}
+
+/// Where a probe stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeStage {
+    Resolve,
+    Connect,
+    Handshake,
+}
+
+impl ProbeStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeStage::Resolve => "resolve",
+            ProbeStage::Connect => "connect",
+            ProbeStage::Handshake => "handshake",
+        }
+    }
+}
+
+/// A completed TLS handshake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsHandshake {
+    /// e.g. `TLSv1.3`.
+    pub protocol: String,
+    /// IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: String,
+    /// The certificates as the server sent them, leaf first.
+    pub certificates: Vec<CertificateInfo>,
+    /// Whether the chain builds to a trusted root, judged apart from expiry and name.
+    pub chain: ChainValidation,
+    /// Whether the leaf is valid for `server_name`.
+    pub hostname_matches: bool,
+}
+
+/// The outcome of path building from the leaf to a trusted root.
+///
+/// The path is judged at an instant inside the leaf's validity period, so that an expired
+/// certificate from a trusted CA is reported as expired, not as untrusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainValidation {
+    pub trusted: bool,
+    /// Why the chain does not validate, when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The trust store used, e.g. `system+mozilla+ca-file`.
+    pub trust_store: String,
+}
+
+/// One certificate, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CertificateInfo {
+    pub subject: String,
+    pub issuer: String,
+    /// Hex, as printed by most tools.
+    pub serial: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// DNS names and IP addresses of the subjectAltName extension.
+    #[serde(default)]
+    pub subject_alt_names: Vec<String>,
+    /// Subject equals issuer and the signature verifies with the certificate's own key.
+    pub self_signed: bool,
+    /// e.g. `RSA`, `EC`, `Ed25519`.
+    pub key_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_bits: Option<u32>,
+    /// e.g. `sha256WithRSAEncryption`.
+    pub signature_algorithm: String,
+    /// SHA-256 of the DER, hex.
+    pub sha256: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_orders_from_info_to_critical() {
+        assert!(Severity::Critical > Severity::High);
+        assert!(Severity::High > Severity::Medium);
+        assert!(Severity::Low > Severity::Info);
+        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+        assert!("urgent".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn check_id_rejects_malformed_ids() {
+        assert!(CheckId::try_from("tls.cert.expired".to_owned()).is_ok());
+        for bad in [
+            "",
+            "tls",
+            "TLS.connect",
+            "tls..connect",
+            "tls.connect.",
+            "tls.con nect",
+            "tls.é",
+        ] {
+            assert!(
+                CheckId::try_from(bad.to_owned()).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}

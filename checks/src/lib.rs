@@ -1,0 +1,1 @@
+//! Vigie probes and their pure evaluation.

@@ -1,0 +1,1 @@
+//! The Vigie collector.
