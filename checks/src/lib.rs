@@ -1,1 +1,2 @@
 //! Vigie probes and their pure evaluation.
+pub mod email;
