@@ -5,6 +5,8 @@
 
 pub mod dkim;
 pub mod dmarc;
+pub mod lookup;
 pub mod mta_sts;
 pub mod records;
 pub mod spf;
+pub mod spf_eval;
