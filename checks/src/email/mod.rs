@@ -1,12 +1,38 @@
 //! Email authentication and DNS security of a domain (`vigie-agent scan email`).
 //!
+//! Probe, then evaluate:
+//! ```text
+//! let lookups = CachedLookups::new(NetLookups::new(&NetOptions { resolvers, .. })?); // once per run
+//! let observation = probe(domain, &ProbeOptions::default(), &lookups).await;        // all the I/O
+//! let verdicts = evaluate(&observation, now);                                       // pure
+//! ```
+//! The observation goes into the report's `observations.email` (serialize it with
+//! serde_json), the verdicts into `findings` (`Verdict::into_finding(lang)`).
+//!
+//! Modules:
 //! - record parsers, pure: [`spf`], [`dmarc`], [`dkim`], [`mta_sts`], [`records`] (TLS-RPT,
 //!   BIMI, CAA);
+//! - [`lookup`]: the I/O traits, an in-memory zone and the per-run cache;
+//! - [`spf_eval`]: recursive SPF expansion with lookup counting;
+//! - [`orgdomain`]: organizational domains from the bundled Public Suffix List;
+//! - [`observation`], [`probe`], [`evaluate`]: facts, how they are gathered, how they are graded;
+//! - [`dns_queries`]: the real DNS (hickory) and HTTPS (reqwest, rustls) implementation.
 
 pub mod dkim;
 pub mod dmarc;
+pub mod dns_queries;
+pub mod evaluate;
 pub mod lookup;
 pub mod mta_sts;
+pub mod observation;
+pub mod orgdomain;
+pub mod probe;
 pub mod records;
 pub mod spf;
 pub mod spf_eval;
+
+pub use dns_queries::{NetLookups, NetOptions, SetupError};
+pub use evaluate::evaluate;
+pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
+pub use observation::EmailObservation;
+pub use probe::{probe, ProbeOptions, COMMON_SELECTORS};

@@ -1,0 +1,436 @@
+//! Real DNS and HTTPS behind the [`DnsLookup`] and [`HttpsFetch`] traits.
+//!
+//! Uses hickory directly because `crate::dns` offers address lookups only; if it grows
+//! TXT/MX/CAA/TLSA lookups, this module should delegate to it.
+//!
+//! DNSSEC is judged the way DESIGN.md asks: by a validating resolver's AD bit. The
+//! resolver library hides the header of answers, so that one question goes out as a raw
+//! UDP query (DO and AD set), once more with CD set when the first gets SERVFAIL, to tell
+//! "bogus" from "the resolver is down".
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::{ResolveError, TokioResolver};
+
+use super::lookup::{
+    normalize, DnsLookup, DnssecFacts, FetchError, HttpsFetch, LookupError, MxRecord, TlsaRecord,
+};
+use super::orgdomain::organizational_domain;
+use super::records::CaaRecord;
+
+/// Why the network lookups could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot read the system resolver configuration: {0}")]
+    SystemConfig(String),
+    #[error("no DNS resolver configured")]
+    NoResolver,
+    #[error("cannot build the HTTPS client: {0}")]
+    Https(String),
+    #[error("cannot read the extra CA certificates: {0}")]
+    CaFile(String),
+}
+
+/// How to reach DNS and HTTPS.
+#[derive(Debug, Clone)]
+pub struct NetOptions {
+    /// Resolvers to ask (`--resolver`, `[dns] resolvers`); empty: the system's.
+    pub resolvers: Vec<SocketAddr>,
+    /// Per query and per HTTPS request.
+    pub timeout: Duration,
+    /// Extra trusted roots (PEM) for the MTA-STS policy fetch, beside the Mozilla roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Host name → address overrides for HTTPS (tests point `mta-sts.<domain>` at
+    /// loopback with this).
+    pub https_resolve: Vec<(String, SocketAddr)>,
+}
+
+impl Default for NetOptions {
+    fn default() -> Self {
+        NetOptions {
+            resolvers: Vec::new(),
+            timeout: Duration::from_secs(5),
+            ca_pem: None,
+            https_resolve: Vec::new(),
+        }
+    }
+}
+
+/// DNS through hickory, HTTPS through reqwest (rustls, certificates validated).
+pub struct NetLookups {
+    resolver: TokioResolver,
+    /// Where the raw DNSSEC questions go: the first configured resolver.
+    dnssec_server: SocketAddr,
+    timeout: Duration,
+    http: reqwest::Client,
+}
+
+/// The largest MTA-STS policy accepted; real ones are a few hundred bytes.
+const MAX_POLICY_BYTES: usize = 64 * 1024;
+
+impl NetLookups {
+    pub fn new(options: &NetOptions) -> Result<NetLookups, SetupError> {
+        let servers: Vec<SocketAddr> = if options.resolvers.is_empty() {
+            let (config, _) = hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| SetupError::SystemConfig(e.to_string()))?;
+            let mut addrs: Vec<SocketAddr> = config
+                .name_servers()
+                .iter()
+                .map(|ns| ns.socket_addr)
+                .collect();
+            addrs.dedup();
+            addrs
+        } else {
+            options.resolvers.clone()
+        };
+        let dnssec_server = *servers.first().ok_or(SetupError::NoResolver)?;
+        let mut config = ResolverConfig::new();
+        for addr in &servers {
+            config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
+            config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
+        }
+        let mut opts = ResolverOpts::default();
+        opts.timeout = options.timeout;
+        opts.attempts = 1;
+        opts.edns0 = true;
+        // Our own per-run cache dedupes; hickory's would only hide TTL-expired answers.
+        opts.cache_size = 0;
+        let resolver =
+            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+                .with_options(opts)
+                .build();
+
+        let mut http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .https_only(true)
+            // RFC 8461 §3.3: redirects must not be followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| SetupError::CaFile(e.to_string()))?
+            {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        for (host, addr) in &options.https_resolve {
+            http = http.resolve(host, *addr);
+        }
+        let http = http.build().map_err(|e| SetupError::Https(e.to_string()))?;
+        Ok(NetLookups {
+            resolver,
+            dnssec_server,
+            timeout: options.timeout,
+            http,
+        })
+    }
+
+    async fn query(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, LookupError> {
+        let fqdn = format!("{}.", normalize(name));
+        let err = |reason: String| LookupError {
+            name: normalize(name),
+            rtype: rtype.to_string(),
+            reason,
+        };
+        let parsed = Name::from_ascii(&fqdn).map_err(|e| err(format!("invalid name: {e}")))?;
+        match self.resolver.lookup(parsed, rtype).await {
+            Ok(lookup) => Ok(lookup
+                .records()
+                .iter()
+                .filter(|r| r.record_type() == rtype)
+                .map(|r| r.data().clone())
+                .collect()),
+            Err(e) if is_absent(&e) => Ok(Vec::new()),
+            Err(e) => Err(err(e.to_string())),
+        }
+    }
+
+    /// One raw question to the resolver; the whole answer, header included.
+    async fn raw(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        checking_disabled: bool,
+    ) -> Result<Message, String> {
+        let fqdn = Name::from_ascii(format!("{}.", normalize(name))).map_err(|e| e.to_string())?;
+        // Not a security boundary (we trust the configured resolver's answers anyway);
+        // just distinct enough to pair answers with questions.
+        let id = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            % 65_536) as u16;
+        let mut message = Message::new();
+        message
+            .set_id(id)
+            .set_message_type(MessageType::Query)
+            .set_op_code(OpCode::Query)
+            .set_recursion_desired(true)
+            .set_authentic_data(true)
+            .set_checking_disabled(checking_disabled)
+            .add_query(Query::query(fqdn, rtype));
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        edns.flags_mut().dnssec_ok = true;
+        message.set_edns(edns);
+        let bytes = message.to_vec().map_err(|e| e.to_string())?;
+        let bind: SocketAddr = if self.dnssec_server.is_ipv4() {
+            (IpAddr::from([0, 0, 0, 0]), 0).into()
+        } else {
+            (IpAddr::from([0u16; 8]), 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(bind)
+            .await
+            .map_err(|e| e.to_string())?;
+        socket
+            .connect(self.dnssec_server)
+            .await
+            .map_err(|e| e.to_string())?;
+        socket.send(&bytes).await.map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 4096];
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        // Bounded: at most a few stray datagrams before the deadline.
+        for _ in 0..8 {
+            let n = tokio::time::timeout_at(deadline, socket.recv(&mut buf))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "no answer from {} within {:?}",
+                        self.dnssec_server, self.timeout
+                    )
+                })?
+                .map_err(|e| e.to_string())?;
+            if let Ok(answer) = Message::from_vec(&buf[..n]) {
+                if answer.id() == id {
+                    return Ok(answer);
+                }
+            }
+        }
+        Err("no matching answer".into())
+    }
+
+    async fn has(&self, name: &str, rtype: RecordType) -> Result<bool, String> {
+        let answer = self.raw(name, rtype, false).await?;
+        match answer.response_code() {
+            ResponseCode::NoError | ResponseCode::NXDomain => {
+                Ok(answer.answers().iter().any(|r| r.record_type() == rtype))
+            }
+            code => Err(format!("{rtype} query for {name}: {code}")),
+        }
+    }
+}
+
+fn is_absent(e: &ResolveError) -> bool {
+    e.is_no_records_found() || e.is_nx_domain()
+}
+
+impl DnsLookup for NetLookups {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, LookupError> {
+        Ok(self
+            .query(name, RecordType::TXT)
+            .await?
+            .into_iter()
+            .filter_map(|rdata| match rdata {
+                // §3.3: the strings of one record are concatenated without separator.
+                RData::TXT(txt) => Some(
+                    txt.txt_data()
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s))
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn mx(&self, name: &str) -> Result<Vec<MxRecord>, LookupError> {
+        let mut out: Vec<MxRecord> = self
+            .query(name, RecordType::MX)
+            .await?
+            .into_iter()
+            .filter_map(|rdata| match rdata {
+                RData::MX(mx) => Some(MxRecord {
+                    preference: mx.preference(),
+                    exchange: normalize(&mx.exchange().to_ascii()),
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
+        Ok(out)
+    }
+
+    async fn ip(&self, name: &str) -> Result<Vec<IpAddr>, LookupError> {
+        let mut out = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            for rdata in self.query(name, rtype).await? {
+                match rdata {
+                    RData::A(a) => out.push(IpAddr::V4(a.0)),
+                    RData::AAAA(a) => out.push(IpAddr::V6(a.0)),
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn caa(&self, name: &str) -> Result<Vec<CaaRecord>, LookupError> {
+        Ok(self
+            .query(name, RecordType::CAA)
+            .await?
+            .into_iter()
+            .filter_map(|rdata| match rdata {
+                RData::CAA(caa) => Some(CaaRecord {
+                    flags: caa.flags(),
+                    tag: caa.tag().as_str().to_owned(),
+                    value: String::from_utf8_lossy(caa.raw_value()).into_owned(),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn tlsa(&self, name: &str) -> Result<Vec<TlsaRecord>, LookupError> {
+        Ok(self
+            .query(name, RecordType::TLSA)
+            .await?
+            .into_iter()
+            .filter_map(|rdata| match rdata {
+                RData::TLSA(t) => Some(TlsaRecord {
+                    usage: u8::from(t.cert_usage()),
+                    selector: u8::from(t.selector()),
+                    matching: u8::from(t.matching()),
+                    data: t.cert_data().iter().map(|b| format!("{b:02x}")).collect(),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn dnssec(&self, name: &str) -> Result<DnssecFacts, LookupError> {
+        let err = |reason: String| LookupError {
+            name: normalize(name),
+            rtype: "DNSSEC".into(),
+            reason,
+        };
+        let domain = normalize(name);
+        let answer = self
+            .raw(&domain, RecordType::SOA, false)
+            .await
+            .map_err(err)?;
+        let mut facts = DnssecFacts {
+            authenticated: answer.authentic_data(),
+            ..DnssecFacts::default()
+        };
+        if answer.response_code() == ResponseCode::ServFail {
+            // SERVFAIL with validation, an answer without: the signatures are bogus.
+            let unchecked = self
+                .raw(&domain, RecordType::SOA, true)
+                .await
+                .map_err(err)?;
+            if unchecked.response_code() == ResponseCode::ServFail {
+                return Err(err(format!(
+                    "the resolver {} answers SERVFAIL",
+                    self.dnssec_server
+                )));
+            }
+            facts.bogus = true;
+        }
+        // The zone apex: the name itself or the nearest parent with DNSKEY records, up to
+        // the organizational domain.
+        let org = organizational_domain(&domain).unwrap_or_else(|| domain.clone());
+        let mut zone = domain.clone();
+        loop {
+            let found = if facts.bogus {
+                // Ask without validation, or a bogus zone would look unsigned.
+                self.raw(&zone, RecordType::DNSKEY, true)
+                    .await
+                    .map(|m| {
+                        m.answers()
+                            .iter()
+                            .any(|r| r.record_type() == RecordType::DNSKEY)
+                    })
+                    .map_err(err)?
+            } else {
+                self.has(&zone, RecordType::DNSKEY).await.map_err(err)?
+            };
+            if found {
+                facts.dnskey = true;
+                break;
+            }
+            match zone.split_once('.') {
+                Some((_, parent)) if zone != org && parent.len() >= org.len() => {
+                    zone = parent.to_owned()
+                }
+                _ => break,
+            }
+        }
+        if !facts.dnskey {
+            zone = org;
+        }
+        facts.ds = if facts.bogus {
+            self.raw(&zone, RecordType::DS, true)
+                .await
+                .map(|m| {
+                    m.answers()
+                        .iter()
+                        .any(|r| r.record_type() == RecordType::DS)
+                })
+                .map_err(err)?
+        } else {
+            self.has(&zone, RecordType::DS).await.map_err(err)?
+        };
+        facts.zone = zone;
+        Ok(facts)
+    }
+}
+
+impl HttpsFetch for NetLookups {
+    async fn fetch_text(&self, url: &str) -> Result<String, FetchError> {
+        let err = |reason: String| FetchError {
+            url: url.to_owned(),
+            reason,
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| err(error_chain(&e)))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(err(format!("HTTP status {}", response.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| err(error_chain(&e)))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_POLICY_BYTES {
+                return Err(err(format!("larger than {MAX_POLICY_BYTES} bytes")));
+            }
+        }
+        String::from_utf8(body).map_err(|_| err("not UTF-8 text".into()))
+    }
+}
+
+/// reqwest's top-level message is often just "error sending request"; the cause (a
+/// certificate error, a refused connection) is what a person needs.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    let mut depth = 0;
+    while let Some(cause) = source {
+        if depth >= 6 {
+            break;
+        }
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+        depth += 1;
+    }
+    out
+}
