@@ -16,6 +16,7 @@ use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::{ResolveError, TokioResolver};
 
 use super::lookup::{
@@ -226,8 +227,19 @@ impl NetLookups {
     }
 }
 
+/// "No such record": NXDOMAIN, or NOERROR with an empty answer. hickory also reports a
+/// SERVFAIL or REFUSED answer as "no records found", with the code inside; those are
+/// failures, not absence (a broken zone must not look like a missing SPF record).
 fn is_absent(e: &ResolveError) -> bool {
-    e.is_no_records_found() || e.is_nx_domain()
+    match e.proto().map(|p| p.kind()) {
+        Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => {
+            matches!(
+                *response_code,
+                ResponseCode::NoError | ResponseCode::NXDomain
+            )
+        }
+        _ => false,
+    }
 }
 
 impl DnsLookup for NetLookups {
