@@ -1,2 +1,3 @@
 //! Vigie probes and their pure evaluation.
 pub mod email;
+pub mod host;

@@ -1,0 +1,238 @@
+//! Which operating system this is: `/etc/os-release` (or `/usr/lib/os-release`), the
+//! running kernel, the architecture, the uptime.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::rootfs::Root;
+use super::version::VersionScheme;
+use super::HostError;
+
+/// The families whose patch posture Vigie reads; each has one package database format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OsFamily {
+    Debian,
+    Ubuntu,
+    /// RHEL and its rebuilds: Rocky, AlmaLinux, CentOS, Oracle Linux.
+    Rhel,
+    Fedora,
+    Alpine,
+    /// SUSE Linux Enterprise and openSUSE.
+    Suse,
+    /// Windows Server: identified, not yet inspected (see `docs/host-windows-plan.md`).
+    Windows,
+    Other,
+}
+
+impl OsFamily {
+    /// The package manager whose database holds the inventory.
+    pub fn package_manager(self) -> Option<PackageManager> {
+        match self {
+            OsFamily::Debian | OsFamily::Ubuntu => Some(PackageManager::Dpkg),
+            OsFamily::Rhel | OsFamily::Fedora | OsFamily::Suse => Some(PackageManager::Rpm),
+            OsFamily::Alpine => Some(PackageManager::Apk),
+            OsFamily::Windows | OsFamily::Other => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Dpkg,
+    Rpm,
+    Apk,
+}
+
+impl PackageManager {
+    pub fn version_scheme(self) -> VersionScheme {
+        match self {
+            PackageManager::Dpkg => VersionScheme::Dpkg,
+            PackageManager::Rpm => VersionScheme::Rpm,
+            PackageManager::Apk => VersionScheme::Apk,
+        }
+    }
+}
+
+/// The fields of os-release that Vigie uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsRelease {
+    /// Where it was read, e.g. `/etc/os-release`.
+    pub file: String,
+    pub id: String,
+    #[serde(default)]
+    pub id_like: Vec<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub pretty_name: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub version_codename: Option<String>,
+    pub family: OsFamily,
+}
+
+/// Parses the os-release format (shell-like `KEY=value`, values optionally quoted with
+/// `"` or `'`, backslash escapes inside double quotes).
+pub fn parse_os_release_fields(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let value = if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            let mut s = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    if let Some(next) = chars.next() {
+                        s.push(next);
+                    }
+                } else {
+                    s.push(c);
+                }
+            }
+            s
+        } else if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            inner.to_owned()
+        } else {
+            value.to_owned()
+        };
+        out.insert(key.trim().to_owned(), value);
+    }
+    out
+}
+
+/// The family of an os-release `ID` and `ID_LIKE`.
+pub fn family_of(id: &str, id_like: &[String]) -> OsFamily {
+    let by_id = |id: &str| match id {
+        "debian" | "raspbian" => Some(OsFamily::Debian),
+        "ubuntu" => Some(OsFamily::Ubuntu),
+        "rhel" | "rocky" | "almalinux" | "centos" | "ol" | "redhat" => Some(OsFamily::Rhel),
+        "fedora" => Some(OsFamily::Fedora),
+        "alpine" => Some(OsFamily::Alpine),
+        "sles"
+        | "sled"
+        | "sle-micro"
+        | "suse"
+        | "opensuse"
+        | "opensuse-leap"
+        | "opensuse-tumbleweed"
+        | "opensuse-microos" => Some(OsFamily::Suse),
+        "windows" => Some(OsFamily::Windows),
+        _ => None,
+    };
+    if let Some(family) = by_id(id) {
+        return family;
+    }
+    // Derivatives name their parents in ID_LIKE, closest first ("ubuntu debian").
+    id_like
+        .iter()
+        .find_map(|like| by_id(like))
+        .unwrap_or(OsFamily::Other)
+}
+
+/// Reads os-release under the root; `Ok(None)` when neither file exists.
+pub fn read_os_release(root: &Root) -> Result<Option<OsRelease>, HostError> {
+    for file in ["etc/os-release", "usr/lib/os-release"] {
+        let Some(text) = root.read_optional(file)? else {
+            continue;
+        };
+        let fields = parse_os_release_fields(&text);
+        let Some(id) = fields.get("ID").filter(|id| !id.is_empty()) else {
+            return Err(HostError::Corrupt {
+                path: root.resolve(file),
+                reason: "no ID= line".into(),
+            });
+        };
+        let id = id.to_ascii_lowercase();
+        let id_like: Vec<String> = fields
+            .get("ID_LIKE")
+            .map(|v| v.split_whitespace().map(str::to_ascii_lowercase).collect())
+            .unwrap_or_default();
+        let family = family_of(&id, &id_like);
+        return Ok(Some(OsRelease {
+            file: format!("/{file}"),
+            family,
+            name: fields.get("NAME").cloned(),
+            pretty_name: fields.get("PRETTY_NAME").cloned(),
+            version_id: fields.get("VERSION_ID").cloned(),
+            version_codename: fields.get("VERSION_CODENAME").cloned(),
+            id,
+            id_like,
+        }));
+    }
+    Ok(None)
+}
+
+/// The kernel, architecture, uptime and host name, as far as the root shows them. Under
+/// `--root` of an image there is no running kernel: those fields stay empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// `uname -r` of the running kernel (`/proc/sys/kernel/osrelease`).
+    #[serde(default)]
+    pub kernel_release: Option<String>,
+    /// Machine architecture (`/proc/sys/kernel/arch`, else the package database's).
+    #[serde(default)]
+    pub architecture: Option<String>,
+    #[serde(default)]
+    pub uptime_seconds: Option<u64>,
+}
+
+pub fn read_system_info(root: &Root) -> Result<SystemInfo, HostError> {
+    let first_line = |rel: &str| -> Result<Option<String>, HostError> {
+        Ok(root
+            .read_optional(rel)?
+            .and_then(|t| t.lines().next().map(|l| l.trim().to_owned()))
+            .filter(|l| !l.is_empty()))
+    };
+    let hostname = match first_line("etc/hostname")? {
+        Some(h) => Some(h),
+        None => first_line("proc/sys/kernel/hostname")?,
+    };
+    let uptime_seconds = first_line("proc/uptime")?.and_then(|line| {
+        line.split_whitespace()
+            .next()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| s as u64)
+    });
+    Ok(SystemInfo {
+        hostname,
+        kernel_release: first_line("proc/sys/kernel/osrelease")?,
+        architecture: first_line("proc/sys/kernel/arch")?,
+        uptime_seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_and_families() {
+        let f = parse_os_release_fields(
+            "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID='9.3'\n# c\nX=\"a \\\"b\\\"\"\n",
+        );
+        assert_eq!(f["NAME"], "Rocky Linux");
+        assert_eq!(f["VERSION_ID"], "9.3");
+        assert_eq!(f["X"], "a \"b\"");
+        assert_eq!(family_of("rocky", &[]), OsFamily::Rhel);
+        assert_eq!(
+            family_of("linuxmint", &["ubuntu".into(), "debian".into()]),
+            OsFamily::Ubuntu
+        );
+        assert_eq!(family_of("opensuse-leap", &[]), OsFamily::Suse);
+        assert_eq!(family_of("gentoo", &[]), OsFamily::Other);
+    }
+}
