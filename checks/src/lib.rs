@@ -1,3 +1,5 @@
 //! Vigie probes and their pure evaluation.
+pub mod dns;
 pub mod email;
 pub mod host;
+pub mod tls;

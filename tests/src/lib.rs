@@ -1,1 +1,10 @@
-//! The loopback lab used by the end-to-end tests and the demo.
+//! The loopback lab used by the checks' integration tests, the end-to-end tests and the demo.
+//!
+//! - [`pki`]: a test certificate authority and leaf certificates with the validity a test needs;
+//! - [`tls_server`]: TLS servers presenting those certificates, and hostile servers (silent,
+//!   garbage), all on loopback addresses, each stopped when its handle is dropped.
+//!
+//! Test support code: it panics (with a message) when the machine cannot do what a test asks.
+
+pub mod pki;
+pub mod tls_server;
