@@ -235,55 +235,90 @@ pub fn read_sqlite_db(path: &Path) -> Result<Vec<Package>, HostError> {
 }
 
 /// `rpm -qa` for database formats this crate does not parse; `None` when `rpm` is absent.
-fn rpm_query_all(db_dir: &Path) -> Result<Option<Vec<Package>>, HostError> {
-    let output = match Command::new("rpm")
-        .arg("--dbpath")
-        .arg(db_dir)
-        .args([
-            "-qa",
-            "--qf",
-            "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n",
-        ])
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(HostError::Read {
-                path: db_dir.to_path_buf(),
-                source,
-            })
-        }
+///
+/// rpm opens a database read-write and creates one where it finds none, so it never sees
+/// the inspected system's files: it runs on a copy of the database file in a private
+/// temporary directory, with the backend named explicitly (`ndb` for `Packages.db`,
+/// read-only Berkeley DB for `Packages`).
+fn rpm_query_all(db_file: &Path) -> Result<Option<Vec<Package>>, HostError> {
+    let backend = if db_file.file_name().is_some_and(|n| n == "Packages.db") {
+        "ndb"
+    } else {
+        "bdb_ro"
     };
-    if !output.status.success() {
-        return Err(HostError::Corrupt {
-            path: db_dir.to_path_buf(),
-            reason: format!(
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let scratch = std::env::temp_dir().join(format!("vigie-rpmdb-{}-{nanos}", std::process::id()));
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| HostError::Read { path, source }
+    };
+    std::fs::create_dir(&scratch).map_err(io_err(&scratch))?;
+    let result = (|| {
+        let name = db_file.file_name().unwrap_or_default();
+        std::fs::copy(db_file, scratch.join(name)).map_err(io_err(db_file))?;
+        let output = match Command::new("rpm")
+            .arg("--dbpath")
+            .arg(&scratch)
+            .args(["--define", &format!("_db_backend {backend}")])
+            .args([
+                "-qa",
+                "--qf",
+                "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n",
+            ])
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(HostError::Read {
+                    path: db_file.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let corrupt = |reason: String| HostError::Corrupt {
+            path: db_file.to_path_buf(),
+            reason,
+        };
+        if !output.status.success() {
+            return Err(corrupt(format!(
                 "rpm -qa failed: {}",
                 String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        });
-    }
-    let mut out = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        let [name, epoch, version, release, arch, srpm] = f[..] else {
-            continue;
-        };
-        if name == "gpg-pubkey" {
-            continue;
+            )));
         }
-        let none = |v: &str| (v != "(none)").then(|| v.to_owned());
-        out.push(package_of(HeaderInfo {
-            name: name.into(),
-            epoch: epoch.parse().ok(),
-            version: version.into(),
-            release: release.into(),
-            arch: none(arch),
-            source_rpm: none(srpm),
-        }));
-    }
-    Ok(Some(out))
+        let mut out = Vec::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            let [name, epoch, version, release, arch, srpm] = f[..] else {
+                continue;
+            };
+            if name == "gpg-pubkey" {
+                continue;
+            }
+            let none = |v: &str| (v != "(none)").then(|| v.to_owned());
+            out.push(package_of(HeaderInfo {
+                name: name.into(),
+                epoch: epoch.parse().ok(),
+                version: version.into(),
+                release: release.into(),
+                arch: none(arch),
+                source_rpm: none(srpm),
+            }));
+        }
+        // A database file that yields nothing is unreadable, not an empty system.
+        if out.is_empty() {
+            return Err(corrupt(format!(
+                "rpm -qa ({backend}) read no package: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(Some(out))
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 /// The rpm inventory: the SQLite database if present, else `rpm -qa` over another format.
@@ -303,11 +338,10 @@ pub fn read_inventory(root: &Root) -> Result<Option<Inventory>, HostError> {
         if !path.is_file() {
             continue;
         }
-        let dir = path.parent().unwrap_or(&path).to_path_buf();
-        return match rpm_query_all(&dir)? {
+        return match rpm_query_all(&path)? {
             Some(packages) => Ok(Some(Inventory {
                 manager: PackageManager::Rpm,
-                database: format!("rpm -qa --dbpath {}", root.display(&dir)),
+                database: format!("{} (rpm -qa)", root.display(&path)),
                 packages,
             })),
             None => Err(HostError::Unsupported {

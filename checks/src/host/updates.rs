@@ -23,24 +23,44 @@ pub struct Candidates {
     /// (name, arch) → index of the installed package.
     installed: HashMap<(String, String), usize>,
     best: Vec<Best>,
+    /// Whether each package is the newest installed version of its name and architecture.
+    newest: Vec<bool>,
 }
 
 impl Candidates {
     pub fn new(scheme: VersionScheme, packages: &[Package], ignore_arch: bool) -> Self {
-        let mut installed = HashMap::with_capacity(packages.len());
+        let mut installed: HashMap<(String, String), usize> =
+            HashMap::with_capacity(packages.len());
         for (i, p) in packages.iter().enumerate() {
             let arch = if ignore_arch {
                 String::new()
             } else {
                 p.arch.clone().unwrap_or_default()
             };
-            installed.insert((p.name.clone(), arch), i);
+            // Several versions installed side by side (rpm kernels): the newest one is what
+            // an update would replace.
+            match installed.entry((p.name.clone(), arch)) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    if scheme.compare(&p.version, &packages[*e.get()].version) == Ordering::Greater
+                    {
+                        e.insert(i);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(i);
+                }
+            }
+        }
+        let mut newest = vec![false; packages.len()];
+        for &i in installed.values() {
+            newest[i] = true;
         }
         Candidates {
             scheme,
             ignore_arch,
             installed,
             best: vec![Best::default(); packages.len()],
+            newest,
         }
     }
 
@@ -81,7 +101,10 @@ impl Candidates {
     /// The pending updates, in the order of `packages` (the same slice given to `new`).
     pub fn pending(&self, packages: &[Package]) -> Vec<PendingUpdate> {
         let mut out = Vec::new();
-        for (p, best) in packages.iter().zip(&self.best) {
+        for ((p, best), newest) in packages.iter().zip(&self.best).zip(&self.newest) {
+            if !newest {
+                continue;
+            }
             let newer = |v: &Option<String>| {
                 v.as_ref()
                     .filter(|v| self.scheme.compare(v, &p.version) == Ordering::Greater)
