@@ -268,18 +268,15 @@ impl<'a> Evr<'a> {
     }
 }
 
-/// Orders two `[epoch:]version[-release]` strings as rpm does; the release is compared only
-/// when both sides have one (rpm's rule for dependency ranges such as `>= 1.2`).
+/// Orders two `[epoch:]version[-release]` strings as rpm's `rpm.vercmp` does: epoch, then
+/// version, then release, a missing release ordering below any present one.
 pub fn rpm_evr_compare(a: &str, b: &str) -> Ordering {
     let a = Evr::parse(a);
     let b = Evr::parse(b);
     a.epoch
         .cmp(&b.epoch)
         .then_with(|| rpmvercmp(a.version, b.version))
-        .then_with(|| match (a.release, b.release) {
-            (Some(ra), Some(rb)) => rpmvercmp(ra, rb),
-            _ => Ordering::Equal,
-        })
+        .then_with(|| rpmvercmp(a.release.unwrap_or(""), b.release.unwrap_or("")))
 }
 
 /// `[epoch:]version-release` as written in advisories and `rpm -q` output; epoch 0 is left
