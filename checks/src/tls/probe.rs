@@ -1,14 +1,28 @@
 //! The TLS probe: resolve, connect, handshake, one attempt; every failure is recorded in the
 //! observation with its stage, never returned as an error.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use vigie_model::{ProbeStage, TlsObservation, TlsProbeResult};
+use chrono::Utc;
+use rustls::pki_types::ServerName;
+use rustls::ProtocolVersion;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use vigie_model::{ProbeStage, TlsHandshake, TlsObservation, TlsProbeResult};
 
+use super::certificate;
 use super::target::TlsTarget;
-use super::verify::TrustStore;
+use super::verify::{self, RecordingVerifier, TrustStore};
 use crate::dns::Resolver;
+
+/// A name resolving to more addresses than this is tried on its first ones only, so that a
+/// probe's duration stays bounded.
+const MAX_ADDRESSES: usize = 3;
+
+/// The longest we wait for a polite close after the handshake.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How to reach a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,15 +53,190 @@ pub async fn probe(
     resolver: &Resolver,
     trust: &TrustStore,
 ) -> TlsObservation {
-    let _ = (resolver, trust);
-    TlsObservation {
+    let server_name = options
+        .sni
+        .as_deref()
+        .map(|name| name.trim_end_matches('.').to_ascii_lowercase())
+        .unwrap_or_else(|| target.host.clone());
+    let mut observation = TlsObservation {
         target: target.to_string(),
-        server_name: options.sni.clone().unwrap_or_else(|| target.host.clone()),
+        server_name: server_name.clone(),
         address: None,
-        observed_at: chrono::Utc::now(),
+        observed_at: Utc::now(),
         result: TlsProbeResult::Failed {
             stage: ProbeStage::Resolve,
-            error: "not implemented".to_owned(),
+            error: String::new(),
         },
+    };
+    let failed = |stage: ProbeStage, error: String| TlsProbeResult::Failed { stage, error };
+
+    let addresses = match options.connect {
+        Some(ip) => vec![ip],
+        None => match resolver.lookup_ip(&target.host).await {
+            Ok(addresses) => addresses,
+            Err(error) => {
+                tracing::debug!(%target, %error, "resolution failed");
+                observation.result = failed(ProbeStage::Resolve, error.to_string());
+                return observation;
+            }
+        },
+    };
+
+    let stream = match connect(&addresses, target.port, options.timeout).await {
+        Ok((stream, address)) => {
+            observation.address = Some(address.to_string());
+            stream
+        }
+        Err((address, error)) => {
+            tracing::debug!(%target, %error, "connection failed");
+            observation.address = address.map(|a| a.to_string());
+            observation.result = failed(ProbeStage::Connect, error);
+            return observation;
+        }
+    };
+
+    observation.result = match handshake(stream, &server_name, options.timeout, trust).await {
+        Ok(handshake) => TlsProbeResult::Handshake(handshake),
+        Err(error) => {
+            tracing::debug!(%target, %error, "handshake failed");
+            failed(ProbeStage::Handshake, error)
+        }
+    };
+    observation
+}
+
+/// Connects to the first address that answers, each attempt bounded by `timeout`. On
+/// failure, the last address tried and why each failed.
+async fn connect(
+    addresses: &[IpAddr],
+    port: u16,
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), (Option<SocketAddr>, String)> {
+    let mut reasons = Vec::new();
+    let mut last = None;
+    for ip in addresses.iter().take(MAX_ADDRESSES) {
+        let address = SocketAddr::new(*ip, port);
+        last = Some(address);
+        match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => return Ok((stream, address)),
+            Ok(Err(error)) => reasons.push(format!("{address}: {error}")),
+            Err(_) => reasons.push(format!(
+                "{address}: no answer within {} s",
+                timeout.as_secs_f64()
+            )),
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push("no address to connect to".to_owned());
+    }
+    Err((last, reasons.join("; ")))
+}
+
+async fn handshake(
+    stream: TcpStream,
+    server_name: &str,
+    timeout: Duration,
+    trust: &TrustStore,
+) -> Result<TlsHandshake, String> {
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| format!("`{server_name}` is not a valid TLS server name (SNI)"))?;
+    // Explicitly ring: never depend on a process-wide default provider.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(RecordingVerifier::new(&provider));
+    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS client setup failed: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::clone(&verifier) as _)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => return Err(describe_io(&error)),
+        Err(_) => {
+            return Err(format!(
+                "no TLS handshake within {} s: the server accepted the connection but did not answer",
+                timeout.as_secs_f64()
+            ))
+        }
+    };
+
+    let (_, connection) = tls.get_ref();
+    let protocol = connection
+        .protocol_version()
+        .map(protocol_name)
+        .unwrap_or_default();
+    let cipher_suite = connection
+        .negotiated_cipher_suite()
+        .map(|suite| format!("{:?}", suite.suite()))
+        .unwrap_or_default();
+    let mut chain = verifier.chain();
+    if chain.is_empty() {
+        chain = connection
+            .peer_certificates()
+            .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+            .unwrap_or_default();
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT.min(timeout), tls.shutdown()).await;
+
+    let Some(leaf_der) = chain.first() else {
+        return Err("the server completed the handshake without a certificate".to_owned());
+    };
+    let leaf = certificate::parse(0, leaf_der).map_err(|e| e.to_string())?;
+    let mut certificates = vec![leaf];
+    for (index, der) in chain.iter().enumerate().skip(1) {
+        match certificate::parse(index, der) {
+            Ok(info) => certificates.push(info),
+            Err(error) => tracing::warn!(%error, "skipping an unparsable chain certificate"),
+        }
+    }
+    let at = verify::judgement_time(
+        certificates[0].not_before,
+        certificates[0].not_after,
+        Utc::now(),
+    );
+    let chain_validation = verify::validate_chain(&chain, trust, at);
+    let hostname_matches = verify::hostname_matches(leaf_der, server_name);
+    Ok(TlsHandshake {
+        protocol,
+        cipher_suite,
+        certificates,
+        chain: chain_validation,
+        hostname_matches,
+    })
+}
+
+/// `TLSv1.3` rather than rustls' `TLSv1_3`.
+fn protocol_name(version: ProtocolVersion) -> String {
+    match version {
+        ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+        ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+        ProtocolVersion::TLSv1_1 => "TLSv1.1".to_owned(),
+        ProtocolVersion::TLSv1_0 => "TLSv1.0".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The TLS error inside an I/O error when there is one, with a hint for the common cases.
+fn describe_io(error: &std::io::Error) -> String {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return match tls {
+            rustls::Error::InvalidMessage(_) => format!(
+                "the server does not speak TLS on this port ({tls}); is it plain text or STARTTLS?"
+            ),
+            _ => format!("TLS handshake failed: {tls}"),
+        };
+    }
+    match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection during the TLS handshake".to_owned()
+        }
+        std::io::ErrorKind::ConnectionReset => {
+            "the server reset the connection during the TLS handshake".to_owned()
+        }
+        _ => format!("TLS handshake failed: {error}"),
     }
 }
