@@ -23,7 +23,9 @@ pub enum DnsError {
     #[error("{name}: no such name (no A or AAAA record); check the spelling or the resolver")]
     NotFound { name: String },
     /// No answer in time from any resolver.
-    #[error("{name}: no answer from the DNS resolver in time; check that the resolver is reachable")]
+    #[error(
+        "{name}: no answer from the DNS resolver in time; check that the resolver is reachable"
+    )]
     Timeout { name: String },
     /// The resolver answered with an error (SERVFAIL, REFUSED…) or the query could not be sent.
     #[error("{name}: DNS lookup failed: {reason}")]
@@ -176,8 +178,11 @@ mod tests {
     #[tokio::test]
     async fn ip_literals_need_no_query() {
         // A resolver pointing at a closed port would fail any real query.
-        let resolver = Resolver::new(&["127.0.0.1:9".parse().unwrap()], Duration::from_millis(200))
-            .unwrap();
+        let resolver = Resolver::new(
+            &["127.0.0.1:9".parse().unwrap()],
+            Duration::from_millis(200),
+        )
+        .unwrap();
         assert_eq!(
             resolver.lookup_ip("127.0.0.9").await.unwrap(),
             vec!["127.0.0.9".parse::<IpAddr>().unwrap()]

@@ -140,7 +140,11 @@ pub struct GarbageServer {
 impl GarbageServer {
     /// Answers every connection with a text banner that is not a TLS record.
     pub async fn start(ip: IpAddr) -> std::io::Result<GarbageServer> {
-        Self::start_with(ip, b"SSH-2.0-NotTLS\r\n\x00\xff\xfe garbage garbage\r\n".to_vec()).await
+        Self::start_with(
+            ip,
+            b"SSH-2.0-NotTLS\r\n\x00\xff\xfe garbage garbage\r\n".to_vec(),
+        )
+        .await
     }
 
     /// Answers every connection with `payload` (e.g. a TLS record header announcing an absurd
@@ -154,8 +158,8 @@ impl GarbageServer {
             async move {
                 let mut buf = [0u8; 4096];
                 // Let the ClientHello arrive first, so the client is mid-handshake.
-                let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf))
-                    .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await;
                 let _ = stream.write_all(&payload).await;
                 let _ = stream.shutdown().await;
             }

@@ -22,7 +22,10 @@ pub fn parse(index: usize, der: &[u8]) -> Result<CertificateInfo, CertificateErr
     let malformed = |reason: String| CertificateError::Malformed { index, reason };
     let (rest, cert) = X509Certificate::from_der(der).map_err(|e| malformed(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(malformed(format!("{} bytes after the certificate", rest.len())));
+        return Err(malformed(format!(
+            "{} bytes after the certificate",
+            rest.len()
+        )));
     }
     let date = |t: ASN1Time| {
         DateTime::<Utc>::from_timestamp(t.timestamp(), 0)
@@ -30,8 +33,8 @@ pub fn parse(index: usize, der: &[u8]) -> Result<CertificateInfo, CertificateErr
     };
     let subject = cert.subject().to_string();
     let issuer = cert.issuer().to_string();
-    let self_signed = cert.subject().as_raw() == cert.issuer().as_raw()
-        && cert.verify_signature(None).is_ok();
+    let self_signed =
+        cert.subject().as_raw() == cert.issuer().as_raw() && cert.verify_signature(None).is_ok();
     let (key_type, key_bits) = key_type_and_bits(cert.public_key());
     Ok(CertificateInfo {
         subject,
@@ -79,7 +82,9 @@ fn key_type_and_bits(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<u32>) {
         Ok(PublicKey::RSA(rsa)) => ("RSA".to_owned(), Some(bit_length(rsa.modulus))),
         Ok(PublicKey::EC(point)) => (
             "EC".to_owned(),
-            u32::try_from(point.key_size()).ok().filter(|bits| *bits > 0),
+            u32::try_from(point.key_size())
+                .ok()
+                .filter(|bits| *bits > 0),
         ),
         Ok(PublicKey::DSA(y)) => ("DSA".to_owned(), Some(bit_length(y))),
         _ => match oid_name(&spki.algorithm.algorithm).as_str() {

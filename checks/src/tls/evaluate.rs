@@ -64,7 +64,10 @@ pub fn evaluate(observation: &TlsObservation, now: DateTime<Utc>) -> Vec<Verdict
 }
 
 fn address(observation: &TlsObservation) -> &str {
-    observation.address.as_deref().unwrap_or(&observation.target)
+    observation
+        .address
+        .as_deref()
+        .unwrap_or(&observation.target)
 }
 
 fn failed(observation: &TlsObservation, stage: ProbeStage, error: &str) -> Vec<Verdict> {
@@ -188,8 +191,13 @@ fn certificate_verdicts(
                 .arg("name", name)
                 .arg("names", leaf.subject_alt_names.join(", "))
         };
-        Verdict::new(Check::TlsCertHostnameMismatch, target, Status::Fail, summary)
-            .remediation(Message::new("tls.cert.hostname_mismatch.fix").arg("name", name))
+        Verdict::new(
+            Check::TlsCertHostnameMismatch,
+            target,
+            Status::Fail,
+            summary,
+        )
+        .remediation(Message::new("tls.cert.hostname_mismatch.fix").arg("name", name))
     }
     .evidence("server_name", name)
     .evidence("subject_alt_names", &leaf.subject_alt_names)
@@ -514,7 +522,10 @@ mod tests {
         );
         assert_eq!(verdict.evidence["trust_store"], "system+ca-file");
         assert_eq!(status(&verdicts, Check::TlsCertSelfSigned), Status::Pass);
-        assert_eq!(status(&verdicts, Check::TlsCertHostnameMismatch), Status::Pass);
+        assert_eq!(
+            status(&verdicts, Check::TlsCertHostnameMismatch),
+            Status::Pass
+        );
     }
 
     #[test]
@@ -536,13 +547,20 @@ mod tests {
         hs.certificates[0].subject_alt_names.clear();
         let verdicts = grade(hs);
         let verdict = find(&verdicts, Check::TlsCertHostnameMismatch);
-        assert_eq!(verdict.summary.key, "tls.cert.hostname_mismatch.fail_no_names");
+        assert_eq!(
+            verdict.summary.key,
+            "tls.cert.hostname_mismatch.fail_no_names"
+        );
         assert_all_texts_defined(&verdicts);
     }
 
     #[test]
     fn a_failed_probe_is_a_connect_error_and_every_certificate_check_an_error() {
-        for stage in [ProbeStage::Resolve, ProbeStage::Connect, ProbeStage::Handshake] {
+        for stage in [
+            ProbeStage::Resolve,
+            ProbeStage::Connect,
+            ProbeStage::Handshake,
+        ] {
             let obs = observation(TlsProbeResult::Failed {
                 stage,
                 error: "connection refused".to_owned(),
@@ -554,7 +572,10 @@ mod tests {
             assert_eq!(connect.severity, Severity::High);
             assert_eq!(connect.evidence["stage"], stage.as_str());
             assert_eq!(connect.evidence["error"], "connection refused");
-            assert!(connect.summary.render(Lang::En).contains("connection refused"));
+            assert!(connect
+                .summary
+                .render(Lang::En)
+                .contains("connection refused"));
             assert!(connect.remediation.is_some());
             for check in CERTIFICATE_CHECKS {
                 let verdict = find(&verdicts, check);

@@ -153,12 +153,10 @@ async fn handshake(
     let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => return Err(describe_io(&error)),
-        Err(_) => {
-            return Err(format!(
-                "no TLS handshake within {} s: the server accepted the connection but did not answer",
-                timeout.as_secs_f64()
-            ))
-        }
+        Err(_) => return Err(format!(
+            "no TLS handshake within {} s: the server accepted the connection but did not answer",
+            timeout.as_secs_f64()
+        )),
     };
 
     let (_, connection) = tls.get_ref();

@@ -145,35 +145,68 @@ mod tests {
     #[test]
     fn accepts_the_documented_forms() {
         assert_eq!(parse("www.example.ca"), Ok(target("www.example.ca", 443)));
-        assert_eq!(parse("WWW.Example.CA.:8443"), Ok(target("www.example.ca", 8443)));
+        assert_eq!(
+            parse("WWW.Example.CA.:8443"),
+            Ok(target("www.example.ca", 8443))
+        );
         assert_eq!(parse("192.0.2.1:443"), Ok(target("192.0.2.1", 443)));
         assert_eq!(parse("192.0.2.1"), Ok(target("192.0.2.1", 443)));
         assert_eq!(parse("[::1]:8443"), Ok(target("::1", 8443)));
         assert_eq!(parse("[2001:db8::1]"), Ok(target("2001:db8::1", 443)));
         assert_eq!(parse("::1"), Ok(target("::1", 443)));
-        assert_eq!(parse(" mail.example.ca:587 "), Ok(target("mail.example.ca", 587)));
+        assert_eq!(
+            parse(" mail.example.ca:587 "),
+            Ok(target("mail.example.ca", 587))
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_target_and_says_why() {
         assert_eq!(parse(""), Err(TargetError::Empty));
         assert!(matches!(parse("host:0"), Err(TargetError::BadPort { .. })));
-        assert!(matches!(parse("host:65536"), Err(TargetError::BadPort { .. })));
-        assert!(matches!(parse("host:+443"), Err(TargetError::BadPort { .. })));
+        assert!(matches!(
+            parse("host:65536"),
+            Err(TargetError::BadPort { .. })
+        ));
+        assert!(matches!(
+            parse("host:+443"),
+            Err(TargetError::BadPort { .. })
+        ));
         assert!(matches!(parse("host:"), Err(TargetError::BadPort { .. })));
-        assert!(matches!(parse("2001:db8::1:443x"), Err(TargetError::UnbracketedIpv6 { .. })));
-        assert!(matches!(parse("[not-v6]:443"), Err(TargetError::BadHost { .. })));
-        assert!(matches!(parse("[::1]443"), Err(TargetError::BadHost { .. })));
-        assert!(matches!(parse("bad host:443"), Err(TargetError::BadHost { .. })));
-        assert!(matches!(parse("-bad.example"), Err(TargetError::BadHost { .. })));
+        assert!(matches!(
+            parse("2001:db8::1:443x"),
+            Err(TargetError::UnbracketedIpv6 { .. })
+        ));
+        assert!(matches!(
+            parse("[not-v6]:443"),
+            Err(TargetError::BadHost { .. })
+        ));
+        assert!(matches!(
+            parse("[::1]443"),
+            Err(TargetError::BadHost { .. })
+        ));
+        assert!(matches!(
+            parse("bad host:443"),
+            Err(TargetError::BadHost { .. })
+        ));
+        assert!(matches!(
+            parse("-bad.example"),
+            Err(TargetError::BadHost { .. })
+        ));
         assert!(matches!(parse("a..b"), Err(TargetError::BadHost { .. })));
         let message = parse("host:99999").unwrap_err().to_string();
-        assert!(message.contains("99999") && message.contains("port"), "{message}");
+        assert!(
+            message.contains("99999") && message.contains("port"),
+            "{message}"
+        );
     }
 
     #[test]
     fn displays_as_host_port_with_brackets_for_ipv6() {
-        assert_eq!(target("www.example.ca", 443).to_string(), "www.example.ca:443");
+        assert_eq!(
+            target("www.example.ca", 443).to_string(),
+            "www.example.ca:443"
+        );
         assert_eq!(target("::1", 8443).to_string(), "[::1]:8443");
         for text in ["www.example.ca:443", "[::1]:8443", "127.0.0.1:1"] {
             assert_eq!(parse(text).unwrap().to_string(), text);
