@@ -567,3 +567,39 @@ async fn the_resolver_option_is_honoured() {
     assert_eq!(observation.address, None);
     assert_connect_error(&verdicts, ProbeStage::Resolve);
 }
+
+#[tokio::test]
+async fn a_server_without_the_certificates_key_fails_the_handshake() {
+    // The recording verifier accepts any chain, but the handshake signature must still
+    // verify with the leaf's key: an impostor presenting someone else's certificate fails.
+    let lab = lab();
+    let genuine = lab.ca.issue(&LeafSpec::valid_for(&["www.lab.test"]));
+    let other = lab.ca.issue(&LeafSpec::valid_for(&["www.lab.test"]));
+    let server = TlsServer::start_impostor(ip(14), genuine.chain.clone(), other.key)
+        .await
+        .unwrap();
+    let (observation, verdicts) = run(
+        &format!("www.lab.test:{}", server.addr.port()),
+        &options(Some(ip(14))),
+        &unused_resolver(),
+        &lab.trust,
+    )
+    .await;
+    let (stage, error) = failure(&observation);
+    assert_eq!(stage, ProbeStage::Handshake);
+    assert!(error.to_lowercase().contains("signature"), "{error}");
+    assert_connect_error(&verdicts, ProbeStage::Handshake);
+
+    // The same server with the matching key completes: the failure above is the key's.
+    let honest = TlsServer::start_impostor(ip(14), genuine.chain.clone(), genuine.key)
+        .await
+        .unwrap();
+    let (_, verdicts) = run(
+        &format!("www.lab.test:{}", honest.addr.port()),
+        &options(Some(ip(14))),
+        &unused_resolver(),
+        &lab.trust,
+    )
+    .await;
+    assert_others_pass(&verdicts, &[]);
+}

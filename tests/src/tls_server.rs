@@ -92,6 +92,52 @@ impl TlsServer {
     }
 }
 
+impl TlsServer {
+    /// Presents `chain` but signs the handshake with `key`, which need not match the leaf: a
+    /// server that cannot prove it holds the certificate's key (an impostor). rustls' own
+    /// key check is bypassed on purpose.
+    pub async fn start_impostor(
+        ip: IpAddr,
+        chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+        key: rustls_pki_types::PrivateKeyDer<'static>,
+    ) -> std::io::Result<TlsServer> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(std::io::Error::other)?;
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signing_key));
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(AlwaysPresent(certified)));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = bind(ip).await?;
+        let addr = listener.local_addr()?;
+        let task = accept_loop(listener, move |stream| {
+            let acceptor = acceptor.clone();
+            async move {
+                let _ = tokio::time::timeout(CLIENT_TIMEOUT, acceptor.accept(stream)).await;
+            }
+        });
+        Ok(TlsServer { addr, task })
+    }
+}
+
+/// Presents the same certificate and key to every client.
+#[derive(Debug)]
+struct AlwaysPresent(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for AlwaysPresent {
+    fn resolve(
+        &self,
+        _client_hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
 impl Drop for TlsServer {
     fn drop(&mut self) {
         self.task.abort();

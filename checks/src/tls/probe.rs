@@ -153,10 +153,12 @@ async fn handshake(
     let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => return Err(describe_io(&error)),
-        Err(_) => return Err(format!(
+        Err(_) => {
+            return Err(format!(
             "no TLS handshake within {} s: the server accepted the connection but did not answer",
             timeout.as_secs_f64()
-        )),
+        ))
+        }
     };
 
     let (_, connection) = tls.get_ref();
@@ -222,9 +224,12 @@ fn describe_io(error: &std::io::Error) -> String {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
         return match tls {
-            rustls::Error::InvalidMessage(_) => format!(
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => format!(
                 "the server does not speak TLS on this port ({tls}); is it plain text or STARTTLS?"
             ),
+            rustls::Error::InvalidMessage(_) => {
+                format!("the server sent a malformed TLS message ({tls})")
+            }
             _ => format!("TLS handshake failed: {tls}"),
         };
     }
