@@ -213,3 +213,24 @@ fn not_an_index_is_refused_by_name() {
         .to_string();
     assert!(missing.contains("none.sqlite"), "{missing}");
 }
+
+#[test]
+fn a_later_record_with_the_same_id_replaces_the_earlier() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("osv");
+    std::fs::create_dir(&src).unwrap();
+    let record = |fixed: &str| {
+        format!(
+            r#"{{"id":"DSA-1-1","modified":"2024-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"Debian:12","name":"openssl"}},"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}]}}"#
+        )
+    };
+    // Files are read in name order: b.json wins.
+    std::fs::write(src.join("a.json"), record("9.9-1")).unwrap();
+    std::fs::write(src.join("b.json"), record("3.0.11-1~deb12u1")).unwrap();
+    let index = dir.path().join("i.sqlite");
+    let stats = host::import_osv(&src, &index).unwrap();
+    assert_eq!((stats.advisories, stats.affected), (1, 1));
+    let obs = scanned("debian12", &index);
+    // With the first record, openssl 3.0.11-1~deb12u2 would be affected.
+    assert!(obs.vulnerabilities.unwrap().matches.is_empty());
+}

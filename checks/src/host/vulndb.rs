@@ -306,6 +306,8 @@ struct Writer<'a> {
     tx: rusqlite::Transaction<'a>,
     path: PathBuf,
     stats: ImportStats,
+    /// OSV id → row id of the advisories written so far.
+    seen: std::collections::HashMap<String, i64>,
 }
 
 impl Writer<'_> {
@@ -358,35 +360,42 @@ impl Writer<'_> {
         aliases.sort();
         aliases.dedup();
         let severity = advisory_severity(&osv).map(|s| s.as_str().to_owned());
-        // A later file with the same id (a newer export) replaces the earlier one.
+        // A later file with the same id (a newer export) replaces the earlier one. Ids seen
+        // are kept in memory: a lookup in the table per advisory would make a 50,000-file
+        // import quadratic.
+        if let Some(old) = self.seen.remove(&osv.id) {
+            let removed = self
+                .tx
+                .execute("DELETE FROM affected WHERE advisory = ?1", [old])
+                .map_err(|e| self.sql(e))?;
+            self.stats.affected -= removed as u64;
+            self.tx
+                .execute("DELETE FROM advisory WHERE id = ?1", [old])
+                .map_err(|e| self.sql(e))?;
+            self.stats.advisories -= 1;
+        }
         self.tx
-            .execute(
-                "DELETE FROM affected WHERE advisory IN (SELECT id FROM advisory WHERE osv_id = ?1)",
-                [&osv.id],
-            )
-            .map_err(|e| self.sql(e))?;
-        self.tx
-            .execute("DELETE FROM advisory WHERE osv_id = ?1", [&osv.id])
-            .map_err(|e| self.sql(e))?;
-        self.tx
-            .execute(
+            .prepare_cached(
                 "INSERT INTO advisory (osv_id, aliases, summary, severity, modified) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(rusqlite::params![
                     osv.id,
                     serde_json::to_string(&aliases).unwrap_or_else(|_| "[]".into()),
                     osv.summary,
                     severity,
                     osv.modified
-                ],
-            )
+                ])
+            })
             .map_err(|e| self.sql(e))?;
         let id = self.tx.last_insert_rowid();
+        self.seen.insert(osv.id.clone(), id);
         for (eco, name, ranges, versions) in rows {
             self.tx
-                .execute(
+                .prepare_cached(
                     "INSERT INTO affected (advisory, ecosystem, package, ranges, versions) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    rusqlite::params![id, eco, name, ranges, versions],
                 )
+                .and_then(|mut stmt| stmt.execute(rusqlite::params![id, eco, name, ranges, versions]))
                 .map_err(|e| self.sql(e))?;
             self.stats.affected += 1;
             self.stats.ecosystems.insert(eco);
@@ -462,6 +471,7 @@ fn import_into(source: &Path, tmp: &Path) -> Result<ImportStats, VulnDbError> {
         tx,
         path: tmp.to_path_buf(),
         stats: ImportStats::default(),
+        seen: Default::default(),
     };
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -495,8 +505,7 @@ fn import_into(source: &Path, tmp: &Path) -> Result<ImportStats, VulnDbError> {
         let bytes = std::fs::read(source).map_err(io(source))?;
         w.add(&source.display().to_string(), &bytes)?;
     }
-    let stats = w.stats;
-    let tx = w.tx;
+    let Writer { tx, stats, .. } = w;
     tx.execute_batch("CREATE INDEX affected_by_package ON affected(ecosystem, package);")
         .map_err(sql)?;
     let now = chrono::Utc::now().to_rfc3339();
