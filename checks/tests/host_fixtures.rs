@@ -304,8 +304,16 @@ fn alpine319_tree() {
     assert_eq!(pending, BTreeSet::from(["libcrypto3", "libssl3"]));
     assert!(obs.automatic.as_ref().unwrap().enabled);
     let v = host::evaluate(&obs, now());
-    // Alpine's indexes cannot tell security apart without vulnerability data.
+    // Alpine's indexes cannot tell security apart without vulnerability data; the pending
+    // updates are still reported.
     assert_eq!(status_of(&v, Check::HostUpdatesSecurity), Status::Error);
+    let pending = v
+        .iter()
+        .find(|v| v.check == Check::HostUpdatesPending)
+        .unwrap();
+    assert_eq!(pending.status, Status::Warn);
+    assert_eq!(pending.evidence["count"], 2);
+    assert_eq!(pending.evidence["classified_by"], "none");
     // Alpine 3.19 ended on 2025-11-01.
     assert_eq!(status_of(&v, Check::HostOsEol), Status::Fail);
 }

@@ -214,6 +214,8 @@ fn update_line(u: &PendingUpdate) -> String {
     format!("{}{arch} {} -> {}{held}", u.name, u.installed, u.available)
 }
 
+const UNCLASSIFIED: &str = "this distribution's package indexes do not tell security updates apart; import vulnerability data (vigie-agent vulndb import) to classify them";
+
 /// The pending updates split into (security, other), or the reason that cannot be known.
 fn split_updates(
     obs: &HostObservation,
@@ -234,7 +236,7 @@ fn split_updates(
     // Alpine's indexes do not say which updates are security fixes: an update that fixes a
     // known vulnerability of the imported data is one.
     let Some(scan) = &obs.vulnerabilities else {
-        return Err("this distribution's package indexes do not tell security updates apart; import vulnerability data (vigie-agent vulndb import) to classify them".into());
+        return Err(UNCLASSIFIED.into());
     };
     let scheme = obs
         .inventory
@@ -316,6 +318,12 @@ fn pending_verdict(obs: &HostObservation, target: &str) -> Verdict {
     let check = Check::HostUpdatesPending;
     let (_, other, basis) = match split_updates(obs) {
         Ok(s) => s,
+        // Unclassified (Alpine without vulnerability data): every pending update is still
+        // a pending update.
+        Err(reason) if reason == UNCLASSIFIED => match &obs.updates {
+            Some(u) => (Vec::new(), u.pending.iter().collect(), "none"),
+            None => return error(check, target, &reason),
+        },
         Err(reason) => return error(check, target, &reason),
     };
     let v = if other.is_empty() {

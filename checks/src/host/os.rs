@@ -196,9 +196,15 @@ pub fn read_system_info(root: &Root) -> Result<SystemInfo, HostError> {
             .and_then(|t| t.lines().next().map(|l| l.trim().to_owned()))
             .filter(|l| !l.is_empty()))
     };
-    let hostname = match first_line("etc/hostname")? {
+    // The running system's name is the kernel's; an image only has its /etc/hostname.
+    let (first, second) = if root.is_live() {
+        ("proc/sys/kernel/hostname", "etc/hostname")
+    } else {
+        ("etc/hostname", "proc/sys/kernel/hostname")
+    };
+    let hostname = match first_line(first)? {
         Some(h) => Some(h),
-        None => first_line("proc/sys/kernel/hostname")?,
+        None => first_line(second)?,
     };
     let uptime_seconds = first_line("proc/uptime")?.and_then(|line| {
         line.split_whitespace()
