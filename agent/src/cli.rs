@@ -1,0 +1,332 @@
+//! The command line, and its translation into one typed [`Command`].
+//!
+//! Clap rejects malformed flags (exit status 2, with its own message); [`Cli::into_command`]
+//! then reads the configuration file, merges the flags over it, and returns everything the
+//! command needs, parsed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use vigie_checks::tls::TlsTarget;
+use vigie_model::{Lang, Severity};
+
+use crate::config::{self, AgentConfig, ConfigError, DEFAULT_CONCURRENCY, DEFAULT_PROBE_TIMEOUT};
+use crate::output::Format;
+use crate::scan::{agent_info, ScanRequest, TlsScan};
+
+/// The org of a `scan tls` report when `--org` is not given.
+pub const DEFAULT_ORG: &str = "local";
+
+/// vigie-agent: check what an attacker or an auditor sees first, and report it.
+#[derive(Debug, Parser)]
+#[command(name = "vigie-agent", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Language of the texts (summaries, remediation, table): en or fr.
+    #[arg(long, global = true, env = "VIGIE_LANG", default_value = "en")]
+    pub lang: Lang,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Scan once and print the report (exit status 1 when --fail-on is crossed).
+    Scan {
+        /// Which family to scan.
+        #[command(subcommand)]
+        what: ScanCommand,
+    },
+    /// Scan on the configured schedule and upload the reports to the collector.
+    Run(RunArgs),
+}
+
+/// `scan` families.
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// TLS endpoints: connection, certificate chain, name and dates.
+    Tls(ScanTlsArgs),
+    /// Everything the configuration file names, once.
+    All(ScanAllArgs),
+}
+
+/// `scan tls`.
+#[derive(Debug, Args)]
+pub struct ScanTlsArgs {
+    /// Endpoints to check, HOST[:PORT] (port 443 by default).
+    #[arg(required = true, value_name = "HOST[:PORT]")]
+    pub targets: Vec<TlsTarget>,
+    /// Server name to send (SNI) and to check the certificate against, instead of HOST.
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Connect to this address instead of resolving HOST.
+    #[arg(long, value_name = "IP")]
+    pub connect: Option<IpAddr>,
+    /// Organization id written in the report.
+    #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
+    pub org: String,
+    /// Options shared by every scan.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `scan all`.
+#[derive(Debug, Args)]
+pub struct ScanAllArgs {
+    /// The agent configuration file (TOML).
+    #[arg(long, value_name = "FILE", env = "VIGIE_CONFIG")]
+    pub config: PathBuf,
+    /// Options shared by every scan; they override the configuration file.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of every scan.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// DNS resolver to use, IP[:PORT] (repeatable; default: the system's).
+    #[arg(long = "resolver", value_name = "IP[:PORT]", value_parser = parse_resolver)]
+    pub resolvers: Vec<SocketAddr>,
+    /// Extra trusted root certificates (PEM) for the scanned endpoints.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Bound on each probe step, e.g. 5s or 1500ms [default: 5s].
+    #[arg(long, value_name = "DUR", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// How many endpoints to probe at once, 1 to 1024 [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: Option<u16>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the output to FILE (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with status 1 when a finding fails or errs at this severity or above
+    /// (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent configuration file (TOML).
+    #[arg(long, value_name = "FILE", env = "VIGIE_CONFIG")]
+    pub config: PathBuf,
+    /// Run one cycle (scan, spool, deliver until agent.once_deadline) and exit:
+    /// 0 when the outbox is empty, 3 when reports could not be delivered.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// A command, parsed and merged with its configuration file.
+#[derive(Debug)]
+pub enum Command {
+    /// `scan …`: one scan, printed.
+    Scan {
+        /// What to scan.
+        request: Box<ScanRequest>,
+        /// How to print it.
+        output: OutputOptions,
+    },
+    /// `run`: the daemon, or one cycle.
+    Run {
+        /// The configuration.
+        config: Box<AgentConfig>,
+        /// `--once`.
+        once: bool,
+        /// Language of the reports' texts.
+        lang: Lang,
+    },
+}
+
+/// How a scan is printed and judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// Text or JSON.
+    pub format: Format,
+    /// A file instead of standard output.
+    pub output: Option<PathBuf>,
+    /// The `--fail-on` gate.
+    pub fail_on: Option<Severity>,
+    /// Language of the text.
+    pub lang: Lang,
+}
+
+impl Cli {
+    /// Reads the configuration file the command names, if any, and merges the flags over
+    /// it. Errors are configuration errors (exit status 2).
+    pub fn into_command(self) -> Result<Command, ConfigError> {
+        let lang = self.lang;
+        match self.command {
+            Commands::Scan {
+                what: ScanCommand::Tls(args),
+            } => {
+                let common = &args.common;
+                let request = ScanRequest {
+                    org: args.org.clone(),
+                    lang,
+                    agent: agent_info(&config::default_agent_id()),
+                    resolvers: common.resolvers.clone(),
+                    tls: TlsScan {
+                        targets: args.targets.clone(),
+                        sni: args.sni.clone(),
+                        connect: args.connect,
+                        ca_file: common.ca_file.clone(),
+                        timeout: common.timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT),
+                        concurrency: common.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
+                    },
+                };
+                Ok(Command::Scan {
+                    request: Box::new(request),
+                    output: common.output_options(lang),
+                })
+            }
+            Commands::Scan {
+                what: ScanCommand::All(args),
+            } => {
+                let config = config::load_config(&args.config)?;
+                let mut request = ScanRequest::from_config(&config, lang);
+                let common = &args.common;
+                if !common.resolvers.is_empty() {
+                    request.resolvers = common.resolvers.clone();
+                }
+                if let Some(ca_file) = &common.ca_file {
+                    request.tls.ca_file = Some(ca_file.clone());
+                }
+                if let Some(timeout) = common.timeout {
+                    request.tls.timeout = timeout;
+                }
+                if let Some(concurrency) = common.concurrency {
+                    request.tls.concurrency = usize::from(concurrency);
+                }
+                if request.tls.targets.is_empty() {
+                    tracing::warn!(config = %args.config.display(), "the configuration names no TLS target: nothing to scan");
+                }
+                Ok(Command::Scan {
+                    request: Box::new(request),
+                    output: common.output_options(lang),
+                })
+            }
+            Commands::Run(args) => Ok(Command::Run {
+                config: Box::new(config::load_config(&args.config)?),
+                once: args.once,
+                lang,
+            }),
+        }
+    }
+}
+
+impl CommonArgs {
+    fn output_options(&self, lang: Lang) -> OutputOptions {
+        OutputOptions {
+            format: self.format,
+            output: self.output.clone(),
+            fail_on: self.fail_on,
+            lang,
+        }
+    }
+}
+
+fn parse_org(text: &str) -> Result<String, String> {
+    if vigie_model::validate::is_valid_org(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("use 1 to 64 lowercase letters, digits, `-`, `_` or `.`, e.g. example-org".to_owned())
+    }
+}
+
+fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    vigie_checks::dns::parse_resolver(text).map_err(|e| e.to_string())
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = config::parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("give a positive duration, e.g. 5s".to_owned());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scan_tls_flags_become_a_typed_request() {
+        let cli = Cli::try_parse_from([
+            "vigie-agent",
+            "scan",
+            "tls",
+            "www.example.ca",
+            "127.0.0.1:8443",
+            "--sni",
+            "name.example",
+            "--connect",
+            "127.0.0.2",
+            "--resolver",
+            "127.0.0.53",
+            "--timeout",
+            "1500ms",
+            "--concurrency",
+            "4",
+            "--fail-on",
+            "HIGH",
+            "--format",
+            "json",
+            "--lang",
+            "fr",
+        ])
+        .unwrap();
+        let Command::Scan { request, output } = cli.into_command().unwrap() else {
+            panic!("not a scan");
+        };
+        assert_eq!(request.tls.targets.len(), 2);
+        assert_eq!(request.tls.targets[0].port, 443);
+        assert_eq!(request.tls.sni.as_deref(), Some("name.example"));
+        assert_eq!(request.tls.connect, Some("127.0.0.2".parse().unwrap()));
+        assert_eq!(request.resolvers, vec!["127.0.0.53:53".parse().unwrap()]);
+        assert_eq!(request.tls.timeout, Duration::from_millis(1500));
+        assert_eq!(request.tls.concurrency, 4);
+        assert_eq!(request.org, DEFAULT_ORG);
+        assert_eq!(request.lang, Lang::Fr);
+        assert_eq!(output.fail_on, Some(Severity::High));
+        assert_eq!(output.format, Format::Json);
+    }
+
+    #[test]
+    fn malformed_flags_are_usage_errors() {
+        for args in [
+            &["vigie-agent", "scan", "tls"][..],
+            &["vigie-agent", "scan", "tls", "host:0"],
+            &["vigie-agent", "scan", "tls", "h", "--fail-on", "urgent"],
+            &["vigie-agent", "scan", "tls", "h", "--timeout", "5"],
+            &["vigie-agent", "scan", "tls", "h", "--concurrency", "0"],
+            &[
+                "vigie-agent",
+                "scan",
+                "tls",
+                "h",
+                "--resolver",
+                "dns.example",
+            ],
+            &["vigie-agent", "scan", "tls", "h", "--org", "Bad Org"],
+            &["vigie-agent", "scan", "tls", "h", "--lang", "de"],
+            &["vigie-agent", "scan", "email", "example.ca"],
+            &["vigie-agent", "run"],
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+}

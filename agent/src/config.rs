@@ -1,0 +1,678 @@
+//! The agent's configuration file (TOML), parsed once into typed values.
+//!
+//! Every section rejects unknown keys, and every value that has a syntax of its own (a
+//! duration, a URL, a CIDR, a target) is parsed while the file is read, so that a mistake is
+//! reported with the line and the key it is on, and the rest of the agent only sees typed
+//! values. `CONFIGURATION.md` at the repository root documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use vigie_checks::tls::TlsTarget;
+
+use crate::scope::{Scope, ScopeEntry};
+
+/// Where reports wait for the collector when the file names no other place.
+pub const DEFAULT_OUTBOX: &str = "/var/lib/vigie/outbox";
+/// The timeout of one probe step when neither the file nor `--timeout` sets one.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many endpoints are probed at once when neither the file nor `--concurrency` says.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Above this, probing stops being polite to the networks the agent runs in.
+pub const MAX_CONCURRENCY: usize = 1024;
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key or value is wrong.
+    #[error("{}", describe_invalid(path, *line, *column, key.as_deref(), message))]
+    Invalid {
+        path: PathBuf,
+        /// 1-based line of the offending key or value, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// The dotted key, e.g. `agent.schedule`, when known.
+        key: Option<String>,
+        /// What is wrong, and what is expected instead.
+        message: String,
+    },
+}
+
+fn describe_invalid(
+    path: &Path,
+    line: Option<usize>,
+    column: Option<usize>,
+    key: Option<&str>,
+    message: &str,
+) -> String {
+    let mut text = format!("invalid config file {}", path.display());
+    match (line, column) {
+        (Some(line), Some(column)) => text.push_str(&format!(", line {line}, column {column}")),
+        (Some(line), None) => text.push_str(&format!(", line {line}")),
+        _ => {}
+    }
+    if let Some(key) = key {
+        text.push_str(&format!(", key `{key}`"));
+    }
+    text.push_str(": ");
+    text.push_str(message);
+    text
+}
+
+/// The whole configuration of an agent.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The organization this agent reports for (1–64 of `a-z 0-9 - _ .`); the collector
+    /// checks it against the agent's token.
+    #[serde(deserialize_with = "de_org")]
+    pub org: String,
+    /// Where `run` sends reports. Optional for `scan all`, required for `run`.
+    #[serde(default)]
+    pub collector: Option<CollectorConfig>,
+    /// The agent's identity, schedule, outbox and retry policy.
+    #[serde(default)]
+    pub agent: AgentSettings,
+    /// What service scans may touch.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Which DNS resolvers the probes use.
+    #[serde(default)]
+    pub dns: DnsConfig,
+    /// TLS endpoints to check.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Mail domains to check (not scanned by this version).
+    #[serde(default)]
+    pub email: EmailConfig,
+    /// Hosts whose exposed services to check (not scanned by this version).
+    #[serde(default)]
+    pub services: ServicesConfig,
+    /// Patch posture of the agent's own host (not scanned by this version).
+    #[serde(default)]
+    pub host: HostConfig,
+    /// The file this configuration was read from, for messages; set by [`load_config`].
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// `[collector]`: where reports go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorConfig {
+    /// Base URL of the collector, e.g. `https://collector.example.ca:8443`; reports are
+    /// posted to `<url>/api/v1/reports`. `https` is required except for loopback hosts.
+    pub url: reqwest::Url,
+    /// File holding the agent token on one line (trimmed). Relative paths are relative to
+    /// the config file's folder. Read when `run` starts.
+    pub token_file: PathBuf,
+    /// The line of `token_file` in the config file, so that a token file found missing at
+    /// `run` is reported at its key; set by [`load_config`].
+    pub token_file_line: Option<usize>,
+    /// Extra trusted roots (PEM) for the collector's certificate, e.g. a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Bound on one upload request (connect, send, answer). Default `30s`.
+    pub timeout: Duration,
+    token_file_span: std::ops::Range<usize>,
+}
+
+/// The `[collector]` section as written, with the span of `token_file` kept for messages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectorSection {
+    /// See [`CollectorConfig::url`].
+    #[serde(deserialize_with = "de_collector_url")]
+    url: reqwest::Url,
+    /// See [`CollectorConfig::token_file`].
+    token_file: toml::Spanned<PathBuf>,
+    /// See [`CollectorConfig::ca_file`].
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    /// See [`CollectorConfig::timeout`].
+    #[serde(
+        default = "default_collector_timeout",
+        deserialize_with = "de_duration"
+    )]
+    timeout: Duration,
+}
+
+impl<'de> Deserialize<'de> for CollectorConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let section = CollectorSection::deserialize(deserializer)?;
+        let token_file_span = section.token_file.span();
+        Ok(CollectorConfig {
+            url: section.url,
+            token_file: section.token_file.into_inner(),
+            token_file_line: None,
+            ca_file: section.ca_file,
+            timeout: section.timeout,
+            token_file_span,
+        })
+    }
+}
+
+fn default_collector_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// `[agent]`: identity, schedule, outbox and retry policy of `run`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettings {
+    /// A stable id for this installation (1–128 of `A-Z a-z 0-9 - _ .`). Default: derived
+    /// from `/etc/machine-id` (hashed, never sent as is) or else the host name.
+    #[serde(default, deserialize_with = "de_agent_id")]
+    pub id: Option<String>,
+    /// How often `run` scans. Default `6h`.
+    #[serde(default = "default_schedule", deserialize_with = "de_duration")]
+    pub schedule: Duration,
+    /// Folder where reports wait until the collector acknowledges them. Default
+    /// `/var/lib/vigie/outbox`. Relative paths are relative to the config file's folder.
+    #[serde(default = "default_outbox")]
+    pub outbox: PathBuf,
+    /// First delay before retrying an upload. Default `1s`.
+    #[serde(default = "default_retry_initial", deserialize_with = "de_duration")]
+    pub retry_initial: Duration,
+    /// Longest delay between upload retries. Default `5m`.
+    #[serde(default = "default_retry_max", deserialize_with = "de_duration")]
+    pub retry_max: Duration,
+    /// How long `run --once` keeps retrying uploads before it gives up. Default `60s`.
+    #[serde(default = "default_once_deadline", deserialize_with = "de_duration")]
+    pub once_deadline: Duration,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            id: None,
+            schedule: default_schedule(),
+            outbox: default_outbox(),
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+            once_deadline: default_once_deadline(),
+        }
+    }
+}
+
+fn default_schedule() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+fn default_outbox() -> PathBuf {
+    PathBuf::from(DEFAULT_OUTBOX)
+}
+fn default_retry_initial() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_once_deadline() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// `[dns]`: resolvers for the probes.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// `IP[:PORT]` of the resolvers to query (port 53 by default). Empty: the system's.
+    #[serde(default, deserialize_with = "de_resolvers")]
+    pub resolvers: Vec<SocketAddr>,
+}
+
+/// `[tls]`: TLS endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// `HOST[:PORT]` endpoints (port 443 by default).
+    #[serde(default, deserialize_with = "de_tls_targets")]
+    pub targets: Vec<TlsTarget>,
+    /// Extra trusted roots (PEM) for the scanned endpoints, e.g. an internal CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Bound on each probe step (resolve, connect, handshake). Default `5s`.
+    #[serde(default = "default_probe_timeout", deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// How many endpoints are probed at once (1–1024). Default 16.
+    #[serde(default = "default_concurrency", deserialize_with = "de_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            targets: Vec::new(),
+            ca_file: None,
+            timeout: DEFAULT_PROBE_TIMEOUT,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+fn default_probe_timeout() -> Duration {
+    DEFAULT_PROBE_TIMEOUT
+}
+fn default_concurrency() -> usize {
+    DEFAULT_CONCURRENCY
+}
+
+/// `[email]`: accepted so that configurations stay valid; scanned by a later version.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Mail domains to check.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// DKIM selectors to look up besides the common ones.
+    #[serde(default)]
+    pub dkim_selectors: Vec<String>,
+    /// Whether to probe the MX hosts' STARTTLS on port 25 (often filtered). Default false.
+    #[serde(default)]
+    pub smtp_probe: bool,
+}
+
+/// `[services]`: accepted so that configurations stay valid; scanned by a later version.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// Hosts, addresses or CIDRs to scan; each must be inside `[scope] allow`.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Which ports: `top100`, `top1000`, a list or a range.
+    #[serde(default)]
+    pub ports: Option<String>,
+}
+
+/// `[host]`: accepted so that configurations stay valid; scanned by a later version.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// Whether to check the patch posture of the machine the agent runs on. Default false.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// Reads and parses a configuration file. Relative paths in it (`collector.token_file`,
+/// `collector.ca_file`, `agent.outbox`, `tls.ca_file`) are made relative to the file's
+/// folder, and a missing `agent.id` is derived from the machine (see [`default_agent_id`]).
+///
+/// Errors name the file, the line and the key, and say what is expected.
+pub fn load_config(path: &Path) -> Result<AgentConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut config = parse_config(&text, path)?;
+    if let Some(collector) = &mut config.collector {
+        collector.token_file_line = Some(line_column(&text, collector.token_file_span.start).0);
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    config.resolve_paths(base);
+    if config.agent.id.is_none() {
+        config.agent.id = Some(default_agent_id());
+    }
+    config.source = Some(path.to_owned());
+    Ok(config)
+}
+
+/// Parses configuration text; `path` only names the file in errors. Paths are left as
+/// written and `agent.id` as given (see [`load_config`] for both).
+pub fn parse_config(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
+    toml::from_str::<AgentConfig>(text).map_err(|error| invalid_from_toml(text, path, &error))
+}
+
+impl AgentConfig {
+    /// The agent id: `agent.id` or, when absent, the one derived from the machine.
+    pub fn agent_id(&self) -> String {
+        self.agent.id.clone().unwrap_or_else(default_agent_id)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(collector) = &mut self.collector {
+            join(&mut collector.token_file);
+            if let Some(ca) = &mut collector.ca_file {
+                join(ca);
+            }
+        }
+        join(&mut self.agent.outbox);
+        if let Some(ca) = &mut self.tls.ca_file {
+            join(ca);
+        }
+    }
+}
+
+/// An id stable across restarts that does not reveal the machine id (which systemd asks
+/// applications not to expose): a hash of it under an application key, else the host name.
+pub fn default_agent_id() -> String {
+    use sha2::Digest;
+    match std::fs::read_to_string("/etc/machine-id") {
+        Ok(id) if !id.trim().is_empty() => {
+            let digest = sha2::Sha256::digest(format!("vigie-agent:{}", id.trim()).as_bytes());
+            format!("m-{}", &hex::encode(digest)[..20])
+        }
+        _ => sanitize_id(&crate::scan::hostname()),
+    }
+}
+
+fn sanitize_id(text: &str) -> String {
+    let id: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(128)
+        .collect();
+    if id.is_empty() {
+        "unknown-host".to_owned()
+    } else {
+        id
+    }
+}
+
+/// Turns a toml error into one that names the file, line, column and dotted key.
+fn invalid_from_toml(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
+    let (line, column) = match error.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    let message = error.message().trim().to_owned();
+    let mut keys = error_keys(error);
+    // The field named by these messages is the key the reader needs, not its table.
+    for prefix in ["unknown field `", "missing field `", "duplicate key `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some(name) = rest.split('`').next() {
+                keys.push(name.to_owned());
+            }
+        }
+    }
+    let key = (!keys.is_empty()).then(|| keys.join("."));
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// The dotted path of the table a toml error happened in. toml keeps it private but prints
+/// it as "in `a.b`" when the error carries no input text, so print it that way.
+fn error_keys(error: &toml::de::Error) -> Vec<String> {
+    let mut bare = error.clone();
+    bare.set_input(None);
+    bare.to_string()
+        .lines()
+        .rev()
+        .find_map(|line| {
+            line.strip_prefix("in `")?
+                .strip_suffix('`')
+                .map(str::to_owned)
+        })
+        .map(|keys| keys.split('.').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Parses a duration such as `6h`, `90s`, `1h30m` or `500ms`: one or more integers, each
+/// followed by a unit among `ms`, `s`, `m`, `h`, `d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let expected = "expected a number and a unit (ms, s, m, h, d), e.g. 90s, 6h or 1h30m";
+    if trimmed.is_empty() {
+        return Err(format!("the duration is empty: {expected}"));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = trimmed;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("`{trimmed}` is not a duration: {expected}"));
+        }
+        let (number, after) = rest.split_at(digits);
+        let unit_len = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let (unit, after) = after.split_at(unit_len);
+        let value: u64 = number
+            .parse()
+            .map_err(|_| format!("`{trimmed}` is too long a duration"))?;
+        let part = match unit {
+            "ms" => Some(Duration::from_millis(value)),
+            "s" => Some(Duration::from_secs(value)),
+            "m" => value.checked_mul(60).map(Duration::from_secs),
+            "h" => value.checked_mul(3600).map(Duration::from_secs),
+            "d" => value.checked_mul(86_400).map(Duration::from_secs),
+            "" => {
+                return Err(format!(
+                    "`{trimmed}` has no unit: {expected} (write {number}s for seconds)"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "`{trimmed}` is not a duration: unknown unit `{other}`; {expected}"
+                ))
+            }
+        };
+        total = part
+            .and_then(|p| total.checked_add(p))
+            .ok_or_else(|| format!("`{trimmed}` is too long a duration"))?;
+        rest = after;
+    }
+    Ok(total)
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let duration = parse_duration(&text).map_err(serde::de::Error::custom)?;
+    if duration.is_zero() {
+        return Err(serde::de::Error::custom(format!(
+            "`{text}` is zero: give a positive duration, e.g. 30s"
+        )));
+    }
+    Ok(duration)
+}
+
+fn de_org<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let org = String::deserialize(deserializer)?;
+    if vigie_model::validate::is_valid_org(&org) {
+        Ok(org)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{org}` is not a valid organization id: use 1 to 64 lowercase letters, digits, `-`, `_` or `.`, as given by the collector's operator (e.g. \"example-org\")"
+        )))
+    }
+}
+
+fn de_agent_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let id = String::deserialize(deserializer)?;
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(Some(id))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{id}` is not a valid agent id: use 1 to 128 letters, digits, `-`, `_` or `.`, or remove the key to derive one from the machine"
+        )))
+    }
+}
+
+fn de_collector_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<reqwest::Url, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_collector_url(&text).map_err(serde::de::Error::custom)
+}
+
+/// A collector base URL: `https://HOST[:PORT][/PREFIX]`; `http` only for loopback hosts,
+/// since the agent token travels in every request.
+pub fn parse_collector_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|error| {
+        format!("`{text}` is not a URL ({error}): expected https://HOST[:PORT], e.g. https://collector.example.ca:8443")
+    })?;
+    let loopback = url.host_str().is_some_and(|host| {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.is_loopback(),
+            Err(_) => bare.eq_ignore_ascii_case("localhost"),
+        }
+    });
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "`{text}` uses plain http: the agent token would travel in clear; use https:// (http is allowed only for a collector on loopback)"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "`{text}` has scheme `{other}`: expected https://HOST[:PORT]"
+            ))
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "`{text}` names no host: expected https://HOST[:PORT]"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{text}` carries credentials: remove them, the agent authenticates with token_file"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` has a query or fragment: give the collector's base URL only"
+        ));
+    }
+    Ok(url)
+}
+
+fn de_resolvers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| vigie_checks::dns::parse_resolver(text))
+        .collect::<Result<_, _>>()
+        .map_err(serde::de::Error::custom)
+}
+
+fn de_tls_targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<TlsTarget>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| text.parse::<TlsTarget>())
+        .collect::<Result<_, _>>()
+        .map_err(serde::de::Error::custom)
+}
+
+fn de_concurrency<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    match usize::try_from(value) {
+        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
+        _ => Err(serde::de::Error::custom(format!(
+            "{value} is out of range: give 1 to {MAX_CONCURRENCY} endpoints probed at once"
+        ))),
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ScopeSection {
+            /// Addresses, CIDRs, host names and `*.` wildcards.
+            #[serde(default)]
+            allow: Vec<String>,
+        }
+        let section = ScopeSection::deserialize(deserializer)?;
+        let entries = section
+            .allow
+            .iter()
+            .map(|text| text.parse::<ScopeEntry>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(serde::de::Error::custom)?;
+        Ok(Scope::from_entries(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_reject_the_rest() {
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(21_600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration(" 2d "), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        for bad in ["", "60", "6 hours", "h", "1h30", "-5s", "1.5h", "5x"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_duration("60").unwrap_err().contains("60s"));
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn line_and_column_count_from_one() {
+        let text = "a = 1\nb = 2\nçé = 3\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 10), (2, 5));
+        let offset = text.find("= 3").unwrap();
+        assert_eq!(line_column(text, offset), (3, 4));
+    }
+
+    #[test]
+    fn collector_urls_need_https_except_on_loopback() {
+        assert!(parse_collector_url("https://collector.example.ca:8443").is_ok());
+        assert!(parse_collector_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_collector_url("http://[::1]:8080").is_ok());
+        assert!(parse_collector_url("http://localhost:8080/").is_ok());
+        for bad in [
+            "collector.example.ca",
+            "http://collector.example.ca",
+            "ftp://collector.example.ca",
+            "https://user:pw@collector.example.ca",
+            "https://collector.example.ca/?x=1",
+        ] {
+            assert!(parse_collector_url(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn sanitized_ids_keep_a_safe_alphabet() {
+        assert_eq!(sanitize_id("web 01.example"), "web-01.example");
+        assert_eq!(sanitize_id(""), "unknown-host");
+    }
+}
