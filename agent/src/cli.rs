@@ -233,11 +233,7 @@ impl CommonArgs {
 }
 
 fn parse_org(text: &str) -> Result<String, String> {
-    if vigie_model::validate::is_valid_org(text) {
-        Ok(text.to_owned())
-    } else {
-        Err("use 1 to 64 lowercase letters, digits, `-`, `_` or `.`, e.g. example-org".to_owned())
-    }
+    config::parse_org(text)
 }
 
 fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
@@ -245,11 +241,7 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let duration = config::parse_duration(text)?;
-    if duration.is_zero() {
-        return Err("give a positive duration, e.g. 5s".to_owned());
-    }
-    Ok(duration)
+    config::parse_positive_duration(text)
 }
 
 #[cfg(test)]

@@ -396,6 +396,7 @@ fn invalid_from_toml(text: &str, path: &Path, error: &toml::de::Error) -> Config
     };
     let message = error.message().trim().to_owned();
     let mut keys = error_keys(error);
+    let top_level = keys.is_empty();
     // The field named by these messages is the key the reader needs, not its table.
     for prefix in ["unknown field `", "missing field `", "duplicate key `"] {
         if let Some(rest) = message.strip_prefix(prefix) {
@@ -404,6 +405,13 @@ fn invalid_from_toml(text: &str, path: &Path, error: &toml::de::Error) -> Config
             }
         }
     }
+    // A missing key has no line of its own; toml points at the enclosing table, which for
+    // the top level is the whole file (line 1), so say nothing rather than mislead.
+    let (line, column) = if message.starts_with("missing field") && top_level {
+        (None, None)
+    } else {
+        (line, column)
+    };
     let key = (!keys.is_empty()).then(|| keys.join("."));
     ConfigError::Invalid {
         path: path.to_owned(),
@@ -470,11 +478,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => value.checked_mul(60).map(Duration::from_secs),
             "h" => value.checked_mul(3600).map(Duration::from_secs),
             "d" => value.checked_mul(86_400).map(Duration::from_secs),
-            "" => {
+            "" if after.is_empty() => {
                 return Err(format!(
                     "`{trimmed}` has no unit: {expected} (write {number}s for seconds)"
                 ))
             }
+            "" => return Err(format!("`{trimmed}` is not a duration: {expected}")),
             other => {
                 return Err(format!(
                     "`{trimmed}` is not a duration: unknown unit `{other}`; {expected}"
@@ -489,55 +498,145 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Parses a string value inside the deserializer, so that toml attaches the span of the
+/// value itself (an element of a list, not the whole list) to the error.
+struct ParseWith<T> {
+    parse: fn(&str) -> Result<T, String>,
+    expecting: &'static str,
+}
+
+impl<T> Clone for ParseWith<T> {
+    fn clone(&self) -> Self {
+        ParseWith {
+            parse: self.parse,
+            expecting: self.expecting,
+        }
+    }
+}
+
+impl<'de, T> serde::de::Visitor<'de> for ParseWith<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        (self.parse)(text).map_err(E::custom)
+    }
+}
+
+impl<'de, T> serde::de::DeserializeSeed<'de> for ParseWith<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+/// A list of strings, each parsed by `parse` with its own span.
+struct ParseList<T>(ParseWith<T>);
+
+impl<'de, T> serde::de::Visitor<'de> for ParseList<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a list of {}", self.0.expecting)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self.0.clone())? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
+fn parse_list<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    parse: fn(&str) -> Result<T, String>,
+    expecting: &'static str,
+) -> Result<Vec<T>, D::Error> {
+    deserializer.deserialize_seq(ParseList(ParseWith { parse, expecting }))
+}
+
 fn de_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    let duration = parse_duration(&text).map_err(serde::de::Error::custom)?;
+    deserializer.deserialize_str(ParseWith {
+        parse: parse_positive_duration,
+        expecting: "a duration such as \"30s\", \"5m\" or \"6h\"",
+    })
+}
+
+/// [`parse_duration`], refusing zero.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
     if duration.is_zero() {
-        return Err(serde::de::Error::custom(format!(
+        return Err(format!(
             "`{text}` is zero: give a positive duration, e.g. 30s"
-        )));
+        ));
     }
     Ok(duration)
 }
 
 fn de_org<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let org = String::deserialize(deserializer)?;
-    if vigie_model::validate::is_valid_org(&org) {
-        Ok(org)
+    deserializer.deserialize_str(ParseWith {
+        parse: parse_org,
+        expecting: "an organization id such as \"example-org\"",
+    })
+}
+
+/// An organization id: 1–64 of `a-z 0-9 - _ .` (the collector's rule).
+pub fn parse_org(org: &str) -> Result<String, String> {
+    if vigie_model::validate::is_valid_org(org) {
+        Ok(org.to_owned())
     } else {
-        Err(serde::de::Error::custom(format!(
+        Err(format!(
             "`{org}` is not a valid organization id: use 1 to 64 lowercase letters, digits, `-`, `_` or `.`, as given by the collector's operator (e.g. \"example-org\")"
-        )))
+        ))
     }
 }
 
 fn de_agent_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let id = String::deserialize(deserializer)?;
+    deserializer
+        .deserialize_str(ParseWith {
+            parse: parse_agent_id,
+            expecting: "an agent id such as \"web-01\"",
+        })
+        .map(Some)
+}
+
+fn parse_agent_id(id: &str) -> Result<String, String> {
     let valid = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if valid {
-        Ok(Some(id))
+        Ok(id.to_owned())
     } else {
-        Err(serde::de::Error::custom(format!(
+        Err(format!(
             "`{id}` is not a valid agent id: use 1 to 128 letters, digits, `-`, `_` or `.`, or remove the key to derive one from the machine"
-        )))
+        ))
     }
 }
 
 fn de_collector_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<reqwest::Url, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    parse_collector_url(&text).map_err(serde::de::Error::custom)
+    deserializer.deserialize_str(ParseWith {
+        parse: parse_collector_url,
+        expecting: "a URL such as \"https://collector.example.ca:8443\"",
+    })
 }
 
 /// A collector base URL: `https://HOST[:PORT][/PREFIX]`; `http` only for loopback hosts,
 /// since the agent token travels in every request.
 pub fn parse_collector_url(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|error| {
-        format!("`{text}` is not a URL ({error}): expected https://HOST[:PORT], e.g. https://collector.example.ca:8443")
-    })?;
+    let expected = "expected https://HOST[:PORT], e.g. https://collector.example.ca:8443";
+    let url = match reqwest::Url::parse(text.trim()) {
+        Ok(url) if !url.cannot_be_a_base() => url,
+        Ok(_) => return Err(format!("`{text}` is not a URL: {expected}")),
+        Err(error) => return Err(format!("`{text}` is not a URL ({error}): {expected}")),
+    };
     let loopback = url.host_str().is_some_and(|host| {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match bare.parse::<std::net::IpAddr>() {
@@ -553,16 +652,10 @@ pub fn parse_collector_url(text: &str) -> Result<reqwest::Url, String> {
                 "`{text}` uses plain http: the agent token would travel in clear; use https:// (http is allowed only for a collector on loopback)"
             ))
         }
-        other => {
-            return Err(format!(
-                "`{text}` has scheme `{other}`: expected https://HOST[:PORT]"
-            ))
-        }
+        other => return Err(format!("`{text}` has scheme `{other}`: {expected}")),
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "`{text}` names no host: expected https://HOST[:PORT]"
-        ));
+        return Err(format!("`{text}` names no host: {expected}"));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
@@ -578,50 +671,65 @@ pub fn parse_collector_url(text: &str) -> Result<reqwest::Url, String> {
 }
 
 fn de_resolvers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error> {
-    let texts = Vec::<String>::deserialize(deserializer)?;
-    texts
-        .iter()
-        .map(|text| vigie_checks::dns::parse_resolver(text))
-        .collect::<Result<_, _>>()
-        .map_err(serde::de::Error::custom)
+    parse_list(
+        deserializer,
+        |text| vigie_checks::dns::parse_resolver(text).map_err(|e| e.to_string()),
+        "resolver addresses such as \"192.0.2.53\" or \"192.0.2.53:5353\"",
+    )
 }
 
 fn de_tls_targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<TlsTarget>, D::Error> {
-    let texts = Vec::<String>::deserialize(deserializer)?;
-    texts
-        .iter()
-        .map(|text| text.parse::<TlsTarget>())
-        .collect::<Result<_, _>>()
-        .map_err(serde::de::Error::custom)
+    parse_list(
+        deserializer,
+        |text| text.parse::<TlsTarget>().map_err(|e| e.to_string()),
+        "TLS endpoints such as \"www.example.ca\" or \"mail.example.ca:465\"",
+    )
+}
+
+fn de_scope_entries<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ScopeEntry>, D::Error> {
+    parse_list(
+        deserializer,
+        |text| text.parse::<ScopeEntry>().map_err(|e| e.to_string()),
+        "addresses, CIDRs, host names or *.domain wildcards",
+    )
 }
 
 fn de_concurrency<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
-    let value = i64::deserialize(deserializer)?;
-    match usize::try_from(value) {
-        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
-        _ => Err(serde::de::Error::custom(format!(
-            "{value} is out of range: give 1 to {MAX_CONCURRENCY} endpoints probed at once"
-        ))),
+    struct Concurrency;
+    impl serde::de::Visitor<'_> for Concurrency {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a whole number from 1 to {MAX_CONCURRENCY}")
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<usize, E> {
+            match usize::try_from(value) {
+                Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
+                _ => Err(E::custom(format!(
+                    "{value} is out of range: give 1 to {MAX_CONCURRENCY} endpoints probed at once"
+                ))),
+            }
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<usize, E> {
+            self.visit_i64(i64::try_from(value).unwrap_or(i64::MAX))
+        }
     }
+    deserializer.deserialize_i64(Concurrency)
 }
 
 impl<'de> Deserialize<'de> for Scope {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// `[scope]` as written.
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct ScopeSection {
             /// Addresses, CIDRs, host names and `*.` wildcards.
-            #[serde(default)]
-            allow: Vec<String>,
+            #[serde(default, deserialize_with = "de_scope_entries")]
+            allow: Vec<ScopeEntry>,
         }
         let section = ScopeSection::deserialize(deserializer)?;
-        let entries = section
-            .allow
-            .iter()
-            .map(|text| text.parse::<ScopeEntry>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(serde::de::Error::custom)?;
-        Ok(Scope::from_entries(entries))
+        Ok(Scope::from_entries(section.allow))
     }
 }
 
