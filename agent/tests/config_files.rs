@@ -216,3 +216,37 @@ async fn run_refuses_a_config_without_collector() {
         .unwrap_err();
     assert!(error.to_string().contains("[collector]"), "{error}");
 }
+
+#[test]
+fn the_packaged_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/agent.example.toml");
+    let config = load_config(&path).unwrap();
+    assert_eq!(config.org, "example-org");
+    let collector = config.collector.expect("the example shows [collector]");
+    assert_eq!(collector.token_file, Path::new("/etc/vigie/token"));
+    assert_eq!(config.agent.outbox, Path::new(DEFAULT_OUTBOX));
+}
+
+#[test]
+fn the_systemd_unit_is_hardened_and_matches_the_default_outbox() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/vigie-agent.service");
+    let unit = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = unit.lines().map(str::trim).collect();
+    for directive in [
+        "User=vigie",
+        "StateDirectory=vigie",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "PrivateTmp=yes",
+        "RestartPreventExitStatus=2",
+        "ExecStart=/usr/local/bin/vigie-agent run --config /etc/vigie/agent.toml",
+    ] {
+        assert!(lines.contains(&directive), "missing {directive}");
+    }
+    assert!(
+        DEFAULT_OUTBOX.starts_with("/var/lib/vigie/"),
+        "inside StateDirectory"
+    );
+}

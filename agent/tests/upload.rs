@@ -470,3 +470,39 @@ fn sample_report() -> Report {
         profile: Some("modern".into()),
     }
 }
+
+#[tokio::test]
+async fn the_daemon_scans_delivers_and_stops_on_shutdown() {
+    let collector = Collector::start(&[], None).await;
+    let setup = Setup::new(&collector.url(), "20s");
+    let (trigger, shutdown) = vigie_agent::shutdown::channel();
+    let first_request = Arc::clone(&collector.state.first_request);
+    let config = setup.config.clone();
+    let running =
+        tokio::spawn(async move { vigie_agent::run_daemon(&config, Lang::En, shutdown).await });
+    tokio::time::timeout(TEST_BOUND, first_request.notified())
+        .await
+        .expect("the daemon scans and uploads at start");
+    // The collector has the report; wait (bounded) until the agent has acted on the 201.
+    let mut delivered = false;
+    for _ in 0..200 {
+        if pending_files(&setup.outbox()).is_empty() {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(delivered, "the report was deleted after the 201");
+    trigger.trigger();
+    tokio::time::timeout(TEST_BOUND, running)
+        .await
+        .expect("the daemon stops on shutdown")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        collector.received().len(),
+        1,
+        "one cycle only: the schedule is 6h"
+    );
+    collector.stop().await;
+}
