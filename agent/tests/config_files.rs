@@ -250,3 +250,24 @@ fn the_systemd_unit_is_hardened_and_matches_the_default_outbox() {
         "inside StateDirectory"
     );
 }
+
+#[tokio::test]
+async fn run_refuses_an_unreadable_collector_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "t\n").unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        "org = \"example-org\"\n[collector]\nurl = \"https://127.0.0.1:9\"\ntoken_file = \"token\"\nca_file = \"missing-ca.pem\"\n",
+    )
+    .unwrap();
+    let config = load_config(&path).unwrap();
+    let error = vigie_agent::run_once(&config, Lang::En, &Shutdown::never())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("collector.ca_file") && message.contains("missing-ca.pem"),
+        "{message}"
+    );
+}
