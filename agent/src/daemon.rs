@@ -124,8 +124,9 @@ pub async fn run_once(
 }
 
 /// The daemon: a cycle at start, then one every `agent.schedule`, until shutdown. Delivery
-/// retries run until the next cycle is due. A cycle whose outbox write fails is logged and
-/// the daemon goes on (the disk may have room again next time).
+/// retries run until the next cycle is due. A scan that cannot be set up at start is an
+/// error (exit status 2); a cycle that fails later (a scan or an outbox write) is logged and
+/// the daemon goes on.
 pub async fn run_daemon(
     config: &AgentConfig,
     lang: Lang,
@@ -139,15 +140,21 @@ pub async fn run_daemon(
         endpoint = %agent.uploader.endpoint(),
         "vigie-agent running"
     );
+    let mut first_cycle = true;
     loop {
         let next_cycle = Instant::now() + config.agent.schedule;
         match agent.scan_and_spool(&shutdown).await {
             Ok(_) => {}
-            Err(RunError::Outbox(error)) => {
-                tracing::error!(%error, "cannot spool the report; it is lost, the next cycle will try again")
+            // At start, a scan that cannot be set up is a configuration error to fix now;
+            // later (a CA file being replaced, a full disk) the next cycle may succeed.
+            Err(error) if first_cycle && !matches!(error, RunError::Outbox(_)) => {
+                return Err(error)
             }
-            Err(error) => return Err(error),
+            Err(error) => {
+                tracing::error!(%error, "this cycle produced no report; the next cycle will try again")
+            }
         }
+        first_cycle = false;
         if shutdown.is_triggered() {
             break;
         }

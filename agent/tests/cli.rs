@@ -225,6 +225,12 @@ enabled = true
 fn run_once_exits_3_when_the_collector_cannot_be_reached() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let token = dir.path().join("token");
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let config = dir.path().join("agent.toml");
     std::fs::write(
         &config,
@@ -252,6 +258,9 @@ once_deadline = "500ms"
     assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
     let logs = stderr(&output);
     assert!(!logs.contains("t0ken"), "the token is never logged: {logs}");
+    #[cfg(unix)]
+    assert!(logs.contains("readable by group or others"), "mode 644 is warned about: {logs}");
+    }
     let pending: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
         .unwrap()
         .filter_map(Result::ok)
