@@ -259,8 +259,10 @@ once_deadline = "500ms"
     let logs = stderr(&output);
     assert!(!logs.contains("t0ken"), "the token is never logged: {logs}");
     #[cfg(unix)]
-    assert!(logs.contains("readable by group or others"), "mode 644 is warned about: {logs}");
-    }
+    assert!(
+        logs.contains("readable by group or others"),
+        "mode 644 is warned about: {logs}"
+    );
     let pending: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
         .unwrap()
         .filter_map(Result::ok)
