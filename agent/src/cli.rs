@@ -56,7 +56,7 @@ pub enum ScanCommand {
 /// `scan tls`.
 #[derive(Debug, Args)]
 pub struct ScanTlsArgs {
-    /// Endpoints to check, HOST[:PORT] (port 443 by default).
+    /// Endpoints to check, `HOST[:PORT]` (port 443 by default).
     #[arg(required = true, value_name = "HOST[:PORT]")]
     pub targets: Vec<TlsTarget>,
     /// Server name to send (SNI) and to check the certificate against, instead of HOST.
@@ -87,7 +87,7 @@ pub struct ScanAllArgs {
 /// Options of every scan.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// DNS resolver to use, IP[:PORT] (repeatable; default: the system's).
+    /// DNS resolver to use, `IP[:PORT]` (repeatable; default: the system's).
     #[arg(long = "resolver", value_name = "IP[:PORT]", value_parser = parse_resolver)]
     pub resolvers: Vec<SocketAddr>,
     /// Extra trusted root certificates (PEM) for the scanned endpoints.
