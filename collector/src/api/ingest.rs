@@ -1,0 +1,237 @@
+//! `POST /api/v1/reports`: one report from an agent.
+//!
+//! The checks run cheapest and least trusting first: the token (so that strangers cannot make
+//! the collector buffer anything), the content type, the declared length, then the body read
+//! up to the limit, the JSON, the report's shape and rules, the organization, and last the
+//! store, which answers only after its transaction commits.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use http_body_util::BodyExt as _;
+use serde::Deserialize as _;
+use sha2::{Digest, Sha256};
+use vigie_model::Report;
+
+use super::{require_agent, ApiError};
+use crate::metrics::IngestResult;
+use crate::state::AppState;
+use crate::store::{IncomingReport, IngestOutcome};
+
+/// How long a client may take to send its body: generous for a slow uplink with 8 MiB,
+/// short enough that stalled connections do not pile up.
+const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(super) async fn post_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let answer = ingest(&state, &headers, body).await;
+    let result = match &answer {
+        Ok((StatusCode::CREATED, _)) => IngestResult::Stored,
+        Ok(_) => IngestResult::Duplicate,
+        Err(error) => error.ingest_result(),
+    };
+    state.ingest_metrics().record(result, started.elapsed());
+    match answer {
+        Ok((status, body)) => (status, Json(body)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn ingest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let token_org = require_agent(state, headers).await?;
+    require_json(headers)?;
+    let limit = state.max_body_bytes();
+    let bytes = read_body(headers, body, limit).await?;
+
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::malformed(format!(
+            "the body is not complete, valid JSON: {e}; send the report as written by vigie-agent"
+        ))
+    })?;
+    let report = Report::deserialize(&value)
+        .map_err(|e| ApiError::invalid_report(format!("not a vigie.report.v1 report: {e}")))?;
+    vigie_model::validate::validate(&report)
+        .map_err(|e| ApiError::invalid_report(format!("invalid report: {e}")))?;
+    if report.org != token_org {
+        return Err(ApiError::org_mismatch(format!(
+            "the report is for organization `{}` but this agent token belongs to `{token_org}`; fix `org` in the agent's config or use that organization's token",
+            report.org
+        )));
+    }
+    let body = String::from_utf8(bytes).map_err(|_| {
+        // serde_json already refused invalid UTF-8 in strings; this is unreachable in
+        // practice but cheap to keep honest.
+        ApiError::malformed("the body is not UTF-8")
+    })?;
+
+    let report_id = report.report_id;
+    let incoming = IncomingReport {
+        body_sha256: canonical_sha256(&value),
+        report,
+        body,
+        received_at: Utc::now(),
+    };
+    let outcome = state
+        .store()
+        .ingest(incoming)
+        .await
+        .map_err(ApiError::internal)?;
+    match outcome {
+        IngestOutcome::Stored { received_at } => {
+            tracing::info!(%report_id, org = %token_org, "report stored");
+            Ok((StatusCode::CREATED, ack(report_id, received_at)))
+        }
+        IngestOutcome::Duplicate { received_at } => {
+            tracing::info!(%report_id, org = %token_org, "report already stored; acknowledged again");
+            Ok((StatusCode::OK, ack(report_id, received_at)))
+        }
+        IngestOutcome::Conflict => Err(ApiError::report_id_conflict(format!(
+            "report {report_id} is already stored with a different content; a new report needs a new report_id"
+        ))),
+    }
+}
+
+fn ack(report_id: uuid::Uuid, received_at: String) -> serde_json::Value {
+    serde_json::json!({ "report_id": report_id, "received_at": received_at })
+}
+
+/// `application/json`, with or without parameters such as `charset=utf-8`.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(
+            "send the report with `Content-Type: application/json`",
+        ))
+    }
+}
+
+/// The whole body, refusing it as soon as it is known to exceed `limit`: from the declared
+/// Content-Length before reading, or while reading when the length is not declared or lies.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::too_large(format!(
+            "the report is larger than this collector accepts ({limit} bytes); split the scan or raise --max-body-bytes"
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let capacity = declared.map_or(0, |n| n as usize);
+    let read = async move {
+        let mut body = body;
+        let mut buffer = Vec::with_capacity(capacity);
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|e| ApiError::body_unreadable(format!("reading the body failed: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                if buffer.len() + data.len() > limit {
+                    return Err(too_large());
+                }
+                buffer.extend_from_slice(&data);
+            }
+        }
+        Ok(buffer)
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            ApiError::timeout(format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ))
+        })?
+}
+
+/// SHA-256 of the JSON with object keys sorted and no insignificant whitespace, so that the
+/// same report re-serialized by another library is recognised as the same.
+fn canonical_sha256(value: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    write_canonical(value, &mut hasher);
+    hex::encode(hasher.finalize())
+}
+
+fn write_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            hasher.update(b"{");
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                hasher.update(Value::String(key.clone()).to_string().as_bytes());
+                hasher.update(b":");
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, hasher);
+                }
+            }
+            hasher.update(b"}");
+        }
+        Value::Array(items) => {
+            hasher.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                write_canonical(item, hasher);
+            }
+            hasher.update(b"]");
+        }
+        scalar => hasher.update(scalar.to_string().as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_hash_ignores_key_order_and_whitespace_only() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b": [1, {"y": 2, "x": "s"}], "a": null}"#).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"a":null,"b":[1,{"x":"s","y":2}]}"#).unwrap();
+        let c: serde_json::Value =
+            serde_json::from_str(r#"{"a":null,"b":[{"x":"s","y":2},1]}"#).unwrap();
+        assert_eq!(canonical_sha256(&a), canonical_sha256(&b));
+        assert_ne!(canonical_sha256(&a), canonical_sha256(&c));
+    }
+
+    #[test]
+    fn content_type_essence() {
+        let mut headers = HeaderMap::new();
+        assert!(require_json(&headers).is_err());
+        headers.insert(
+            header::CONTENT_TYPE,
+            "Application/JSON; charset=utf-8".parse().unwrap(),
+        );
+        assert!(require_json(&headers).is_ok());
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(require_json(&headers).is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! The HTTP API: routes, authentication of requests, and the handlers.
+
+mod error;
+mod ingest;
+mod ops;
+mod read;
+
+pub use error::{code, ApiError};
+
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::auth::{bearer, Principal};
+use crate::state::AppState;
+
+/// The collector's routes over `state`. Tests drive it with `tower::ServiceExt::oneshot`
+/// without a socket; [`crate::serve`] puts it on a listener.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/reports", post(ingest::post_report))
+        .route("/api/v1/orgs", get(read::list_orgs))
+        .route("/api/v1/orgs/{org}", get(read::get_org))
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(ops::not_found)
+        .with_state(state)
+}
+
+/// The principal of the request's bearer token; 401 if there is none or it is unknown.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let token = bearer(headers).map_err(|e| {
+        ApiError::unauthenticated(format!(
+            "{e}; send `Authorization: Bearer <token>` with a token from `vigie-collector agent add` or `viewer add`"
+        ))
+    })?;
+    match state.store().authenticate(token).await {
+        Ok(Some(principal)) => Ok(principal),
+        Ok(None) => Err(ApiError::unauthenticated(
+            "unknown or revoked token; ask the collector's operator for a new one",
+        )),
+        Err(error) => Err(ApiError::unavailable(error)),
+    }
+}
+
+/// The organization of an agent token; 403 for a viewer token.
+async fn require_agent(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    match authenticate(state, headers).await? {
+        Principal::Agent { org, .. } => Ok(org),
+        Principal::Viewer { .. } => Err(ApiError::forbidden(
+            "a viewer token cannot post reports; use an agent token from `vigie-collector agent add`",
+        )),
+    }
+}
+
+/// Succeeds for a viewer token; 403 for an agent token.
+async fn require_viewer(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match authenticate(state, headers).await? {
+        Principal::Viewer { .. } => Ok(()),
+        Principal::Agent { .. } => Err(ApiError::forbidden(
+            "an agent token cannot read the API; use a viewer token from `vigie-collector viewer add`",
+        )),
+    }
+}

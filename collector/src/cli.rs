@@ -1,0 +1,210 @@
+//! The command line: parsed once into typed values, run, and turned into an exit status in
+//! [`exit_code`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::TokenKind;
+use crate::config::{self, ConfigError, FileConfig, Overrides};
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+
+/// How long requests in flight may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The Vigie collector: receives agents' reports, keeps the sector's posture, serves metrics.
+#[derive(Debug, Parser)]
+#[command(name = "vigie-collector", version, about)]
+pub struct Cli {
+    /// A TOML file with the same keys as the flags (listen, database_url, insecure_listen,
+    /// max_body_bytes); flags and environment variables win over it.
+    #[arg(long, global = true, env = "VIGIE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where the data lives: sqlite://PATH [default: sqlite://vigie.db].
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API, the metrics and the health endpoints.
+    Serve(ServeArgs),
+    /// Manage agent tokens.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manage read-API tokens.
+    #[command(subcommand)]
+    Viewer(ViewerCommand),
+    /// Create the database or bring its schema up to date, then exit.
+    Migrate,
+}
+
+/// `serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// ADDR:PORT to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "VIGIE_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+
+    /// Allow listening on a non-loopback address without TLS.
+    #[arg(long, env = "VIGIE_INSECURE_LISTEN")]
+    pub insecure_listen: bool,
+
+    /// The largest report body accepted, in bytes [default: 8388608 (8 MiB)].
+    #[arg(long, env = "VIGIE_MAX_BODY_BYTES", value_name = "N")]
+    pub max_body_bytes: Option<u64>,
+}
+
+/// `agent …`.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent token for an organization (created if new); prints the token alone
+    /// on stdout.
+    Add {
+        /// The organization id: 1-64 of a-z, 0-9, '-', '_', '.'.
+        #[arg(long, env = "VIGIE_ORG")]
+        org: String,
+        /// A label for the token, e.g. the server it is installed on.
+        #[arg(long, default_value = "agent")]
+        name: String,
+    },
+}
+
+/// `viewer …`.
+#[derive(Debug, Subcommand)]
+pub enum ViewerCommand {
+    /// Create a read-API token; prints the token alone on stdout.
+    Add {
+        /// A label for the token, e.g. who uses it.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Runs the command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = match &cli.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                listen: args.listen,
+                database_url: cli.database_url,
+                insecure_listen: args.insecure_listen,
+                max_body_bytes: args.max_body_bytes,
+            };
+            let config = config::resolve(overrides, file)?;
+            serve(config).await
+        }
+        Command::Agent(AgentCommand::Add { org, name }) => {
+            let store = open(cli.database_url, file).await?;
+            let token = store
+                .create_token(TokenKind::Agent, Some(&org), &name)
+                .await
+                .context("creating the agent token")?;
+            println!("{token}");
+            eprintln!(
+                "created agent token `{name}` for organization `{org}`; it is shown only once: put it in the agent's collector.token_file"
+            );
+            Ok(())
+        }
+        Command::Viewer(ViewerCommand::Add { name }) => {
+            let store = open(cli.database_url, file).await?;
+            let token = store
+                .create_token(TokenKind::Viewer, None, &name)
+                .await
+                .context("creating the viewer token")?;
+            println!("{token}");
+            eprintln!("created viewer token `{name}`; it is shown only once");
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = open(cli.database_url, file).await?;
+            let version = store.schema_version().await?;
+            eprintln!(
+                "database {} is at schema version {version}",
+                store.path().display()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn open(database_url: Option<String>, file: FileConfig) -> anyhow::Result<Store> {
+    let url = database_url
+        .or(file.database_url)
+        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    Ok(Store::open(&url).await?)
+}
+
+async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is the port in use?)", config.listen))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(listen = %local, database = %store.path().display(), "collector serving");
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = crate::serve(
+        listener,
+        AppState::new(store, config.max_body_bytes),
+        async move {
+            let _ = stopped.await;
+        },
+    );
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result.context("the HTTP server failed")?,
+        () = crate::server::shutdown_signal() => {
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stop.send(());
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(result) => result.context("the HTTP server failed while stopping")?,
+                Err(_) => tracing::warn!(
+                    grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                    "requests still running after the grace period; exiting anyway"
+                ),
+            }
+        }
+    }
+    tracing::info!("collector stopped");
+    Ok(())
+}
+
+/// 2 for usage and configuration errors (the message says what to fix), 1 for the rest.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    let usage = error.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || cause.downcast_ref::<StoreError>().is_some_and(|e| {
+                matches!(
+                    e,
+                    StoreError::BadUrl { .. }
+                        | StoreError::InvalidOrg(_)
+                        | StoreError::InvalidName
+                        | StoreError::TokenOrg
+                )
+            })
+    });
+    if usage {
+        2
+    } else {
+        1
+    }
+}

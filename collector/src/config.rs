@@ -1,0 +1,192 @@
+//! The collector's configuration: flags and environment over an optional TOML file over
+//! defaults, turned into one typed [`CollectorConfig`] in [`resolve`].
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::state::DEFAULT_MAX_BODY_BYTES;
+
+/// The default `--listen`.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// The default `--database-url`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://vigie.db";
+
+/// A usage or configuration error: the process exits with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("listen address `{value}` is not ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)")]
+    BadListen { value: String },
+    #[error("refusing to listen on {addr}, which is not a loopback address: the collector does not serve TLS yet, so tokens and reports would cross the network in clear. Put a TLS reverse proxy in front and listen on 127.0.0.1, or pass --insecure-listen (VIGIE_INSECURE_LISTEN=true) if the network is trusted")]
+    NotLoopback { addr: SocketAddr },
+    #[error("max_body_bytes must be at least 1024, got {0}")]
+    BadMaxBody(u64),
+}
+
+/// The keys of `--config FILE`, the same as the flags. Unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `ADDR:PORT` to listen on.
+    pub listen: Option<String>,
+    /// `sqlite://PATH`.
+    pub database_url: Option<String>,
+    /// Allow a non-loopback listen address.
+    pub insecure_listen: Option<bool>,
+    /// The largest report body accepted, in bytes.
+    pub max_body_bytes: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML config file.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// What the command line (or its environment variables) set; `None` where it said nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub insecure_listen: bool,
+    pub max_body_bytes: Option<u64>,
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorConfig {
+    /// The address to listen on; loopback unless `insecure_listen`.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH`.
+    pub database_url: String,
+    /// Whether a non-loopback `listen` was explicitly allowed.
+    pub insecure_listen: bool,
+    /// The largest report body accepted (HTTP 413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> CollectorConfig {
+        CollectorConfig {
+            listen: DEFAULT_LISTEN,
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            insecure_listen: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Merges command line over file over defaults, and checks the result.
+pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, ConfigError> {
+    let listen = match cli.listen.or(file.listen) {
+        Some(value) => value
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::BadListen { value })?,
+        None => DEFAULT_LISTEN,
+    };
+    let insecure_listen = cli.insecure_listen || file.insecure_listen.unwrap_or(false);
+    if !listen.ip().is_loopback() && !insecure_listen {
+        return Err(ConfigError::NotLoopback { addr: listen });
+    }
+    let max_body_bytes = match cli.max_body_bytes.or(file.max_body_bytes) {
+        Some(n) if n < 1024 => return Err(ConfigError::BadMaxBody(n)),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => DEFAULT_MAX_BODY_BYTES,
+    };
+    Ok(CollectorConfig {
+        listen,
+        database_url: cli
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+        insecure_listen,
+        max_body_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_wins_over_file_over_defaults() {
+        let config = resolve(Overrides::default(), FileConfig::default()).unwrap();
+        assert_eq!(config, CollectorConfig::default());
+
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.2:9000\"\ndatabase_url = \"sqlite:///x.db\"\nmax_body_bytes = 2048\n",
+        )
+        .unwrap();
+        let cli = Overrides {
+            listen: Some("127.0.0.3:9001".into()),
+            ..Overrides::default()
+        };
+        let config = resolve(cli, file).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.3:9001");
+        assert_eq!(config.database_url, "sqlite:///x.db");
+        assert_eq!(config.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn non_loopback_needs_insecure_listen() {
+        let cli = Overrides {
+            listen: Some("0.0.0.0:8080".into()),
+            ..Overrides::default()
+        };
+        let error = resolve(cli.clone(), FileConfig::default()).unwrap_err();
+        assert!(matches!(error, ConfigError::NotLoopback { .. }));
+        assert!(error.to_string().contains("--insecure-listen"));
+        let allowed = Overrides {
+            insecure_listen: true,
+            ..cli
+        };
+        assert!(resolve(allowed, FileConfig::default()).is_ok());
+        let v6 = Overrides {
+            listen: Some("[::1]:8080".into()),
+            ..Overrides::default()
+        };
+        assert!(resolve(v6, FileConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let error = toml::from_str::<FileConfig>("listn = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(error.to_string().contains("listn"), "{error}");
+        let bad = Overrides {
+            listen: Some("localhost".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            resolve(bad, FileConfig::default()),
+            Err(ConfigError::BadListen { .. })
+        ));
+        let small = Overrides {
+            max_body_bytes: Some(10),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            resolve(small, FileConfig::default()),
+            Err(ConfigError::BadMaxBody(10))
+        ));
+    }
+}

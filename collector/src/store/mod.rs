@@ -1,0 +1,406 @@
+//! The collector's storage. [`Store`] is the only way in: its methods hold every SQL
+//! statement of the crate (in [`sqlite`]), so that a PostgreSQL store can later stand beside
+//! it with the same methods.
+//!
+//! SQLite runs on blocking threads (`tokio::task::spawn_blocking`) behind one mutex: one
+//! writer at a time is what SQLite allows anyway, and a sector's reports (hundreds of
+//! organizations, a report every few hours each) are far from saturating it.
+
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use vigie_model::{Report, Severity, Status};
+
+use crate::auth::{Principal, TokenKind};
+
+/// Where the data lives, parsed from `--database-url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: one file, created on first start.
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH` (`sqlite:///abs/path` or `sqlite://relative/path`).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::BadUrl {
+                    url: url.to_owned(),
+                    reason: "the path is empty; write sqlite://PATH, e.g. sqlite:///var/lib/vigie/vigie.db",
+                });
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(StoreError::BadUrl {
+                url: "postgres://…".to_owned(),
+                reason: "PostgreSQL is not supported by this version yet; use sqlite://PATH",
+            });
+        }
+        Err(StoreError::BadUrl {
+            // The URL may hold a password: show only its scheme.
+            url: url
+                .split("://")
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(32)
+                .collect(),
+            reason: "unknown database URL scheme; write sqlite://PATH",
+        })
+    }
+}
+
+/// What went wrong in the store. Variants carry what an operator needs to act.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: &'static str },
+    #[error("cannot open the SQLite database {path}: {source} (does its folder exist and is it writable?)")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("applying migration {version} ({name}) failed: {source}")]
+    Migrate {
+        version: u32,
+        name: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the database is at schema version {found}, newer than this collector knows ({known}); run a newer vigie-collector")]
+    SchemaTooNew { found: u32, known: u32 },
+    #[error("{operation} failed: {source}")]
+    Sqlite {
+        operation: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the database holds `{value}` in {column}, which this collector cannot read")]
+    Corrupt { column: &'static str, value: String },
+    #[error("organization id `{0}` is invalid (1-64 of a-z, 0-9, '-', '_', '.')")]
+    InvalidOrg(String),
+    #[error("an agent token needs an organization and a viewer token must not have one")]
+    TokenOrg,
+    #[error("token name is empty or longer than 128 characters")]
+    InvalidName,
+    #[error("serializing {what} failed: {source}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the storage thread stopped: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// The answer to an ingest, decided inside the transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// First time this report_id is seen: stored and committed.
+    Stored { received_at: String },
+    /// The same report (same canonical body) was already stored; nothing changed.
+    Duplicate { received_at: String },
+    /// This report_id is already stored with another body; nothing changed.
+    Conflict,
+}
+
+/// A report accepted by the API, ready to store.
+#[derive(Debug, Clone)]
+pub struct IncomingReport {
+    /// The parsed report, already validated.
+    pub report: Report,
+    /// The body as received (UTF-8 JSON).
+    pub body: String,
+    /// SHA-256 (hex) of the canonical JSON of the body.
+    pub body_sha256: String,
+    /// When the collector received it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// Counts of an organization's latest findings. Every status and severity is present, zero
+/// when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct FindingCounts {
+    pub total: u64,
+    pub by_status: std::collections::BTreeMap<&'static str, u64>,
+    pub by_severity: std::collections::BTreeMap<&'static str, u64>,
+    /// `status → severity → count`.
+    pub by_status_and_severity:
+        std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl FindingCounts {
+    fn zero() -> FindingCounts {
+        let severities = || Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        FindingCounts {
+            total: 0,
+            by_status: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+            by_severity: severities(),
+            by_status_and_severity: Status::ALL
+                .iter()
+                .map(|s| (s.as_str(), severities()))
+                .collect(),
+        }
+    }
+
+    fn add(&mut self, status: Status, severity: Severity, count: u64) {
+        self.total += count;
+        *self.by_status.entry(status.as_str()).or_default() += count;
+        *self.by_severity.entry(severity.as_str()).or_default() += count;
+        *self
+            .by_status_and_severity
+            .entry(status.as_str())
+            .or_default()
+            .entry(severity.as_str())
+            .or_default() += count;
+    }
+}
+
+/// One organization in `GET /api/v1/orgs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgSummary {
+    pub id: String,
+    /// How many agents have reported for it.
+    pub agents: u64,
+    /// The finished_at of its newest report, if any.
+    pub last_report_at: Option<DateTime<Utc>>,
+    pub findings: FindingCounts,
+}
+
+/// An agent as its newest report described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentRow {
+    pub id: String,
+    pub hostname: String,
+    pub version: String,
+    pub last_report_at: DateTime<Utc>,
+}
+
+/// The newest verdict of one check on one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatestFinding {
+    pub check: String,
+    pub target: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    pub evidence: serde_json::Value,
+    /// The report it came from.
+    pub report_id: String,
+    /// The finished_at of that report.
+    pub observed_at: DateTime<Utc>,
+    /// Since when the status has been this one.
+    pub since: DateTime<Utc>,
+}
+
+/// The leaf certificate expiry of one TLS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsCertificateRow {
+    pub target: String,
+    pub not_after: DateTime<Utc>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/orgs/{org}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrgDetail {
+    pub id: String,
+    pub agents: Vec<AgentRow>,
+    pub findings: Vec<LatestFinding>,
+    pub tls_certificates: Vec<TlsCertificateRow>,
+}
+
+/// What `/metrics` reads from the store, in one consistent snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Every organization, so that finding counts of zero are explicit.
+    pub orgs: Vec<String>,
+    /// `(org, agent_id, last_report_at)`.
+    pub agents: Vec<(String, String, DateTime<Utc>)>,
+    /// `(org, target, check, status)` of every latest finding.
+    pub checks: Vec<(String, String, String, Status)>,
+    /// `(org, status, severity, count)` of latest findings.
+    pub finding_counts: Vec<(String, Status, Severity, u64)>,
+    /// `(org, target, not_after)`.
+    pub tls_not_after: Vec<(String, String, DateTime<Utc>)>,
+}
+
+/// The collector's store. Cheap to clone; clones share one connection.
+#[derive(Clone)]
+pub struct Store {
+    path: Arc<PathBuf>,
+    connection: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens the database named by `database_url` (`sqlite://PATH`), creating the file and
+    /// applying pending migrations on first start.
+    pub async fn open(database_url: &str) -> Result<Store, StoreError> {
+        let DatabaseUrl::Sqlite(path) = DatabaseUrl::parse(database_url)?;
+        let opened_path = path.clone();
+        let connection = tokio::task::spawn_blocking(move || sqlite::open(&opened_path)).await??;
+        Ok(Store {
+            path: Arc::new(path),
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// The SQLite file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Runs `work` on a blocking thread with the connection.
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock unwound through any open transaction, whose Drop
+            // rolled it back: the connection is consistent, so the poison can be ignored.
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await?
+    }
+
+    /// The highest migration applied.
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.with_connection(|c| sqlite::schema_version(c)).await
+    }
+
+    /// Makes a new token of `kind` and stores its hash; returns the token, which exists
+    /// nowhere else afterwards. An agent token needs `org` (the organization is created if
+    /// new); a viewer token must have none.
+    pub async fn create_token(
+        &self,
+        kind: TokenKind,
+        org: Option<&str>,
+        name: &str,
+    ) -> Result<String, StoreError> {
+        match (kind, org) {
+            (TokenKind::Agent, Some(org)) if !vigie_model::validate::is_valid_org(org) => {
+                return Err(StoreError::InvalidOrg(org.chars().take(64).collect()))
+            }
+            (TokenKind::Agent, Some(_)) | (TokenKind::Viewer, None) => {}
+            _ => return Err(StoreError::TokenOrg),
+        }
+        if name.trim().is_empty() || name.chars().count() > 128 {
+            return Err(StoreError::InvalidName);
+        }
+        let org = org.map(str::to_owned);
+        let name = name.to_owned();
+        let (token, hash) = crate::auth::generate(kind);
+        self.with_connection(move |c| {
+            sqlite::insert_token(c, &hash, kind, org.as_deref(), &name, Utc::now())
+        })
+        .await?;
+        Ok(token)
+    }
+
+    /// Who `token` belongs to, or `None` for an unknown or revoked token.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        let hash = crate::auth::hash(token);
+        self.with_connection(move |c| sqlite::find_token(c, &hash))
+            .await
+    }
+
+    /// Stores a validated report in one transaction: the raw report, the agent, the latest
+    /// state, the status transitions and the TLS expiry. Returns only after the commit.
+    pub async fn ingest(&self, incoming: IncomingReport) -> Result<IngestOutcome, StoreError> {
+        self.with_connection(move |c| sqlite::ingest(c, &incoming))
+            .await
+    }
+
+    /// Every organization with its counts.
+    pub async fn orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
+        self.with_connection(sqlite::orgs).await
+    }
+
+    /// One organization's agents, latest findings and certificate expiries; `None` if the
+    /// organization does not exist.
+    pub async fn org(&self, org: &str) -> Result<Option<OrgDetail>, StoreError> {
+        let org = org.to_owned();
+        self.with_connection(move |c| sqlite::org(c, &org)).await
+    }
+
+    /// What `/metrics` exposes from the store.
+    pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
+        self.with_connection(sqlite::metrics_snapshot).await
+    }
+
+    /// Succeeds if the store answers a query, both on the open connection and on a new one
+    /// to the same file: a database file deleted or replaced under a running collector
+    /// would otherwise go unnoticed while writes land in an unlinked file.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.with_connection(|c| sqlite::schema_version(c).map(drop))
+            .await?;
+        let path = Arc::clone(&self.path);
+        tokio::task::spawn_blocking(move || sqlite::ping_file(&path)).await?
+    }
+
+    /// Counts the rows of each table, for tests and diagnostics.
+    pub async fn row_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        self.with_connection(sqlite::row_counts).await
+    }
+
+    /// The transitions of one key, oldest first: `(from_status, to_status, at, report_id)`.
+    pub async fn transitions(
+        &self,
+        org: &str,
+        target: &str,
+        check: &str,
+    ) -> Result<Vec<(Option<Status>, Status, DateTime<Utc>, String)>, StoreError> {
+        let key = (org.to_owned(), target.to_owned(), check.to_owned());
+        self.with_connection(move |c| sqlite::transitions(c, &key.0, &key.1, &key.2))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/vigie.db").ok(),
+            Some(DatabaseUrl::Sqlite(PathBuf::from("/var/lib/vigie.db")))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://vigie.db").ok(),
+            Some(DatabaseUrl::Sqlite(PathBuf::from("vigie.db")))
+        );
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        let error = DatabaseUrl::parse("postgres://user:secret@db/vigie")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("not supported"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+        let error = DatabaseUrl::parse("mysql://u:secret@h")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!error.contains("secret"), "{error}");
+    }
+}

@@ -1,0 +1,761 @@
+//! Every SQL statement of the collector, for SQLite.
+//!
+//! Durability: `journal_mode=WAL` with `synchronous=FULL`. WAL lets `/metrics` and the read
+//! API run while a report is written; FULL syncs the WAL on every commit, so a report the
+//! collector acknowledged survives a power loss (NORMAL would only keep the database
+//! consistent, possibly losing the last acknowledged reports, and the agent would already
+//! have deleted them from its outbox). One fsync per report is cheap at a sector's rate.
+
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use vigie_model::{Severity, Status, TlsProbeResult};
+
+use super::{
+    AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MetricsSnapshot,
+    OrgDetail, OrgSummary, StoreError, TlsCertificateRow,
+};
+use crate::auth::{Principal, TokenKind};
+
+/// The migrations, applied in order, each once; `schema_migrations` records them.
+const MIGRATIONS: &[(u32, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../migrations/0001_initial.sql"),
+)];
+
+/// How long a statement waits for another connection's lock (the `migrate` command or a
+/// readiness probe) before failing.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite { operation, source }
+}
+
+/// Times as fixed-width text, so that text order is time order (see the migration).
+fn time_text(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn parse_time(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt {
+            column,
+            value: value.to_owned(),
+        })
+}
+
+fn parse_status(column: &'static str, value: &str) -> Result<Status, StoreError> {
+    Status::ALL
+        .into_iter()
+        .find(|s| s.as_str() == value)
+        .ok_or_else(|| StoreError::Corrupt {
+            column,
+            value: value.to_owned(),
+        })
+}
+
+fn parse_severity(column: &'static str, value: &str) -> Result<Severity, StoreError> {
+    Severity::ALL
+        .into_iter()
+        .find(|s| s.as_str() == value)
+        .ok_or_else(|| StoreError::Corrupt {
+            column,
+            value: value.to_owned(),
+        })
+}
+
+/// Opens (creating if needed), configures and migrates the database.
+pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let mut connection = Connection::open(path).map_err(open_error)?;
+    configure(&connection).map_err(open_error)?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
+    connection.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))?;
+    // journal_mode answers with a row, so it is read rather than executed.
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "SQLite refused WAL mode; reads will wait for writes");
+    }
+    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    connection
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY NOT NULL,
+                 name       TEXT NOT NULL,
+                 applied_at TEXT NOT NULL
+             )",
+        )
+        .map_err(sql("creating schema_migrations"))?;
+    let current = schema_version(connection)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for &(version, name, text) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let failed = |source| StoreError::Migrate {
+            version,
+            name,
+            source,
+        };
+        // Each migration and its record commit together, so a crash leaves it applied
+        // and recorded, or neither.
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        tx.execute_batch(text).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![version, name, time_text(Utc::now())],
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        tracing::info!(version, name, "applied database migration");
+    }
+    Ok(())
+}
+
+pub(super) fn schema_version(connection: &Connection) -> Result<u32, StoreError> {
+    connection
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sql("reading the schema version"))
+}
+
+/// Opens the file anew, without creating it, and reads from it.
+pub(super) fn ping_file(path: &Path) -> Result<(), StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    connection
+        .busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+        .map_err(sql("setting busy_timeout"))?;
+    schema_version(&connection).map(drop)
+}
+
+pub(super) fn insert_token(
+    connection: &mut Connection,
+    hash: &str,
+    kind: TokenKind,
+    org: Option<&str>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now = time_text(now);
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting the token transaction"))?;
+    if let Some(org) = org {
+        tx.execute(
+            "INSERT INTO orgs (org, created_at) VALUES (?1, ?2) ON CONFLICT (org) DO NOTHING",
+            params![org, now],
+        )
+        .map_err(sql("creating the organization"))?;
+    }
+    tx.execute(
+        "INSERT INTO tokens (hash, kind, org, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash, kind.as_str(), org, name, now],
+    )
+    .map_err(sql("storing the token hash"))?;
+    tx.commit().map_err(sql("committing the token"))
+}
+
+pub(super) fn find_token(
+    connection: &Connection,
+    hash: &str,
+) -> Result<Option<Principal>, StoreError> {
+    let row: Option<(String, Option<String>, String)> = connection
+        .query_row(
+            "SELECT kind, org, name FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+            [hash],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(sql("looking up a token"))?;
+    let Some((kind, org, name)) = row else {
+        return Ok(None);
+    };
+    match (TokenKind::from_stored(&kind), org) {
+        (Some(TokenKind::Agent), Some(org)) => Ok(Some(Principal::Agent { org, name })),
+        (Some(TokenKind::Viewer), None) => Ok(Some(Principal::Viewer { name })),
+        _ => Err(StoreError::Corrupt {
+            column: "tokens.kind",
+            value: kind,
+        }),
+    }
+}
+
+pub(super) fn ingest(
+    connection: &mut Connection,
+    incoming: &IncomingReport,
+) -> Result<IngestOutcome, StoreError> {
+    let report = &incoming.report;
+    let report_id = report.report_id.to_string();
+    let org = report.org.as_str();
+    let finished_at = time_text(report.finished_at);
+    let received_at = time_text(incoming.received_at);
+
+    // IMMEDIATE takes the write lock now, so that the existence check and the insert cannot
+    // interleave with another writer on the same file.
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting the ingest transaction"))?;
+    let existing: Option<(String, String)> = tx
+        .query_row(
+            "SELECT body_sha256, received_at FROM reports WHERE report_id = ?1",
+            [&report_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(sql("looking up the report id"))?;
+    if let Some((sha256, first_received_at)) = existing {
+        // The transaction wrote nothing; dropping it rolls back.
+        return Ok(if sha256 == incoming.body_sha256 {
+            IngestOutcome::Duplicate {
+                received_at: first_received_at,
+            }
+        } else {
+            IngestOutcome::Conflict
+        });
+    }
+
+    tx.execute(
+        "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at, started_at,
+                              finished_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            report_id,
+            org,
+            report.agent.id,
+            incoming.body_sha256,
+            received_at,
+            time_text(report.started_at),
+            finished_at,
+            incoming.body,
+        ],
+    )
+    .map_err(sql("storing the report"))?;
+
+    tx.execute(
+        "INSERT INTO agents (org, agent_id, hostname, version, last_report_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (org, agent_id) DO UPDATE SET
+             hostname = excluded.hostname,
+             version = excluded.version,
+             last_report_at = excluded.last_report_at
+         WHERE excluded.last_report_at >= agents.last_report_at",
+        params![
+            org,
+            report.agent.id,
+            report.agent.hostname,
+            report.agent.version,
+            finished_at
+        ],
+    )
+    .map_err(sql("recording the agent"))?;
+
+    {
+        let mut current = tx
+            .prepare_cached(
+                "SELECT status, observed_at, since FROM latest
+                 WHERE org = ?1 AND target = ?2 AND check_id = ?3",
+            )
+            .map_err(sql("preparing the latest-state lookup"))?;
+        let mut upsert = tx
+            .prepare_cached(
+                "INSERT INTO latest (org, target, check_id, status, severity, summary, remediation,
+                                     evidence, report_id, observed_at, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (org, target, check_id) DO UPDATE SET
+                     status = excluded.status, severity = excluded.severity,
+                     summary = excluded.summary, remediation = excluded.remediation,
+                     evidence = excluded.evidence, report_id = excluded.report_id,
+                     observed_at = excluded.observed_at, since = excluded.since",
+            )
+            .map_err(sql("preparing the latest-state update"))?;
+        let mut transition = tx
+            .prepare_cached(
+                "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
+                                          report_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(sql("preparing the history insert"))?;
+
+        for finding in &report.findings {
+            let check = finding.check.as_str();
+            let status = finding.status.as_str();
+            let previous: Option<(String, String, String)> = current
+                .query_row(params![org, finding.target, check], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()
+                .map_err(sql("reading the latest state"))?;
+            let since = match &previous {
+                // A report that finished before the stored verdict was observed arrives
+                // late (an outbox backlog): it is kept in `reports` but changes nothing newer.
+                Some((_, observed_at, _)) if *observed_at > finished_at => continue,
+                Some((previous_status, _, since)) if previous_status == status => since.clone(),
+                _ => {
+                    transition
+                        .execute(params![
+                            org,
+                            finding.target,
+                            check,
+                            previous.as_ref().map(|p| p.0.as_str()),
+                            status,
+                            finished_at,
+                            report_id
+                        ])
+                        .map_err(sql("recording a status transition"))?;
+                    finished_at.clone()
+                }
+            };
+            let evidence = serde_json::to_string(&finding.evidence).map_err(|source| {
+                StoreError::Serialize {
+                    what: "finding evidence",
+                    source,
+                }
+            })?;
+            upsert
+                .execute(params![
+                    org,
+                    finding.target,
+                    check,
+                    status,
+                    finding.severity.as_str(),
+                    finding.summary,
+                    finding.remediation,
+                    evidence,
+                    report_id,
+                    finished_at,
+                    since
+                ])
+                .map_err(sql("updating the latest state"))?;
+        }
+
+        let mut certificate = tx
+            .prepare_cached(
+                "INSERT INTO tls_certificates (org, target, not_after, observed_at, report_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (org, target) DO UPDATE SET
+                     not_after = excluded.not_after, observed_at = excluded.observed_at,
+                     report_id = excluded.report_id
+                 WHERE excluded.observed_at >= tls_certificates.observed_at",
+            )
+            .map_err(sql("preparing the certificate update"))?;
+        for observation in &report.observations.tls {
+            let TlsProbeResult::Handshake(handshake) = &observation.result else {
+                continue;
+            };
+            // The server sends its leaf first (RFC 8446 §4.4.2).
+            let Some(leaf) = handshake.certificates.first() else {
+                continue;
+            };
+            certificate
+                .execute(params![
+                    org,
+                    observation.target,
+                    time_text(leaf.not_after),
+                    time_text(observation.observed_at),
+                    report_id
+                ])
+                .map_err(sql("recording a certificate expiry"))?;
+        }
+    }
+
+    tx.commit().map_err(sql("committing the report"))?;
+    Ok(IngestOutcome::Stored { received_at })
+}
+
+fn finding_counts(
+    connection: &Connection,
+) -> Result<Vec<(String, Status, Severity, u64)>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT org, status, severity, COUNT(*) FROM latest
+             GROUP BY org, status, severity ORDER BY org, status, severity",
+        )
+        .map_err(sql("preparing the finding counts"))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(sql("counting findings"))?;
+    let mut counts = Vec::new();
+    for row in rows {
+        let (org, status, severity, count) = row.map_err(sql("counting findings"))?;
+        counts.push((
+            org,
+            parse_status("latest.status", &status)?,
+            parse_severity("latest.severity", &severity)?,
+            u64::try_from(count).unwrap_or(0),
+        ));
+    }
+    Ok(counts)
+}
+
+fn org_ids(connection: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut statement = connection
+        .prepare_cached("SELECT org FROM orgs ORDER BY org")
+        .map_err(sql("preparing the organization list"))?;
+    let rows = statement
+        .query_map([], |row| row.get(0))
+        .map_err(sql("listing organizations"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(sql("listing organizations"))
+}
+
+pub(super) fn orgs(connection: &mut Connection) -> Result<Vec<OrgSummary>, StoreError> {
+    // One read transaction, so that the three queries see the same state.
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    let mut summaries: Vec<OrgSummary> = org_ids(&tx)?
+        .into_iter()
+        .map(|id| OrgSummary {
+            id,
+            agents: 0,
+            last_report_at: None,
+            findings: FindingCounts::zero(),
+        })
+        .collect();
+    let index = |summaries: &[OrgSummary], org: &str| {
+        summaries.binary_search_by(|s| s.id.as_str().cmp(org)).ok()
+    };
+    {
+        let mut statement = tx
+            .prepare_cached("SELECT org, COUNT(*), MAX(last_report_at) FROM agents GROUP BY org")
+            .map_err(sql("preparing the agent counts"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(sql("counting agents"))?;
+        for row in rows {
+            let (org, agents, last) = row.map_err(sql("counting agents"))?;
+            if let Some(i) = index(&summaries, &org) {
+                summaries[i].agents = u64::try_from(agents).unwrap_or(0);
+                summaries[i].last_report_at = Some(parse_time("agents.last_report_at", &last)?);
+            }
+        }
+    }
+    for (org, status, severity, count) in finding_counts(&tx)? {
+        if let Some(i) = index(&summaries, &org) {
+            summaries[i].findings.add(status, severity, count);
+        }
+    }
+    Ok(summaries)
+}
+
+pub(super) fn org(connection: &mut Connection, org: &str) -> Result<Option<OrgDetail>, StoreError> {
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    let exists = tx
+        .query_row("SELECT 1 FROM orgs WHERE org = ?1", [org], |_| Ok(()))
+        .optional()
+        .map_err(sql("looking up the organization"))?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+
+    let mut agents = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT agent_id, hostname, version, last_report_at FROM agents
+                 WHERE org = ?1 ORDER BY agent_id",
+            )
+            .map_err(sql("preparing the agent list"))?;
+        let rows = statement
+            .query_map([org], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(sql("listing agents"))?;
+        for row in rows {
+            let (id, hostname, version, last) = row.map_err(sql("listing agents"))?;
+            agents.push(AgentRow {
+                id,
+                hostname,
+                version,
+                last_report_at: parse_time("agents.last_report_at", &last)?,
+            });
+        }
+    }
+
+    let mut findings = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT check_id, target, status, severity, summary, remediation, evidence,
+                        report_id, observed_at, since
+                 FROM latest WHERE org = ?1 ORDER BY target, check_id",
+            )
+            .map_err(sql("preparing the latest findings"))?;
+        let rows = statement
+            .query_map([org], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                    row.get::<_, String>(9)?,
+                ))
+            })
+            .map_err(sql("reading the latest findings"))?;
+        for row in rows {
+            let (
+                check,
+                target,
+                status,
+                severity,
+                summary,
+                remediation,
+                evidence,
+                report_id,
+                observed,
+                since,
+            ) = row.map_err(sql("reading the latest findings"))?;
+            findings.push(LatestFinding {
+                check,
+                target,
+                status: parse_status("latest.status", &status)?,
+                severity: parse_severity("latest.severity", &severity)?,
+                summary,
+                remediation,
+                evidence: serde_json::from_str(&evidence).map_err(|_| StoreError::Corrupt {
+                    column: "latest.evidence",
+                    value: evidence.chars().take(64).collect(),
+                })?,
+                report_id,
+                observed_at: parse_time("latest.observed_at", &observed)?,
+                since: parse_time("latest.since", &since)?,
+            });
+        }
+    }
+
+    let tls_certificates = tls_rows(&tx, Some(org))?
+        .into_iter()
+        .map(|(_, target, not_after, observed_at)| TlsCertificateRow {
+            target,
+            not_after,
+            observed_at,
+        })
+        .collect();
+
+    Ok(Some(OrgDetail {
+        id: org.to_owned(),
+        agents,
+        findings,
+        tls_certificates,
+    }))
+}
+
+type TlsRow = (String, String, DateTime<Utc>, DateTime<Utc>);
+
+fn tls_rows(connection: &Connection, org: Option<&str>) -> Result<Vec<TlsRow>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT org, target, not_after, observed_at FROM tls_certificates
+             WHERE ?1 IS NULL OR org = ?1 ORDER BY org, target",
+        )
+        .map_err(sql("preparing the certificate list"))?;
+    let rows = statement
+        .query_map([org], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(sql("listing certificates"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (org, target, not_after, observed) = row.map_err(sql("listing certificates"))?;
+        out.push((
+            org,
+            target,
+            parse_time("tls_certificates.not_after", &not_after)?,
+            parse_time("tls_certificates.observed_at", &observed)?,
+        ));
+    }
+    Ok(out)
+}
+
+pub(super) fn metrics_snapshot(connection: &mut Connection) -> Result<MetricsSnapshot, StoreError> {
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    let orgs = org_ids(&tx)?;
+
+    let mut agents = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT org, agent_id, last_report_at FROM agents ORDER BY org, agent_id",
+            )
+            .map_err(sql("preparing the agent list"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(sql("listing agents"))?;
+        for row in rows {
+            let (org, agent, last) = row.map_err(sql("listing agents"))?;
+            agents.push((org, agent, parse_time("agents.last_report_at", &last)?));
+        }
+    }
+
+    let mut checks = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT org, target, check_id, status FROM latest ORDER BY org, target, check_id",
+            )
+            .map_err(sql("preparing the check list"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(sql("listing checks"))?;
+        for row in rows {
+            let (org, target, check, status) = row.map_err(sql("listing checks"))?;
+            checks.push((org, target, check, parse_status("latest.status", &status)?));
+        }
+    }
+
+    let finding_counts = finding_counts(&tx)?;
+    let tls_not_after = tls_rows(&tx, None)?
+        .into_iter()
+        .map(|(org, target, not_after, _)| (org, target, not_after))
+        .collect();
+    Ok(MetricsSnapshot {
+        orgs,
+        agents,
+        checks,
+        finding_counts,
+        tls_not_after,
+    })
+}
+
+/// The tables whose rows tests count before and after a refused request.
+const COUNTED_TABLES: [&str; 7] = [
+    "orgs",
+    "tokens",
+    "reports",
+    "latest",
+    "transitions",
+    "agents",
+    "tls_certificates",
+];
+
+pub(super) fn row_counts(
+    connection: &mut Connection,
+) -> Result<Vec<(&'static str, u64)>, StoreError> {
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    COUNTED_TABLES
+        .iter()
+        .map(|table| {
+            // The table names are constants of this file, never input.
+            let count: i64 = tx
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .map_err(sql("counting rows"))?;
+            Ok((*table, u64::try_from(count).unwrap_or(0)))
+        })
+        .collect()
+}
+
+type TransitionRow = (Option<Status>, Status, DateTime<Utc>, String);
+
+pub(super) fn transitions(
+    connection: &Connection,
+    org: &str,
+    target: &str,
+    check: &str,
+) -> Result<Vec<TransitionRow>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT from_status, to_status, at, report_id FROM transitions
+             WHERE org = ?1 AND target = ?2 AND check_id = ?3 ORDER BY at, id",
+        )
+        .map_err(sql("preparing the history query"))?;
+    let rows = statement
+        .query_map(params![org, target, check], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(sql("reading history"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (from, to, at, report_id) = row.map_err(sql("reading history"))?;
+        out.push((
+            from.map(|f| parse_status("transitions.from_status", &f))
+                .transpose()?,
+            parse_status("transitions.to_status", &to)?,
+            parse_time("transitions.at", &at)?,
+            report_id,
+        ));
+    }
+    Ok(out)
+}
