@@ -246,7 +246,7 @@ pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
     e.header(
         "vigie_ingest_duration_seconds",
         "histogram",
-        "Time to answer a report upload, from the first byte of the request to the answer.",
+        "Time to answer a report upload, from the request's headers to the answer.",
     );
     for (bound, bucket) in BUCKETS.iter().zip(ingest.buckets.iter()) {
         e.sample(

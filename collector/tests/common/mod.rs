@@ -98,6 +98,7 @@ fn observation(target: &str, at: DateTime<Utc>, not_after: DateTime<Utc>) -> Tls
 
 /// A realistic report of `org` whose scan finished at `finished_at`: two TLS endpoints and
 /// a mail domain, with passes, a failure, a warning, an info and a check that could not run.
+/// Targets are named after the org, so that [`WWW`], [`MAIL`] and [`DOMAIN`] are [`ORG`]'s.
 /// `tls1_0` is the status of `tls.protocol.tls1_0` on `www`, the key tests change.
 pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> Report {
     // Deterministic, so that the metrics snapshot and the tests' expectations are stable.
@@ -108,6 +109,10 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
     bytes.copy_from_slice(&digest[..16]);
     let report_id = Uuid::from_bytes(bytes);
     let observed = finished_at - Duration::seconds(2);
+    let www = format!("www.{org}.example:443");
+    let mail = format!("mail.{org}.example:587");
+    let domain = format!("{org}.example");
+    let (www, mail, domain) = (www.as_str(), mail.as_str(), domain.as_str());
     Report {
         schema: SCHEMA_V1.to_owned(),
         report_id,
@@ -122,21 +127,21 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
         targets: vec![
             Target {
                 kind: TargetKind::Tls,
-                target: WWW.to_owned(),
+                target: www.to_owned(),
             },
             Target {
                 kind: TargetKind::Tls,
-                target: MAIL.to_owned(),
+                target: mail.to_owned(),
             },
             Target {
                 kind: TargetKind::Email,
-                target: DOMAIN.to_owned(),
+                target: domain.to_owned(),
             },
         ],
         findings: vec![
             finding(
                 "tls.connect",
-                WWW,
+                www,
                 Status::Pass,
                 Severity::High,
                 "TLS handshake completed",
@@ -144,7 +149,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
             ),
             finding(
                 "tls.protocol.tls1_0",
-                WWW,
+                www,
                 tls1_0,
                 Severity::Medium,
                 if tls1_0 == Status::Fail {
@@ -156,7 +161,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
             ),
             finding(
                 "tls.cert.expiring",
-                WWW,
+                www,
                 Status::Warn,
                 Severity::Medium,
                 "The certificate expires in 54 days",
@@ -164,7 +169,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
             ),
             finding(
                 "tls.cipher.list",
-                WWW,
+                www,
                 Status::Info,
                 Severity::Info,
                 "3 cipher suites accepted",
@@ -172,7 +177,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
             ),
             finding(
                 "tls.connect",
-                MAIL,
+                mail,
                 Status::Error,
                 Severity::High,
                 "Connection refused by 192.0.2.11:587",
@@ -180,7 +185,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
             ),
             finding(
                 "email.dmarc.policy",
-                DOMAIN,
+                domain,
                 Status::Fail,
                 Severity::High,
                 "DMARC policy is p=none",
@@ -189,10 +194,10 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
         ],
         observations: Observations {
             tls: vec![
-                observation(WWW, observed, www_not_after()),
+                observation(www, observed, www_not_after()),
                 TlsObservation {
-                    target: MAIL.to_owned(),
-                    server_name: "mail.maple-health.example".to_owned(),
+                    target: mail.to_owned(),
+                    server_name: mail.split(':').next().unwrap_or(mail).to_owned(),
                     address: Some("192.0.2.11:587".to_owned()),
                     observed_at: observed,
                     result: TlsProbeResult::Failed {
