@@ -38,10 +38,13 @@ fn unknown_fields_and_unknown_check_ids_are_accepted() {
     assert_eq!(report.findings[1].check.known(), None);
 }
 
+/// A named way of breaking a valid report.
+type Mutation = (&'static str, Box<dyn Fn(&mut serde_json::Value)>);
+
 #[test]
 fn contract_violations_are_rejected() {
     let base: serde_json::Value = serde_json::from_str(example()).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let cases: Vec<Mutation> = vec![
         (
             "bad status",
             Box::new(|v| v["findings"][0]["status"] = "broken".into()),
