@@ -2,4 +2,5 @@
 pub mod dns;
 pub mod email;
 pub mod host;
+pub mod services;
 pub mod tls;
