@@ -20,3 +20,4 @@ pub use evaluate::evaluate;
 pub use probe::{probe, TlsProbeOptions};
 pub use target::{TargetError, TlsTarget};
 pub use verify::{TlsError, TrustStore};
+pub mod wire;
