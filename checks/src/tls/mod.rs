@@ -11,6 +11,7 @@
 //! facts join the observation, and further arms of `evaluate`.
 
 pub mod certificate;
+pub mod ciphers;
 pub mod evaluate;
 pub mod probe;
 pub mod target;
