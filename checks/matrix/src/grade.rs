@@ -1,0 +1,861 @@
+//! Findings and self-assessment answers → one [`Cell`] per capability.
+//!
+//! Pure: no I/O, and time comes only from [`Inputs::now`]. Each capability has one function
+//! that follows the spec's rule top-down (the first condition that holds sets the level).
+//! What the agent cannot observe yet never raises a level: a rule that needs an unobserved
+//! fact stops below it, with a [`Note`] saying why.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use vigie_model::{Check, Lang, Status};
+
+use crate::assess::{self, Answer};
+use crate::catalogue::{catalogue, render, CapabilityKind};
+
+/// Which TLS grading produced the levels (see the spec's ITSP.40.062 section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub enum TlsProfile {
+    /// Strong primitives not listed by ITSP.40.062 (ChaCha20-Poly1305, X25519) pass.
+    #[default]
+    #[serde(rename = "modern")]
+    Modern,
+    /// ITSP.40.062 tiers exactly: anything unlisted fails.
+    #[serde(rename = "itsp-strict")]
+    ItspStrict,
+}
+
+impl TlsProfile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsProfile::Modern => "modern",
+            TlsProfile::ItspStrict => "itsp-strict",
+        }
+    }
+}
+
+impl std::str::FromStr for TlsProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "modern" => Ok(TlsProfile::Modern),
+            "itsp-strict" => Ok(TlsProfile::ItspStrict),
+            other => Err(format!(
+                "unknown TLS profile `{other}` (expected modern or itsp-strict)"
+            )),
+        }
+    }
+}
+
+/// Where a cell's level comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Source {
+    /// From the network scanner or the host agent.
+    #[serde(rename = "O")]
+    Observed,
+    /// From the questionnaire.
+    #[serde(rename = "S")]
+    SelfAssessed,
+    /// A self-assessed level capped by an observation.
+    #[serde(rename = "H")]
+    Hybrid,
+}
+
+impl Source {
+    /// `O`, `S` or `H`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Source::Observed => "O",
+            Source::SelfAssessed => "S",
+            Source::Hybrid => "H",
+        }
+    }
+
+    /// Its name in `lang`.
+    pub fn name(self, lang: Lang) -> String {
+        crate::catalogue::text(lang, &format!("source.{}", self.letter()))
+    }
+}
+
+/// A cell's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// 0–4.
+    Level(u8),
+    /// Does not apply (e.g. no website).
+    NotApplicable,
+    /// No data, or none that can be trusted.
+    Unknown,
+}
+
+impl Value {
+    /// The level, if known.
+    pub fn level(self) -> Option<u8> {
+        match self {
+            Value::Level(level) => Some(level),
+            _ => None,
+        }
+    }
+
+    /// `0`–`4`, `N/A` or `?`: what every export prints.
+    pub fn label(self) -> String {
+        match self {
+            Value::Level(level) => level.to_string(),
+            Value::NotApplicable => "N/A".to_owned(),
+            Value::Unknown => "?".to_owned(),
+        }
+    }
+
+    /// The legend key: `level.0` … `level.4`, `level.na`, `level.unknown`.
+    pub fn text_key(self) -> String {
+        match self {
+            Value::Level(level) => format!("level.{level}"),
+            Value::NotApplicable => "level.na".to_owned(),
+            Value::Unknown => "level.unknown".to_owned(),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Level(level) => serializer.serialize_u8(*level),
+            other => serializer.serialize_str(&other.label()),
+        }
+    }
+}
+
+/// How many assets or hosts meet the rule, e.g. 12 of 14 hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub met: u32,
+    pub total: u32,
+}
+
+/// Why a cell has its level, held as a locale key and arguments until a language is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Note {
+    fn new(key: &'static str) -> Note {
+        Note {
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    fn arg(mut self, name: &'static str, value: impl std::fmt::Display) -> Note {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    /// The text in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        render(lang, self.key, &self.args)
+    }
+}
+
+/// One capability of one organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub capability: String,
+    pub value: Value,
+    /// `None` when the value is unknown.
+    pub source: Option<Source>,
+    pub coverage: Option<Coverage>,
+    /// The oldest of the newest observations of the graded assets.
+    pub observed_at: Option<DateTime<Utc>>,
+    /// Observations older than the catalogue's `stale_after_days`.
+    pub stale: bool,
+    /// The oldest self-assessment answer used.
+    pub answered_on: Option<NaiveDate>,
+    /// Evidence references of the answers used.
+    pub evidence: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+impl Cell {
+    fn unknown(capability: &str, note: Note) -> Cell {
+        Cell {
+            capability: capability.to_owned(),
+            value: Value::Unknown,
+            source: None,
+            coverage: None,
+            observed_at: None,
+            stale: false,
+            answered_on: None,
+            evidence: Vec::new(),
+            notes: vec![note],
+        }
+    }
+
+    /// `3`, `2 H`, `3 S`, `?`: the level with the source suffix of the spec (none for O).
+    pub fn label(&self) -> String {
+        match (self.value, self.source) {
+            (Value::Level(level), Some(Source::SelfAssessed)) => format!("{level} S"),
+            (Value::Level(level), Some(Source::Hybrid)) => format!("{level} H"),
+            (value, _) => value.label(),
+        }
+    }
+}
+
+/// One latest verdict, as the collector stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingFact {
+    pub check: Check,
+    pub target: String,
+    pub status: Status,
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// Everything one organization's cells are graded from.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The latest verdict per (target, check).
+    pub findings: &'a [FindingFact],
+    /// Self-assessment answers (every stored one; expired and superseded ones are skipped).
+    pub answers: &'a [Answer],
+    pub now: DateTime<Utc>,
+    pub profile: TlsProfile,
+    /// Leaf certificate lifetimes in days per TLS target, when known.
+    pub certificate_lifetimes: &'a BTreeMap<String, i64>,
+}
+
+/// The verdicts of one asset.
+struct Asset<'a> {
+    target: &'a str,
+    checks: BTreeMap<Check, &'a FindingFact>,
+}
+
+impl<'a> Asset<'a> {
+    fn status(&self, check: Check) -> Option<Status> {
+        self.checks.get(&check).map(|f| f.status)
+    }
+    fn fails(&self, check: Check) -> bool {
+        self.status(check) == Some(Status::Fail)
+    }
+    fn warns(&self, check: Check) -> bool {
+        self.status(check) == Some(Status::Warn)
+    }
+    fn passes(&self, check: Check) -> bool {
+        self.status(check) == Some(Status::Pass)
+    }
+    fn any_fails(&self, checks: &[Check]) -> bool {
+        checks.iter().any(|c| self.fails(*c))
+    }
+    fn evidence(&self, check: Check, key: &str) -> Option<&'a serde_json::Value> {
+        self.checks.get(&check).and_then(|f| f.evidence.get(key))
+    }
+    fn newest(&self) -> Option<DateTime<Utc>> {
+        self.checks.values().map(|f| f.observed_at).max()
+    }
+}
+
+/// Groups the findings of `checks` by target.
+fn assets<'a>(findings: &'a [FindingFact], checks: &[Check]) -> Vec<Asset<'a>> {
+    let mut by_target: BTreeMap<&str, BTreeMap<Check, &FindingFact>> = BTreeMap::new();
+    for finding in findings.iter().filter(|f| checks.contains(&f.check)) {
+        by_target
+            .entry(finding.target.as_str())
+            .or_default()
+            .insert(finding.check, finding);
+    }
+    by_target
+        .into_iter()
+        .map(|(target, checks)| Asset { target, checks })
+        .collect()
+}
+
+fn feeds(capability: &str) -> Vec<Check> {
+    catalogue()
+        .capability(capability)
+        .map(|c| c.feeds.iter().filter_map(|id| Check::from_id(id)).collect())
+        .unwrap_or_default()
+}
+
+/// A level with the notes that explain it.
+struct Graded {
+    level: u8,
+    notes: Vec<Note>,
+}
+
+fn graded(level: u8) -> Graded {
+    Graded {
+        level,
+        notes: Vec::new(),
+    }
+}
+
+/// The weakest in-scope asset sets the level (internet-facing capabilities).
+fn weakest(
+    capability: &str,
+    assets: &[Asset<'_>],
+    now: DateTime<Utc>,
+    grade: impl Fn(&Asset<'_>) -> Graded,
+) -> Cell {
+    if assets.is_empty() {
+        return Cell::unknown(capability, Note::new("note.no_data"));
+    }
+    let mut results: Vec<(&Asset<'_>, Graded)> = assets.iter().map(|a| (a, grade(a))).collect();
+    results.sort_by_key(|(asset, g)| (g.level, asset.target));
+    let threshold = 3;
+    let met = results.iter().filter(|(_, g)| g.level >= threshold).count();
+    let (weakest_asset, weakest_grade) = &results[0];
+    let mut notes = Vec::new();
+    if results.len() > 1 {
+        notes.push(Note::new("note.weakest").arg("target", weakest_asset.target));
+    }
+    notes.extend(weakest_grade.notes.iter().cloned());
+    observed_cell(
+        capability,
+        weakest_grade.level,
+        Coverage {
+            met: count(met),
+            total: count(results.len()),
+        },
+        assets,
+        now,
+        notes,
+    )
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn observed_cell(
+    capability: &str,
+    level: u8,
+    coverage: Coverage,
+    assets: &[Asset<'_>],
+    now: DateTime<Utc>,
+    mut notes: Vec<Note>,
+) -> Cell {
+    let observed_at = assets.iter().filter_map(Asset::newest).min();
+    let stale = observed_at.is_some_and(|at| now - at > stale_after());
+    if let (true, Some(at)) = (stale, observed_at) {
+        notes.push(Note::new("note.stale").arg("date", at.format("%Y-%m-%d")));
+    }
+    Cell {
+        capability: capability.to_owned(),
+        value: Value::Level(level),
+        source: Some(Source::Observed),
+        coverage: Some(coverage),
+        observed_at,
+        stale,
+        answered_on: None,
+        evidence: Vec::new(),
+        notes,
+    }
+}
+
+fn stale_after() -> Duration {
+    Duration::days(catalogue().thresholds.stale_after_days)
+}
+
+/// Every capability of the catalogue, in its order, for one organization.
+pub fn grade_org(inputs: Inputs<'_>) -> Vec<Cell> {
+    let c02 = c02_certificates(&inputs);
+    let c05 = c05_attack_surface(&inputs);
+    catalogue()
+        .capabilities
+        .iter()
+        .map(|capability| match capability.id.as_str() {
+            "C01" => c01_web_encryption(&inputs, &c02),
+            "C02" => c02.clone(),
+            "C03" => c03_email_spoofing(&inputs),
+            "C04" => c04_email_transport(&inputs),
+            "C05" => c05.clone(),
+            "C06" => c06_vulnerabilities(&inputs),
+            "C07" => c07_patching(&inputs),
+            "C10" => c10_website_hardening(&inputs),
+            "C15" => c15_mfa(&inputs),
+            id => match capability.kind {
+                CapabilityKind::SelfAssessed | CapabilityKind::Hybrid
+                    if !capability.questions.is_empty() =>
+                {
+                    self_assessed(id, &inputs)
+                }
+                _ => Cell::unknown(id, Note::new("note.not_observable")),
+            },
+        })
+        .collect()
+}
+
+/// A level from the questionnaire, or unknown.
+fn self_assessed(capability: &str, inputs: &Inputs<'_>) -> Cell {
+    match assess::grade(capability, inputs.answers, inputs.now) {
+        Some(result) => Cell {
+            capability: capability.to_owned(),
+            value: Value::Level(result.level),
+            source: Some(Source::SelfAssessed),
+            coverage: None,
+            observed_at: None,
+            stale: false,
+            answered_on: result.answered_on,
+            evidence: result.evidence,
+            notes: result.notes,
+        },
+        None => {
+            let note = match assess::expired_since(capability, inputs.answers, inputs.now) {
+                Some(date) => Note::new("note.answers_expired").arg("date", date),
+                None => Note::new("note.no_data"),
+            };
+            Cell::unknown(capability, note)
+        }
+    }
+}
+
+use Check::*;
+
+fn is_web(asset: &Asset<'_>) -> bool {
+    asset.target.ends_with(":443") || asset.checks.keys().any(|c| c.id().starts_with("https."))
+}
+
+/// C01: on every web host in scope (port 443, or any HTTPS check).
+fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
+    let web: Vec<Asset<'_>> = assets(inputs.findings, &feeds("C01"))
+        .into_iter()
+        .filter(is_web)
+        .collect();
+    let profile = inputs.profile;
+    let mut cell = weakest("C01", &web, inputs.now, |a| {
+        if matches!(a.status(TlsConnect), Some(Status::Fail | Status::Error)) {
+            return graded(0);
+        }
+        if a.any_fails(&[
+            HttpsRedirect,
+            TlsProtocolSslv2,
+            TlsProtocolSslv3,
+            TlsProtocolTls10,
+            TlsProtocolTls11,
+            TlsCipherRc4,
+            TlsCipherDes,
+            TlsCipherNull,
+            TlsCipherAnon,
+            TlsCipherExport,
+        ]) {
+            return graded(1);
+        }
+        let phase_out = a.any_fails(&[
+            HttpsHsts,
+            HttpsHstsMaxAge,
+            TlsCipherNoForwardSecrecy,
+            TlsCipherWeakDh,
+            TlsCipherCbc,
+        ]) || a.warns(HttpsHsts)
+            || (profile == TlsProfile::ItspStrict && a.fails(TlsPolicyItsp40062));
+        if phase_out {
+            return graded(2);
+        }
+        for needed in [HttpsRedirect, HttpsHsts] {
+            if a.status(needed).is_none() {
+                return Graded {
+                    level: 2,
+                    notes: vec![Note::new("note.missing_check")
+                        .arg("check", needed.id())
+                        .arg("level", 2)],
+                };
+            }
+        }
+        let advanced = a.passes(TlsProtocolTls13)
+            && a.passes(HttpsHstsSubdomains)
+            && a.passes(HttpsHstsPreload)
+            && a.passes(TlsCipherCbc)
+            && (profile == TlsProfile::Modern || a.passes(TlsPolicyItsp40062));
+        graded(if advanced { 4 } else { 3 })
+    });
+    // Level 3 needs a valid certificate (C02 at least 2).
+    if let (Value::Level(level), Some(cert)) = (cell.value, c02.value.level()) {
+        if level >= 3 && cert < 2 {
+            cell.value = Value::Level(2);
+            cell.notes.push(Note::new("note.cert_caps_web"));
+        }
+    }
+    cell
+}
+
+/// C02: every TLS endpoint that completed a handshake.
+fn c02_certificates(inputs: &Inputs<'_>) -> Cell {
+    let checks: Vec<Check> = feeds("C02").into_iter().filter(|c| *c != DnsCaa).collect();
+    let endpoints = assets(inputs.findings, &checks);
+    let caa_everywhere = {
+        let caa = assets(inputs.findings, &[DnsCaa]);
+        !caa.is_empty() && caa.iter().all(|a| a.passes(DnsCaa))
+    };
+    weakest("C02", &endpoints, inputs.now, |a| {
+        if a.any_fails(&[
+            TlsCertExpired,
+            TlsCertNotYetValid,
+            TlsCertSelfSigned,
+            TlsCertUntrusted,
+            TlsCertHostnameMismatch,
+        ]) {
+            return graded(0);
+        }
+        if a.any_fails(&[TlsCertWeakSignature, TlsCertWeakKey, TlsCertExpiring]) {
+            return graded(1);
+        }
+        if a.warns(TlsCertExpiring) || a.fails(TlsCertIncompleteChain) {
+            return graded(2);
+        }
+        let lifetime = inputs.certificate_lifetimes.get(a.target);
+        if caa_everywhere && a.passes(TlsOcspStapling) && lifetime.is_some_and(|d| *d <= 90) {
+            graded(4)
+        } else {
+            graded(3)
+        }
+    })
+}
+
+/// C03: every domain with email authentication findings.
+fn c03_email_spoofing(inputs: &Inputs<'_>) -> Cell {
+    let checks = feeds("C03");
+    let domains: Vec<Asset<'_>> = assets(inputs.findings, &checks)
+        .into_iter()
+        .filter(|a| a.checks.keys().any(|c| c.id().starts_with("email.dmarc.")))
+        .collect();
+    let parked_ok = !inputs
+        .findings
+        .iter()
+        .any(|f| f.check == EmailParked && f.status == Status::Fail);
+    weakest("C03", &domains, inputs.now, |a| {
+        if a.any_fails(&[EmailDmarcMissing, EmailDmarcSyntax]) {
+            return graded(0);
+        }
+        if a.any_fails(&[EmailDmarcPolicy, EmailDmarcRua]) {
+            return graded(1);
+        }
+        if a.warns(EmailDmarcPolicy)
+            || a.warns(EmailSpfAll)
+            || a.any_fails(&[
+                EmailDmarcPct,
+                EmailDmarcSubdomainPolicy,
+                EmailSpfAll,
+                EmailSpfLookupLimit,
+                EmailSpfMissing,
+                EmailSpfMultiple,
+                EmailSpfSyntax,
+                EmailDkimWeakKey,
+            ])
+        {
+            return graded(2);
+        }
+        if !a.passes(EmailDmarcPolicy) {
+            return Graded {
+                level: 2,
+                notes: vec![Note::new("note.missing_check")
+                    .arg("check", EmailDmarcPolicy.id())
+                    .arg("level", 2)],
+            };
+        }
+        let mut notes = Vec::new();
+        if !a.passes(EmailDkimMissing) {
+            notes.push(Note::new("note.dkim_unknown"));
+        }
+        // Level 4 also needs DKIM keys younger than a year, which DNS does not show.
+        if parked_ok && a.passes(EmailDkimMissing) {
+            notes.push(Note::new("note.max_observable"));
+        }
+        Graded { level: 3, notes }
+    })
+}
+
+/// C04: every domain with mail transport findings.
+fn c04_email_transport(inputs: &Inputs<'_>) -> Cell {
+    let domains = assets(
+        inputs.findings,
+        &[
+            EmailStarttls,
+            EmailMtaSts,
+            EmailMtaStsPolicy,
+            EmailMtaStsMode,
+            EmailTlsrpt,
+            EmailDane,
+        ],
+    );
+    let signed: Vec<&str> = inputs
+        .findings
+        .iter()
+        .filter(|f| f.check == DnsDnssec && f.status == Status::Pass)
+        .map(|f| f.target.as_str())
+        .collect();
+    weakest("C04", &domains, inputs.now, |a| {
+        let mut notes = Vec::new();
+        if a.fails(EmailStarttls) {
+            return graded(0);
+        }
+        if a.status(EmailStarttls).is_none() {
+            notes.push(Note::new("note.starttls_not_probed"));
+        }
+        let dane = a.passes(EmailDane) && signed.contains(&a.target);
+        let mta_sts = a.passes(EmailMtaSts) && a.passes(EmailMtaStsPolicy);
+        let level = if !(mta_sts && a.passes(EmailTlsrpt)) {
+            if dane {
+                4
+            } else {
+                2
+            }
+        } else {
+            let max_age_ok = a
+                .evidence(EmailMtaStsMode, "max_age")
+                .and_then(serde_json::Value::as_u64)
+                .is_none_or(|s| s >= 7 * 24 * 3600);
+            if (a.passes(EmailMtaStsMode) && max_age_ok) || dane {
+                4
+            } else {
+                3
+            }
+        };
+        Graded { level, notes }
+    })
+}
+
+/// Services whose exposure is a level-0 emergency whatever the port.
+const HIGH_RISK: [Check; 4] = [
+    ServiceRemoteDesktop,
+    ServiceFileSharing,
+    ServiceDatabase,
+    ServiceUnauthenticated,
+];
+
+fn service_name(asset: &Asset<'_>, check: Check) -> String {
+    asset
+        .evidence(check, "service")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// C05: every exposed address:port.
+fn c05_attack_surface(inputs: &Inputs<'_>) -> Cell {
+    let services = assets(inputs.findings, &feeds("C05"));
+    weakest("C05", &services, inputs.now, |a| {
+        if a.any_fails(&HIGH_RISK) {
+            return graded(0);
+        }
+        if a.fails(ServiceCleartext) {
+            let service = service_name(a, ServiceCleartext);
+            return graded(if service.contains("telnet") || service.contains("ftp") {
+                0
+            } else {
+                2
+            });
+        }
+        // Level 1 (remote administration with passwords) and 4 (declared inventory) need
+        // facts the service scan does not report yet.
+        Graded {
+            level: 3,
+            notes: vec![Note::new("note.max_observable")],
+        }
+    })
+}
+
+/// C06: every exposed address:port.
+fn c06_vulnerabilities(inputs: &Inputs<'_>) -> Cell {
+    let services = assets(inputs.findings, &feeds("C06"));
+    weakest("C06", &services, inputs.now, |a| {
+        if a.fails(ServiceOutdated) {
+            let flag = |key| {
+                a.evidence(ServiceOutdated, key)
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false)
+            };
+            if flag("kev") || flag("confirmed") {
+                return graded(0);
+            }
+            // A banner match is only suspected until a probe or the agent confirms it.
+            return Graded {
+                level: 2,
+                notes: vec![Note::new("note.suspected").arg("target", a.target)],
+            };
+        }
+        Graded {
+            level: 3,
+            notes: vec![Note::new("note.max_observable")],
+        }
+    })
+}
+
+/// C07: the share of enrolled hosts (targets of host checks).
+fn c07_patching(inputs: &Inputs<'_>) -> Cell {
+    let hosts = assets(inputs.findings, &feeds("C07"));
+    if hosts.is_empty() {
+        return Cell::unknown("C07", Note::new("note.no_data"));
+    }
+    let total = hosts.len();
+    let eol = hosts.iter().filter(|h| h.fails(HostOsEol)).count();
+    let automatic = hosts
+        .iter()
+        .filter(|h| h.passes(HostUpdatesAutomatic))
+        .count();
+    let pending = hosts
+        .iter()
+        .filter(|h| h.fails(HostUpdatesSecurity))
+        .count();
+    let met = hosts
+        .iter()
+        .filter(|h| {
+            !h.fails(HostOsEol) && h.passes(HostUpdatesAutomatic) && !h.fails(HostUpdatesSecurity)
+        })
+        .count();
+    // Shares compared in integers: automatic/total >= 95% ⇔ 100·automatic >= 95·total.
+    let share_at_least = |n: usize, percent: usize| n * 100 >= percent * total;
+    let mut notes = Vec::new();
+    let level = if eol > 0 {
+        0
+    } else if automatic == 0 {
+        1
+    } else if !share_at_least(automatic, 80) || pending > 0 {
+        2
+    } else if share_at_least(automatic, 95) {
+        // Level 4 needs third-party patching, which the agent does not observe yet.
+        notes.push(Note::new("note.max_observable"));
+        3
+    } else {
+        2
+    };
+    observed_cell(
+        "C07",
+        level,
+        Coverage {
+            met: count(met),
+            total: count(total),
+        },
+        &hosts,
+        inputs.now,
+        notes,
+    )
+}
+
+/// The key headers of `https.headers`, as its evidence names missing ones.
+fn missing_headers(asset: &Asset<'_>) -> Option<Vec<String>> {
+    let missing = asset.evidence(HttpsHeaders, "missing")?.as_array()?;
+    Some(
+        missing
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_ascii_lowercase))
+            .collect(),
+    )
+}
+
+/// C10: every web host with a header check.
+fn c10_website_hardening(inputs: &Inputs<'_>) -> Cell {
+    let sites: Vec<Asset<'_>> = assets(inputs.findings, &feeds("C10"))
+        .into_iter()
+        .filter(|a| a.status(HttpsHeaders).is_some())
+        .collect();
+    weakest("C10", &sites, inputs.now, |a| {
+        let missing = if a.passes(HttpsHeaders) {
+            Vec::new()
+        } else {
+            match missing_headers(a) {
+                Some(missing) => missing,
+                // Failing, without saying which: some headers are missing.
+                None => return graded(2),
+            }
+        };
+        let has = |name: &str| !missing.iter().any(|m| m == name);
+        let csp = has("content-security-policy");
+        // The check reports frame protection missing when neither X-Frame-Options nor a CSP
+        // frame-ancestors directive is sent.
+        let frame = !missing
+            .iter()
+            .any(|m| m.contains("x-frame-options") || m.contains("frame-ancestors"));
+        let nosniff = has("x-content-type-options");
+        let referrer = has("referrer-policy");
+        if !csp && !frame && !nosniff && !referrer {
+            return graded(1);
+        }
+        if !(csp && frame && a.passes(HttpsHsts) && nosniff) {
+            return graded(2);
+        }
+        let unsafe_inline = a
+            .evidence(HttpsHeaders, "csp_unsafe_inline")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(true);
+        if referrer && !unsafe_inline && a.passes(HttpsSecurityTxt) {
+            graded(4)
+        } else {
+            graded(3)
+        }
+    })
+}
+
+/// A target where a password-only remote login is exposed: RDP/VNC, or basic
+/// authentication over plain HTTP.
+fn password_only_remote_login(findings: &[FindingFact]) -> Option<&str> {
+    findings
+        .iter()
+        .find(|f| {
+            f.status == Status::Fail
+                && (f.check == ServiceRemoteDesktop
+                    || (f.check == ServiceCleartext
+                        && f.evidence
+                            .get("service")
+                            .and_then(serde_json::Value::as_str)
+                            .is_some_and(|s| s.to_ascii_lowercase().contains("basic"))))
+        })
+        .map(|f| f.target.as_str())
+}
+
+/// C15: self-assessed, capped at 2 (and marked hybrid) by an observed password-only login.
+fn c15_mfa(inputs: &Inputs<'_>) -> Cell {
+    let mut cell = self_assessed("C15", inputs);
+    if let Some(target) = password_only_remote_login(inputs.findings) {
+        cell.notes
+            .push(Note::new("note.cap_rdp").arg("target", target));
+        if let Value::Level(level) = cell.value {
+            cell.value = Value::Level(level.min(2));
+            cell.source = Some(Source::Hybrid);
+        }
+    }
+    cell
+}
+
+/// `baseline_attainment`: (capabilities at ≥3, capabilities with a known level).
+pub fn baseline_attainment(cells: &[Cell]) -> (usize, usize) {
+    let known: Vec<u8> = cells.iter().filter_map(|c| c.value.level()).collect();
+    (known.iter().filter(|l| **l >= 3).count(), known.len())
+}
+
+/// `weakest_critical`: the lowest known level among the critical capabilities, with the ids
+/// at that level.
+pub fn weakest_critical(cells: &[Cell]) -> Option<(u8, Vec<String>)> {
+    let critical: Vec<(&str, u8)> = cells
+        .iter()
+        .filter(|c| {
+            catalogue()
+                .capability(&c.capability)
+                .is_some_and(|cap| cap.critical)
+        })
+        .filter_map(|c| c.value.level().map(|l| (c.capability.as_str(), l)))
+        .collect();
+    let lowest = critical.iter().map(|(_, l)| *l).min()?;
+    Some((
+        lowest,
+        critical
+            .iter()
+            .filter(|(_, l)| *l == lowest)
+            .map(|(id, _)| (*id).to_owned())
+            .collect(),
+    ))
+}
+
+/// The median of known levels (the lower middle for an even count, so that it is a level).
+pub fn median(levels: &[u8]) -> Option<u8> {
+    let mut sorted = levels.to_vec();
+    sorted.sort_unstable();
+    if sorted.is_empty() {
+        return None;
+    }
+    Some(sorted[(sorted.len() - 1) / 2])
+}
+
+#[cfg(test)]
+mod tests;

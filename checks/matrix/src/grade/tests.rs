@@ -1,0 +1,588 @@
+//! One test per rule, with the edges of the spec (thresholds, caps, expiry, evidence).
+
+use super::*;
+use chrono::TimeZone;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()
+}
+
+fn f(check: Check, target: &str, status: Status) -> FindingFact {
+    FindingFact {
+        check,
+        target: target.to_owned(),
+        status,
+        evidence: serde_json::Map::new(),
+        observed_at: now() - Duration::days(1),
+    }
+}
+
+fn with(mut finding: FindingFact, key: &str, value: serde_json::Value) -> FindingFact {
+    finding.evidence.insert(key.to_owned(), value);
+    finding
+}
+
+fn answer(question: &str, value: &str, days_ago: i64, evidence: Option<&str>) -> Answer {
+    Answer {
+        org: "o".into(),
+        question: question.into(),
+        answer: value.into(),
+        respondent_role: "director".into(),
+        answered_on: (now() - Duration::days(days_ago)).date_naive(),
+        evidence: evidence.map(str::to_owned),
+    }
+}
+
+fn grade_with(findings: &[FindingFact], answers: &[Answer], profile: TlsProfile) -> Vec<Cell> {
+    let lifetimes = BTreeMap::new();
+    grade_org(Inputs {
+        findings,
+        answers,
+        now: now(),
+        profile,
+        certificate_lifetimes: &lifetimes,
+    })
+}
+
+fn cell(findings: &[FindingFact], answers: &[Answer], id: &str) -> Cell {
+    grade_with(findings, answers, TlsProfile::Modern)
+        .into_iter()
+        .find(|c| c.capability == id)
+        .unwrap()
+}
+
+fn level(findings: &[FindingFact], id: &str) -> Value {
+    cell(findings, &[], id).value
+}
+
+const WWW: &str = "www.example.ca:443";
+
+/// A web host that meets C01 level 3 and C02 level 3.
+fn good_web() -> Vec<FindingFact> {
+    let mut v = vec![
+        f(TlsConnect, WWW, Status::Pass),
+        f(TlsProtocolTls10, WWW, Status::Pass),
+        f(TlsProtocolTls11, WWW, Status::Pass),
+        f(TlsProtocolTls13, WWW, Status::Pass),
+        f(TlsCipherCbc, WWW, Status::Pass),
+        f(HttpsRedirect, WWW, Status::Pass),
+        f(HttpsHsts, WWW, Status::Pass),
+        f(HttpsHstsMaxAge, WWW, Status::Pass),
+        f(HttpsHstsSubdomains, WWW, Status::Pass),
+        f(HttpsHstsPreload, WWW, Status::Info),
+        f(TlsCertExpired, WWW, Status::Pass),
+        f(TlsCertUntrusted, WWW, Status::Pass),
+        f(TlsCertExpiring, WWW, Status::Pass),
+    ];
+    v.sort_by_key(|f| f.check);
+    v
+}
+
+fn set(findings: &mut Vec<FindingFact>, check: Check, target: &str, status: Status) {
+    findings.retain(|f| !(f.check == check && f.target == target));
+    findings.push(f(check, target, status));
+}
+
+#[test]
+fn every_capability_gets_a_cell_and_no_data_is_unknown_not_zero() {
+    let cells = grade_with(&[], &[], TlsProfile::Modern);
+    assert_eq!(cells.len(), 18);
+    for c in &cells {
+        assert_eq!(c.value, Value::Unknown, "{}", c.capability);
+        assert_eq!(c.source, None);
+        assert_eq!(c.label(), "?");
+    }
+}
+
+#[test]
+fn c01_levels_top_down() {
+    let web = good_web();
+    assert_eq!(level(&web, "C01"), Value::Level(3), "preload info → not 4");
+
+    let mut v = web.clone();
+    set(&mut v, HttpsHstsPreload, WWW, Status::Pass);
+    assert_eq!(level(&v, "C01"), Value::Level(4));
+
+    let mut v = web.clone();
+    set(&mut v, TlsConnect, WWW, Status::Error);
+    assert_eq!(level(&v, "C01"), Value::Level(0), "no working HTTPS");
+
+    for check in [
+        HttpsRedirect,
+        TlsProtocolTls10,
+        TlsProtocolTls11,
+        TlsCipherDes,
+        TlsCipherRc4,
+    ] {
+        let mut v = web.clone();
+        set(&mut v, check, WWW, Status::Fail);
+        assert_eq!(level(&v, "C01"), Value::Level(1), "{check}");
+    }
+    for check in [
+        HttpsHsts,
+        HttpsHstsMaxAge,
+        TlsCipherNoForwardSecrecy,
+        TlsCipherCbc,
+    ] {
+        let mut v = web.clone();
+        set(&mut v, check, WWW, Status::Fail);
+        assert_eq!(level(&v, "C01"), Value::Level(2), "{check}");
+    }
+    // HSTS never observed: level 3 cannot be established.
+    let v: Vec<_> = web
+        .iter()
+        .filter(|f| f.check != HttpsHsts)
+        .cloned()
+        .collect();
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Level(2));
+    assert!(c.notes.iter().any(|n| n.key == "note.missing_check"));
+}
+
+#[test]
+fn c01_profile_decides_whether_the_itsp_summary_counts() {
+    let mut v = good_web();
+    set(&mut v, TlsPolicyItsp40062, WWW, Status::Fail);
+    let level_in = |profile| {
+        grade_with(&v, &[], profile)
+            .into_iter()
+            .find(|c| c.capability == "C01")
+            .unwrap()
+            .value
+    };
+    assert_eq!(level_in(TlsProfile::Modern), Value::Level(3));
+    assert_eq!(level_in(TlsProfile::ItspStrict), Value::Level(2));
+}
+
+#[test]
+fn c01_takes_the_weakest_web_host_and_is_capped_by_an_invalid_certificate() {
+    let mut v = good_web();
+    let other = "shop.example.ca:443";
+    for mut finding in good_web() {
+        finding.target = other.to_owned();
+        v.push(finding);
+    }
+    set(&mut v, TlsProtocolTls10, other, Status::Fail);
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Level(1));
+    assert_eq!(c.coverage, Some(Coverage { met: 1, total: 2 }));
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.key == "note.weakest" && n.args[0].1 == other));
+
+    let mut v = good_web();
+    set(&mut v, TlsCertExpired, WWW, Status::Fail);
+    let c = cell(&v, &[], "C01");
+    assert_eq!(level(&v, "C02"), Value::Level(0));
+    assert_eq!(c.value, Value::Level(2), "C02 < 2 caps C01 at 2");
+}
+
+#[test]
+fn c02_levels_and_the_7_and_30_day_edges() {
+    let web = good_web();
+    assert_eq!(level(&web, "C02"), Value::Level(3));
+    for (check, status, expected) in [
+        (TlsCertUntrusted, Status::Fail, 0),
+        (TlsCertSelfSigned, Status::Fail, 0),
+        (TlsCertHostnameMismatch, Status::Fail, 0),
+        (TlsCertWeakKey, Status::Fail, 1),
+        (TlsCertWeakSignature, Status::Fail, 1),
+        // tls.cert.expiring: fail within 7 days, warn within 30.
+        (TlsCertExpiring, Status::Fail, 1),
+        (TlsCertExpiring, Status::Warn, 2),
+        (TlsCertIncompleteChain, Status::Fail, 2),
+    ] {
+        let mut v = web.clone();
+        set(&mut v, check, WWW, status);
+        assert_eq!(
+            level(&v, "C02"),
+            Value::Level(expected),
+            "{check} {status:?}"
+        );
+    }
+    // Level 4: CAA, OCSP stapling and a lifetime of at most 90 days.
+    let mut v = web.clone();
+    set(&mut v, TlsOcspStapling, WWW, Status::Pass);
+    v.push(f(DnsCaa, "example.ca", Status::Pass));
+    let grade_lifetime = |days: i64| {
+        let lifetimes = BTreeMap::from([(WWW.to_owned(), days)]);
+        grade_org(Inputs {
+            findings: &v,
+            answers: &[],
+            now: now(),
+            profile: TlsProfile::Modern,
+            certificate_lifetimes: &lifetimes,
+        })[1]
+            .value
+    };
+    assert_eq!(grade_lifetime(90), Value::Level(4));
+    assert_eq!(grade_lifetime(91), Value::Level(3));
+}
+
+const DOMAIN: &str = "example.ca";
+
+fn good_mail() -> Vec<FindingFact> {
+    vec![
+        f(EmailDmarcMissing, DOMAIN, Status::Pass),
+        f(EmailDmarcPolicy, DOMAIN, Status::Pass),
+        f(EmailDmarcRua, DOMAIN, Status::Pass),
+        f(EmailDmarcPct, DOMAIN, Status::Pass),
+        f(EmailSpfAll, DOMAIN, Status::Pass),
+        f(EmailDkimMissing, DOMAIN, Status::Pass),
+        f(EmailMtaSts, DOMAIN, Status::Pass),
+        f(EmailMtaStsPolicy, DOMAIN, Status::Pass),
+        f(EmailMtaStsMode, DOMAIN, Status::Warn),
+        f(EmailTlsrpt, DOMAIN, Status::Pass),
+    ]
+}
+
+#[test]
+fn c03_levels_and_dkim_not_found_is_unknown_not_a_failure() {
+    let mail = good_mail();
+    assert_eq!(level(&mail, "C03"), Value::Level(3));
+    for (check, status, expected) in [
+        (EmailDmarcMissing, Status::Fail, 0),
+        (EmailDmarcSyntax, Status::Fail, 0),
+        (EmailDmarcPolicy, Status::Fail, 1),
+        (EmailDmarcRua, Status::Fail, 1),
+        (EmailDmarcPolicy, Status::Warn, 2),
+        (EmailDmarcPct, Status::Fail, 2),
+        (EmailSpfAll, Status::Warn, 2),
+        (EmailSpfLookupLimit, Status::Fail, 2),
+    ] {
+        let mut v = mail.clone();
+        set(&mut v, check, DOMAIN, status);
+        assert_eq!(
+            level(&v, "C03"),
+            Value::Level(expected),
+            "{check} {status:?}"
+        );
+    }
+    let mut v = mail.clone();
+    set(&mut v, EmailDkimMissing, DOMAIN, Status::Warn);
+    let c = cell(&v, &[], "C03");
+    assert_eq!(c.value, Value::Level(3));
+    assert!(c.notes.iter().any(|n| n.key == "note.dkim_unknown"));
+}
+
+#[test]
+fn c04_levels() {
+    let mail = good_mail();
+    let c = cell(&mail, &[], "C04");
+    assert_eq!(c.value, Value::Level(3), "testing mode + TLS-RPT");
+    assert!(c.notes.iter().any(|n| n.key == "note.starttls_not_probed"));
+    let mut v = mail.clone();
+    set(&mut v, EmailMtaStsMode, DOMAIN, Status::Pass);
+    assert_eq!(level(&v, "C04"), Value::Level(4));
+    let short = with(
+        f(EmailMtaStsMode, DOMAIN, Status::Pass),
+        "max_age",
+        86_400.into(),
+    );
+    v.retain(|f| f.check != EmailMtaStsMode);
+    v.push(short);
+    assert_eq!(
+        level(&v, "C04"),
+        Value::Level(3),
+        "enforce with max_age under a week"
+    );
+    let mut v = mail.clone();
+    set(&mut v, EmailMtaSts, DOMAIN, Status::Fail);
+    assert_eq!(level(&v, "C04"), Value::Level(2));
+    set(&mut v, EmailStarttls, DOMAIN, Status::Fail);
+    assert_eq!(level(&v, "C04"), Value::Level(0));
+}
+
+#[test]
+fn c05_high_risk_services_are_level_0_and_plaintext_mail_is_2() {
+    let open = f(ServiceOpen, "192.0.2.10:443", Status::Info);
+    assert_eq!(level(std::slice::from_ref(&open), "C05"), Value::Level(3));
+    let rdp = f(ServiceRemoteDesktop, "192.0.2.10:3389", Status::Fail);
+    assert_eq!(level(&[open.clone(), rdp], "C05"), Value::Level(0));
+    let telnet = with(
+        f(ServiceCleartext, "192.0.2.10:23", Status::Fail),
+        "service",
+        "telnet".into(),
+    );
+    assert_eq!(level(&[open.clone(), telnet], "C05"), Value::Level(0));
+    let imap = with(
+        f(ServiceCleartext, "192.0.2.10:143", Status::Fail),
+        "service",
+        "imap".into(),
+    );
+    assert_eq!(level(&[open, imap], "C05"), Value::Level(2));
+}
+
+#[test]
+fn c06_banner_matches_are_suspected_until_confirmed() {
+    let t = "192.0.2.10:22";
+    let suspected = f(ServiceOutdated, t, Status::Fail);
+    let c = cell(std::slice::from_ref(&suspected), &[], "C06");
+    assert_eq!(c.value, Value::Level(2));
+    assert!(c.notes.iter().any(|n| n.key == "note.suspected"));
+    let kev = with(suspected.clone(), "kev", true.into());
+    assert_eq!(level(&[kev], "C06"), Value::Level(0));
+    assert_eq!(
+        level(&[f(ServiceOpen, t, Status::Info)], "C06"),
+        Value::Level(3)
+    );
+}
+
+fn host(name: &str, automatic: bool, pending: bool, eol: bool) -> Vec<FindingFact> {
+    let st = |b: bool| if b { Status::Pass } else { Status::Fail };
+    vec![
+        f(HostOs, name, Status::Info),
+        f(HostOsEol, name, st(!eol)),
+        f(HostUpdatesAutomatic, name, st(automatic)),
+        f(HostUpdatesSecurity, name, st(!pending)),
+    ]
+}
+
+fn hosts(n: usize, automatic: usize) -> Vec<FindingFact> {
+    (0..n)
+        .flat_map(|i| host(&format!("h{i:02}"), i < automatic, false, false))
+        .collect()
+}
+
+#[test]
+fn c07_share_of_hosts_with_the_80_and_95_percent_edges() {
+    // 19 of 20 = 95%: level 3; 18 of 20 = 90%: 2; 16 of 20 = 80%: 2; 15 of 20: 2 (under 80).
+    let c = cell(&hosts(20, 19), &[], "C07");
+    assert_eq!(c.value, Value::Level(3));
+    assert_eq!(c.coverage, Some(Coverage { met: 19, total: 20 }));
+    assert_eq!(level(&hosts(20, 18), "C07"), Value::Level(2));
+    assert_eq!(level(&hosts(20, 16), "C07"), Value::Level(2));
+    assert_eq!(
+        level(&hosts(20, 0), "C07"),
+        Value::Level(1),
+        "manual everywhere"
+    );
+    let mut v = hosts(20, 20);
+    v.extend(host("old", true, false, true));
+    assert_eq!(level(&v, "C07"), Value::Level(0), "one end-of-life OS");
+    let mut v = hosts(20, 20);
+    v.extend(host("late", true, true, false));
+    assert_eq!(
+        level(&v, "C07"),
+        Value::Level(2),
+        "security updates pending"
+    );
+}
+
+#[test]
+fn c10_headers() {
+    let headers = |missing: &[&str]| {
+        vec![
+            with(
+                f(
+                    HttpsHeaders,
+                    WWW,
+                    if missing.is_empty() {
+                        Status::Pass
+                    } else {
+                        Status::Fail
+                    },
+                ),
+                "missing",
+                serde_json::json!(missing),
+            ),
+            f(HttpsHsts, WWW, Status::Pass),
+        ]
+    };
+    let all = [
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+    ];
+    assert_eq!(level(&headers(&all), "C10"), Value::Level(1));
+    assert_eq!(
+        level(&headers(&["content-security-policy"]), "C10"),
+        Value::Level(2)
+    );
+    assert_eq!(
+        level(&headers(&["referrer-policy"]), "C10"),
+        Value::Level(3)
+    );
+    assert_eq!(
+        level(&headers(&[]), "C10"),
+        Value::Level(3),
+        "4 needs security.txt and a CSP without unsafe-inline"
+    );
+}
+
+#[test]
+fn self_assessment_levels_expiry_and_evidence() {
+    // C13: written + reviewed → 3; tabletop within 12 months with evidence → 4.
+    let a = [
+        answer("Q1", "written", 10, None),
+        answer("Q2", "within_12_months", 10, None),
+        answer("Q3", "2026-06-01", 10, Some("tabletop-minutes.pdf")),
+    ];
+    let c = cell(&[], &a, "C13");
+    assert_eq!(c.value, Value::Level(4));
+    assert_eq!(c.source, Some(Source::SelfAssessed));
+    assert_eq!(c.label(), "4 S");
+    assert_eq!(c.evidence, ["tabletop-minutes.pdf"]);
+
+    // Without evidence a level above 3 stays at 3.
+    let mut no_evidence = a.clone();
+    no_evidence[2].evidence = None;
+    let c = cell(&[], &no_evidence, "C13");
+    assert_eq!(c.value, Value::Level(3));
+    assert!(c.notes.iter().any(|n| n.key == "note.evidence_required"));
+
+    // Answers expire after 365 days: day 365 still counts, day 366 does not.
+    let edge = [answer("Q9", "yearly", 365, None)];
+    assert_eq!(cell(&[], &edge, "C16").value, Value::Level(3));
+    let expired = [answer("Q9", "yearly", 366, None)];
+    let c = cell(&[], &expired, "C16");
+    assert_eq!(c.value, Value::Unknown);
+    assert!(c.notes.iter().any(|n| n.key == "note.answers_expired"));
+
+    // The latest answer wins.
+    let changed = [
+        answer("Q9", "yearly", 200, None),
+        answer("Q9", "onboarding", 5, None),
+    ];
+    assert_eq!(cell(&[], &changed, "C16").value, Value::Level(2));
+
+    // C14: restore tested 183 days ago with evidence → 4; 184 days → 3.
+    let backup = |days: i64| {
+        [
+            answer("Q4", "automated", 1, None),
+            answer("Q5", "yes", 1, None),
+            answer(
+                "Q6",
+                &(now() - Duration::days(days)).date_naive().to_string(),
+                1,
+                Some("restore.log"),
+            ),
+        ]
+    };
+    assert_eq!(cell(&[], &backup(183), "C14").value, Value::Level(4));
+    assert_eq!(cell(&[], &backup(184), "C14").value, Value::Level(3));
+    assert_eq!(cell(&[], &backup(400), "C14").value, Value::Level(2));
+
+    // C17 and C18.
+    assert_eq!(
+        cell(
+            &[],
+            &[answer("Q11", "separate_admin_accounts", 1, None)],
+            "C17"
+        )
+        .value,
+        Value::Level(2)
+    );
+    let gov = [
+        answer("Q12", "executive director", 1, None),
+        answer("Q13", "yes", 1, None),
+        answer(
+            "Q14",
+            "cybersecure_canada_certified",
+            1,
+            Some("certificate-123"),
+        ),
+    ];
+    assert_eq!(cell(&[], &gov, "C18").value, Value::Level(4));
+    assert_eq!(
+        cell(&[], &[answer("Q12", "nobody", 1, None)], "C18").value,
+        Value::Level(0)
+    );
+}
+
+#[test]
+fn c15_exposed_rdp_caps_mfa_at_2_and_marks_it_hybrid() {
+    let mfa = [
+        answer("Q7", "admin;cloud;email;remote", 1, None),
+        answer("Q8", "security_key", 1, Some("idp-export.csv")),
+    ];
+    let c = cell(&[], &mfa, "C15");
+    assert_eq!(
+        (c.value, c.source),
+        (Value::Level(4), Some(Source::SelfAssessed))
+    );
+    let rdp = [f(ServiceRemoteDesktop, "192.0.2.10:3389", Status::Fail)];
+    let c = cell(&rdp, &mfa, "C15");
+    assert_eq!((c.value, c.source), (Value::Level(2), Some(Source::Hybrid)));
+    assert_eq!(c.label(), "2 H");
+    assert!(c.notes.iter().any(|n| n.key == "note.cap_rdp"));
+    // A level already below the cap is kept.
+    let some = [answer("Q7", "email", 1, None)];
+    assert_eq!(cell(&rdp, &some, "C15").value, Value::Level(1));
+}
+
+#[test]
+fn observations_older_than_35_days_are_stale() {
+    let mut v = good_web();
+    for finding in &mut v {
+        finding.observed_at = now() - Duration::days(35);
+    }
+    assert!(!cell(&v, &[], "C01").stale, "35 days is not stale yet");
+    for finding in &mut v {
+        finding.observed_at = now() - Duration::days(36);
+    }
+    let c = cell(&v, &[], "C01");
+    assert!(c.stale);
+    assert_eq!(
+        c.value,
+        Value::Level(3),
+        "stale data keeps its level, greyed"
+    );
+}
+
+#[test]
+fn summaries_count_known_levels_only() {
+    let mut cells = grade_with(&good_web(), &[], TlsProfile::Modern);
+    let (met, known) = baseline_attainment(&cells);
+    assert_eq!((met, known), (2, 2));
+    assert_eq!(weakest_critical(&cells), None);
+    cells.extend(grade_with(
+        &[f(ServiceFileSharing, "192.0.2.1:445", Status::Fail)],
+        &[],
+        TlsProfile::Modern,
+    ));
+    assert_eq!(weakest_critical(&cells), Some((0, vec!["C05".to_owned()])));
+    assert_eq!(median(&[0, 3, 4]), Some(3));
+    assert_eq!(median(&[1, 2, 3, 4]), Some(2));
+    assert_eq!(median(&[]), None);
+}
+
+#[test]
+fn import_validation_says_what_to_write() {
+    let today = now().date_naive();
+    let day = today - Duration::days(3);
+    let ok = crate::assess::normalize(
+        "o",
+        "q7",
+        "Email; cloud;EMAIL",
+        "IT lead",
+        day,
+        Some(" "),
+        today,
+    )
+    .unwrap();
+    assert_eq!(ok.question, "Q7");
+    assert_eq!(ok.answer, "cloud;email");
+    assert_eq!(ok.evidence, None);
+    assert_eq!(
+        crate::assess::normalize("o", "Q5", "oui", "IT lead", day, None, today)
+            .unwrap()
+            .answer,
+        "yes"
+    );
+    let error =
+        crate::assess::normalize("o", "Q1", "maybe", "IT lead", day, None, today).unwrap_err();
+    assert!(
+        error.to_string().contains("no, contacts_only, written"),
+        "{error}"
+    );
+    assert!(crate::assess::normalize("o", "Q99", "x", "r", day, None, today).is_err());
+    assert!(crate::assess::normalize("o", "Q1", "no", " ", day, None, today).is_err());
+    assert!(crate::assess::normalize("o", "Q6", "2026-13-01", "r", day, None, today).is_err());
+    assert!(
+        crate::assess::normalize("o", "Q1", "no", "r", today + Duration::days(1), None, today)
+            .is_err()
+    );
+}
