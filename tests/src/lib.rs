@@ -6,5 +6,6 @@
 //!
 //! Test support code: it panics (with a message) when the machine cannot do what a test asks.
 
+pub mod harness;
 pub mod pki;
 pub mod tls_server;
