@@ -240,6 +240,7 @@ fn lost_probe(target: &TlsTarget) -> TlsObservation {
             stage: vigie_model::ProbeStage::Connect,
             error: "internal error: the probe task stopped unexpectedly".to_owned(),
         },
+        enumeration: None,
     }
 }
 

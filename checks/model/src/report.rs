@@ -277,6 +277,67 @@ pub struct TlsObservation {
     pub observed_at: DateTime<Utc>,
     /// What happened.
     pub result: TlsProbeResult,
+    /// Protocols, cipher suites and groups enumerated with Vigie's own ClientHellos, when
+    /// the deep scan ran (absent with `--quick`, and in reports of older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enumeration: Option<TlsEnumeration>,
+}
+
+/// What the server accepts, found with our own ClientHellos (one protocol, suite list or
+/// group offer per connection).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsEnumeration {
+    /// Each protocol tried, oldest first.
+    pub protocols: Vec<TlsProtocolSupport>,
+    /// The server chose DEFLATE when offered it with null (CRIME); unknown when no
+    /// protocol below TLS 1.3 was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<bool>,
+    /// The server answered `renegotiation_info` (RFC 5746) on its best protocol below 1.3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_renegotiation: Option<bool>,
+    /// The server answered `extended_master_secret` (RFC 7627) on TLS 1.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_master_secret: Option<bool>,
+    /// A hello below the best version with TLS_FALLBACK_SCSV was refused
+    /// (`inappropriate_fallback`); unknown when a single protocol is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scsv: Option<bool>,
+    /// Connections made.
+    pub handshakes: u32,
+    /// The handshake budget ran out: the lists may be incomplete.
+    #[serde(default)]
+    pub truncated: bool,
+    /// Connections that failed for another reason than a refusal (timeouts, resets), for a
+    /// person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// One protocol version as the server treated it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsProtocolSupport {
+    /// `SSLv2`, `SSLv3`, `TLSv1.0`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`.
+    pub protocol: String,
+    pub accepted: bool,
+    /// How the server refused, e.g. the alert `protocol_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// IANA names of the suites accepted, in the server's order of preference when
+    /// `preference` is `server`, else in our offer order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<String>,
+    /// `server` (it picks by its own order), `client` (it follows ours), or absent when fewer
+    /// than two suites were accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<String>,
+    /// Named groups accepted for the key exchange (ECDHE below 1.3, key shares in 1.3), in the
+    /// server's order of preference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The smallest finite-field DHE prime seen, in bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dh_bits: Option<u32>,
 }
 
 /// Either a completed handshake with what it showed, or the stage at which the probe failed.

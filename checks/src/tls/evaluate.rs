@@ -350,6 +350,7 @@ mod tests {
             address: Some("192.0.2.10:443".to_owned()),
             observed_at: now(),
             result,
+            enumeration: None,
         }
     }
 

@@ -67,6 +67,7 @@ pub async fn probe(
             stage: ProbeStage::Resolve,
             error: String::new(),
         },
+        enumeration: None,
     };
     let failed = |stage: ProbeStage, error: String| TlsProbeResult::Failed { stage, error };
 

@@ -93,6 +93,7 @@ fn observation(target: &str, at: DateTime<Utc>, not_after: DateTime<Utc>) -> Tls
             },
             hostname_matches: true,
         }),
+        enumeration: None,
     }
 }
 
@@ -204,6 +205,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
                         stage: vigie_model::ProbeStage::Connect,
                         error: "connection refused".to_owned(),
                     },
+                    enumeration: None,
                 },
             ],
             ..Observations::default()
