@@ -320,6 +320,10 @@ pub struct TlsProtocolSupport {
     /// `SSLv2`, `SSLv3`, `TLSv1.0`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`.
     pub protocol: String,
     pub accepted: bool,
+    /// The probe of this protocol failed (timeout, malformed answer): `accepted` is then
+    /// unknown, and the protocol's check an `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// How the server refused, e.g. the alert `protocol_version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
