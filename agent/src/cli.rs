@@ -12,9 +12,12 @@ use clap::{Args, Parser, Subcommand};
 use vigie_checks::tls::TlsTarget;
 use vigie_model::{Lang, Severity};
 
-use crate::config::{self, AgentConfig, ConfigError, DEFAULT_CONCURRENCY, DEFAULT_PROBE_TIMEOUT};
+use crate::config::{
+    self, AgentConfig, ConfigError, DEFAULT_CONCURRENCY, DEFAULT_HOST_ROOT, DEFAULT_PROBE_TIMEOUT,
+    DEFAULT_VULNDB,
+};
 use crate::output::Format;
-use crate::scan::{agent_info, ScanRequest, TlsScan};
+use crate::scan::{agent_info, EmailScan, HostScan, ScanRequest, TlsScan, VulnDb};
 
 /// The org of a `scan tls` report when `--org` is not given.
 pub const DEFAULT_ORG: &str = "local";
@@ -42,6 +45,37 @@ pub enum Commands {
     },
     /// Scan on the configured schedule and upload the reports to the collector.
     Run(RunArgs),
+    /// The local vulnerability index the host checks match installed packages against.
+    Vulndb {
+        /// What to do with it.
+        #[command(subcommand)]
+        what: VulndbCommand,
+    },
+}
+
+/// `vulndb` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum VulndbCommand {
+    /// Import OSV advisories (a folder of .json files, one .json file, or an osv.dev .zip
+    /// export such as Debian/all.zip) into a new index, replacing the old one atomically.
+    Import(VulndbImportArgs),
+}
+
+/// `vulndb import`.
+#[derive(Debug, Args)]
+pub struct VulndbImportArgs {
+    /// The OSV advisories: a folder (searched recursively), a .json file or a .zip export.
+    #[arg(value_name = "PATH")]
+    pub source: PathBuf,
+    /// The index to write [default: [host] vulndb of --config, else /var/lib/vigie/vulndb.sqlite].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Read the index's place from this configuration file's [host] vulndb.
+    #[arg(long, value_name = "FILE", env = "VIGIE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Output format of the import's counts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `scan` families.
@@ -49,6 +83,10 @@ pub enum Commands {
 pub enum ScanCommand {
     /// TLS endpoints: connection, certificate chain, name and dates.
     Tls(ScanTlsArgs),
+    /// Mail domains: SPF, DMARC, DKIM, MX, MTA-STS, TLS-RPT, BIMI, DNSSEC and CAA.
+    Email(ScanEmailArgs),
+    /// The patch posture of this machine (or of a mounted image with --root); reads only.
+    Host(ScanHostArgs),
     /// Everything the configuration file names, once.
     All(ScanAllArgs),
 }
@@ -65,6 +103,41 @@ pub struct ScanTlsArgs {
     /// Connect to this address instead of resolving HOST.
     #[arg(long, value_name = "IP")]
     pub connect: Option<IpAddr>,
+    /// Organization id written in the report.
+    #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
+    pub org: String,
+    /// Options shared by every scan.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `scan email`.
+#[derive(Debug, Args)]
+pub struct ScanEmailArgs {
+    /// Mail domains to check, e.g. example.ca.
+    #[arg(required = true, value_name = "DOMAIN", value_parser = parse_domain)]
+    pub domains: Vec<String>,
+    /// A DKIM selector the domains use, tried besides the common ones (repeatable).
+    #[arg(long = "dkim-selector", value_name = "NAME", value_parser = parse_dkim_selector)]
+    pub dkim_selectors: Vec<String>,
+    /// Organization id written in the report.
+    #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
+    pub org: String,
+    /// Options shared by every scan.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `scan host`.
+#[derive(Debug, Args)]
+pub struct ScanHostArgs {
+    /// The root folder to inspect: / for this machine, or a mounted image.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_HOST_ROOT)]
+    pub root: PathBuf,
+    /// The vulnerability index made by `vigie-agent vulndb import`
+    /// [default: /var/lib/vigie/vulndb.sqlite, when it exists].
+    #[arg(long, value_name = "PATH")]
+    pub vulndb: Option<PathBuf>,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -142,6 +215,17 @@ pub enum Command {
         /// Language of the reports' texts.
         lang: Lang,
     },
+    /// `vulndb import`: build the vulnerability index.
+    VulndbImport {
+        /// The OSV advisories.
+        source: PathBuf,
+        /// The index to write.
+        index: PathBuf,
+        /// How to print the counts.
+        format: Format,
+        /// Language of the text.
+        lang: Lang,
+    },
 }
 
 /// How a scan is printed and judged.
@@ -167,20 +251,36 @@ impl Cli {
                 what: ScanCommand::Tls(args),
             } => {
                 let common = &args.common;
-                let request = ScanRequest {
-                    org: args.org.clone(),
-                    lang,
-                    agent: agent_info(&config::default_agent_id()),
-                    resolvers: common.resolvers.clone(),
-                    tls: TlsScan {
-                        targets: args.targets.clone(),
-                        sni: args.sni.clone(),
-                        connect: args.connect,
-                        ca_file: common.ca_file.clone(),
-                        timeout: common.timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT),
-                        concurrency: common.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
-                    },
-                };
+                let mut request = command_line_request(&args.org, lang, common);
+                request.tls.targets = args.targets.clone();
+                request.tls.sni = args.sni.clone();
+                request.tls.connect = args.connect;
+                Ok(Command::Scan {
+                    request: Box::new(request),
+                    output: common.output_options(lang),
+                })
+            }
+            Commands::Scan {
+                what: ScanCommand::Email(args),
+            } => {
+                let common = &args.common;
+                let mut request = command_line_request(&args.org, lang, common);
+                request.email.domains = args.domains.clone();
+                request.email.dkim_selectors = args.dkim_selectors.clone();
+                Ok(Command::Scan {
+                    request: Box::new(request),
+                    output: common.output_options(lang),
+                })
+            }
+            Commands::Scan {
+                what: ScanCommand::Host(args),
+            } => {
+                let common = &args.common;
+                let mut request = command_line_request(&args.org, lang, common);
+                request.host = Some(HostScan {
+                    root: args.root.clone(),
+                    vulndb: VulnDb::from_option(args.vulndb.clone()),
+                });
                 Ok(Command::Scan {
                     request: Box::new(request),
                     output: common.output_options(lang),
@@ -197,15 +297,18 @@ impl Cli {
                 }
                 if let Some(ca_file) = &common.ca_file {
                     request.tls.ca_file = Some(ca_file.clone());
+                    request.email.ca_file = Some(ca_file.clone());
                 }
                 if let Some(timeout) = common.timeout {
                     request.tls.timeout = timeout;
+                    request.email.timeout = timeout;
                 }
                 if let Some(concurrency) = common.concurrency {
                     request.tls.concurrency = usize::from(concurrency);
+                    request.email.concurrency = usize::from(concurrency);
                 }
-                if request.tls.targets.is_empty() {
-                    tracing::warn!(config = %args.config.display(), "the configuration names no TLS target: nothing to scan");
+                if request.is_empty() {
+                    tracing::warn!(config = %args.config.display(), "the configuration names no TLS target, no mail domain and [host] is not enabled: nothing to scan");
                 }
                 Ok(Command::Scan {
                     request: Box::new(request),
@@ -217,7 +320,54 @@ impl Cli {
                 once: args.once,
                 lang,
             }),
+            Commands::Vulndb {
+                what: VulndbCommand::Import(args),
+            } => {
+                let configured = match (&args.db, &args.config) {
+                    (None, Some(path)) => config::load_config(path)?.host.vulndb,
+                    _ => None,
+                };
+                let index = args
+                    .db
+                    .clone()
+                    .or(configured)
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_VULNDB));
+                Ok(Command::VulndbImport {
+                    source: args.source.clone(),
+                    index,
+                    format: args.format,
+                    lang,
+                })
+            }
         }
+    }
+}
+
+/// A request with nothing to scan yet, and the command line's options applied.
+fn command_line_request(org: &str, lang: Lang, common: &CommonArgs) -> ScanRequest {
+    let timeout = common.timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT);
+    ScanRequest {
+        org: org.to_owned(),
+        lang,
+        agent: agent_info(&config::default_agent_id()),
+        resolvers: common.resolvers.clone(),
+        tls: TlsScan {
+            targets: Vec::new(),
+            sni: None,
+            connect: None,
+            ca_file: common.ca_file.clone(),
+            timeout,
+            concurrency: common.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
+        },
+        email: EmailScan {
+            ca_file: common.ca_file.clone(),
+            timeout,
+            concurrency: common
+                .concurrency
+                .map_or(config::DEFAULT_EMAIL_CONCURRENCY, usize::from),
+            ..EmailScan::none()
+        },
+        host: None,
     }
 }
 
@@ -234,6 +384,14 @@ impl CommonArgs {
 
 fn parse_org(text: &str) -> Result<String, String> {
     config::parse_org(text)
+}
+
+fn parse_domain(text: &str) -> Result<String, String> {
+    config::parse_domain(text)
+}
+
+fn parse_dkim_selector(text: &str) -> Result<String, String> {
+    config::parse_dkim_selector(text)
 }
 
 fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
@@ -297,6 +455,57 @@ mod tests {
     }
 
     #[test]
+    fn scan_email_and_scan_host_flags_become_a_typed_request() {
+        let cli = Cli::try_parse_from([
+            "vigie-agent",
+            "scan",
+            "email",
+            "Example.CA.",
+            "example.org",
+            "--dkim-selector",
+            "Sel1",
+            "--dkim-selector",
+            "s2",
+            "--resolver",
+            "127.0.0.53:5353",
+            "--timeout",
+            "2s",
+            "--concurrency",
+            "3",
+        ])
+        .unwrap();
+        let Command::Scan { request, .. } = cli.into_command().unwrap() else {
+            panic!("not a scan");
+        };
+        assert_eq!(request.email.domains, ["example.ca", "example.org"]);
+        assert_eq!(request.email.dkim_selectors, ["sel1", "s2"]);
+        assert_eq!(request.email.timeout, Duration::from_secs(2));
+        assert_eq!(request.email.concurrency, 3);
+        assert!(request.tls.targets.is_empty());
+        assert!(request.host.is_none());
+
+        let cli =
+            Cli::try_parse_from(["vigie-agent", "scan", "host", "--vulndb", "/tmp/v.db"]).unwrap();
+        let Command::Scan { request, .. } = cli.into_command().unwrap() else {
+            panic!("not a scan");
+        };
+        let host = request.host.expect("a host scan");
+        assert_eq!(host.root, PathBuf::from("/"));
+        assert_eq!(host.vulndb, VulnDb::Named(PathBuf::from("/tmp/v.db")));
+        assert!(request.email.domains.is_empty());
+    }
+
+    #[test]
+    fn vulndb_import_defaults_to_the_documented_index() {
+        let cli = Cli::try_parse_from(["vigie-agent", "vulndb", "import", "all.zip"]).unwrap();
+        let Command::VulndbImport { source, index, .. } = cli.into_command().unwrap() else {
+            panic!("not an import");
+        };
+        assert_eq!(source, PathBuf::from("all.zip"));
+        assert_eq!(index, PathBuf::from(DEFAULT_VULNDB));
+    }
+
+    #[test]
     fn malformed_flags_are_usage_errors() {
         for args in [
             &["vigie-agent", "scan", "tls"][..],
@@ -314,7 +523,18 @@ mod tests {
             ],
             &["vigie-agent", "scan", "tls", "h", "--org", "Bad Org"],
             &["vigie-agent", "scan", "tls", "h", "--lang", "de"],
-            &["vigie-agent", "scan", "email", "example.ca"],
+            &["vigie-agent", "scan", "email"],
+            &["vigie-agent", "scan", "email", "not a domain"],
+            &["vigie-agent", "scan", "email", "192.0.2.1"],
+            &[
+                "vigie-agent",
+                "scan",
+                "email",
+                "x.ca",
+                "--dkim-selector",
+                "a b",
+            ],
+            &["vigie-agent", "vulndb", "import"],
             &["vigie-agent", "run"],
         ] {
             let error = Cli::try_parse_from(args).unwrap_err();

@@ -22,6 +22,14 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Above this, probing stops being polite to the networks the agent runs in.
 pub const MAX_CONCURRENCY: usize = 1024;
+/// How many mail domains are probed at once by default (each one asks some thirty DNS
+/// questions of the same resolvers).
+pub const DEFAULT_EMAIL_CONCURRENCY: usize = 4;
+/// The local vulnerability index (`vigie-agent vulndb import`) when neither the file nor
+/// `--vulndb`/`--db` names one. Inside the systemd unit's `StateDirectory`.
+pub const DEFAULT_VULNDB: &str = "/var/lib/vigie/vulndb.sqlite";
+/// The root of the running system, inspected by the host checks.
+pub const DEFAULT_HOST_ROOT: &str = "/";
 
 /// Why a configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -91,13 +99,13 @@ pub struct AgentConfig {
     /// TLS endpoints to check.
     #[serde(default)]
     pub tls: TlsConfig,
-    /// Mail domains to check (not scanned by this version).
+    /// Mail domains to check.
     #[serde(default)]
     pub email: EmailConfig,
     /// Hosts whose exposed services to check (not scanned by this version).
     #[serde(default)]
     pub services: ServicesConfig,
-    /// Patch posture of the agent's own host (not scanned by this version).
+    /// Patch posture of the agent's own host.
     #[serde(default)]
     pub host: HostConfig,
     /// The file this configuration was read from, for messages; set by [`load_config`].
@@ -263,19 +271,45 @@ fn default_concurrency() -> usize {
     DEFAULT_CONCURRENCY
 }
 
-/// `[email]`: accepted so that configurations stay valid; scanned by a later version.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// `[email]`: mail domains whose SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC and CAA to check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
-    /// Mail domains to check.
-    #[serde(default)]
+    /// Mail domains to check, e.g. `example.ca` (validated, lowercased, final dot dropped).
+    #[serde(default, deserialize_with = "de_domains")]
     pub domains: Vec<String>,
     /// DKIM selectors to look up besides the common ones.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_selectors")]
     pub dkim_selectors: Vec<String>,
     /// Whether to probe the MX hosts' STARTTLS on port 25 (often filtered). Default false.
+    /// Not performed by this version (a warning says so).
     #[serde(default)]
     pub smtp_probe: bool,
+    /// Bound on each DNS query and on the MTA-STS policy fetch. Default `5s`.
+    #[serde(default = "default_probe_timeout", deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// How many domains are probed at once (1–1024). Default 4.
+    #[serde(
+        default = "default_email_concurrency",
+        deserialize_with = "de_concurrency"
+    )]
+    pub concurrency: usize,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            domains: Vec::new(),
+            dkim_selectors: Vec::new(),
+            smtp_probe: false,
+            timeout: DEFAULT_PROBE_TIMEOUT,
+            concurrency: DEFAULT_EMAIL_CONCURRENCY,
+        }
+    }
+}
+
+fn default_email_concurrency() -> usize {
+    DEFAULT_EMAIL_CONCURRENCY
 }
 
 /// `[services]`: accepted so that configurations stay valid; scanned by a later version.
@@ -290,17 +324,39 @@ pub struct ServicesConfig {
     pub ports: Option<String>,
 }
 
-/// `[host]`: accepted so that configurations stay valid; scanned by a later version.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// `[host]`: patch posture of the machine the agent runs on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     /// Whether to check the patch posture of the machine the agent runs on. Default false.
     #[serde(default)]
     pub enabled: bool,
+    /// The root folder to inspect: `/` for the running system, or a mounted image.
+    #[serde(default = "default_host_root")]
+    pub root: PathBuf,
+    /// The vulnerability index made by `vigie-agent vulndb import`. `None`: the default
+    /// [`DEFAULT_VULNDB`], used only when it exists.
+    #[serde(default)]
+    pub vulndb: Option<PathBuf>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            enabled: false,
+            root: default_host_root(),
+            vulndb: None,
+        }
+    }
+}
+
+fn default_host_root() -> PathBuf {
+    PathBuf::from(DEFAULT_HOST_ROOT)
 }
 
 /// Reads and parses a configuration file. Relative paths in it (`collector.token_file`,
-/// `collector.ca_file`, `agent.outbox`, `tls.ca_file`) are made relative to the file's
+/// `collector.ca_file`, `agent.outbox`, `tls.ca_file`, `host.root`, `host.vulndb`) are made
+/// relative to the file's
 /// folder, and a missing `agent.id` is derived from the machine (see [`default_agent_id`]).
 ///
 /// Errors name the file, the line and the key, and say what is expected.
@@ -349,6 +405,10 @@ impl AgentConfig {
         join(&mut self.agent.outbox);
         if let Some(ca) = &mut self.tls.ca_file {
             join(ca);
+        }
+        join(&mut self.host.root);
+        if let Some(vulndb) = &mut self.host.vulndb {
+            join(vulndb);
         }
     }
 }
@@ -686,6 +746,110 @@ fn de_tls_targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<TlsT
     )
 }
 
+fn de_domains<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    parse_list(
+        deserializer,
+        parse_domain,
+        "mail domains such as \"example.ca\"",
+    )
+}
+
+fn de_selectors<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    parse_list(
+        deserializer,
+        parse_dkim_selector,
+        "DKIM selectors such as \"selector1\"",
+    )
+}
+
+/// A mail domain as written by a person: `example.ca` or `Example.CA.`, returned lowercased
+/// without the final dot. Two labels at least, each 1–63 of `a-z 0-9 -` not starting or
+/// ending with `-`, 253 characters at most. An address, a URL or an e-mail address is
+/// refused with a hint.
+pub fn parse_domain(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    let name = trimmed
+        .strip_suffix('.')
+        .unwrap_or(trimmed)
+        .to_ascii_lowercase();
+    let hint = "give a domain name such as example.ca";
+    if name.is_empty() {
+        return Err(format!("the domain is empty: {hint}"));
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!(
+            "`{trimmed}` is an address, not a domain: {hint} (the mail domain, not a server)"
+        ));
+    }
+    if name.contains("://") || name.contains('/') {
+        return Err(format!("`{trimmed}` is a URL, not a domain: {hint}"));
+    }
+    if name.contains('@') {
+        return Err(format!(
+            "`{trimmed}` is an e-mail address: give only the part after @"
+        ));
+    }
+    if !name.is_ascii() {
+        return Err(format!(
+            "`{trimmed}` has non-ASCII letters: give its ASCII form (xn--…), e.g. from `idn2`"
+        ));
+    }
+    if name.len() > 253 {
+        return Err(format!(
+            "`{trimmed}` is longer than the 253 characters a domain name may have"
+        ));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    for label in &labels {
+        let valid = (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !valid {
+            return Err(format!(
+                "`{trimmed}` is not a valid domain name: each part between dots must be 1 to 63 letters, digits or `-`, not starting or ending with `-`; {hint}"
+            ));
+        }
+    }
+    if labels.len() < 2 {
+        return Err(format!(
+            "`{trimmed}` has a single label: {hint} (a name with at least one dot)"
+        ));
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "`{trimmed}` ends in a number: {hint} (the mail domain, not a server address)"
+        ));
+    }
+    Ok(name)
+}
+
+/// A DKIM selector (RFC 6376 §3.1): one or more dot-separated labels of `a-z 0-9 - _`,
+/// returned lowercased.
+pub fn parse_dkim_selector(text: &str) -> Result<String, String> {
+    let selector = text.trim().to_ascii_lowercase();
+    let valid = !selector.is_empty()
+        && selector.len() <= 200
+        && selector.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        });
+    if valid {
+        Ok(selector)
+    } else {
+        Err(format!(
+            "`{text}` is not a DKIM selector: use letters, digits, `-` or `_`, in parts separated by dots, e.g. selector1 (the name before ._domainkey.)"
+        ))
+    }
+}
+
 fn de_scope_entries<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<ScopeEntry>, D::Error> {
@@ -775,6 +939,45 @@ mod tests {
             "https://collector.example.ca/?x=1",
         ] {
             assert!(parse_collector_url(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn domains_are_normalized_and_malformed_ones_refused() {
+        assert_eq!(parse_domain("Example.CA."), Ok("example.ca".to_owned()));
+        assert_eq!(
+            parse_domain(" mail-1.example.org "),
+            Ok("mail-1.example.org".to_owned())
+        );
+        for bad in [
+            "",
+            ".",
+            "example",
+            "192.0.2.1",
+            "::1",
+            "https://example.ca",
+            "admin@example.ca",
+            "exa mple.ca",
+            "-bad.example.ca",
+            "bad-.example.ca",
+            "a..b",
+            "étoile.ca",
+            "example.123",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_domain(&format!("{}.ca", "a".repeat(64))).is_err());
+        assert!(parse_domain("admin@example.ca")
+            .unwrap_err()
+            .contains("after @"));
+    }
+
+    #[test]
+    fn dkim_selectors_are_dns_labels() {
+        assert_eq!(parse_dkim_selector("Selector1"), Ok("selector1".to_owned()));
+        assert_eq!(parse_dkim_selector("s1.eu_2"), Ok("s1.eu_2".to_owned()));
+        for bad in ["", "a b", "a..b", "x._domainkey.example.ca/", "sel@"] {
+            assert!(parse_dkim_selector(bad).is_err(), "{bad:?} accepted");
         }
     }
 

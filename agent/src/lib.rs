@@ -5,13 +5,14 @@
 //! - [`cli`]: the command line, turned into one typed [`cli::Command`];
 //! - [`config`]: the TOML configuration, parsed once ([`load_config`]);
 //! - [`scope`]: the allowlist of what service scans may touch;
-//! - [`scan`]: runs the probes and assembles a `vigie.report.v1` report;
+//! - [`scan`]: runs the probes (TLS, email, host) and assembles a `vigie.report.v1` report;
 //! - [`output`]: the JSON report or a table for a person, written atomically;
 //! - [`outbox`]: durable spooling of reports until the collector acknowledges them;
 //! - [`upload`]: posting to the collector, with retries and backoff;
 //! - [`daemon`]: the schedule, [`run_once`] and [`run_daemon`];
 //! - [`shutdown`]: the one shutdown signal passed into every task;
-//! - [`exit`]: exit statuses, decided in one place.
+//! - [`exit`]: exit statuses, decided in one place;
+//! - [`vulndb`]: `vulndb import`, the local vulnerability index of the host checks.
 //!
 //! For the end-to-end tests: [`load_config`] then [`run_once`] (or [`scan::scan`] with a
 //! [`scan::ScanRequest`]) run exactly what the binary runs.
@@ -26,6 +27,7 @@ pub mod scan;
 pub mod scope;
 pub mod shutdown;
 pub mod upload;
+pub mod vulndb;
 
 use std::io::Write;
 
@@ -68,6 +70,33 @@ pub async fn execute(command: Command) -> anyhow::Result<Exit> {
                 Ok(Exit::Success)
             }
         }
+        Command::VulndbImport {
+            source,
+            index,
+            format,
+            lang,
+        } => {
+            let stats = vulndb::import(&source, &index).await?;
+            let text = match format {
+                Format::Json => vulndb::render_json(&stats, &index)
+                    .context("cannot serialize the import's counts")?,
+                Format::Text => vulndb::render_text(&stats, &index, lang),
+            };
+            write_stdout(&text)?;
+            Ok(Exit::Success)
+        }
+    }
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is the reader's choice, not a failure.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to standard output"),
     }
 }
 
@@ -90,16 +119,6 @@ fn emit(report: &vigie_model::Report, options: &OutputOptions) -> anyhow::Result
                 path.display()
             )
         }),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            match stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                // A closed pipe (`| head`) is the reader's choice, not a failure.
-                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => other.context("cannot write to standard output"),
-            }
-        }
+        None => write_stdout(&text),
     }
 }

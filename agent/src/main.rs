@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     let default = match cli.command {
         Commands::Run(_) => "info",
-        Commands::Scan { .. } => "warn",
+        Commands::Scan { .. } | Commands::Vulndb { .. } => "warn",
     };
     let filter = EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use vigie_model::{Finding, Lang, Message, Report, Severity, Status};
+use vigie_model::{Finding, Lang, Message, Report, Severity, Status, Target, TargetKind};
 
 /// The output formats of `scan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -33,7 +33,7 @@ pub fn colour_wanted(to_file: bool) -> bool {
 }
 
 /// The report as a table: per target, a heading then one row per finding (status, severity,
-/// check id, summary), a remediation line under failures; then the total.
+/// check id, summary), a remediation line under failures, warnings, errors and skips; then the total.
 /// `fail_on` adds a line counting the findings that fail the gate.
 pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Severity>) -> String {
     let mut out = String::new();
@@ -55,30 +55,25 @@ pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Se
         .chain([width(&headings[1])])
         .max()
         .unwrap_or(0);
-    let check_width = report
-        .findings
-        .iter()
-        .map(|f| width(f.check.as_str()))
-        .chain([width(&headings[2])])
-        .max()
-        .unwrap_or(0);
-
     if report.targets.is_empty() {
         out.push_str(&Message::new("agent.text.no_targets").render(lang));
         out.push_str("\n\n");
     }
     for target in &report.targets {
-        let heading = Message::new("agent.text.target")
-            .arg("kind", target.kind.as_str().to_uppercase())
-            .arg("target", &target.target)
-            .render(lang);
-        out.push_str(&paint(&heading, Style::Bold, colour));
+        out.push_str(&paint(&target_heading(target, lang), Style::Bold, colour));
         out.push('\n');
         let findings: Vec<&Finding> = report
             .findings
             .iter()
-            .filter(|f| f.target == target.target)
+            .filter(|f| belongs_to(f, target))
             .collect();
+        // Per target: a host's short ids need not be padded to a mail domain's long ones.
+        let check_width = findings
+            .iter()
+            .map(|f| width(f.check.as_str()))
+            .chain([width(&headings[2])])
+            .max()
+            .unwrap_or(0);
         if findings.is_empty() {
             out.push_str("  ");
             out.push_str(&Message::new("agent.text.no_findings").render(lang));
@@ -104,8 +99,11 @@ pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Se
                 pad(finding.check.as_str(), check_width),
                 one_line(&finding.summary)
             ));
-            let needs_action =
-                matches!(finding.status, Status::Fail | Status::Warn | Status::Error);
+            // A skipped check's remediation says how to make it run (import data…).
+            let needs_action = matches!(
+                finding.status,
+                Status::Fail | Status::Warn | Status::Error | Status::Skip
+            );
             if let (true, Some(remediation)) = (needs_action, &finding.remediation) {
                 let indent =
                     " ".repeat(2 + status_width + 2 + severity_width + 2 + check_width + 2);
@@ -117,12 +115,10 @@ pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Se
         out.push('\n');
     }
     // Findings about targets the report does not list (none today) are still shown.
-    let listed: std::collections::HashSet<&str> =
-        report.targets.iter().map(|t| t.target.as_str()).collect();
     for finding in report
         .findings
         .iter()
-        .filter(|f| !listed.contains(f.target.as_str()))
+        .filter(|f| !report.targets.iter().any(|t| belongs_to(f, t)))
     {
         out.push_str(&format!(
             "  {}  {}  {}  {}  {}\n",
@@ -169,6 +165,30 @@ pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Se
         }
     }
     out
+}
+
+/// The heading of a target's table: "TLS target host:443", "Mail domain example.ca",
+/// "Host srv01".
+fn target_heading(target: &Target, lang: Lang) -> String {
+    let message = match target.kind {
+        TargetKind::Email => Message::new("agent.text.target.email"),
+        TargetKind::Host => Message::new("agent.text.target.host"),
+        TargetKind::Tls | TargetKind::Services => {
+            Message::new("agent.text.target").arg("kind", target.kind.as_str().to_uppercase())
+        }
+    };
+    message.arg("target", &target.target).render(lang)
+}
+
+/// Whether a finding is about this target: the same name, and a check of the target's
+/// family (a host named like a mail domain keeps its own table). A check id this build does
+/// not know goes by the name alone.
+fn belongs_to(finding: &Finding, target: &Target) -> bool {
+    finding.target == target.target
+        && finding
+            .check
+            .known()
+            .is_none_or(|check| check.family().as_str() == target.kind.as_str())
 }
 
 /// The localized word for a status.
@@ -354,6 +374,50 @@ mod tests {
         assert!(french.contains("échec"), "{french}");
         assert!(french.contains("GRAVITÉ"), "{french}");
         assert!(french.contains("1 cible(s), 2 constat(s)"), "{french}");
+    }
+
+    #[test]
+    fn email_and_host_targets_have_their_own_headings_and_rows() {
+        let mut report = report();
+        report.targets.push(Target {
+            kind: TargetKind::Email,
+            target: "example.ca".into(),
+        });
+        report.targets.push(Target {
+            kind: TargetKind::Host,
+            target: "example.ca".into(),
+        });
+        let mut dmarc = finding(
+            "email.dmarc.missing",
+            Status::Fail,
+            Severity::High,
+            "No DMARC record",
+        );
+        dmarc.target = "example.ca".into();
+        let mut os = finding("host.os", Status::Info, Severity::Info, "Debian 12");
+        os.target = "example.ca".into();
+        report.findings.extend([dmarc, os]);
+        let text = render_text(&report, Lang::En, false, None);
+        let domain = text.find("Mail domain example.ca").expect(&text);
+        let host = text.find("Host example.ca").expect(&text);
+        let dmarc_row = text.find("email.dmarc.missing").unwrap();
+        let os_row = text.find("host.os").unwrap();
+        assert!(
+            domain < dmarc_row && dmarc_row < host && host < os_row,
+            "{text}"
+        );
+        assert_eq!(text.matches("email.dmarc.missing").count(), 1, "{text}");
+        assert_eq!(text.matches("host.os").count(), 1, "{text}");
+        assert!(
+            text.contains("  info    info      host.os  Debian 12"),
+            "{text}"
+        );
+        let french = render_text(&report, Lang::Fr, false, None);
+        assert!(
+            french.contains("Domaine de messagerie example.ca"),
+            "{french}"
+        );
+        assert!(french.contains("Hôte example.ca"), "{french}");
     }
 
     #[test]

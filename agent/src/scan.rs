@@ -1,10 +1,12 @@
 //! Runs the probes a scan asks for and assembles one `vigie.report.v1` report.
 //!
-//! Each endpoint is probed once, many at a time (bounded by `concurrency`); a failed probe is
-//! a finding with status `error`, never a missing row, and never stops the other endpoints.
+//! The families run side by side: TLS endpoints and mail domains are each probed once, many
+//! at a time (bounded by their `concurrency`), and the host is read on a blocking thread. A
+//! failed probe is a finding with status `error`, never a missing row, and never stops the
+//! other targets.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +14,15 @@ use chrono::Utc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vigie_checks::dns::{DnsError, Resolver};
+use vigie_checks::email::{self, CachedLookups, EmailObservation, NetLookups, NetOptions};
+use vigie_checks::host::{self, HostObservation};
 use vigie_checks::tls::{TlsError, TlsProbeOptions, TlsTarget, TrustStore};
 use vigie_model::{
-    AgentInfo, Lang, Observations, Report, Target, TargetKind, TlsObservation, SCHEMA_V1,
+    AgentInfo, Finding, Lang, Observations, Report, Target, TargetKind, TlsObservation, Verdict,
+    SCHEMA_V1,
 };
 
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, DEFAULT_VULNDB};
 use crate::shutdown::Shutdown;
 
 /// The grading profile of this version's verdicts.
@@ -33,6 +38,21 @@ pub enum ScanError {
     /// The trust store (system roots plus `--ca-file`) could not be loaded.
     #[error("cannot load the trusted roots: {0}")]
     Trust(#[from] TlsError),
+    /// The DNS and HTTPS clients of the email checks could not be set up.
+    #[error("cannot set up the email checks' DNS and HTTPS clients: {0}; check --resolver or [dns] resolvers")]
+    Email(#[from] email::SetupError),
+    /// The extra trusted roots could not be read for the MTA-STS policy fetch.
+    #[error("cannot read the CA file {path}: {error}; check --ca-file or [tls] ca_file")]
+    CaFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The host root to inspect is not a readable folder.
+    #[error("cannot inspect the host root {path}: {reason}; give --root (or [host] root) an existing folder, `/` for this machine")]
+    HostRoot { path: PathBuf, reason: String },
+    /// The host probe's thread stopped unexpectedly.
+    #[error("internal error: the host probe stopped unexpectedly: {0}")]
+    HostTask(String),
     /// Shutdown was asked for before the scan finished; no report was produced.
     #[error("the scan was interrupted by shutdown")]
     Cancelled,
@@ -51,6 +71,68 @@ pub struct ScanRequest {
     pub resolvers: Vec<SocketAddr>,
     /// The TLS part of the scan.
     pub tls: TlsScan,
+    /// The email part of the scan.
+    pub email: EmailScan,
+    /// The host part of the scan; `None`: the host is not inspected.
+    pub host: Option<HostScan>,
+}
+
+/// The mail domains of a scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailScan {
+    /// Domains, already validated and lowercased; probed once each.
+    pub domains: Vec<String>,
+    /// DKIM selectors tried besides the common ones.
+    pub dkim_selectors: Vec<String>,
+    /// Extra trusted roots for the MTA-STS policy fetch (`--ca-file`, `[tls] ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// Bound on each DNS query and HTTPS request.
+    pub timeout: Duration,
+    /// Domains probed at once (at least 1).
+    pub concurrency: usize,
+}
+
+/// How the host is inspected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostScan {
+    /// The root folder: `/` for the running system.
+    pub root: PathBuf,
+    /// The vulnerability index to match the packages against.
+    pub vulndb: VulnDb,
+}
+
+/// Which vulnerability index a host scan uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VulnDb {
+    /// Named by `--vulndb` or `[host] vulndb`: when it is missing or unreadable,
+    /// `host.vulnerabilities` is an `error` finding that says so.
+    Named(PathBuf),
+    /// The default place ([`DEFAULT_VULNDB`]): used when it exists; otherwise
+    /// `host.vulnerabilities` is skipped with the advice to import advisories.
+    Default(PathBuf),
+}
+
+impl VulnDb {
+    /// `path` when given, else the default place.
+    pub fn from_option(path: Option<PathBuf>) -> VulnDb {
+        match path {
+            Some(path) => VulnDb::Named(path),
+            None => VulnDb::Default(PathBuf::from(DEFAULT_VULNDB)),
+        }
+    }
+}
+
+impl EmailScan {
+    /// No domains; the other fields at their defaults.
+    pub fn none() -> EmailScan {
+        EmailScan {
+            domains: Vec::new(),
+            dkim_selectors: Vec::new(),
+            ca_file: None,
+            timeout: crate::config::DEFAULT_PROBE_TIMEOUT,
+            concurrency: crate::config::DEFAULT_EMAIL_CONCURRENCY,
+        }
+    }
 }
 
 /// The TLS endpoints of a scan and how to reach them.
@@ -72,7 +154,7 @@ pub struct TlsScan {
 
 impl ScanRequest {
     /// The scan `scan all` and `run` perform for a configuration. Families this version does
-    /// not scan yet are logged and skipped.
+    /// not scan yet (services, the STARTTLS probe) are logged and skipped.
     pub fn from_config(config: &AgentConfig, lang: Lang) -> ScanRequest {
         warn_unavailable_families(config);
         ScanRequest {
@@ -88,16 +170,31 @@ impl ScanRequest {
                 timeout: config.tls.timeout,
                 concurrency: config.tls.concurrency,
             },
+            email: EmailScan {
+                domains: config.email.domains.clone(),
+                dkim_selectors: config.email.dkim_selectors.clone(),
+                ca_file: config.tls.ca_file.clone(),
+                timeout: config.email.timeout,
+                concurrency: config.email.concurrency,
+            },
+            host: config.host.enabled.then(|| HostScan {
+                root: config.host.root.clone(),
+                vulndb: VulnDb::from_option(config.host.vulndb.clone()),
+            }),
         }
+    }
+
+    /// Whether the request names anything to scan.
+    pub fn is_empty(&self) -> bool {
+        self.tls.targets.is_empty() && self.email.domains.is_empty() && self.host.is_none()
     }
 }
 
 fn warn_unavailable_families(config: &AgentConfig) {
-    if !config.email.domains.is_empty() {
+    if config.email.smtp_probe && !config.email.domains.is_empty() {
         tracing::warn!(
             family = "email",
-            domains = config.email.domains.len(),
-            "email checks are not available in this version of vigie-agent; skipping [email]"
+            "the STARTTLS probe of MX hosts (smtp_probe) is not available in this version of vigie-agent; the other email checks run"
         );
     }
     if !config.services.targets.is_empty() {
@@ -105,12 +202,6 @@ fn warn_unavailable_families(config: &AgentConfig) {
             family = "services",
             targets = config.services.targets.len(),
             "service checks are not available in this version of vigie-agent; skipping [services]"
-        );
-    }
-    if config.host.enabled {
-        tracing::warn!(
-            family = "host",
-            "host checks are not available in this version of vigie-agent; skipping [host]"
         );
     }
 }
@@ -134,22 +225,76 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// Probes every endpoint of the request and returns the report. Shutdown abandons the scan
+/// Probes every target of the request and returns the report. Shutdown abandons the scan
 /// (no partial report).
 pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, ScanError> {
     let started_at = Utc::now();
-    let targets = dedup(&request.tls.targets);
-    let observations = tokio::select! {
+    let tls_targets = dedup(&request.tls.targets);
+    let domains = dedup(&request.email.domains);
+    if let Some(host) = &request.host {
+        check_root(&host.root)?;
+    }
+    let probes = async {
+        tokio::join!(
+            probe_tls(&request.resolvers, &request.tls, &tls_targets),
+            probe_email(&request.resolvers, &request.email, &domains),
+            probe_host(request.host.as_ref()),
+        )
+    };
+    let (tls, email, host) = tokio::select! {
         biased;
         _ = shutdown.wait() => return Err(ScanError::Cancelled),
-        observations = probe_tls(&request.resolvers, &request.tls, &targets) => observations?,
+        results = probes => results,
     };
+    let (tls, email, host) = (tls?, email?, host?);
     let now = Utc::now();
-    let findings = observations
+    let lang = request.lang;
+    let findings = |verdicts: Vec<Verdict>| -> Vec<Finding> {
+        verdicts
+            .into_iter()
+            .map(|verdict| verdict.into_finding(lang))
+            .collect()
+    };
+
+    let mut targets: Vec<Target> = tls_targets
         .iter()
-        .flat_map(|observation| vigie_checks::tls::evaluate(observation, now))
-        .map(|verdict| verdict.into_finding(request.lang))
+        .map(|target| Target {
+            kind: TargetKind::Tls,
+            target: target.to_string(),
+        })
         .collect();
+    let mut all_findings: Vec<Finding> = tls
+        .iter()
+        .flat_map(|observation| findings(vigie_checks::tls::evaluate(observation, now)))
+        .collect();
+    let mut observations = Observations {
+        tls,
+        ..Observations::default()
+    };
+    targets.extend(domains.iter().map(|domain| Target {
+        kind: TargetKind::Email,
+        target: domain.clone(),
+    }));
+    for observation in &email {
+        all_findings.extend(findings(email::evaluate(observation, now)));
+        match serde_json::to_value(observation) {
+            Ok(value) => observations.email.push(value),
+            Err(error) => {
+                tracing::error!(domain = %observation.domain, %error, "cannot record the email observation")
+            }
+        }
+    }
+    if let Some(observation) = &host {
+        targets.push(Target {
+            kind: TargetKind::Host,
+            target: host::evaluate::target_of(observation),
+        });
+        all_findings.extend(findings(host::evaluate(observation, now)));
+        match serde_json::to_value(observation) {
+            Ok(value) => observations.host = Some(value),
+            Err(error) => tracing::error!(%error, "cannot record the host observation"),
+        }
+    }
     Ok(Report {
         schema: SCHEMA_V1.to_owned(),
         report_id: uuid::Uuid::new_v4(),
@@ -157,23 +302,14 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         org: request.org.clone(),
         started_at,
         finished_at: Utc::now(),
-        targets: targets
-            .iter()
-            .map(|target| Target {
-                kind: TargetKind::Tls,
-                target: target.to_string(),
-            })
-            .collect(),
-        findings,
-        observations: Observations {
-            tls: observations,
-            ..Observations::default()
-        },
+        targets,
+        findings: all_findings,
+        observations,
         profile: Some(PROFILE.to_owned()),
     })
 }
 
-fn dedup(targets: &[TlsTarget]) -> Vec<TlsTarget> {
+fn dedup<T: Clone + Eq + std::hash::Hash>(targets: &[T]) -> Vec<T> {
     let mut seen = std::collections::HashSet::new();
     targets
         .iter()
@@ -229,6 +365,113 @@ async fn probe_tls(
         .collect())
 }
 
+/// One observation per domain, in the domains' order, through one cached set of lookups:
+/// domains sharing includes, MX hosts or report destinations cost one query each.
+async fn probe_email(
+    resolvers: &[SocketAddr],
+    scan: &EmailScan,
+    domains: &[String],
+) -> Result<Vec<EmailObservation>, ScanError> {
+    if domains.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ca_pem = match &scan.ca_file {
+        Some(path) => Some(
+            tokio::fs::read(path)
+                .await
+                .map_err(|error| ScanError::CaFile {
+                    path: path.clone(),
+                    error,
+                })?,
+        ),
+        None => None,
+    };
+    let lookups = Arc::new(CachedLookups::new(NetLookups::new(&NetOptions {
+        resolvers: resolvers.to_vec(),
+        timeout: scan.timeout,
+        ca_pem,
+        https_resolve: Vec::new(),
+    })?));
+    let options = Arc::new(email::ProbeOptions {
+        dkim_selectors: scan.dkim_selectors.clone(),
+        common_selectors: true,
+    });
+    let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (index, domain) in domains.iter().cloned().enumerate() {
+        let (lookups, options, permits) = (
+            Arc::clone(&lookups),
+            Arc::clone(&options),
+            Arc::clone(&permits),
+        );
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits for a free slot.
+            let _permit = permits.acquire_owned().await.ok();
+            tracing::debug!(%domain, "probing mail domain");
+            let observation = email::probe(&domain, &options, &*lookups).await;
+            (index, observation)
+        });
+    }
+    let mut slots: Vec<Option<EmailObservation>> = vec![None; domains.len()];
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, observation)) => slots[index] = Some(observation),
+            Err(error) => tracing::error!(%error, "an email probe task failed"),
+        }
+    }
+    // A task that panicked leaves no observation: its domain is still listed as a target,
+    // and the log says why it has no findings.
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// Refuses a root that is not a folder before anything is probed: a mistyped `--root`
+/// would otherwise be graded as a host where nothing could be read.
+fn check_root(root: &Path) -> Result<(), ScanError> {
+    match std::fs::metadata(root) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(ScanError::HostRoot {
+            path: root.to_owned(),
+            reason: "not a folder".to_owned(),
+        }),
+        Err(error) => Err(ScanError::HostRoot {
+            path: root.to_owned(),
+            reason: error.to_string(),
+        }),
+    }
+}
+
+/// Reads the host (files only, on a blocking thread) and matches it against the
+/// vulnerability index when there is one.
+async fn probe_host(scan: Option<&HostScan>) -> Result<Option<HostObservation>, ScanError> {
+    let Some(scan) = scan.cloned() else {
+        return Ok(None);
+    };
+    let observation = tokio::task::spawn_blocking(move || {
+        let mut observation = host::probe(&scan.root, Utc::now());
+        let index = match &scan.vulndb {
+            VulnDb::Named(path) => Some(path),
+            VulnDb::Default(path) if path.exists() => Some(path),
+            VulnDb::Default(_) => None,
+        };
+        if let Some(index) = index {
+            match host::vulndb::scan(&observation, index) {
+                Ok(found) => observation.vulnerabilities = Some(found),
+                Err(error) => {
+                    tracing::warn!(%error, "the vulnerability index cannot be used; host.vulnerabilities is in error");
+                    observation.errors.insert(
+                        "vulnerabilities".to_owned(),
+                        format!("{error}; rebuild it with `vigie-agent vulndb import`"),
+                    );
+                }
+            }
+        }
+        observation
+    })
+    .await
+    .map_err(|error| ScanError::HostTask(error.to_string()))?;
+    Ok(Some(observation))
+}
+
 /// A probe task that panicked still leaves an `error` finding for its endpoint.
 fn lost_probe(target: &TlsTarget) -> TlsObservation {
     TlsObservation {
@@ -268,6 +511,8 @@ mod tests {
                 timeout: Duration::from_secs(2),
                 concurrency: 2,
             },
+            email: EmailScan::none(),
+            host: None,
         }
     }
 
