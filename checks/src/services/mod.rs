@@ -2,8 +2,26 @@
 //! them, and the risk each one carries.
 //!
 //! - [`scope`]: the allowlist and the expansion of targets into addresses, checked before
-//!   any packet is sent.
+//!   any packet is sent;
+//! - [`ports`]: port sets (`top100`, `top1000` from `checks/data/ports.toml`, lists, ranges);
+//! - [`identify`]: pure parsers of what servers say (bytes in, [`Identification`] out) and
+//!   the read-only requests that make them speak;
+//! - [`probe`]: all the I/O — TCP connect scan and identification — into a
+//!   [`ServicesObservation`];
+//! - [`versions`]: the bundled table of maintained branches (`checks/data/service-versions.toml`);
+//! - [`evaluate`]: pure grading of an observation into `service.*` verdicts.
 
+pub mod evaluate;
+pub mod identify;
+pub mod observation;
+pub mod ports;
+pub mod probe;
 pub mod scope;
+pub mod versions;
 
-pub use scope::{Scope, ScopeEntry, ScopeError};
+pub use evaluate::evaluate;
+pub use identify::{Auth, Identification, Service, Software};
+pub use observation::{HostObservation, PortObservation, PortState, ServicesObservation};
+pub use ports::{PortSet, PortSetError};
+pub use probe::{probe, scan_port, ProgressFn, ScanOptions, ScanProgress};
+pub use scope::{expand, ScanHost, Scope, ScopeEntry, ScopeError, ServiceTarget};

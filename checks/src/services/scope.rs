@@ -3,7 +3,14 @@
 //! Entries are parsed once into addresses, networks, names and wildcards. Containment never
 //! resolves a name: a host name is in scope only if a name entry covers it, and an address
 //! only if a network entry does. A scan that resolves a name must check each address too.
+//!
+//! For a service scan the addresses decide, through one function, [`Scope::contains_ip`]:
+//! [`expand`] turns targets (address, CIDR, host name) into the addresses to scan and
+//! refuses the whole run, before any packet, if one of them is outside the allowlist
+//! (given, inside a given CIDR, or resolved from a name) or if there are more than the cap.
+//! A name entry never admits an address, because a DNS answer can point anywhere.
 
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -16,6 +23,22 @@ pub enum ScopeError {
         "scope entry `{entry}` is not an address, CIDR, host name or *.domain wildcard: {reason}"
     )]
     Invalid { entry: String, reason: String },
+    /// A service scan target that is neither an address, a CIDR nor a host name.
+    #[error("service target `{target}` is not an address, CIDR or host name: {reason}")]
+    InvalidTarget { target: String, reason: String },
+    /// An address (given, or inside a given CIDR) that no network entry of the allowlist holds.
+    #[error("{address} (from target `{target}`) is outside the scope allowlist; add it or its network to [scope] allow, or scan something inside it")]
+    OutsideAllowlist { target: String, address: IpAddr },
+    /// A host name that resolved to an address no network entry holds.
+    #[error("{name} resolved to {address}, which is outside the scope allowlist; nothing was scanned. Add that address or its network to [scope] allow if it is yours")]
+    ResolvedOutside { name: String, address: IpAddr },
+    /// More addresses than one run may scan.
+    #[error("the targets expand to at least {count} addresses, more than the cap of {cap} per run (first over the cap: {address}); scan smaller networks or raise the cap")]
+    OverCap {
+        count: u128,
+        cap: usize,
+        address: IpAddr,
+    },
 }
 
 /// One entry of `[scope] allow`.
@@ -193,6 +216,171 @@ fn is_host_name(name: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
+}
+
+/// How many addresses one run may scan unless the caller says otherwise.
+pub const DEFAULT_MAX_ADDRESSES: usize = 1024;
+
+/// One target of a service scan, as typed: an address, a CIDR or a host name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServiceTarget {
+    Address(IpAddr),
+    Network(IpNet),
+    /// Lowercase, without a trailing dot.
+    Host(String),
+}
+
+impl std::str::FromStr for ServiceTarget {
+    type Err = ScopeError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason: String| ScopeError::InvalidTarget {
+            target: text.to_owned(),
+            reason,
+        };
+        match text.parse::<ScopeEntry>() {
+            Ok(ScopeEntry::Network(net))
+                if net.prefix_len() == net.max_prefix_len() && !text.contains('/') =>
+            {
+                Ok(ServiceTarget::Address(net.addr()))
+            }
+            Ok(ScopeEntry::Network(net)) => Ok(ServiceTarget::Network(net)),
+            Ok(ScopeEntry::Host(name)) => Ok(ServiceTarget::Host(name)),
+            Ok(ScopeEntry::Wildcard(_)) => Err(invalid(
+                "a wildcard cannot be scanned: name the hosts or give their network".to_owned(),
+            )),
+            Err(ScopeError::Invalid { reason, .. }) => Err(invalid(reason)),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceTarget::Address(ip) => write!(f, "{ip}"),
+            ServiceTarget::Network(net) => write!(f, "{net}"),
+            ServiceTarget::Host(name) => f.write_str(name),
+        }
+    }
+}
+
+/// One address to scan, with the names that resolved to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanHost {
+    pub address: IpAddr,
+    /// The target that first named this address, as typed.
+    pub target: String,
+    /// Host names given as targets that resolved to this address.
+    pub names: Vec<String>,
+}
+
+/// The addresses to scan for `targets`, in order and without duplicates, each checked by
+/// [`Scope::contains_ip`]. `resolved` holds the addresses of each host name target (names
+/// missing from it are skipped: the caller reports them as unresolved). Refuses the whole
+/// list on the first address outside the scope or when there are more than `cap`.
+pub fn expand(
+    targets: &[ServiceTarget],
+    resolved: &BTreeMap<String, Vec<IpAddr>>,
+    scope: &Scope,
+    cap: usize,
+) -> Result<Vec<ScanHost>, ScopeError> {
+    let mut hosts: Vec<ScanHost> = Vec::new();
+    let mut seen: HashSet<IpAddr> = HashSet::new();
+    let over_cap = |count: u128, address: IpAddr| ScopeError::OverCap {
+        count,
+        cap,
+        address,
+    };
+    for target in targets {
+        let label = target.to_string();
+        match target {
+            ServiceTarget::Address(ip) => {
+                let ip = ip.to_canonical();
+                if !scope.contains_ip(ip) {
+                    return Err(ScopeError::OutsideAllowlist {
+                        target: label,
+                        address: ip,
+                    });
+                }
+                if seen.insert(ip) {
+                    if hosts.len() >= cap {
+                        return Err(over_cap(hosts.len() as u128 + 1, ip));
+                    }
+                    hosts.push(ScanHost {
+                        address: ip,
+                        target: label,
+                        names: Vec::new(),
+                    });
+                }
+            }
+            ServiceTarget::Network(net) => {
+                // Refuse a network that cannot fit before walking it: a /8 is 16 million.
+                let size = network_size(net);
+                let room = cap.saturating_sub(hosts.len()) as u128;
+                if size > room {
+                    let first = net.hosts().next().unwrap_or(net.addr());
+                    return Err(over_cap(hosts.len() as u128 + size, first));
+                }
+                for ip in net.hosts() {
+                    if !scope.contains_ip(ip) {
+                        return Err(ScopeError::OutsideAllowlist {
+                            target: label,
+                            address: ip,
+                        });
+                    }
+                    if seen.insert(ip) {
+                        hosts.push(ScanHost {
+                            address: ip,
+                            target: label.clone(),
+                            names: Vec::new(),
+                        });
+                    }
+                }
+            }
+            ServiceTarget::Host(name) => {
+                let Some(addresses) = resolved.get(name) else {
+                    continue;
+                };
+                for ip in addresses {
+                    let ip = ip.to_canonical();
+                    if !scope.contains_ip(ip) {
+                        return Err(ScopeError::ResolvedOutside {
+                            name: name.clone(),
+                            address: ip,
+                        });
+                    }
+                    if let Some(host) = hosts.iter_mut().find(|host| host.address == ip) {
+                        if !host.names.contains(name) {
+                            host.names.push(name.clone());
+                        }
+                        continue;
+                    }
+                    if hosts.len() >= cap {
+                        return Err(over_cap(hosts.len() as u128 + 1, ip));
+                    }
+                    seen.insert(ip);
+                    hosts.push(ScanHost {
+                        address: ip,
+                        target: label.clone(),
+                        names: vec![name.clone()],
+                    });
+                }
+            }
+        }
+    }
+    Ok(hosts)
+}
+
+/// How many addresses [`IpNet::hosts`] yields: IPv4 leaves out the network and broadcast
+/// addresses of networks larger than /31.
+fn network_size(net: &IpNet) -> u128 {
+    let bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    let size = 1u128.checked_shl(bits).unwrap_or(u128::MAX);
+    match net {
+        IpNet::V4(_) if bits >= 2 => size - 2,
+        _ => size,
+    }
 }
 
 #[cfg(test)]
