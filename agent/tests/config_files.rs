@@ -102,6 +102,25 @@ fn a_bad_tls_target_is_refused() {
 }
 
 #[test]
+fn a_bad_mail_domain_or_dkim_selector_is_pointed_at() {
+    let message = refused("bad_email_domain.toml", Some(6), "email.domains");
+    assert!(message.contains("admin@example.org"), "{message}");
+    assert!(message.contains("after @"), "{message}");
+    let message = refused("bad_dkim_selector.toml", Some(4), "email.dkim_selectors");
+    assert!(message.contains("selector 1"), "{message}");
+}
+
+#[test]
+fn host_paths_are_relative_to_the_file_and_email_gets_its_defaults() {
+    let config = load_config(&testdata("host_relative.toml")).unwrap();
+    assert!(config.host.enabled);
+    assert_eq!(config.host.root, testdata("image"));
+    assert_eq!(config.host.vulndb, Some(testdata("state/vulndb.sqlite")));
+    assert_eq!(config.email.timeout, Duration::from_secs(5));
+    assert_eq!(config.email.concurrency, 4);
+}
+
+#[test]
 fn broken_toml_is_refused_with_its_line() {
     let message = match load_config(&testdata("not_toml.toml")) {
         Ok(_) => panic!("accepted"),
@@ -225,6 +244,9 @@ fn the_packaged_example_config_is_valid() {
     let collector = config.collector.expect("the example shows [collector]");
     assert_eq!(collector.token_file, Path::new("/etc/vigie/token"));
     assert_eq!(config.agent.outbox, Path::new(DEFAULT_OUTBOX));
+    assert_eq!(config.email.domains, ["example.ca"]);
+    assert!(!config.host.enabled);
+    assert_eq!(config.host.root, Path::new("/"));
 }
 
 #[test]
@@ -248,6 +270,10 @@ fn the_systemd_unit_is_hardened_and_matches_the_default_outbox() {
     assert!(
         DEFAULT_OUTBOX.starts_with("/var/lib/vigie/"),
         "inside StateDirectory"
+    );
+    assert!(
+        vigie_agent::config::DEFAULT_VULNDB.starts_with("/var/lib/vigie/"),
+        "the vulnerability index too: the unit's user can read and replace it"
     );
 }
 
