@@ -546,6 +546,40 @@ mod tests {
         assert_eq!(report.profile.as_deref(), Some(PROFILE));
     }
 
+    #[test]
+    fn the_configuration_names_the_email_and_host_parts_of_the_scan() {
+        let config = crate::config::parse_config(
+            r#"org = "o"
+[email]
+domains = ["Example.CA", "example.org"]
+dkim_selectors = ["s1"]
+timeout = "2s"
+concurrency = 3
+[host]
+enabled = true
+root = "/srv/image"
+"#,
+            Path::new("agent.toml"),
+        )
+        .unwrap();
+        let request = ScanRequest::from_config(&config, Lang::En);
+        assert_eq!(request.email.domains, ["example.ca", "example.org"]);
+        assert_eq!(request.email.dkim_selectors, ["s1"]);
+        assert_eq!(request.email.timeout, Duration::from_secs(2));
+        assert_eq!(request.email.concurrency, 3);
+        assert!(!request.is_empty());
+        let host = request.host.expect("[host] enabled");
+        assert_eq!(host.root, PathBuf::from("/srv/image"));
+        assert_eq!(
+            host.vulndb,
+            VulnDb::Default(PathBuf::from(crate::config::DEFAULT_VULNDB))
+        );
+
+        let disabled = crate::config::parse_config("org = \"o\"\n", Path::new("a.toml")).unwrap();
+        let request = ScanRequest::from_config(&disabled, Lang::En);
+        assert!(request.host.is_none() && request.is_empty());
+    }
+
     #[tokio::test]
     async fn shutdown_abandons_the_scan() {
         let (trigger, shutdown) = crate::shutdown::channel();
