@@ -12,6 +12,7 @@
 
 pub mod certificate;
 pub mod ciphers;
+pub mod enumerate;
 pub mod evaluate;
 pub mod probe;
 pub mod target;

@@ -599,4 +599,116 @@ mod tests {
             );
         }
     }
+    /// ServerHellos captured from `openssl s_server` (OpenSSL 3.0) by the `capture_server_hellos`
+    /// test of `tests/tls_enumerate.rs`.
+    fn captured(name: &str) -> FirstFlight {
+        let path = format!("{}/testdata/tls-wire/{name}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // Every prefix is incomplete or a valid partial answer, never a panic.
+        for end in 0..bytes.len() {
+            let _ = parse_first_flight(&bytes[..end]);
+        }
+        parse_first_flight(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn captured_openssl_answers() {
+        let FirstFlight::Hello {
+            hello,
+            key_exchange: Some(kx),
+            complete: true,
+        } = captured("openssl3-tls12-ecdhe-rsa.bin")
+        else {
+            panic!("ecdhe");
+        };
+        assert_eq!(
+            (hello.version, hello.cipher_suite, hello.compression),
+            (0x0303, 0xc02f, 0)
+        );
+        assert!(hello.secure_renegotiation && hello.extended_master_secret);
+        // The server also speaks TLS 1.3, which our 1.2 hello did not offer.
+        assert!(hello.downgrade_sentinel);
+        assert_eq!(
+            KeyExchange::parse(&kx, true),
+            Some(KeyExchange::NamedCurve(0x17))
+        );
+
+        let FirstFlight::Hello {
+            hello,
+            key_exchange: Some(kx),
+            complete: true,
+        } = captured("openssl3-tls12-dhe-rsa.bin")
+        else {
+            panic!("dhe");
+        };
+        assert_eq!(hello.cipher_suite, 0x009e);
+        assert_eq!(
+            KeyExchange::parse(&kx, false),
+            Some(KeyExchange::FiniteField { prime_bits: 2048 })
+        );
+
+        let FirstFlight::Hello { hello, .. } = captured("openssl3-tls10-rsa-cbc.bin") else {
+            panic!("tls10");
+        };
+        assert_eq!((hello.version, hello.cipher_suite), (0x0301, 0x002f));
+        // OpenSSL 3 supports TLS 1.3 and says so in a TLS 1.0 ServerHello's random.
+        assert!(hello.downgrade_sentinel);
+
+        let FirstFlight::Hello {
+            hello, complete, ..
+        } = captured("openssl3-tls13-aes256.bin")
+        else {
+            panic!("tls13");
+        };
+        assert_eq!((hello.legacy_version, hello.version), (0x0303, 0x0304));
+        assert_eq!(hello.cipher_suite, 0x1302);
+        assert_eq!(hello.key_share_group, Some(0x1d));
+        assert!(complete);
+
+        assert_eq!(
+            captured("openssl3-tls13-hrr-secp384r1.bin"),
+            FirstFlight::RetryRequest(HelloRetryRequest {
+                version: 0x0304,
+                cipher_suite: 0x1301,
+                selected_group: Some(0x18)
+            })
+        );
+        assert_eq!(
+            captured("openssl3-alert-ssl3.bin"),
+            FirstFlight::Alert(Alert {
+                level: 2,
+                description: 40
+            })
+        );
+        assert_eq!(
+            captured("openssl3-answer-to-ssl2.bin"),
+            FirstFlight::Alert(Alert {
+                level: 2,
+                description: 70
+            })
+        );
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        // A cheap deterministic fuzz: mutate captured answers byte by byte.
+        let path = format!(
+            "{}/testdata/tls-wire/openssl3-tls12-dhe-rsa.bin",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let original = std::fs::read(path).unwrap();
+        let mut state: u32 = 0x1234_5678;
+        for _ in 0..3000 {
+            let mut bytes = original.clone();
+            for _ in 0..4 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let at = state as usize % bytes.len();
+                bytes[at] = (state >> 8) as u8;
+            }
+            let _ = parse_first_flight(&bytes);
+            let _ = KeyExchange::parse(&bytes[9..], state & 1 == 0);
+        }
+    }
 }

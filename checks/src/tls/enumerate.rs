@@ -1,0 +1,553 @@
+//! Protocol, cipher-suite and group enumeration of one endpoint with our own ClientHellos
+//! ([`super::wire`]): one hello per connection, the server's first flight read, then closed.
+//!
+//! Per protocol: offer every suite the registry knows, remove the one chosen, repeat: one
+//! handshake per accepted suite, in the server's order when it has one (checked with one more
+//! hello offering its top two in reverse). Groups the same way: ECDHE curves through
+//! ServerKeyExchange below TLS 1.3, HelloRetryRequests with no key share in 1.3. Every
+//! connection is bounded by a timeout; the whole by a handshake budget and a concurrency limit.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use vigie_model::{TlsEnumeration, TlsProtocolSupport};
+
+use super::ciphers::{self, SuiteFamily};
+use super::wire::{
+    self, Alert, ClientHello, FirstFlight, KeyExchange, ProtocolVersion, Randomness, ServerHello,
+    WireError, TLS_FALLBACK_SCSV,
+};
+
+/// The most we read of one first flight (a long certificate chain fits).
+const MAX_READ: usize = 256 * 1024;
+
+/// Limits of one enumeration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumerationOptions {
+    /// Bounds each connection: connect, send, and reading the answer.
+    pub timeout: Duration,
+    /// The most connections to the endpoint in all.
+    pub max_handshakes: u32,
+    /// The most connections open at once to the endpoint.
+    pub concurrency: usize,
+    /// Protocols to try (default: all, SSL 2.0 to TLS 1.3).
+    pub protocols: Vec<ProtocolVersion>,
+}
+
+impl Default for EnumerationOptions {
+    fn default() -> Self {
+        EnumerationOptions {
+            timeout: Duration::from_secs(5),
+            max_handshakes: 400,
+            concurrency: 4,
+            protocols: ProtocolVersion::ALL.to_vec(),
+        }
+    }
+}
+
+/// What one connection gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Answer(FirstFlight),
+    /// The server closed or reset the connection without a ServerHello: a refusal.
+    Closed(String),
+    /// Timeout, connection failure, malformed answer: we do not know.
+    Failed(String),
+    /// The handshake budget is spent.
+    Budget,
+}
+
+struct Session {
+    address: SocketAddr,
+    server_name: String,
+    options: EnumerationOptions,
+    used: AtomicU32,
+    slots: Semaphore,
+    random: Randomness,
+    errors: Mutex<Vec<String>>,
+}
+
+impl Session {
+    /// One hello, one answer. `want_key_exchange`: wait past the ServerHello for
+    /// ServerKeyExchange or ServerHelloDone.
+    async fn exchange(&self, mut hello: ClientHello, want_key_exchange: bool) -> Outcome {
+        if self.used.fetch_add(1, Ordering::SeqCst) >= self.options.max_handshakes {
+            self.used.fetch_sub(1, Ordering::SeqCst);
+            return Outcome::Budget;
+        }
+        let Ok(_slot) = self.slots.acquire().await else {
+            return Outcome::Budget;
+        };
+        hello.server_name = Some(self.server_name.clone());
+        let bytes = hello.encode(&self.random);
+        let timeout = self.options.timeout;
+        match tokio::time::timeout(timeout, self.talk(&bytes, want_key_exchange)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Failed(format!("no answer within {} s", timeout.as_secs_f64())),
+        }
+    }
+
+    async fn talk(&self, hello: &[u8], want_key_exchange: bool) -> Outcome {
+        let mut stream = match TcpStream::connect(self.address).await {
+            Ok(stream) => stream,
+            Err(error) => return Outcome::Failed(format!("connect: {error}")),
+        };
+        if let Err(error) = stream.write_all(hello).await {
+            return Outcome::Closed(format!("the server closed before our hello: {error}"));
+        }
+        let mut buffer = Vec::with_capacity(8192);
+        let mut chunk = [0u8; 8192];
+        loop {
+            let read = match stream.read(&mut chunk).await {
+                Ok(read) => read,
+                Err(error) if buffer.is_empty() => {
+                    return Outcome::Closed(format!("connection {}", describe_io(&error)))
+                }
+                Err(_) => 0,
+            };
+            buffer.extend_from_slice(&chunk[..read]);
+            let parsed = wire::parse_first_flight(&buffer);
+            let at_end = read == 0 || buffer.len() >= MAX_READ;
+            match parsed {
+                Ok(FirstFlight::Hello {
+                    complete: false,
+                    key_exchange: None,
+                    ..
+                }) if want_key_exchange && !at_end => continue,
+                Ok(flight) => {
+                    let _ = stream.shutdown().await;
+                    return Outcome::Answer(flight);
+                }
+                Err(WireError::Incomplete) if !at_end => continue,
+                Err(WireError::Incomplete) if buffer.is_empty() => {
+                    return Outcome::Closed("connection closed without an answer".to_owned())
+                }
+                Err(error) => return Outcome::Failed(error.to_string()),
+            }
+        }
+    }
+
+    fn note(&self, protocol: ProtocolVersion, error: &str) {
+        if let Ok(mut errors) = self.errors.lock() {
+            if errors.len() < 32 {
+                errors.push(format!("{protocol}: {error}"));
+            }
+        }
+    }
+}
+
+fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionReset => "reset".to_owned(),
+        std::io::ErrorKind::UnexpectedEof => "closed".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// The facts of one protocol, before they become a [`TlsProtocolSupport`].
+#[derive(Debug, Default)]
+struct ProtocolFacts {
+    support: TlsProtocolSupport,
+    /// The first ServerHello of this protocol.
+    hello: Option<ServerHello>,
+    /// Codes of the accepted suites, in enumeration order.
+    suites: Vec<u16>,
+}
+
+/// Enumerates `address`, sending `server_name` in SNI (unless it is an IP address).
+pub async fn enumerate(
+    address: SocketAddr,
+    server_name: &str,
+    options: &EnumerationOptions,
+) -> TlsEnumeration {
+    let session = Arc::new(Session {
+        address,
+        server_name: server_name.to_owned(),
+        options: options.clone(),
+        used: AtomicU32::new(0),
+        slots: Semaphore::new(options.concurrency.max(1)),
+        random: Randomness::default(),
+        errors: Mutex::new(Vec::new()),
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, protocol) in options.protocols.iter().copied().enumerate() {
+        let session = Arc::clone(&session);
+        tasks.spawn(async move { (index, probe_protocol(&session, protocol).await) });
+    }
+    let mut facts: Vec<(usize, ProtocolFacts)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(result) => facts.push(result),
+            Err(error) => session
+                .errors
+                .lock()
+                .map(|mut e| e.push(format!("internal error: {error}")))
+                .unwrap_or_default(),
+        }
+    }
+    facts.sort_by_key(|(index, _)| *index);
+    let mut facts: Vec<ProtocolFacts> = facts.into_iter().map(|(_, f)| f).collect();
+
+    let mut enumeration = TlsEnumeration::default();
+    // Below TLS 1.3, the best protocol accepted answers the extension questions.
+    let best_legacy = facts
+        .iter()
+        .rposition(|f| f.support.accepted && is_legacy(&f.support.protocol));
+    if let Some(index) = best_legacy {
+        let protocol = protocol_of(&facts[index]);
+        if let Some(hello) = &facts[index].hello {
+            enumeration.secure_renegotiation = Some(hello.secure_renegotiation);
+        }
+        let suites = facts[index].suites.clone();
+        enumeration.compression = compression(&session, protocol, &suites).await;
+        let (groups, dh_bits) = legacy_groups(&session, protocol, &suites).await;
+        facts[index].support.groups = groups;
+        facts[index].support.dh_bits = dh_bits;
+    }
+    if let Some(tls12) = facts
+        .iter()
+        .find(|f| f.support.protocol == ProtocolVersion::Tls12.name() && f.support.accepted)
+    {
+        enumeration.extended_master_secret = tls12.hello.as_ref().map(|h| h.extended_master_secret);
+    }
+    enumeration.fallback_scsv = fallback_scsv(&session, &facts).await;
+
+    enumeration.protocols = facts.into_iter().map(|f| f.support).collect();
+    enumeration.handshakes = session.used.load(Ordering::SeqCst);
+    enumeration.truncated = enumeration.handshakes >= options.max_handshakes;
+    enumeration.errors = session
+        .errors
+        .lock()
+        .map(|errors| errors.clone())
+        .unwrap_or_default();
+    enumeration
+}
+
+fn is_legacy(name: &str) -> bool {
+    matches!(
+        ProtocolVersion::from_name(name),
+        Some(
+            ProtocolVersion::Ssl3
+                | ProtocolVersion::Tls10
+                | ProtocolVersion::Tls11
+                | ProtocolVersion::Tls12
+        )
+    )
+}
+
+fn protocol_of(facts: &ProtocolFacts) -> ProtocolVersion {
+    ProtocolVersion::from_name(&facts.support.protocol).unwrap_or(ProtocolVersion::Tls12)
+}
+
+/// The suites we offer for a protocol: every registry suite that can run on it.
+fn candidate_suites(protocol: ProtocolVersion) -> Vec<u16> {
+    let family = if protocol == ProtocolVersion::Tls13 {
+        SuiteFamily::Tls13
+    } else {
+        SuiteFamily::Tls
+    };
+    ciphers::family(family)
+        .filter(|s| s.source == "iana" || protocol < ProtocolVersion::Tls13)
+        .filter_map(|s| u16::try_from(s.code).ok())
+        .collect()
+}
+
+fn hello(protocol: ProtocolVersion, suites: &[u16]) -> ClientHello {
+    let mut hello = ClientHello::new(protocol, suites.iter().map(|&c| u32::from(c)).collect());
+    hello.groups = wire::GROUPS.iter().map(|(code, _)| *code).collect();
+    hello
+}
+
+/// The version an answer negotiated, if it is a hello.
+fn negotiated(flight: &FirstFlight) -> Option<u16> {
+    match flight {
+        FirstFlight::Hello { hello, .. } => Some(hello.version),
+        FirstFlight::RetryRequest(retry) => Some(retry.version),
+        FirstFlight::Ssl2(hello) => Some(hello.version),
+        _ => None,
+    }
+}
+
+fn chosen_suite(flight: &FirstFlight) -> Option<u16> {
+    match flight {
+        FirstFlight::Hello { hello, .. } => Some(hello.cipher_suite),
+        FirstFlight::RetryRequest(retry) => Some(retry.cipher_suite),
+        _ => None,
+    }
+}
+
+fn refusal(flight: &FirstFlight, protocol: ProtocolVersion) -> String {
+    match flight {
+        FirstFlight::Alert(alert) => format!("alert {}", alert.name()),
+        FirstFlight::Ssl2Error(code) => format!("SSL 2.0 error {code}"),
+        other => match negotiated(other).and_then(ProtocolVersion::from_code) {
+            Some(version) => format!("answered with {version} instead of {protocol}"),
+            None => "answered with another version".to_owned(),
+        },
+    }
+}
+
+async fn probe_protocol(session: &Session, protocol: ProtocolVersion) -> ProtocolFacts {
+    let mut facts = ProtocolFacts {
+        support: TlsProtocolSupport {
+            protocol: protocol.name().to_owned(),
+            ..TlsProtocolSupport::default()
+        },
+        ..ProtocolFacts::default()
+    };
+    if protocol == ProtocolVersion::Ssl2 {
+        probe_ssl2(session, &mut facts).await;
+        return facts;
+    }
+    let mut remaining = candidate_suites(protocol);
+    // One handshake per accepted suite, plus the refusal that ends the loop.
+    let rounds = remaining.len() + 1;
+    for _ in 0..rounds {
+        if remaining.is_empty() {
+            break;
+        }
+        let outcome = session.exchange(hello(protocol, &remaining), false).await;
+        let flight = match outcome {
+            Outcome::Answer(flight) => flight,
+            Outcome::Closed(reason) => {
+                if facts.suites.is_empty() {
+                    facts.support.refusal = Some(reason);
+                }
+                break;
+            }
+            Outcome::Failed(error) => {
+                session.note(protocol, &error);
+                if facts.suites.is_empty() {
+                    facts.support.error = Some(error);
+                }
+                break;
+            }
+            Outcome::Budget => break,
+        };
+        let version_ok = negotiated(&flight) == Some(protocol.code());
+        let Some(suite) = chosen_suite(&flight).filter(|_| version_ok) else {
+            if facts.suites.is_empty() {
+                facts.support.refusal = Some(refusal(&flight, protocol));
+            }
+            break;
+        };
+        if !remaining.contains(&suite) {
+            session.note(
+                protocol,
+                &format!(
+                    "the server chose {}, which we did not offer",
+                    ciphers::name(suite)
+                ),
+            );
+            break;
+        }
+        if facts.hello.is_none() {
+            if let FirstFlight::Hello { hello, .. } = &flight {
+                facts.hello = Some(hello.clone());
+            }
+        }
+        facts.support.accepted = true;
+        facts.suites.push(suite);
+        remaining.retain(|&c| c != suite);
+    }
+    facts.support.cipher_suites = facts.suites.iter().map(|&c| ciphers::name(c)).collect();
+    if facts.suites.len() >= 2 {
+        facts.support.preference = preference(session, protocol, &facts.suites).await;
+    }
+    if protocol == ProtocolVersion::Tls13 && facts.support.accepted {
+        facts.support.groups = tls13_groups(session).await;
+    }
+    facts
+}
+
+/// `server` when the server keeps its first choice with our offer reversed, else `client`.
+async fn preference(
+    session: &Session,
+    protocol: ProtocolVersion,
+    suites: &[u16],
+) -> Option<String> {
+    let [first, second, ..] = suites else {
+        return None;
+    };
+    match session
+        .exchange(hello(protocol, &[*second, *first]), false)
+        .await
+    {
+        Outcome::Answer(flight) => match chosen_suite(&flight) {
+            Some(chosen) if chosen == *first => Some("server".to_owned()),
+            Some(chosen) if chosen == *second => Some("client".to_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+async fn probe_ssl2(session: &Session, facts: &mut ProtocolFacts) {
+    let kinds: Vec<u32> = ciphers::family(SuiteFamily::Ssl2).map(|s| s.code).collect();
+    let hello = ClientHello::new(ProtocolVersion::Ssl2, kinds);
+    match session.exchange(hello, false).await {
+        Outcome::Answer(FirstFlight::Ssl2(hello)) if !hello.cipher_kinds.is_empty() => {
+            facts.support.accepted = true;
+            facts.support.cipher_suites = hello
+                .cipher_kinds
+                .iter()
+                .map(|&kind| {
+                    ciphers::lookup_ssl2(kind)
+                        .map(|s| s.name.to_owned())
+                        .unwrap_or_else(|| format!("0x{kind:06X}"))
+                })
+                .collect();
+        }
+        Outcome::Answer(FirstFlight::Ssl2(_)) => {
+            facts.support.refusal = Some("SSL 2.0 SERVER-HELLO with no cipher".to_owned())
+        }
+        Outcome::Answer(flight) => {
+            facts.support.refusal = Some(refusal(&flight, ProtocolVersion::Ssl2))
+        }
+        Outcome::Closed(reason) => facts.support.refusal = Some(reason),
+        // A TLS-only server often answers an SSL 2.0 hello with bytes we cannot read as
+        // either protocol: that is a refusal, not an error.
+        Outcome::Failed(reason) if reason.contains("does not speak TLS") => {
+            facts.support.refusal = Some(reason)
+        }
+        Outcome::Failed(reason) => {
+            session.note(ProtocolVersion::Ssl2, &reason);
+            facts.support.error = Some(reason);
+        }
+        Outcome::Budget => facts.support.error = Some("handshake budget spent".to_owned()),
+    }
+}
+
+/// Offers DEFLATE with null: did the server take it?
+async fn compression(session: &Session, protocol: ProtocolVersion, suites: &[u16]) -> Option<bool> {
+    let mut hello = hello(protocol, suites);
+    hello.offer_compression = true;
+    match session.exchange(hello, false).await {
+        Outcome::Answer(FirstFlight::Hello { hello, .. }) => Some(hello.compression != 0),
+        _ => None,
+    }
+}
+
+/// ECDHE curves (from ServerKeyExchange, in server order) and the DHE prime size.
+async fn legacy_groups(
+    session: &Session,
+    protocol: ProtocolVersion,
+    suites: &[u16],
+) -> (Vec<String>, Option<u32>) {
+    let ecdhe: Vec<u16> = suites
+        .iter()
+        .copied()
+        .filter(|&c| ciphers::lookup(c).is_some_and(|s| s.is_ecdhe()))
+        .collect();
+    let dhe: Vec<u16> = suites
+        .iter()
+        .copied()
+        .filter(|&c| ciphers::lookup(c).is_some_and(|s| s.is_dhe()))
+        .collect();
+    let mut groups = Vec::new();
+    if !ecdhe.is_empty() {
+        let mut remaining: Vec<u16> = wire::GROUPS
+            .iter()
+            .map(|(code, _)| *code)
+            .filter(|code| !(0x0100..=0x01ff).contains(code))
+            .collect();
+        for _ in 0..wire::GROUPS.len() {
+            if remaining.is_empty() {
+                break;
+            }
+            let mut hello = hello(protocol, &ecdhe);
+            hello.groups = remaining.clone();
+            let Outcome::Answer(FirstFlight::Hello {
+                key_exchange: Some(params),
+                ..
+            }) = session.exchange(hello, true).await
+            else {
+                break;
+            };
+            let Some(KeyExchange::NamedCurve(group)) = KeyExchange::parse(&params, true) else {
+                break;
+            };
+            if !remaining.contains(&group) {
+                break;
+            }
+            groups.push(wire::group_name(group));
+            remaining.retain(|&g| g != group);
+        }
+    }
+    let mut dh_bits = None;
+    if !dhe.is_empty() {
+        // No ffdhe group offered: the server shows the prime it uses by default.
+        let mut hello = hello(protocol, &dhe);
+        hello
+            .groups
+            .retain(|code| !(0x0100..=0x01ff).contains(code));
+        if let Outcome::Answer(FirstFlight::Hello {
+            key_exchange: Some(params),
+            ..
+        }) = session.exchange(hello, true).await
+        {
+            if let Some(KeyExchange::FiniteField { prime_bits }) =
+                KeyExchange::parse(&params, false)
+            {
+                dh_bits = Some(prime_bits);
+            }
+        }
+    }
+    (groups, dh_bits)
+}
+
+/// TLS 1.3 groups: hellos without key shares make the server name its choice in a
+/// HelloRetryRequest; remove it, repeat.
+async fn tls13_groups(session: &Session) -> Vec<String> {
+    let suites = candidate_suites(ProtocolVersion::Tls13);
+    let mut remaining: Vec<u16> = wire::GROUPS.iter().map(|(code, _)| *code).collect();
+    let mut groups = Vec::new();
+    for _ in 0..wire::GROUPS.len() {
+        if remaining.is_empty() {
+            break;
+        }
+        let mut hello = hello(ProtocolVersion::Tls13, &suites);
+        hello.groups = remaining.clone();
+        hello.key_shares = Vec::new();
+        let group = match session.exchange(hello, false).await {
+            Outcome::Answer(FirstFlight::RetryRequest(retry)) => retry.selected_group,
+            Outcome::Answer(FirstFlight::Hello { hello, .. }) => hello.key_share_group,
+            _ => None,
+        };
+        let Some(group) = group.filter(|g| remaining.contains(g)) else {
+            break;
+        };
+        groups.push(wire::group_name(group));
+        remaining.retain(|&g| g != group);
+    }
+    groups
+}
+
+/// With several protocols accepted, a hello for the second best with TLS_FALLBACK_SCSV must be
+/// refused with `inappropriate_fallback` (RFC 7507).
+async fn fallback_scsv(session: &Session, facts: &[ProtocolFacts]) -> Option<bool> {
+    let accepted: Vec<&ProtocolFacts> = facts
+        .iter()
+        .filter(|f| f.support.accepted && f.support.protocol != ProtocolVersion::Ssl2.name())
+        .collect();
+    let [.., lower, _best] = accepted.as_slice() else {
+        return None;
+    };
+    let protocol = protocol_of(lower);
+    let mut hello = hello(protocol, &lower.suites);
+    hello.extra_suites.push(TLS_FALLBACK_SCSV);
+    match session.exchange(hello, false).await {
+        Outcome::Answer(FirstFlight::Alert(Alert {
+            description: Alert::INAPPROPRIATE_FALLBACK,
+            ..
+        })) => Some(true),
+        Outcome::Answer(FirstFlight::Hello { .. }) => Some(false),
+        _ => None,
+    }
+}

@@ -1,0 +1,448 @@
+//! Protocol and cipher enumeration against real servers on 127.0.0.0/8: `openssl s_server`
+//! (which still speaks TLS 1.0/1.1 and weak suites at `@SECLEVEL=0`), the rustls server of the
+//! loopback lab, and canned SSL 3.0 / SSL 2.0 answers (both are compiled out of OpenSSL 3).
+//! Every s_server is killed by its handle on drop; readiness is a bounded poll.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigie_checks::tls::enumerate::{enumerate, EnumerationOptions};
+use vigie_checks::tls::wire::{self, ClientHello, FirstFlight, ProtocolVersion, Randomness};
+use vigie_model::{TlsEnumeration, TlsProtocolSupport};
+use vigie_tests::pki::{LeafSpec, TestCa};
+use vigie_tests::tls_server::{GarbageServer, SilentServer, TlsServer};
+
+/// Bounds a whole enumeration in these tests.
+const BOUND: Duration = Duration::from_secs(60);
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+fn openssl_available() -> bool {
+    Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// An RSA-2048 self-signed certificate and key made by openssl, in `dir`.
+fn rsa_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl req");
+    assert!(status.success(), "openssl req failed");
+    (cert, key)
+}
+
+/// `openssl s_server` on `ip`, killed when dropped.
+struct OpenSslServer {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl OpenSslServer {
+    async fn start(ip: IpAddr, args: &[&str]) -> OpenSslServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = rsa_certificate(dir.path());
+        // A free port: bind, read it, release it for s_server.
+        let port = std::net::TcpListener::bind(SocketAddr::new(ip, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = SocketAddr::new(ip, port);
+        let mut child = Command::new("openssl")
+            .arg("s_server")
+            .arg("-accept")
+            .arg(addr.to_string())
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .args(["-www", "-quiet"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start openssl s_server");
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                panic!("s_server {args:?} exited ({status}): {stderr}");
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return OpenSslServer {
+                    child,
+                    addr,
+                    _dir: dir,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("s_server {args:?} not listening on {addr} after 5 s");
+    }
+}
+
+impl Drop for OpenSslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn run(addr: SocketAddr, options: &EnumerationOptions) -> TlsEnumeration {
+    tokio::time::timeout(BOUND, enumerate(addr, "localhost", options))
+        .await
+        .expect("the enumeration ends within its bound")
+}
+
+fn protocol<'a>(e: &'a TlsEnumeration, name: &str) -> &'a TlsProtocolSupport {
+    e.protocols
+        .iter()
+        .find(|p| p.protocol == name)
+        .unwrap_or_else(|| panic!("{name} not in {e:#?}"))
+}
+
+fn accepted(e: &TlsEnumeration) -> Vec<&str> {
+    e.protocols
+        .iter()
+        .filter(|p| p.accepted)
+        .map(|p| p.protocol.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_legacy_openssl_server_shows_tls10_to_12_weak_suites_and_its_groups() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let server = OpenSslServer::start(
+        ip(41),
+        &[
+            "-cipher",
+            "ALL:@SECLEVEL=0",
+            "-no_tls1_3",
+            "-groups",
+            "x25519:secp256r1:secp384r1",
+        ],
+    )
+    .await;
+    let e = run(server.addr, &EnumerationOptions::default()).await;
+    assert_eq!(accepted(&e), ["TLSv1.0", "TLSv1.1", "TLSv1.2"], "{e:#?}");
+    assert!(e.errors.is_empty(), "{:?}", e.errors);
+    assert!(!e.truncated);
+    assert!(protocol(&e, "SSLv3").refusal.is_some());
+    assert!(protocol(&e, "SSLv2").refusal.is_some(), "{e:#?}");
+    assert!(protocol(&e, "TLSv1.3").refusal.is_some());
+    let tls10 = protocol(&e, "TLSv1.0");
+    assert!(tls10
+        .cipher_suites
+        .iter()
+        .any(|s| s == "TLS_RSA_WITH_AES_128_CBC_SHA"));
+    assert!(!tls10.cipher_suites.iter().any(|s| s.contains("GCM")));
+    let tls12 = protocol(&e, "TLSv1.2");
+    for suite in [
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ] {
+        assert!(
+            tls12.cipher_suites.iter().any(|s| s == suite),
+            "{suite}: {tls12:#?}"
+        );
+    }
+    // s_server follows the client's order unless -serverpref.
+    assert_eq!(tls12.preference.as_deref(), Some("client"));
+    let mut groups = tls12.groups.clone();
+    groups.sort();
+    assert_eq!(groups, ["secp256r1", "secp384r1", "x25519"]);
+    assert!(tls12.dh_bits.is_some_and(|bits| bits >= 2048), "{tls12:#?}");
+    assert_eq!(e.secure_renegotiation, Some(true));
+    assert_eq!(e.extended_master_secret, Some(true));
+    assert_eq!(e.compression, Some(false));
+    assert_eq!(e.fallback_scsv, Some(true));
+    assert!(e.handshakes > 20 && e.handshakes < 400, "{}", e.handshakes);
+}
+
+#[tokio::test]
+async fn server_preference_order_is_reported_in_order() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let server = OpenSslServer::start(
+        ip(42),
+        &[
+            "-tls1_2",
+            "-serverpref",
+            "-cipher",
+            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA:AES128-GCM-SHA256",
+            "-groups",
+            "secp384r1:secp256r1",
+        ],
+    )
+    .await;
+    let e = run(server.addr, &EnumerationOptions::default()).await;
+    assert_eq!(accepted(&e), ["TLSv1.2"]);
+    let tls12 = protocol(&e, "TLSv1.2");
+    assert_eq!(
+        tls12.cipher_suites,
+        [
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_AES_128_GCM_SHA256"
+        ]
+    );
+    assert_eq!(tls12.preference.as_deref(), Some("server"));
+    assert_eq!(tls12.groups, ["secp384r1", "secp256r1"]);
+    assert_eq!(tls12.dh_bits, None);
+    // A single protocol: no fallback to test.
+    assert_eq!(e.fallback_scsv, None);
+}
+
+#[tokio::test]
+async fn a_tls13_only_server_shows_its_suites_and_groups() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let server = OpenSslServer::start(
+        ip(43),
+        &[
+            "-tls1_3",
+            "-ciphersuites",
+            "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            "-groups",
+            "secp384r1:x25519",
+        ],
+    )
+    .await;
+    let e = run(server.addr, &EnumerationOptions::default()).await;
+    assert_eq!(accepted(&e), ["TLSv1.3"], "{e:#?}");
+    let tls13 = protocol(&e, "TLSv1.3");
+    let mut suites = tls13.cipher_suites.clone();
+    suites.sort();
+    assert_eq!(
+        suites,
+        ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+    );
+    let mut groups = tls13.groups.clone();
+    groups.sort();
+    assert_eq!(groups, ["secp384r1", "x25519"]);
+    assert_eq!(e.secure_renegotiation, None);
+    assert_eq!(e.compression, None);
+}
+
+#[tokio::test]
+async fn the_rustls_lab_server_speaks_tls12_and_13_with_modern_suites_only() {
+    let ca = TestCa::new("Vigie Enumeration CA");
+    let server = TlsServer::start(ip(44), &ca.issue(&LeafSpec::valid_for(&["localhost"])))
+        .await
+        .expect("start the lab server");
+    let e = run(server.addr, &EnumerationOptions::default()).await;
+    assert_eq!(accepted(&e), ["TLSv1.2", "TLSv1.3"], "{e:#?}");
+    for p in e.protocols.iter().filter(|p| p.accepted) {
+        for suite in &p.cipher_suites {
+            assert!(
+                suite.contains("GCM") || suite.contains("CHACHA20"),
+                "{suite}"
+            );
+            assert!(
+                p.protocol == "TLSv1.3" || suite.starts_with("TLS_ECDHE_"),
+                "{suite}"
+            );
+        }
+    }
+    assert!(protocol(&e, "TLSv1.3").groups.iter().any(|g| g == "x25519"));
+    assert_eq!(e.extended_master_secret, Some(true));
+    assert_eq!(e.secure_renegotiation, Some(true));
+    assert_eq!(e.compression, Some(false));
+}
+
+/// An SSL 3.0 ServerHello choosing TLS_RSA_WITH_3DES_EDE_CBC_SHA, then ServerHelloDone.
+fn ssl3_server_hello() -> Vec<u8> {
+    let mut body = vec![3, 0];
+    body.extend_from_slice(&[0x5a; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0x00, 0x0a, 0]);
+    let mut handshake = vec![2, 0, 0, body.len() as u8];
+    handshake.extend_from_slice(&body);
+    handshake.extend_from_slice(&[14, 0, 0, 0]);
+    let mut record = vec![22, 3, 0, 0, handshake.len() as u8];
+    record.extend_from_slice(&handshake);
+    record
+}
+
+#[tokio::test]
+async fn a_canned_ssl3_server_is_detected_and_nothing_else_is_claimed() {
+    let server = GarbageServer::start_with(ip(45), ssl3_server_hello())
+        .await
+        .expect("start the fake server");
+    let e = run(server.addr, &EnumerationOptions::default()).await;
+    assert_eq!(accepted(&e), ["SSLv3"], "{e:#?}");
+    assert_eq!(
+        protocol(&e, "SSLv3").cipher_suites,
+        ["TLS_RSA_WITH_3DES_EDE_CBC_SHA"]
+    );
+    assert!(protocol(&e, "TLSv1.2")
+        .refusal
+        .as_deref()
+        .is_some_and(|r| r.contains("SSLv3")));
+}
+
+#[tokio::test]
+async fn a_canned_ssl2_server_is_detected() {
+    // SERVER-HELLO: no session hit, X.509, version 2, 1-byte "certificate", two kinds.
+    let mut body = vec![4, 0, 1, 0, 2, 0, 1, 0, 6, 0, 16, 0x30];
+    body.extend_from_slice(&[0x02, 0x00, 0x80, 0x07, 0x00, 0xc0]);
+    body.extend_from_slice(&[0x11; 16]);
+    let mut hello = vec![0x80, body.len() as u8];
+    hello.extend_from_slice(&body);
+    let server = GarbageServer::start_with(ip(46), hello)
+        .await
+        .expect("start the fake server");
+    let options = EnumerationOptions {
+        protocols: vec![ProtocolVersion::Ssl2],
+        ..EnumerationOptions::default()
+    };
+    let e = run(server.addr, &options).await;
+    assert_eq!(accepted(&e), ["SSLv2"]);
+    assert_eq!(
+        protocol(&e, "SSLv2").cipher_suites,
+        [
+            "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+            "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_silent_server_is_an_error_per_protocol_never_a_refusal() {
+    let server = SilentServer::start(ip(47)).await.expect("start");
+    let options = EnumerationOptions {
+        timeout: Duration::from_millis(700),
+        ..EnumerationOptions::default()
+    };
+    let e = run(server.addr, &options).await;
+    assert!(accepted(&e).is_empty());
+    for p in &e.protocols {
+        assert!(p.error.is_some() && p.refusal.is_none(), "{p:#?}");
+    }
+    assert_eq!(e.handshakes, 6);
+    assert_eq!(e.errors.len(), 6);
+}
+
+#[tokio::test]
+async fn the_handshake_budget_bounds_the_enumeration() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let server = OpenSslServer::start(ip(48), &["-cipher", "ALL:@SECLEVEL=0"]).await;
+    let options = EnumerationOptions {
+        max_handshakes: 10,
+        ..EnumerationOptions::default()
+    };
+    let e = run(server.addr, &options).await;
+    assert_eq!(e.handshakes, 10);
+    assert!(e.truncated);
+}
+
+/// Reads one first flight for `hello`, raw.
+async fn first_flight(addr: SocketAddr, hello: &ClientHello) -> Vec<u8> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(&hello.encode(&Randomness::default()))
+        .await
+        .expect("send");
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for _ in 0..64 {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("an answer")
+            .unwrap_or(0);
+        buffer.extend_from_slice(&chunk[..read]);
+        match wire::parse_first_flight(&buffer) {
+            Ok(FirstFlight::Hello {
+                complete: false, ..
+            }) if read > 0 => continue,
+            Err(wire::WireError::Incomplete) if read > 0 => continue,
+            _ => break,
+        }
+    }
+    buffer
+}
+
+/// Refreshes checks/testdata/tls-wire/ from the local openssl (VIGIE_CAPTURE=1); the unit
+/// tests of the parser read those files.
+#[tokio::test]
+async fn capture_server_hellos() {
+    if std::env::var_os("VIGIE_CAPTURE").is_none() || !openssl_available() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tls-wire");
+    std::fs::create_dir_all(&dir).expect("testdata dir");
+    let server = OpenSslServer::start(ip(49), &["-cipher", "ALL:@SECLEVEL=0"]).await;
+    let cases: Vec<(&str, ClientHello)> = vec![
+        ("openssl3-tls12-ecdhe-rsa.bin", {
+            let mut h = ClientHello::new(ProtocolVersion::Tls12, vec![0xc02f]);
+            h.groups = vec![0x0017];
+            h
+        }),
+        (
+            "openssl3-tls12-dhe-rsa.bin",
+            ClientHello::new(ProtocolVersion::Tls12, vec![0x009e]),
+        ),
+        (
+            "openssl3-tls10-rsa-cbc.bin",
+            ClientHello::new(ProtocolVersion::Tls10, vec![0x002f]),
+        ),
+        (
+            "openssl3-tls13-aes256.bin",
+            ClientHello::new(ProtocolVersion::Tls13, vec![0x1302]),
+        ),
+        ("openssl3-tls13-hrr-secp384r1.bin", {
+            let mut h = ClientHello::new(ProtocolVersion::Tls13, vec![0x1301]);
+            h.groups = vec![0x0018];
+            h.key_shares = vec![];
+            h
+        }),
+        (
+            "openssl3-alert-ssl3.bin",
+            ClientHello::new(ProtocolVersion::Ssl3, vec![0x000a]),
+        ),
+        (
+            "openssl3-answer-to-ssl2.bin",
+            ClientHello::new(ProtocolVersion::Ssl2, vec![0x0700c0]),
+        ),
+    ];
+    for (name, hello) in cases {
+        let bytes = first_flight(server.addr, &hello).await;
+        std::fs::write(dir.join(name), bytes).expect("write capture");
+    }
+}
