@@ -160,6 +160,34 @@ fn scan_email_grades_each_domain_from_the_named_resolver() {
 }
 
 #[test]
+fn domains_of_one_run_share_one_cache() {
+    // Three domains include the same SPF record of their mail provider: one query for it.
+    let dns = DnsResponder::start(
+        Zone::new()
+            .txt("a.test", "v=spf1 include:_spf.provider.test -all")
+            .txt("b.test", "v=spf1 include:_spf.provider.test -all")
+            .txt("c.test", "v=spf1 include:_spf.provider.test -all")
+            .txt("_spf.provider.test", "v=spf1 ip4:127.0.0.0/8 -all"),
+    );
+    let output = agent()
+        .args([
+            "scan", "email", "a.test", "b.test", "c.test", "--format", "json",
+        ])
+        .args(["--resolver", &dns.addr().to_string(), "--timeout", "2s"])
+        .args(["--concurrency", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let report = report(&output);
+    for domain in ["a.test", "b.test", "c.test"] {
+        assert_eq!(status(&report, domain, "email.spf.syntax"), Status::Pass);
+        assert_eq!(status(&report, domain, "email.spf.all"), Status::Pass);
+    }
+    assert_eq!(dns.queries_for("_spf.provider.test"), 1);
+    assert!(dns.queries_for("a.test") >= 1);
+}
+
+#[test]
 fn scan_email_fail_on_and_text_in_both_languages() {
     let dns = DnsResponder::start(mail_zone());
     // The missing DMARC record is a high failure: a high gate fails, a critical one passes.

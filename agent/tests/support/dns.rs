@@ -8,8 +8,8 @@
 //! and stops when its handle is dropped.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -106,8 +106,9 @@ impl Zone {
             .any(|(owner, _)| owner == name || owner.ends_with(&format!(".{name}")))
     }
 
-    /// The response to one query message; `None` for what is not a query of one question.
-    fn answer(&self, query: &[u8]) -> Option<Vec<u8>> {
+    /// The response to one query message, and the name asked; `None` for what is not a
+    /// query of one question.
+    fn answer(&self, query: &[u8]) -> Option<(String, Vec<u8>)> {
         let header = query.get(..12)?;
         let flags = u16::from_be_bytes([header[2], header[3]]);
         let questions = u16::from_be_bytes([header[4], header[5]]);
@@ -164,14 +165,15 @@ impl Zone {
             out.extend_from_slice(&u16::try_from(data.len()).ok()?.to_be_bytes());
             out.extend_from_slice(&data);
         }
-        Some(out)
+        Some((name, out))
     }
 }
 
 /// A running responder. Dropping it stops its thread.
 pub struct DnsResponder {
     addr: SocketAddr,
-    queries: Arc<AtomicUsize>,
+    /// The names asked, in order.
+    asked: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -185,9 +187,9 @@ impl DnsResponder {
             .set_read_timeout(Some(Duration::from_millis(50)))
             .expect("set the read timeout");
         let addr = socket.local_addr().expect("the responder's address");
-        let queries = Arc::new(AtomicUsize::new(0));
+        let asked = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (counter, stopped) = (Arc::clone(&queries), Arc::clone(&stop));
+        let (log, stopped) = (Arc::clone(&asked), Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             // Ends when the handle is dropped; each turn waits at most the read timeout.
@@ -195,15 +197,17 @@ impl DnsResponder {
                 let Ok((n, peer)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
-                if let Some(response) = zone.answer(&buf[..n]) {
-                    counter.fetch_add(1, Ordering::SeqCst);
+                if let Some((name, response)) = zone.answer(&buf[..n]) {
+                    if let Ok(mut log) = log.lock() {
+                        log.push(name);
+                    }
                     let _ = socket.send_to(&response, peer);
                 }
             }
         });
         DnsResponder {
             addr,
-            queries,
+            asked,
             stop,
             thread: Some(thread),
         }
@@ -216,7 +220,14 @@ impl DnsResponder {
 
     /// How many queries it has answered.
     pub fn queries(&self) -> usize {
-        self.queries.load(Ordering::SeqCst)
+        self.asked.lock().map_or(0, |log| log.len())
+    }
+
+    /// How many queries for `name` (any type) it has answered.
+    pub fn queries_for(&self, name: &str) -> usize {
+        self.asked
+            .lock()
+            .map_or(0, |log| log.iter().filter(|asked| *asked == name).count())
     }
 }
 
