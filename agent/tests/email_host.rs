@@ -519,3 +519,65 @@ vulndb = "vulndb.sqlite"
     }
     assert!(text.contains("3 target(s)"), "{text}");
 }
+
+#[test]
+fn run_once_spools_email_and_host_in_the_report() {
+    let dns = DnsResponder::start(mail_zone());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"org = "example-org"
+[collector]
+url = "http://127.0.0.1:{nobody}"
+token_file = "token"
+[agent]
+outbox = "outbox"
+once_deadline = "1s"
+retry_initial = "100ms"
+[dns]
+resolvers = ["{dns}"]
+[email]
+domains = ["good.test"]
+timeout = "2s"
+[host]
+enabled = true
+root = "{root}"
+"#,
+            dns = dns.addr(),
+            root = host_testdata("debian12").display(),
+        ),
+    )
+    .unwrap();
+    let output = agent()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    // Nobody listens: the report waits in the outbox (exit status 3), where it can be read.
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    let spooled: Vec<PathBuf> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(spooled.len(), 1, "{spooled:?}");
+    let report: Report = serde_json::from_slice(&std::fs::read(&spooled[0]).unwrap()).unwrap();
+    vigie_model::validate::validate(&report).unwrap();
+    let kinds: Vec<TargetKind> = report.targets.iter().map(|t| t.kind).collect();
+    assert_eq!(kinds, [TargetKind::Email, TargetKind::Host]);
+    assert_eq!(
+        status(&report, "good.test", "email.dmarc.policy"),
+        Status::Pass
+    );
+    assert_debian12_posture(&report);
+    assert_eq!(report.observations.email.len(), 1);
+    assert!(report.observations.host.is_some());
+}
