@@ -17,7 +17,9 @@ use crate::config::{
     DEFAULT_VULNDB,
 };
 use crate::output::Format;
-use crate::scan::{agent_info, EmailScan, HostScan, ScanRequest, TlsScan, VulnDb};
+use crate::scan::{
+    agent_info, EmailScan, HostScan, ScanRequest, ServicesScan, TlsScan, VulnDb,
+};
 
 /// The org of a `scan tls` report when `--org` is not given.
 pub const DEFAULT_ORG: &str = "local";
@@ -368,6 +370,7 @@ fn command_line_request(org: &str, lang: Lang, common: &CommonArgs) -> ScanReque
             ..EmailScan::none()
         },
         host: None,
+        services: ServicesScan::none(),
     }
 }
 

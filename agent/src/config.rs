@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer};
 use vigie_checks::tls::TlsTarget;
 
 use crate::scope::{Scope, ScopeEntry};
+use vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES;
+use vigie_checks::services::{PortSet, ServiceTarget};
 
 /// Where reports wait for the collector when the file names no other place.
 pub const DEFAULT_OUTBOX: &str = "/var/lib/vigie/outbox";
@@ -102,7 +104,7 @@ pub struct AgentConfig {
     /// Mail domains to check.
     #[serde(default)]
     pub email: EmailConfig,
-    /// Hosts whose exposed services to check (not scanned by this version).
+    /// Hosts whose exposed services to check.
     #[serde(default)]
     pub services: ServicesConfig,
     /// Patch posture of the agent's own host.
@@ -312,16 +314,54 @@ fn default_email_concurrency() -> usize {
     DEFAULT_EMAIL_CONCURRENCY
 }
 
-/// `[services]`: accepted so that configurations stay valid; scanned by a later version.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// `[services]`: hosts whose exposed TCP services to check. Every address (given, inside a
+/// CIDR, or resolved from a name) must be inside `[scope] allow`, or the scan is refused.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicesConfig {
-    /// Hosts, addresses or CIDRs to scan; each must be inside `[scope] allow`.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// Which ports: `top100`, `top1000`, a list or a range.
-    #[serde(default)]
-    pub ports: Option<String>,
+    /// Hosts, addresses or CIDRs to scan, e.g. `"203.0.113.10"`, `"203.0.113.0/28"`.
+    #[serde(default, deserialize_with = "de_service_targets")]
+    pub targets: Vec<ServiceTarget>,
+    /// Which ports: `top100` (the default), `top1000`, or a list with ranges such as
+    /// `"22,80,8000-8100"`.
+    #[serde(default, deserialize_with = "de_port_set")]
+    pub ports: Option<PortSet>,
+    /// The most addresses one scan may touch (default 1024).
+    #[serde(default = "default_max_addresses")]
+    pub max_addresses: usize,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            targets: Vec::new(),
+            ports: None,
+            max_addresses: DEFAULT_MAX_ADDRESSES,
+        }
+    }
+}
+
+fn default_max_addresses() -> usize {
+    DEFAULT_MAX_ADDRESSES
+}
+
+fn de_service_targets<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ServiceTarget>, D::Error> {
+    parse_list(
+        deserializer,
+        |text| text.parse::<ServiceTarget>().map_err(|e| e.to_string()),
+        "addresses, CIDRs or host names such as \"203.0.113.10\" or \"203.0.113.0/28\"",
+    )
+}
+
+fn de_port_set<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<PortSet>, D::Error> {
+    deserializer
+        .deserialize_str(ParseWith {
+            parse: |text| text.parse::<PortSet>().map_err(|e| e.to_string()),
+            expecting: "a port set such as \"top100\", \"top1000\" or \"22,80,8000-8100\"",
+        })
+        .map(Some)
 }
 
 /// `[host]`: patch posture of the machine the agent runs on.

@@ -16,6 +16,9 @@ use tokio::task::JoinSet;
 use vigie_checks::dns::{DnsError, Resolver};
 use vigie_checks::email::{self, CachedLookups, EmailObservation, NetLookups, NetOptions};
 use vigie_checks::host::{self, HostObservation};
+use vigie_checks::services::{
+    self, PortSet, PortSetError, ScopeError, ServiceTarget, ServicesObservation,
+};
 use vigie_checks::tls::{TlsError, TlsProbeOptions, TlsTarget, TrustStore};
 use vigie_model::{
     AgentInfo, Finding, Lang, Observations, Report, Target, TargetKind, TlsObservation, Verdict,
@@ -53,6 +56,13 @@ pub enum ScanError {
     /// The host probe's thread stopped unexpectedly.
     #[error("internal error: the host probe stopped unexpectedly: {0}")]
     HostTask(String),
+    /// The service scan was refused by the scope allowlist or its address cap; nothing was
+    /// sent to any address of it.
+    #[error("the service scan was refused, nothing was sent: {0}")]
+    Scope(#[from] ScopeError),
+    /// The port set could not be built.
+    #[error("{0}")]
+    Ports(#[from] PortSetError),
     /// Shutdown was asked for before the scan finished; no report was produced.
     #[error("the scan was interrupted by shutdown")]
     Cancelled,
@@ -75,6 +85,39 @@ pub struct ScanRequest {
     pub email: EmailScan,
     /// The host part of the scan; `None`: the host is not inspected.
     pub host: Option<HostScan>,
+    /// The exposed-services part of the scan.
+    pub services: ServicesScan,
+}
+
+/// The exposed-services part of a scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicesScan {
+    /// Addresses, CIDRs and host names; every address must be inside `scope`.
+    pub targets: Vec<ServiceTarget>,
+    /// Which ports; `None`: `top100`.
+    pub ports: Option<PortSet>,
+    /// The allowlist the scan may not leave.
+    pub scope: services::Scope,
+    /// Bound on each connect and each read; `None`: the scan's defaults (1.5 s, 2 s).
+    pub timeout: Option<Duration>,
+    /// Connections in flight at once; `None`: 64.
+    pub concurrency: Option<usize>,
+    /// The most addresses the scan may touch.
+    pub max_addresses: usize,
+}
+
+impl ServicesScan {
+    /// No targets.
+    pub fn none() -> ServicesScan {
+        ServicesScan {
+            targets: Vec::new(),
+            ports: None,
+            scope: services::Scope::default(),
+            timeout: None,
+            concurrency: None,
+            max_addresses: services::scope::DEFAULT_MAX_ADDRESSES,
+        }
+    }
 }
 
 /// The mail domains of a scan.
@@ -153,8 +196,8 @@ pub struct TlsScan {
 }
 
 impl ScanRequest {
-    /// The scan `scan all` and `run` perform for a configuration. Families this version does
-    /// not scan yet (services, the STARTTLS probe) are logged and skipped.
+    /// The scan `scan all` and `run` perform for a configuration. What this version does
+    /// not scan yet (the STARTTLS probe) is logged and skipped.
     pub fn from_config(config: &AgentConfig, lang: Lang) -> ScanRequest {
         warn_unavailable_families(config);
         ScanRequest {
@@ -181,12 +224,23 @@ impl ScanRequest {
                 root: config.host.root.clone(),
                 vulndb: VulnDb::from_option(config.host.vulndb.clone()),
             }),
+            services: ServicesScan {
+                targets: config.services.targets.clone(),
+                ports: config.services.ports.clone(),
+                scope: config.scope.as_checks().clone(),
+                timeout: None,
+                concurrency: None,
+                max_addresses: config.services.max_addresses,
+            },
         }
     }
 
     /// Whether the request names anything to scan.
     pub fn is_empty(&self) -> bool {
-        self.tls.targets.is_empty() && self.email.domains.is_empty() && self.host.is_none()
+        self.tls.targets.is_empty()
+            && self.email.domains.is_empty()
+            && self.host.is_none()
+            && self.services.targets.is_empty()
     }
 }
 
@@ -195,13 +249,6 @@ fn warn_unavailable_families(config: &AgentConfig) {
         tracing::warn!(
             family = "email",
             "the STARTTLS probe of MX hosts (smtp_probe) is not available in this version of vigie-agent; the other email checks run"
-        );
-    }
-    if !config.services.targets.is_empty() {
-        tracing::warn!(
-            family = "services",
-            targets = config.services.targets.len(),
-            "service checks are not available in this version of vigie-agent; skipping [services]"
         );
     }
 }
@@ -239,14 +286,15 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
             probe_tls(&request.resolvers, &request.tls, &tls_targets),
             probe_email(&request.resolvers, &request.email, &domains),
             probe_host(request.host.as_ref()),
+            probe_services(&request.resolvers, &request.services),
         )
     };
-    let (tls, email, host) = tokio::select! {
+    let (tls, email, host, services_seen) = tokio::select! {
         biased;
         _ = shutdown.wait() => return Err(ScanError::Cancelled),
         results = probes => results,
     };
-    let (tls, email, host) = (tls?, email?, host?);
+    let (tls, email, host, services_seen) = (tls?, email?, host?, services_seen?);
     let now = Utc::now();
     let lang = request.lang;
     let findings = |verdicts: Vec<Verdict>| -> Vec<Finding> {
@@ -295,6 +343,14 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
             Err(error) => tracing::error!(%error, "cannot record the host observation"),
         }
     }
+    if let Some(observation) = &services_seen {
+        targets.extend(request.services.targets.iter().map(|target| Target {
+            kind: TargetKind::Services,
+            target: target.to_string(),
+        }));
+        all_findings.extend(findings(services::evaluate(observation)));
+        observations.services.push(observation.to_json());
+    }
     Ok(Report {
         schema: SCHEMA_V1.to_owned(),
         report_id: uuid::Uuid::new_v4(),
@@ -316,6 +372,34 @@ fn dedup<T: Clone + Eq + std::hash::Hash>(targets: &[T]) -> Vec<T> {
         .filter(|target| seen.insert((*target).clone()))
         .cloned()
         .collect()
+}
+
+/// The service scan, when the request names targets. A scope refusal is an error of the
+/// whole scan (exit status 2), raised before anything is sent to the services' targets.
+async fn probe_services(
+    resolvers: &[SocketAddr],
+    scan: &ServicesScan,
+) -> Result<Option<ServicesObservation>, ScanError> {
+    if scan.targets.is_empty() {
+        return Ok(None);
+    }
+    let ports = match &scan.ports {
+        Some(ports) => ports.clone(),
+        None => PortSet::top100()?,
+    };
+    let mut options = services::ScanOptions::new(ports);
+    options.resolvers = resolvers.to_vec();
+    options.max_addresses = scan.max_addresses;
+    if let Some(timeout) = scan.timeout {
+        options.connect_timeout = timeout;
+        options.read_timeout = timeout;
+        options.dns_timeout = timeout;
+    }
+    if let Some(concurrency) = scan.concurrency {
+        options.concurrency = concurrency.max(1);
+    }
+    let observation = services::probe(&scan.targets, &options, &scan.scope).await?;
+    Ok(Some(observation))
 }
 
 /// One observation per target, in the targets' order.
@@ -513,6 +597,7 @@ mod tests {
             },
             email: EmailScan::none(),
             host: None,
+            services: ServicesScan::none(),
         }
     }
 

@@ -186,7 +186,10 @@ fn the_complete_file_parses_into_typed_values() {
     assert_eq!(config.tls.concurrency, 8);
     assert_eq!(config.email.domains, ["example.ca"]);
     assert_eq!(config.email.dkim_selectors, ["selector1"]);
-    assert_eq!(config.services.ports.as_deref(), Some("top100"));
+    assert_eq!(
+        config.services.ports.as_ref().map(|ports| ports.name()),
+        Some("top100")
+    );
     assert!(config.host.enabled);
 }
 

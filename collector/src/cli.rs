@@ -7,8 +7,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use chrono::NaiveDate;
+use vigie_matrix::TlsProfile;
+use vigie_model::Lang;
+
 use crate::auth::TokenKind;
 use crate::config::{self, ConfigError, FileConfig, Overrides};
+use crate::export::Format;
+use crate::matrix::View;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
@@ -51,6 +57,58 @@ pub enum Command {
     Viewer(ViewerCommand),
     /// Create the database or bring its schema up to date, then exit.
     Migrate,
+    /// The capability matrix.
+    #[command(subcommand)]
+    Matrix(MatrixCommand),
+    /// Self-assessment answers.
+    #[command(subcommand)]
+    Assess(AssessCommand),
+}
+
+/// `matrix …`.
+#[derive(Debug, Subcommand)]
+pub enum MatrixCommand {
+    /// Write the capability matrix to a file. CSV also writes its data dictionary beside
+    /// it (`NAME-dictionary.csv`).
+    Export(ExportArgs),
+}
+
+/// `matrix export` flags.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// `aggregate` (the committee's default, no organization named) or `org` (one column
+    /// per organization: PROTECTED A).
+    #[arg(long, value_enum, default_value = "aggregate")]
+    pub view: View,
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// The language of every header, name and legend: en or fr.
+    #[arg(long, default_value = "en")]
+    pub lang: Lang,
+    /// Trend compared with the state at the start of this day (YYYY-MM-DD) [default: the
+    /// start of the current quarter].
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<NaiveDate>,
+    /// Only this organization (org view).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The TLS grading profile of the levels: modern or itsp-strict.
+    #[arg(long, default_value = "modern")]
+    pub tls_profile: TlsProfile,
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `assess …`.
+#[derive(Debug, Subcommand)]
+pub enum AssessCommand {
+    /// Import questionnaire answers from a CSV file (columns org, question, answer,
+    /// respondent_role, answered_on, evidence); all rows or none.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 /// `serve` flags.
@@ -134,6 +192,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("created viewer token `{name}`; it is shown only once");
             Ok(())
         }
+        Command::Matrix(MatrixCommand::Export(args)) => {
+            let store = open(cli.database_url, file).await?;
+            export(&store, args).await
+        }
+        Command::Assess(AssessCommand::Import { file: path }) => {
+            let store = open(cli.database_url, file).await?;
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!("cannot read {} (is it a UTF-8 CSV file?)", path.display())
+            })?;
+            let answers = crate::assess::parse_csv(&text, chrono::Utc::now().date_naive())
+                .with_context(|| format!("{} was not imported", path.display()))?;
+            let count = store
+                .import_answers(answers)
+                .await
+                .with_context(|| format!("{} was not imported", path.display()))?;
+            eprintln!("imported {count} answers from {}", path.display());
+            Ok(())
+        }
         Command::Migrate => {
             let store = open(cli.database_url, file).await?;
             let version = store.schema_version().await?;
@@ -145,6 +221,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 }
+
+async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
+    if args.org.is_some() && args.view == View::Aggregate {
+        return Err(UsageError("--org needs --view org".to_owned()).into());
+    }
+    let request = crate::matrix::MatrixRequest {
+        view: args.view,
+        lang: args.lang,
+        since: args.since,
+        org: args.org,
+        profile: args.tls_profile,
+        now: chrono::Utc::now(),
+    };
+    let matrix = crate::matrix::compute(store, &request)
+        .await
+        .map_err(|e| match e {
+            crate::matrix::MatrixError::Store(e) => anyhow::Error::from(e),
+            other => UsageError(other.to_string()).into(),
+        })?;
+    let bytes = crate::export::render(&matrix, args.format).context("rendering the matrix")?;
+    std::fs::write(&args.out, bytes).with_context(|| {
+        format!(
+            "cannot write {} (does its folder exist?)",
+            args.out.display()
+        )
+    })?;
+    eprintln!(
+        "wrote the {} matrix ({} organizations, rules {}) to {}",
+        args.view.as_str(),
+        matrix.orgs.len(),
+        matrix.rules_version,
+        args.out.display()
+    );
+    if args.format == Format::Csv {
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "matrix".to_owned());
+        let dictionary = args.out.with_file_name(format!("{stem}-dictionary.csv"));
+        std::fs::write(&dictionary, crate::export::dictionary_csv(args.lang))
+            .with_context(|| format!("cannot write {}", dictionary.display()))?;
+        eprintln!("wrote its data dictionary to {}", dictionary.display());
+    }
+    Ok(())
+}
+
+/// A command-line mistake the message explains (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 async fn open(database_url: Option<String>, file: FileConfig) -> anyhow::Result<Store> {
     let url = database_url
@@ -192,6 +319,8 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     let usage = error.chain().any(|cause| {
         cause.is::<ConfigError>()
+            || cause.is::<UsageError>()
+            || cause.is::<crate::assess::ImportError>()
             || cause.downcast_ref::<StoreError>().is_some_and(|e| {
                 matches!(
                     e,
@@ -199,6 +328,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                         | StoreError::InvalidOrg(_)
                         | StoreError::InvalidName
                         | StoreError::TokenOrg
+                        | StoreError::UnknownOrg(_)
                 )
             })
     });

@@ -24,9 +24,12 @@
 //! ```
 
 pub mod api;
+pub mod assess;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod export;
+pub mod matrix;
 pub mod metrics;
 pub mod server;
 pub mod state;

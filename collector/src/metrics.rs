@@ -256,6 +256,19 @@ pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
         );
     }
     let total = ingest.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+    e.header(
+        "vigie_capability_level",
+        "gauge",
+        "Capability matrix level 0-4 of each organization (C01-C18; unknown cells are not exported).",
+    );
+    for (org, capability, level) in &snapshot.capability_levels {
+        e.sample(
+            "vigie_capability_level",
+            &[("org", org), ("capability", capability)],
+            f64::from(*level),
+        );
+    }
+
     e.sample(
         "vigie_ingest_duration_seconds_bucket",
         &[("le", "+Inf")],
@@ -346,3 +359,5 @@ mod tests {
         );
     }
 }
+            capability_levels: vec![("o".into(), "C05".into(), 0)],
+        assert!(text.contains("vigie_capability_level{org=\"o\",capability=\"C05\"} 0\n"));

@@ -24,6 +24,7 @@ pub struct ApiError {
 /// The stable codes. This list may grow; a code never changes meaning.
 pub mod code {
     pub const MALFORMED_JSON: &str = "malformed_json";
+    pub const BAD_QUERY: &str = "bad_query";
     pub const BODY_UNREADABLE: &str = "body_unreadable";
     pub const UNAUTHENTICATED: &str = "unauthenticated";
     pub const FORBIDDEN: &str = "forbidden";
@@ -51,6 +52,11 @@ impl ApiError {
     /// 400: the body is not JSON, or is cut short.
     pub fn malformed(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code::MALFORMED_JSON, detail)
+    }
+
+    /// 400: a query parameter is unknown or has a value the endpoint does not take.
+    pub fn bad_query(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code::BAD_QUERY, detail)
     }
 
     /// 400: the body could not be read to its end.

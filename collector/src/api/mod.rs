@@ -2,6 +2,7 @@
 
 mod error;
 mod ingest;
+mod matrix;
 mod ops;
 mod read;
 
@@ -21,6 +22,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/reports", post(ingest::post_report))
         .route("/api/v1/orgs", get(read::list_orgs))
         .route("/api/v1/orgs/{org}", get(read::get_org))
+        .route("/api/v1/matrix", get(matrix::get_matrix))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

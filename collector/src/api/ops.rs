@@ -21,11 +21,18 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Result<Response, Ap
 
 /// The Prometheus text format.
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let snapshot = state
+    let mut snapshot = state
         .store()
         .metrics_snapshot()
         .await
         .map_err(ApiError::unavailable)?;
+    snapshot.capability_levels = crate::matrix::current_levels(
+        state.store(),
+        chrono::Utc::now(),
+        vigie_matrix::TlsProfile::default(),
+    )
+    .await
+    .map_err(ApiError::unavailable)?;
     let text = crate::metrics::render(&snapshot, state.ingest_metrics());
     Ok((
         StatusCode::OK,

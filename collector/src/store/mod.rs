@@ -86,6 +86,8 @@ pub enum StoreError {
     Corrupt { column: &'static str, value: String },
     #[error("organization id `{0}` is invalid (1-64 of a-z, 0-9, '-', '_', '.')")]
     InvalidOrg(String),
+    #[error("organization `{0}` is not known to this collector; check the id, or create it with `vigie-collector agent add --org {0}`")]
+    UnknownOrg(String),
     #[error("an agent token needs an organization and a viewer token must not have one")]
     TokenOrg,
     #[error("token name is empty or longer than 128 characters")]
@@ -232,6 +234,20 @@ pub struct MetricsSnapshot {
     pub finding_counts: Vec<(String, Status, Severity, u64)>,
     /// `(org, target, not_after)`.
     pub tls_not_after: Vec<(String, String, DateTime<Utc>)>,
+    /// `(org, capability, level)`: filled by the caller from the matrix grading, not by
+    /// the store.
+    pub capability_levels: Vec<(String, String, u8)>,
+}
+
+/// What the capability matrix is graded from, for every organization.
+#[derive(Debug, Clone, Default)]
+pub struct MatrixState {
+    /// Every organization, sorted.
+    pub orgs: Vec<String>,
+    /// `(org, verdict)`.
+    pub findings: Vec<(String, vigie_matrix::FindingFact)>,
+    /// Every stored self-assessment answer.
+    pub answers: Vec<vigie_matrix::Answer>,
 }
 
 /// The collector's store. Cheap to clone; clones share one connection.
@@ -350,6 +366,26 @@ impl Store {
 
     /// Succeeds if the store answers a query, both on the open connection and on a new one
     /// to the same file: a database file deleted or replaced under a running collector
+    /// The latest verdicts and every answer, for the capability matrix.
+    pub async fn matrix_state(&self) -> Result<MatrixState, StoreError> {
+        self.with_connection(sqlite::matrix_state).await
+    }
+
+    /// The verdicts as they stood at `at`, rebuilt from the status history.
+    pub async fn matrix_state_at(&self, at: DateTime<Utc>) -> Result<MatrixState, StoreError> {
+        self.with_connection(move |c| sqlite::matrix_state_at(c, at))
+            .await
+    }
+
+    /// Stores self-assessment answers, all or none; returns how many.
+    pub async fn import_answers(
+        &self,
+        answers: Vec<vigie_matrix::Answer>,
+    ) -> Result<usize, StoreError> {
+        self.with_connection(move |c| sqlite::insert_answers(c, &answers, Utc::now()))
+            .await
+    }
+
     /// would otherwise go unnoticed while writes land in an unlinked file.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.with_connection(|c| sqlite::schema_version(c).map(drop))

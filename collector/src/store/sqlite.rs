@@ -12,18 +12,27 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use vigie_model::{Severity, Status, TlsProbeResult};
 
+use vigie_matrix::{Answer, FindingFact};
+
 use super::{
-    AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MetricsSnapshot,
-    OrgDetail, OrgSummary, StoreError, TlsCertificateRow,
+    AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MatrixState,
+    MetricsSnapshot, OrgDetail, OrgSummary, StoreError, TlsCertificateRow,
 };
 use crate::auth::{Principal, TokenKind};
 
 /// The migrations, applied in order, each once; `schema_migrations` records them.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        2,
+        "assessments",
+        include_str!("../../migrations/0002_assessments.sql"),
+    ),
+];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
 /// readiness probe) before failing.
@@ -688,11 +697,12 @@ pub(super) fn metrics_snapshot(connection: &mut Connection) -> Result<MetricsSna
         checks,
         finding_counts,
         tls_not_after,
+        capability_levels: Vec::new(),
     })
 }
 
 /// The tables whose rows tests count before and after a refused request.
-const COUNTED_TABLES: [&str; 7] = [
+const COUNTED_TABLES: [&str; 8] = [
     "orgs",
     "tokens",
     "reports",
@@ -746,6 +756,7 @@ pub(super) fn transitions(
             ))
         })
         .map_err(sql("reading history"))?;
+    "assessments",
     let mut out = Vec::new();
     for row in rows {
         let (from, to, at, report_id) = row.map_err(sql("reading history"))?;
@@ -758,4 +769,252 @@ pub(super) fn transitions(
         ));
     }
     Ok(out)
+}
+
+/// Stores self-assessment answers in one transaction: all or none. An answer to the same
+/// question on the same date replaces the earlier import. Every organization must exist.
+pub(super) fn insert_answers(
+    connection: &mut Connection,
+    answers: &[Answer],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let now = time_text(now);
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting the assessment import"))?;
+    {
+        let mut org = tx
+            .prepare_cached("SELECT 1 FROM orgs WHERE org = ?1")
+            .map_err(sql("preparing the organization lookup"))?;
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO assessments (org, question, answer, respondent_role, answered_on,
+                                          evidence, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (org, question, answered_on) DO UPDATE SET
+                     answer = excluded.answer, respondent_role = excluded.respondent_role,
+                     evidence = excluded.evidence, imported_at = excluded.imported_at",
+            )
+            .map_err(sql("preparing the assessment insert"))?;
+        for answer in answers {
+            // A typo in an organization id must not create a new organization.
+            let known = org
+                .query_row([&answer.org], |_| Ok(()))
+                .optional()
+                .map_err(sql("looking up the organization"))?;
+            if known.is_none() {
+                return Err(StoreError::UnknownOrg(answer.org.clone()));
+            }
+            insert
+                .execute(params![
+                    answer.org,
+                    answer.question,
+                    answer.answer,
+                    answer.respondent_role,
+                    answer.answered_on.to_string(),
+                    answer.evidence,
+                    now
+                ])
+                .map_err(sql("storing an answer"))?;
+        }
+    }
+    tx.commit()
+        .map_err(sql("committing the assessment import"))?;
+    Ok(answers.len())
+}
+
+fn answers(connection: &Connection) -> Result<Vec<Answer>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT org, question, answer, respondent_role, answered_on, evidence
+             FROM assessments ORDER BY org, question, answered_on",
+        )
+        .map_err(sql("preparing the answer list"))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .map_err(sql("reading answers"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (org, question, answer, respondent_role, answered_on, evidence) =
+            row.map_err(sql("reading answers"))?;
+        let answered_on =
+            chrono::NaiveDate::parse_from_str(&answered_on, "%Y-%m-%d").map_err(|_| {
+                StoreError::Corrupt {
+                    column: "assessments.answered_on",
+                    value: answered_on.clone(),
+                }
+            })?;
+        out.push(Answer {
+            org,
+            question,
+            answer,
+            respondent_role,
+            answered_on,
+            evidence,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_evidence(
+    column: &'static str,
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt {
+        column,
+        value: text.chars().take(64).collect(),
+    })
+}
+
+/// The latest verdict of every (org, target, check) of a known check, and every answer.
+pub(super) fn matrix_state(connection: &mut Connection) -> Result<MatrixState, StoreError> {
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    let orgs = org_ids(&tx)?;
+    let mut findings: Vec<(String, FindingFact)> = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT org, target, check_id, status, evidence, observed_at FROM latest
+                 ORDER BY org, target, check_id",
+            )
+            .map_err(sql("preparing the latest verdicts"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(sql("reading the latest verdicts"))?;
+        for row in rows {
+            let (org, target, check, status, evidence, observed) =
+                row.map_err(sql("reading the latest verdicts"))?;
+            // A check this build does not know (a newer agent) grades nothing.
+            let Some(check) = vigie_model::Check::from_id(&check) else {
+                continue;
+            };
+            findings.push((
+                org,
+                FindingFact {
+                    check,
+                    target,
+                    status: parse_status("latest.status", &status)?,
+                    evidence: parse_evidence("latest.evidence", &evidence)?,
+                    observed_at: parse_time("latest.observed_at", &observed)?,
+                },
+            ));
+        }
+    }
+    let answers = answers(&tx)?;
+    Ok(MatrixState {
+        orgs,
+        findings,
+        answers,
+    })
+}
+
+/// The verdicts as they stood at `at`: for each key, the last status transition at or
+/// before `at`, with the evidence of the report that made it. Answers are all returned; the
+/// grading ignores those given after `at`.
+pub(super) fn matrix_state_at(
+    connection: &mut Connection,
+    at: DateTime<Utc>,
+) -> Result<MatrixState, StoreError> {
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    let orgs = org_ids(&tx)?;
+    let at_text = time_text(at);
+    let mut rows_out = Vec::new();
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT t.org, t.target, t.check_id, t.to_status, t.at, t.report_id
+                 FROM transitions t
+                 WHERE t.at <= ?1 AND t.id = (
+                     SELECT t2.id FROM transitions t2
+                     WHERE t2.org = t.org AND t2.target = t.target AND t2.check_id = t.check_id
+                       AND t2.at <= ?1
+                     ORDER BY t2.at DESC, t2.id DESC LIMIT 1)
+                 ORDER BY t.org, t.target, t.check_id",
+            )
+            .map_err(sql("preparing the history query"))?;
+        let rows = statement
+            .query_map([&at_text], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(sql("reading history"))?;
+        for row in rows {
+            rows_out.push(row.map_err(sql("reading history"))?);
+        }
+    }
+    // Evidence comes from the report that set each status; each report is parsed once.
+    let mut reports: std::collections::HashMap<String, Option<vigie_model::Report>> =
+        std::collections::HashMap::new();
+    let mut findings = Vec::new();
+    for (org, target, check, status, changed_at, report_id) in rows_out {
+        let Some(check_known) = vigie_model::Check::from_id(&check) else {
+            continue;
+        };
+        if !reports.contains_key(&report_id) {
+            let body: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM reports WHERE report_id = ?1",
+                    [&report_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql("reading a stored report"))?;
+            let parsed = body.and_then(|b| serde_json::from_str::<vigie_model::Report>(&b).ok());
+            reports.insert(report_id.clone(), parsed);
+        }
+        let evidence = reports
+            .get(&report_id)
+            .and_then(Option::as_ref)
+            .and_then(|r| {
+                r.findings
+                    .iter()
+                    .find(|f| f.target == target && f.check.as_str() == check)
+            })
+            .map(|f| f.evidence.clone())
+            .unwrap_or_default();
+        findings.push((
+            org,
+            FindingFact {
+                check: check_known,
+                target,
+                status: parse_status("transitions.to_status", &status)?,
+                evidence,
+                observed_at: parse_time("transitions.at", &changed_at)?,
+            },
+        ));
+    }
+    let answers = answers(&tx)?;
+    Ok(MatrixState {
+        orgs,
+        findings,
+        answers,
+    })
 }

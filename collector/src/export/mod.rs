@@ -1,0 +1,185 @@
+//! The capability matrix exports: JSON for machines, CSV (UTF-8 with BOM, plus a data
+//! dictionary), XLSX and a self-contained printable HTML page. Every header, name and legend
+//! comes from `vigie-matrix`'s locale files in the chosen language; every export states the
+//! rules version and the TLS profile. Exports only lay out a computed [`Matrix`].
+
+mod csv;
+mod html;
+mod json;
+mod xlsx;
+
+use vigie_matrix::catalogue::{catalogue, text as catalogue_text};
+use vigie_matrix::grade::Value;
+use vigie_model::Lang;
+
+use crate::matrix::{Matrix, View};
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
+    Xlsx,
+    Html,
+}
+
+impl Format {
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+            Format::Html => "html",
+        }
+    }
+}
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("writing the XLSX workbook failed: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("serializing the JSON export failed: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The matrix in `format`.
+pub fn render(matrix: &Matrix, format: Format) -> Result<Vec<u8>, ExportError> {
+    match format {
+        Format::Json => json::render(matrix),
+        Format::Csv => Ok(csv::matrix(matrix)),
+        Format::Xlsx => xlsx::render(matrix),
+        Format::Html => Ok(html::render(matrix).into_bytes()),
+    }
+}
+
+/// The CSV data dictionary: every capability with its names and descriptions in both
+/// languages, its kind, mappings and the rules version; headers in `lang`.
+pub fn dictionary_csv(lang: Lang) -> Vec<u8> {
+    csv::dictionary(lang)
+}
+
+/// A text of the matrix locale.
+fn t(lang: Lang, key: &str) -> String {
+    catalogue_text(lang, key)
+}
+
+/// The classification marking of a view.
+fn marking(matrix: &Matrix) -> String {
+    t(
+        matrix.lang,
+        match matrix.view {
+            View::Org => "marking.org",
+            View::Aggregate => "marking.aggregate",
+        },
+    )
+}
+
+/// The fill colour and text colour of a value: the spec's ColorBrewer RdBu palette.
+fn colours(value: Value) -> (&'static str, &'static str) {
+    match value {
+        Value::Level(0) => ("B2182B", "FFFFFF"),
+        Value::Level(1) => ("EF8A62", "000000"),
+        Value::Level(2) => ("FDDBC7", "000000"),
+        Value::Level(3) => ("67A9CF", "000000"),
+        Value::Level(_) => ("2166AC", "FFFFFF"),
+        Value::NotApplicable => ("FFFFFF", "737373"),
+        Value::Unknown => ("BDBDBD", "000000"),
+    }
+}
+
+/// Every value of the legend, in order.
+fn legend_values() -> Vec<Value> {
+    let mut values: Vec<Value> = (0..=4).map(Value::Level).collect();
+    values.push(Value::NotApplicable);
+    values.push(Value::Unknown);
+    values
+}
+
+/// `met/known` or empty.
+fn attainment_text(met: usize, known: usize) -> String {
+    if known == 0 {
+        String::new()
+    } else {
+        format!("{met}/{known}")
+    }
+}
+
+/// `C03 = 1` or `C03/C05 = 0`.
+fn weakest_text(weakest: Option<(u8, Vec<String>)>) -> String {
+    weakest
+        .map(|(level, ids)| format!("{} = {level}", ids.join("/")))
+        .unwrap_or_default()
+}
+
+/// A percentage with no decimals.
+fn percent(share: Option<f64>) -> String {
+    share
+        .map(|s| format!("{:.0} %", s * 100.0))
+        .unwrap_or_default()
+}
+
+fn capability_name(lang: Lang, id: &str) -> String {
+    catalogue()
+        .capability(id)
+        .map(|c| c.name(lang))
+        .unwrap_or_else(|| id.to_owned())
+}
+
+/// The method lines shared by the XLSX Method sheet and the HTML page: (label, value).
+fn method_lines(matrix: &Matrix) -> Vec<(String, String)> {
+    let lang = matrix.lang;
+    let frameworks = &catalogue().frameworks;
+    vec![
+        (
+            t(lang, "method.rules_version"),
+            matrix.rules_version.clone(),
+        ),
+        (
+            t(lang, "method.tls_profile"),
+            format!(
+                "{} — {}",
+                matrix.profile.as_str(),
+                t(lang, &format!("profile.{}", matrix.profile.as_str()))
+            ),
+        ),
+        (
+            t(lang, "method.generated_at"),
+            matrix.generated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+        (t(lang, "method.since"), matrix.since.to_string()),
+        (
+            t(lang, "method.view"),
+            t(lang, &format!("view.{}", matrix.view.as_str())),
+        ),
+        (t(lang, "method.language"), lang.as_str().to_owned()),
+        (t(lang, "method.orgs"), matrix.orgs.len().to_string()),
+        (
+            t(lang, "method.frameworks"),
+            [
+                frameworks.cccs.as_str(),
+                frameworks.cis.as_str(),
+                frameworks.csf.as_str(),
+                frameworks.cpg.as_str(),
+            ]
+            .join("; "),
+        ),
+        (
+            t(lang, "method.aggregation"),
+            t(lang, "method.aggregation.text"),
+        ),
+        (t(lang, "method.baseline"), t(lang, "method.baseline.text")),
+        (t(lang, "method.marking"), marking(matrix)),
+    ]
+}

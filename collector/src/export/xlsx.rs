@@ -1,0 +1,537 @@
+//! XLSX: cells coloured by level with the spec's palette and the level always printed,
+//! diagonal hatching for self-assessed cells, frozen headers, a note per cell (previous
+//! level, coverage, notes, evidence), and the Legend, Trends, Mappings and Method sheets
+//! (plus Evidence in the organization view). The classification marking is the printed
+//! page header of every sheet.
+
+use rust_xlsxwriter::{Color, Format, FormatBorder, FormatPattern, Note, Workbook, Worksheet};
+use vigie_matrix::catalogue::catalogue;
+use vigie_matrix::grade::{Cell, Source, Value};
+use vigie_model::Lang;
+
+use super::{
+    attainment_text, capability_name, colours, legend_values, marking, method_lines, percent, t,
+    weakest_text, ExportError,
+};
+use crate::matrix::{Matrix, Trend, View};
+
+fn rgb(hex: &str) -> Color {
+    Color::RGB(u32::from_str_radix(hex, 16).unwrap_or(0))
+}
+
+/// The format of a value cell: fill and text colour by level, hatching for self-assessed
+/// cells, italic for stale ones.
+fn level_format(value: Value, source: Option<Source>, stale: bool) -> Format {
+    let (fill, text) = colours(value);
+    let mut format = Format::new()
+        .set_font_color(rgb(text))
+        .set_bold()
+        .set_align(rust_xlsxwriter::FormatAlign::Center)
+        .set_border(FormatBorder::Thin)
+        .set_border_color(rgb("969696"));
+    format = if source == Some(Source::SelfAssessed) {
+        format
+            .set_pattern(FormatPattern::LightUp)
+            .set_background_color(rgb(fill))
+            .set_foreground_color(rgb("FFFFFF"))
+    } else {
+        format
+            .set_pattern(FormatPattern::Solid)
+            .set_background_color(rgb(fill))
+    };
+    if stale {
+        format = format.set_italic();
+    }
+    format
+}
+
+fn header_format() -> Format {
+    Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_background_color(rgb("F0F0F0"))
+        .set_border(FormatBorder::Thin)
+}
+
+/// The text of a cell: level, source suffix (S, H), trend symbol, † when stale.
+fn cell_text(cell: &Cell, trend: Trend) -> String {
+    let mut text = format!("{} {}", cell.label(), trend.symbol());
+    if cell.stale {
+        text.push_str(" †");
+    }
+    text
+}
+
+fn cell_note(lang: Lang, cell: &Cell, previous: Value) -> String {
+    let mut lines = vec![format!(
+        "{}: {}",
+        t(lang, "header.previous"),
+        previous.label()
+    )];
+    if let Some(source) = cell.source {
+        lines.push(format!(
+            "{}: {}",
+            t(lang, "header.source"),
+            source.name(lang)
+        ));
+    }
+    if let Some(c) = cell.coverage {
+        lines.push(format!(
+            "{}: {}/{}",
+            t(lang, "header.coverage"),
+            c.met,
+            c.total
+        ));
+    }
+    if let Some(date) = cell.answered_on {
+        lines.push(format!("{}: {date}", t(lang, "header.answered_on")));
+    }
+    if !cell.evidence.is_empty() {
+        lines.push(format!(
+            "{}: {}",
+            t(lang, "header.evidence"),
+            cell.evidence.join("; ")
+        ));
+    }
+    lines.extend(cell.notes.iter().map(|n| n.render(lang)));
+    lines.join("\n")
+}
+
+/// Page setup shared by every sheet: landscape, fit to width, the marking on every page.
+fn page_setup(sheet: &mut Worksheet, marking: &str, rules_version: &str) {
+    // Header/footer codes treat `&` specially; the marking has none.
+    let marking = marking.replace('&', "&&");
+    sheet
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_header(format!("&C&\"-,Bold\"{marking}"))
+        .set_footer(format!("&L{marking}&Rrules {rules_version} — &P/&N"));
+}
+
+pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
+    let lang = matrix.lang;
+    let marking = marking(matrix);
+    let header = header_format();
+    let bold = Format::new().set_bold();
+    let wrap = Format::new().set_text_wrap();
+    let mut workbook = Workbook::new();
+
+    // Matrix: rows are capabilities; columns organizations (org view) or the aggregate.
+    {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(t(lang, "sheet.matrix"))?;
+        page_setup(sheet, &marking, &matrix.rules_version);
+        sheet.write_string_with_format(0, 0, &marking, &bold)?;
+        sheet.write_string(
+            0,
+            3,
+            format!(
+                "{} — {} {} — {} {}",
+                t(lang, "title.matrix"),
+                t(lang, "method.rules_version"),
+                matrix.rules_version,
+                t(lang, "header.profile"),
+                matrix.profile.as_str()
+            ),
+        )?;
+        let fixed = [
+            t(lang, "header.capability_id"),
+            t(lang, "header.capability"),
+            t(lang, "header.csf_function"),
+            t(lang, "header.bc"),
+        ];
+        for (col, text) in fixed.iter().enumerate() {
+            sheet.write_string_with_format(1, col as u16, text, &header)?;
+        }
+        sheet.set_column_width(0, 6)?;
+        sheet.set_column_width(1, 40)?;
+        sheet.set_column_width(2, 10)?;
+        sheet.set_column_width(3, 14)?;
+        for (row, capability) in catalogue().capabilities.iter().enumerate() {
+            let row = row as u32 + 2;
+            sheet.write_string(row, 0, &capability.id)?;
+            sheet.write_string(row, 1, capability.name(lang))?;
+            sheet.write_string(row, 2, &capability.csf_function)?;
+            sheet.write_string(row, 3, capability.bc.join(", "))?;
+        }
+        let summary_row = catalogue().capabilities.len() as u32 + 2;
+        match matrix.view {
+            View::Org => {
+                for (col, org) in matrix.orgs.iter().enumerate() {
+                    let col = col as u16 + 4;
+                    sheet.write_string_with_format(1, col, &org.org, &header)?;
+                    sheet.set_column_width(col, 14)?;
+                    for (row, ((cell, previous), trend)) in org
+                        .cells
+                        .iter()
+                        .zip(&org.previous)
+                        .zip(&org.trends)
+                        .enumerate()
+                    {
+                        let row = row as u32 + 2;
+                        sheet.write_string_with_format(
+                            row,
+                            col,
+                            cell_text(cell, *trend),
+                            &level_format(cell.value, cell.source, cell.stale),
+                        )?;
+                        let note = Note::new(cell_note(lang, cell, *previous)).set_author("Vigie");
+                        sheet.insert_note(row, col, &note)?;
+                    }
+                    let (met, known) = org.baseline_attainment();
+                    sheet.write_string(summary_row, col, attainment_text(met, known))?;
+                    sheet.write_string(
+                        summary_row + 1,
+                        col,
+                        weakest_text(org.weakest_critical()),
+                    )?;
+                }
+            }
+            View::Aggregate => {
+                let columns = [
+                    "header.median",
+                    "header.share_baseline",
+                    "header.orgs_known",
+                    "header.orgs_unknown",
+                    "header.previous",
+                    "header.trend",
+                ];
+                for (i, key) in columns.iter().enumerate() {
+                    sheet.write_string_with_format(1, i as u16 + 4, t(lang, key), &header)?;
+                    sheet.set_column_width(i as u16 + 4, 14)?;
+                }
+                for (row, agg) in matrix.aggregate.iter().enumerate() {
+                    let row = row as u32 + 2;
+                    let value = agg.median.map_or(Value::Unknown, Value::Level);
+                    sheet.write_string_with_format(
+                        row,
+                        4,
+                        value.label(),
+                        &level_format(value, Some(Source::Observed), false),
+                    )?;
+                    sheet.write_string(row, 5, percent(agg.share_at_baseline()))?;
+                    sheet.write_number(row, 6, agg.known as f64)?;
+                    sheet.write_number(row, 7, agg.unknown as f64)?;
+                    sheet.write_string(
+                        row,
+                        8,
+                        agg.previous_median
+                            .map_or("?".to_owned(), |m| m.to_string()),
+                    )?;
+                    sheet.write_string(row, 9, agg.trend.symbol())?;
+                }
+            }
+        }
+        if matrix.view == View::Org {
+            sheet.write_string_with_format(
+                summary_row,
+                1,
+                t(lang, "header.baseline_attainment"),
+                &bold,
+            )?;
+            sheet.write_string_with_format(
+                summary_row + 1,
+                1,
+                t(lang, "header.weakest_critical"),
+                &bold,
+            )?;
+        }
+        sheet.set_freeze_panes(2, 2)?;
+        sheet.set_repeat_rows(0, 1)?;
+    }
+
+    // Legend.
+    {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(t(lang, "sheet.legend"))?;
+        page_setup(sheet, &marking, &matrix.rules_version);
+        sheet.write_string_with_format(0, 0, t(lang, "header.level"), &header)?;
+        sheet.write_string_with_format(0, 1, t(lang, "header.meaning"), &header)?;
+        sheet.write_string_with_format(0, 2, t(lang, "header.colour"), &header)?;
+        sheet.set_column_width(1, 60)?;
+        let mut row = 1;
+        for value in legend_values() {
+            sheet.write_string_with_format(
+                row,
+                0,
+                value.label(),
+                &level_format(value, Some(Source::Observed), false),
+            )?;
+            sheet.write_string(row, 1, t(lang, &value.text_key()))?;
+            sheet.write_string(row, 2, format!("#{}", colours(value).0))?;
+            row += 1;
+        }
+        row += 1;
+        for source in [Source::Observed, Source::SelfAssessed, Source::Hybrid] {
+            let sample = Cell {
+                capability: String::new(),
+                value: Value::Level(3),
+                source: Some(source),
+                coverage: None,
+                observed_at: None,
+                stale: false,
+                answered_on: None,
+                evidence: Vec::new(),
+                notes: Vec::new(),
+            };
+            sheet.write_string_with_format(
+                row,
+                0,
+                sample.label(),
+                &level_format(Value::Level(3), Some(source), false),
+            )?;
+            sheet.write_string(
+                row,
+                1,
+                format!(
+                    "{} ({}): {}",
+                    source.name(lang),
+                    source.letter(),
+                    t(lang, &format!("source.{}.explained", source.letter()))
+                ),
+            )?;
+            row += 1;
+        }
+        row += 1;
+        for trend in Trend::ALL {
+            sheet.write_string(row, 0, trend.symbol())?;
+            sheet.write_string(row, 1, t(lang, trend.text_key()))?;
+            row += 1;
+        }
+        sheet.write_string(row, 0, "†")?;
+        sheet.write_string(
+            row,
+            1,
+            vigie_matrix::catalogue::render(
+                lang,
+                "stale.explained",
+                &[("days", catalogue().thresholds.stale_after_days.to_string())],
+            ),
+        )?;
+    }
+
+    // Trends: the last four quarters.
+    {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(t(lang, "sheet.trends"))?;
+        page_setup(sheet, &marking, &matrix.rules_version);
+        let mut col = 0u16;
+        if matrix.view == View::Org {
+            sheet.write_string_with_format(0, col, t(lang, "header.org"), &header)?;
+            col += 1;
+        }
+        sheet.write_string_with_format(0, col, t(lang, "header.capability_id"), &header)?;
+        sheet.write_string_with_format(0, col + 1, t(lang, "header.capability"), &header)?;
+        sheet.set_column_width(col + 1, 40)?;
+        let first_quarter_col = col + 2;
+        for (i, quarter) in matrix.quarters.iter().enumerate() {
+            sheet.write_string_with_format(
+                0,
+                first_quarter_col + i as u16,
+                format!("{} {}", t(lang, "header.quarter"), quarter.last_day),
+                &header,
+            )?;
+            sheet.set_column_width(first_quarter_col + i as u16, 14)?;
+        }
+        let current_col = first_quarter_col + matrix.quarters.len() as u16;
+        sheet.write_string_with_format(
+            0,
+            current_col,
+            format!(
+                "{} {}",
+                t(lang, "header.level"),
+                matrix.generated_at.format("%Y-%m-%d")
+            ),
+            &header,
+        )?;
+        let mut row = 1u32;
+        match matrix.view {
+            View::Org => {
+                for org in &matrix.orgs {
+                    for (i, capability) in catalogue().capabilities.iter().enumerate() {
+                        sheet.write_string(row, 0, &org.org)?;
+                        sheet.write_string(row, 1, &capability.id)?;
+                        sheet.write_string(row, 2, capability.name(lang))?;
+                        for (q, quarter) in matrix.quarters.iter().enumerate() {
+                            let value = quarter
+                                .orgs
+                                .iter()
+                                .find(|(o, _)| *o == org.org)
+                                .and_then(|(_, values)| values.get(i).copied())
+                                .unwrap_or(Value::Unknown);
+                            sheet.write_string_with_format(
+                                row,
+                                first_quarter_col + q as u16,
+                                value.label(),
+                                &level_format(value, Some(Source::Observed), false),
+                            )?;
+                        }
+                        let cell = &org.cells[i];
+                        sheet.write_string_with_format(
+                            row,
+                            current_col,
+                            cell.label(),
+                            &level_format(cell.value, cell.source, cell.stale),
+                        )?;
+                        row += 1;
+                    }
+                }
+            }
+            View::Aggregate => {
+                for (i, agg) in matrix.aggregate.iter().enumerate() {
+                    sheet.write_string(row, 0, &agg.capability)?;
+                    sheet.write_string(row, 1, capability_name(lang, &agg.capability))?;
+                    for (q, quarter) in matrix.quarters.iter().enumerate() {
+                        let value = quarter
+                            .medians
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .map_or(Value::Unknown, Value::Level);
+                        sheet.write_string_with_format(
+                            row,
+                            first_quarter_col + q as u16,
+                            value.label(),
+                            &level_format(value, Some(Source::Observed), false),
+                        )?;
+                    }
+                    let value = agg.median.map_or(Value::Unknown, Value::Level);
+                    sheet.write_string_with_format(
+                        row,
+                        current_col,
+                        value.label(),
+                        &level_format(value, Some(Source::Observed), false),
+                    )?;
+                    row += 1;
+                }
+            }
+        }
+        sheet.set_freeze_panes(1, first_quarter_col)?;
+    }
+
+    // Mappings.
+    {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(t(lang, "sheet.mappings"))?;
+        page_setup(sheet, &marking, &matrix.rules_version);
+        let headers = [
+            "header.capability_id",
+            "header.capability",
+            "header.kind",
+            "header.bc",
+            "header.cis",
+            "header.cis_ig",
+            "header.csf",
+            "header.cpg",
+            "header.feeds",
+            "header.questions",
+        ];
+        for (col, key) in headers.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, t(lang, key), &header)?;
+        }
+        sheet.set_column_width(1, 40)?;
+        sheet.set_column_width(8, 50)?;
+        for (row, c) in catalogue().capabilities.iter().enumerate() {
+            let row = row as u32 + 1;
+            sheet.write_string(row, 0, &c.id)?;
+            sheet.write_string(row, 1, c.name(lang))?;
+            sheet.write_string(row, 2, t(lang, c.kind.text_key()))?;
+            sheet.write_string(row, 3, c.bc.join(", "))?;
+            sheet.write_string(row, 4, c.cis.join(", "))?;
+            sheet.write_number(row, 5, f64::from(c.cis_implementation_group()))?;
+            sheet.write_string(row, 6, c.csf.join(", "))?;
+            sheet.write_string(row, 7, c.cpg.join(", "))?;
+            sheet.write_string_with_format(row, 8, c.feeds.join(", "), &wrap)?;
+            sheet.write_string(row, 9, c.questions.join(", "))?;
+        }
+        let frameworks = &catalogue().frameworks;
+        let last = catalogue().capabilities.len() as u32 + 2;
+        for (i, name) in [
+            &frameworks.cccs,
+            &frameworks.cis,
+            &frameworks.csf,
+            &frameworks.cpg,
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.write_string(last + i as u32, 1, name.as_str())?;
+        }
+        sheet.set_freeze_panes(1, 1)?;
+    }
+
+    // Method: the generation facts, then every level rule.
+    {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(t(lang, "sheet.method"))?;
+        page_setup(sheet, &marking, &matrix.rules_version);
+        sheet.set_column_width(0, 32)?;
+        sheet.set_column_width(1, 100)?;
+        sheet.write_string_with_format(0, 0, t(lang, "header.item"), &header)?;
+        sheet.write_string_with_format(0, 1, t(lang, "header.value"), &header)?;
+        let mut row = 1u32;
+        for (label, value) in method_lines(matrix) {
+            sheet.write_string_with_format(row, 0, label, &bold)?;
+            sheet.write_string_with_format(row, 1, value, &wrap)?;
+            row += 1;
+        }
+        row += 1;
+        sheet.write_string_with_format(row, 0, t(lang, "header.capability"), &header)?;
+        sheet.write_string_with_format(row, 1, t(lang, "header.rule"), &header)?;
+        row += 1;
+        for c in &catalogue().capabilities {
+            for level in 0..=4u8 {
+                sheet.write_string(row, 0, format!("{} — {level}", c.id))?;
+                sheet.write_string_with_format(row, 1, c.level_rule(lang, level), &wrap)?;
+                row += 1;
+            }
+        }
+    }
+
+    // Evidence: the answers behind self-assessed cells (organization view only).
+    if matrix.view == View::Org {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(t(lang, "sheet.evidence"))?;
+        page_setup(sheet, &marking, &matrix.rules_version);
+        let headers = [
+            "header.org",
+            "header.question",
+            "header.capability_id",
+            "header.answer",
+            "header.respondent_role",
+            "header.answered_on",
+            "header.evidence",
+        ];
+        for (col, key) in headers.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, t(lang, key), &header)?;
+        }
+        sheet.set_column_width(1, 60)?;
+        for (row, answer) in matrix.answers.iter().enumerate() {
+            let row = row as u32 + 1;
+            let question = catalogue().question(&answer.question);
+            sheet.write_string(row, 0, &answer.org)?;
+            sheet.write_string_with_format(
+                row,
+                1,
+                format!(
+                    "{} {}",
+                    answer.question,
+                    question.map(|q| q.text(lang)).unwrap_or_default()
+                ),
+                &wrap,
+            )?;
+            sheet.write_string(
+                row,
+                2,
+                question.map(|q| q.capability.clone()).unwrap_or_default(),
+            )?;
+            sheet.write_string(row, 3, &answer.answer)?;
+            sheet.write_string(row, 4, &answer.respondent_role)?;
+            sheet.write_string(row, 5, answer.answered_on.to_string())?;
+            sheet.write_string(row, 6, answer.evidence.clone().unwrap_or_default())?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+    }
+
+    Ok(workbook.save_to_buffer()?)
+}

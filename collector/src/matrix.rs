@@ -1,0 +1,436 @@
+//! The capability matrix of the sector, computed from the store: the latest verdicts and
+//! answers of every organization graded by `vigie-matrix`, their change since a date
+//! (rebuilt from the status history), the last four quarters, and the sector aggregate.
+//! The exports ([`crate::export`]) only lay this out.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use vigie_matrix::grade::{self, Cell, Value};
+use vigie_matrix::{catalogue, Answer, FindingFact, Inputs, TlsProfile};
+use vigie_model::Lang;
+
+use crate::store::{MatrixState, Store, StoreError};
+
+/// Which layout: one column per organization, or the sector aggregate (the committee's
+/// default: no organization named).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    Org,
+    #[default]
+    Aggregate,
+}
+
+impl View {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Org => "org",
+            View::Aggregate => "aggregate",
+        }
+    }
+}
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct MatrixRequest {
+    pub view: View,
+    pub lang: Lang,
+    /// Compare with the state at the start of this day (UTC); default: the start of the
+    /// current quarter, i.e. the end of the previous one.
+    pub since: Option<NaiveDate>,
+    /// Only this organization (org view).
+    pub org: Option<String>,
+    pub profile: TlsProfile,
+    pub now: DateTime<Utc>,
+}
+
+/// The change of a level since the comparison date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trend {
+    Up,
+    Down,
+    Same,
+    /// New, or first assessment.
+    New,
+    /// No comparable data.
+    None,
+}
+
+impl Trend {
+    /// The spec's symbols: ▲ ▼ ● ✱ ○.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Trend::Up => "▲",
+            Trend::Down => "▼",
+            Trend::Same => "●",
+            Trend::New => "✱",
+            Trend::None => "○",
+        }
+    }
+
+    pub fn text_key(self) -> &'static str {
+        match self {
+            Trend::Up => "trend.up",
+            Trend::Down => "trend.down",
+            Trend::Same => "trend.same",
+            Trend::New => "trend.new",
+            Trend::None => "trend.none",
+        }
+    }
+
+    pub const ALL: [Trend; 5] = [Trend::Up, Trend::Down, Trend::Same, Trend::New, Trend::None];
+
+    fn between(previous: Value, current: Value, had_data_before: bool) -> Trend {
+        match (previous.level(), current.level()) {
+            (Some(p), Some(c)) if c > p => Trend::Up,
+            (Some(p), Some(c)) if c < p => Trend::Down,
+            (Some(_), Some(_)) => Trend::Same,
+            (None, Some(_)) if !had_data_before => Trend::New,
+            _ => Trend::None,
+        }
+    }
+}
+
+/// One organization's column.
+#[derive(Debug, Clone)]
+pub struct OrgColumn {
+    pub org: String,
+    /// The newest observation or answer.
+    pub assessed_on: Option<DateTime<Utc>>,
+    /// One per capability, in catalogue order.
+    pub cells: Vec<Cell>,
+    /// The values at the comparison date.
+    pub previous: Vec<Value>,
+    pub trends: Vec<Trend>,
+}
+
+impl OrgColumn {
+    /// Capabilities at ≥3 and capabilities with a known level.
+    pub fn baseline_attainment(&self) -> (usize, usize) {
+        grade::baseline_attainment(&self.cells)
+    }
+
+    /// The lowest critical capability level and the capabilities at it.
+    pub fn weakest_critical(&self) -> Option<(u8, Vec<String>)> {
+        grade::weakest_critical(&self.cells)
+    }
+}
+
+/// One capability across the sector.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AggregateRow {
+    pub capability: String,
+    pub median: Option<u8>,
+    /// Organizations at level 3 or more.
+    pub at_baseline: usize,
+    /// Organizations with a known level.
+    pub known: usize,
+    pub unknown: usize,
+    pub previous_median: Option<u8>,
+    pub trend: Trend,
+}
+
+impl AggregateRow {
+    /// The share at ≥3 among organizations with a known level, 0–1.
+    pub fn share_at_baseline(&self) -> Option<f64> {
+        (self.known > 0).then(|| self.at_baseline as f64 / self.known as f64)
+    }
+}
+
+/// The state at the end of one quarter.
+#[derive(Debug, Clone)]
+pub struct Quarter {
+    /// The last day of the quarter.
+    pub last_day: NaiveDate,
+    /// `(org, values per capability)`.
+    pub orgs: Vec<(String, Vec<Value>)>,
+    /// Sector median per capability.
+    pub medians: Vec<Option<u8>>,
+}
+
+/// The whole matrix, ready to export.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pub view: View,
+    pub lang: Lang,
+    pub profile: TlsProfile,
+    pub generated_at: DateTime<Utc>,
+    pub since: NaiveDate,
+    pub rules_version: String,
+    pub orgs: Vec<OrgColumn>,
+    pub aggregate: Vec<AggregateRow>,
+    /// Oldest first, four at most.
+    pub quarters: Vec<Quarter>,
+    /// The current answers of the organizations shown (org view).
+    pub answers: Vec<Answer>,
+}
+
+/// Why the matrix cannot be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("organization `{0}` is not known; GET /api/v1/orgs or the store lists them")]
+    UnknownOrg(String),
+    #[error("--since {since} is after today ({today})")]
+    SinceInFuture { since: NaiveDate, today: NaiveDate },
+}
+
+/// The first day of the quarter holding `date`.
+pub fn quarter_start(date: NaiveDate) -> NaiveDate {
+    let month = (date.month0() / 3) * 3 + 1;
+    NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date)
+}
+
+fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
+/// Grades every organization of `state` at `now`.
+fn grade_state(
+    state: &MatrixState,
+    now: DateTime<Utc>,
+    profile: TlsProfile,
+) -> BTreeMap<String, (Vec<Cell>, bool, Option<DateTime<Utc>>)> {
+    let mut findings: BTreeMap<&str, Vec<FindingFact>> = BTreeMap::new();
+    for (org, finding) in &state.findings {
+        findings.entry(org).or_default().push(finding.clone());
+    }
+    let mut answers: BTreeMap<&str, Vec<Answer>> = BTreeMap::new();
+    for answer in state
+        .answers
+        .iter()
+        .filter(|a| a.answered_on <= now.date_naive())
+    {
+        answers.entry(&answer.org).or_default().push(answer.clone());
+    }
+    let lifetimes = BTreeMap::new();
+    state
+        .orgs
+        .iter()
+        .map(|org| {
+            let f = findings.get(org.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let a = answers.get(org.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let cells = vigie_matrix::grade_org(Inputs {
+                findings: f,
+                answers: a,
+                now,
+                profile,
+                certificate_lifetimes: &lifetimes,
+            });
+            let newest_observation = f.iter().map(|f| f.observed_at).max();
+            let newest_answer = a.iter().map(|a| start_of_day(a.answered_on)).max();
+            let assessed_on = newest_observation.max(newest_answer);
+            let has_data = !f.is_empty() || !a.is_empty();
+            (org.clone(), (cells, has_data, assessed_on))
+        })
+        .collect()
+}
+
+fn medians(graded: &[&Vec<Cell>], capabilities: usize) -> Vec<Option<u8>> {
+    (0..capabilities)
+        .map(|i| {
+            let levels: Vec<u8> = graded
+                .iter()
+                .filter_map(|cells| cells.get(i).and_then(|c| c.value.level()))
+                .collect();
+            grade::median(&levels)
+        })
+        .collect()
+}
+
+/// `(org, capability, level)` of every known level now: `vigie_capability_level`. At most
+/// organizations × 18 series; unknown and not-applicable cells are left out.
+pub async fn current_levels(
+    store: &Store,
+    now: DateTime<Utc>,
+    profile: TlsProfile,
+) -> Result<Vec<(String, String, u8)>, StoreError> {
+    let state = store.matrix_state().await?;
+    Ok(grade_state(&state, now, profile)
+        .into_iter()
+        .flat_map(|(org, (cells, _, _))| {
+            cells.into_iter().filter_map(move |cell| {
+                cell.value
+                    .level()
+                    .map(|level| (org.clone(), cell.capability, level))
+            })
+        })
+        .collect())
+}
+
+/// Computes the matrix from the store.
+pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, MatrixError> {
+    let now = request.now;
+    let today = now.date_naive();
+    let since = request.since.unwrap_or_else(|| quarter_start(today));
+    if since > today {
+        return Err(MatrixError::SinceInFuture { since, today });
+    }
+    let capabilities = catalogue().capabilities.len();
+    let keep = |org: &str| request.org.as_deref().is_none_or(|o| o == org);
+
+    let current_state = store.matrix_state().await?;
+    if let Some(org) = &request.org {
+        if !current_state.orgs.contains(org) {
+            return Err(MatrixError::UnknownOrg(org.chars().take(64).collect()));
+        }
+    }
+    let current = grade_state(&current_state, now, request.profile);
+    let since_at = start_of_day(since);
+    let before = grade_state(
+        &store.matrix_state_at(since_at).await?,
+        since_at,
+        request.profile,
+    );
+
+    let mut orgs = Vec::new();
+    for (org, (cells, _, assessed_on)) in current.iter().filter(|(o, _)| keep(o)) {
+        let (previous, had_data_before) = match before.get(org) {
+            Some((cells, has_data, _)) => (cells.iter().map(|c| c.value).collect(), *has_data),
+            None => (vec![Value::Unknown; capabilities], false),
+        };
+        let trends = cells
+            .iter()
+            .zip(&previous)
+            .map(|(cell, previous)| Trend::between(*previous, cell.value, had_data_before))
+            .collect();
+        orgs.push(OrgColumn {
+            org: org.clone(),
+            assessed_on: *assessed_on,
+            cells: cells.clone(),
+            previous,
+            trends,
+        });
+    }
+
+    let now_cells: Vec<&Vec<Cell>> = orgs.iter().map(|o| &o.cells).collect();
+    let before_cells: Vec<&Vec<Cell>> = before
+        .iter()
+        .filter(|(o, _)| keep(o))
+        .map(|(_, (cells, _, _))| cells)
+        .collect();
+    let now_medians = medians(&now_cells, capabilities);
+    let before_medians = medians(&before_cells, capabilities);
+    let aggregate = catalogue()
+        .capabilities
+        .iter()
+        .enumerate()
+        .map(|(i, capability)| {
+            let levels: Vec<u8> = now_cells
+                .iter()
+                .filter_map(|cells| cells.get(i).and_then(|c| c.value.level()))
+                .collect();
+            let median = now_medians[i];
+            let previous_median = before_medians[i];
+            let trend = match (previous_median, median) {
+                (None, Some(_)) => Trend::New,
+                (p, c) => Trend::between(
+                    p.map_or(Value::Unknown, Value::Level),
+                    c.map_or(Value::Unknown, Value::Level),
+                    true,
+                ),
+            };
+            AggregateRow {
+                capability: capability.id.clone(),
+                median,
+                at_baseline: levels.iter().filter(|l| **l >= 3).count(),
+                known: levels.len(),
+                unknown: now_cells.len() - levels.len(),
+                previous_median,
+                trend,
+            }
+        })
+        .collect();
+
+    // The last four quarter ends before today, oldest first.
+    let mut quarters = Vec::new();
+    let mut start = quarter_start(today);
+    for _ in 0..4 {
+        let at = start_of_day(start);
+        let graded = grade_state(&store.matrix_state_at(at).await?, at, request.profile);
+        let shown: Vec<(String, Vec<Value>)> = graded
+            .iter()
+            .filter(|(o, _)| keep(o))
+            .map(|(o, (cells, _, _))| (o.clone(), cells.iter().map(|c| c.value).collect()))
+            .collect();
+        let cells: Vec<&Vec<Cell>> = graded
+            .iter()
+            .filter(|(o, _)| keep(o))
+            .map(|(_, (cells, _, _))| cells)
+            .collect();
+        quarters.push(Quarter {
+            last_day: start.pred_opt().unwrap_or(start),
+            orgs: shown,
+            medians: medians(&cells, capabilities),
+        });
+        start = quarter_start(start.pred_opt().unwrap_or(start));
+    }
+    quarters.reverse();
+
+    let answers = if request.view == View::Org {
+        current_state
+            .answers
+            .into_iter()
+            .filter(|a| keep(&a.org))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Matrix {
+        view: request.view,
+        lang: request.lang,
+        profile: request.profile,
+        generated_at: now,
+        since,
+        rules_version: catalogue().rules_version.clone(),
+        orgs,
+        aggregate,
+        quarters,
+        answers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_start_on_the_first_of_january_april_july_october() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(quarter_start(d(2026, 11, 29)), d(2026, 10, 1));
+        assert_eq!(quarter_start(d(2026, 10, 1)), d(2026, 10, 1));
+        assert_eq!(quarter_start(d(2026, 3, 31)), d(2026, 1, 1));
+        assert_eq!(quarter_start(d(2026, 6, 30)), d(2026, 4, 1));
+    }
+
+    #[test]
+    fn trends() {
+        assert_eq!(
+            Trend::between(Value::Level(1), Value::Level(3), true),
+            Trend::Up
+        );
+        assert_eq!(
+            Trend::between(Value::Level(3), Value::Level(1), true),
+            Trend::Down
+        );
+        assert_eq!(
+            Trend::between(Value::Level(2), Value::Level(2), true),
+            Trend::Same
+        );
+        assert_eq!(
+            Trend::between(Value::Unknown, Value::Level(2), false),
+            Trend::New
+        );
+        assert_eq!(
+            Trend::between(Value::Unknown, Value::Level(2), true),
+            Trend::None
+        );
+        assert_eq!(
+            Trend::between(Value::Level(2), Value::Unknown, true),
+            Trend::None
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! The capability matrix end to end: reports ingested through the real HTTP routes, answers
+//! imported, then every export format in both languages read back and checked against the
+//! grading rules (XLSX parsed with calamine).
+
+mod common;
+
+use std::io::Cursor;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+use chrono::{Duration, Utc};
+use common::*;
+use serde_json::Value;
+use vigie_model::Status;
+
+/// A collector holding two reports of ORG: 60 days ago TLS 1.0 was accepted (C01 = 1), a
+/// day ago it is refused (C01 = 2: HTTPS redirect and HSTS not observed), plus MFA answers.
+async fn collector_with_history() -> (TestCollector, String) {
+    let c = TestCollector::new().await;
+    let now = Utc::now();
+    for (days, tls1_0) in [(60, Status::Fail), (1, Status::Pass)] {
+        let report = fixture_report(ORG, now - Duration::days(days), tls1_0);
+        let (status, body) = c.post(Some(&c.agent), body_of(&report)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let today = now.date_naive();
+    let answers = vec![
+        vigie_matrix::assess::normalize(
+            ORG,
+            "Q7",
+            "email;cloud;remote;admin",
+            "IT lead",
+            today - Duration::days(3),
+            None,
+            today,
+        )
+        .unwrap(),
+        vigie_matrix::assess::normalize(
+            ORG,
+            "Q8",
+            "app;security_key",
+            "IT lead",
+            today - Duration::days(3),
+            Some("idp-export.csv"),
+            today,
+        )
+        .unwrap(),
+    ];
+    c.store().import_answers(answers).await.unwrap();
+    let since = (today - Duration::days(30)).to_string();
+    (c, since)
+}
+
+async fn get_bytes(c: &TestCollector, path: &str) -> (StatusCode, String, Vec<u8>) {
+    c.send(
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", c.viewer))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+fn cell<'a>(org: &'a Value, capability: &str) -> &'a Value {
+    org["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["capability"] == capability)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn json_levels_follow_the_rules_with_trends_sources_and_the_rdp_free_mfa_answer() {
+    let (c, since) = collector_with_history().await;
+    let (status, content_type, body) = get_bytes(
+        &c,
+        &format!("/api/v1/matrix?view=org&format=json&lang=en&since={since}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(content_type, "application/json");
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["schema"], "vigie.matrix.v1");
+    assert_eq!(json["tls_profile"], "modern");
+    assert_eq!(
+        json["rules_version"],
+        vigie_matrix::catalogue().rules_version
+    );
+    assert!(json["marking"].as_str().unwrap().contains("PROTECTED A"));
+    let orgs = json["orgs"].as_array().unwrap();
+    let maple = orgs.iter().find(|o| o["org"] == ORG).unwrap();
+
+    let c01 = cell(maple, "C01");
+    assert_eq!(c01["level"], 2);
+    assert_eq!(c01["previous_level"], 1, "60 days ago TLS 1.0 was accepted");
+    assert_eq!(c01["trend"], "up");
+    assert_eq!(c01["source"], "O");
+    assert_eq!(c01["coverage"], serde_json::json!({"met": 0, "total": 1}));
+    assert_eq!(
+        cell(maple, "C02")["level"],
+        2,
+        "certificate expiring within 30 days"
+    );
+    assert_eq!(cell(maple, "C03")["level"], 1, "DMARC p=none");
+    let c15 = cell(maple, "C15");
+    assert_eq!(
+        (c15["level"].clone(), c15["label"].clone()),
+        (4.into(), "4 S".into())
+    );
+    assert_eq!(c15["evidence"], serde_json::json!(["idp-export.csv"]));
+    assert_eq!(
+        c15["trend"], "none",
+        "the org had data before: no comparable level"
+    );
+    assert_eq!(cell(maple, "C08")["level"], "?");
+    assert_eq!(
+        maple["baseline_attainment"],
+        serde_json::json!({"met": 1, "known": 4})
+    );
+    assert_eq!(maple["weakest_critical"]["level"], 1);
+
+    // The other organization has no data: unknown everywhere, never zero.
+    let birch = orgs.iter().find(|o| o["org"] == OTHER_ORG).unwrap();
+    assert!(birch["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["level"] == "?"));
+
+    // French names; aggregate without organizations.
+    let (_, _, body) = get_bytes(
+        &c,
+        &format!("/api/v1/matrix?view=aggregate&format=json&lang=fr&since={since}"),
+    )
+    .await;
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        json.get("orgs").is_none(),
+        "the aggregate names no organization"
+    );
+    assert_eq!(
+        json["capabilities"][2]["name"],
+        "Protection contre l'usurpation de courriel"
+    );
+    let c03 = &json["aggregate"][2];
+    assert_eq!(
+        (
+            c03["median"].clone(),
+            c03["known"].clone(),
+            c03["unknown"].clone()
+        ),
+        (1.into(), 1.into(), 1.into())
+    );
+    assert_eq!(json["aggregate"][0]["trend"], "up");
+}
+
+#[tokio::test]
+async fn csv_has_a_bom_headers_in_the_chosen_language_and_a_bilingual_dictionary() {
+    let (c, since) = collector_with_history().await;
+    for (lang, org_header) in [("en", "Organization"), ("fr", "Organisation")] {
+        let (status, content_type, body) = get_bytes(
+            &c,
+            &format!("/api/v1/matrix?view=org&format=csv&lang={lang}&since={since}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("text/csv"));
+        assert!(body.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 BOM");
+        let text = String::from_utf8(body).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        assert!(
+            header.starts_with(&format!("\u{feff}{org_header},")),
+            "{header}"
+        );
+        let maple = lines.find(|l| l.starts_with(ORG)).unwrap();
+        // org, assessed_on, profile, then C01 level, source, trend.
+        let fields: Vec<&str> = maple.split(',').collect();
+        assert_eq!(&fields[2..6], ["modern", "2", "O", "▲"], "{maple}");
+    }
+    let (_, _, body) = get_bytes(&c, "/api/v1/matrix?format=csv&lang=fr&table=dictionary").await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("Authentification multifacteur")
+            && text.contains("Multi-factor authentication")
+    );
+}
+
+fn string_at(sheet: &calamine::Range<Data>, row: u32, col: u32) -> String {
+    match sheet.get_value((row, col)) {
+        Some(Data::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
+    let (c, since) = collector_with_history().await;
+    for (lang, matrix_sheet, capability_header, sheets) in [
+        (
+            "fr",
+            "Matrice",
+            "Capacité",
+            [
+                "Légende",
+                "Tendances",
+                "Correspondances",
+                "Méthode",
+                "Preuves",
+            ],
+        ),
+        (
+            "en",
+            "Matrix",
+            "Capability",
+            ["Legend", "Trends", "Mappings", "Method", "Evidence"],
+        ),
+    ] {
+        let (status, content_type, body) = get_bytes(
+            &c,
+            &format!("/api/v1/matrix?view=org&format=xlsx&lang={lang}&since={since}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.contains("spreadsheetml"));
+        let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(body)).unwrap();
+        let names = workbook.sheet_names();
+        assert_eq!(names[0], matrix_sheet);
+        for sheet in sheets {
+            assert!(names.iter().any(|n| n == sheet), "{sheet} in {names:?}");
+        }
+        let matrix = workbook.worksheet_range(matrix_sheet).unwrap();
+        assert_eq!(string_at(&matrix, 1, 1), capability_header);
+        let col = (4..10)
+            .find(|col| string_at(&matrix, 1, *col) == ORG)
+            .unwrap();
+        // Rows 2.. are C01..C18.
+        assert_eq!(string_at(&matrix, 2, 0), "C01");
+        assert_eq!(string_at(&matrix, 2, col), "2 ▲");
+        assert_eq!(
+            string_at(&matrix, 4, col),
+            "1 ●",
+            "C03: p=none then and now"
+        );
+        assert!(
+            string_at(&matrix, 16, col).starts_with("4 S"),
+            "C15 self-assessed"
+        );
+        let method = workbook.worksheet_range(sheets[3]).unwrap();
+        let all: Vec<String> = (0..15).map(|r| string_at(&method, r, 1)).collect();
+        assert!(
+            all.iter()
+                .any(|v| v == &vigie_matrix::catalogue().rules_version),
+            "{all:?}"
+        );
+        assert!(all.iter().any(|v| v.starts_with("modern")), "{all:?}");
+    }
+}
+
+#[tokio::test]
+async fn html_is_self_contained_printable_and_marked() {
+    let (c, since) = collector_with_history().await;
+    let (status, content_type, body) = get_bytes(
+        &c,
+        &format!("/api/v1/matrix?view=org&format=html&lang=fr&since={since}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"));
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("<html lang=\"fr\">"));
+    assert!(html.contains("@page { size: landscape"));
+    assert_eq!(
+        html.matches("PROTÉGÉ A").count(),
+        3,
+        "top and bottom of every page, and the method"
+    );
+    assert!(html.contains("Matrice des capacités de cybersécurité"));
+    assert!(html.contains("<th scope=\"row\">C03</th>"));
+    assert!(
+        html.contains("class=\"v l4 s\""),
+        "self-assessed C15 is hatched"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no external resource"
+    );
+}
+
+#[tokio::test]
+async fn matrix_needs_a_viewer_token_and_valid_parameters() {
+    let (c, _) = collector_with_history().await;
+    let (status, body) = c.get("/api/v1/matrix", Some(&c.agent)).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = c.get("/api/v1/matrix", None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
+    for query in [
+        "format=pdf",
+        "lang=de",
+        "view=all",
+        "since=yesterday",
+        "colour=1",
+        "view=aggregate&org=x",
+    ] {
+        let (status, body) = c
+            .get(&format!("/api/v1/matrix?{query}"), Some(&c.viewer))
+            .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_query");
+    }
+    let (status, body) = c
+        .get("/api/v1/matrix?view=org&org=nobody", Some(&c.viewer))
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn metrics_expose_capability_levels() {
+    let (c, _) = collector_with_history().await;
+    let text = c.metrics().await;
+    assert!(
+        text.contains(&format!(
+            "vigie_capability_level{{org=\"{ORG}\",capability=\"C03\"}} 1\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "vigie_capability_level{{org=\"{ORG}\",capability=\"C15\"}} 4\n"
+    )));
+    assert!(
+        !text.contains(&format!("vigie_capability_level{{org=\"{OTHER_ORG}\"")),
+        "unknown levels are not exported"
+    );
+}
