@@ -9,9 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigie_checks::dns::Resolver;
 use vigie_checks::tls::enumerate::{enumerate, EnumerationOptions};
 use vigie_checks::tls::wire::{self, ClientHello, FirstFlight, ProtocolVersion, Randomness};
-use vigie_model::{TlsEnumeration, TlsProtocolSupport};
+use vigie_checks::tls::{posture, Profile, TlsProbeOptions, TlsTarget, TrustStore};
+use vigie_model::{Check, Lang, Status, TlsEnumeration, TlsProtocolSupport};
 use vigie_tests::pki::{LeafSpec, TestCa};
 use vigie_tests::tls_server::{GarbageServer, SilentServer, TlsServer};
 
@@ -186,6 +188,43 @@ async fn a_legacy_openssl_server_shows_tls10_to_12_weak_suites_and_its_groups() 
     assert_eq!(e.compression, Some(false));
     assert_eq!(e.fallback_scsv, Some(true));
     assert!(e.handshakes > 20 && e.handshakes < 400, "{}", e.handshakes);
+
+    // Graded: the legacy protocols and suites fail, naming what is at fault.
+    let verdicts = posture::evaluate_enumeration("localhost:443", &e, Profile::Modern);
+    let status = |check: Check| {
+        verdicts
+            .iter()
+            .find(|v| v.check == check)
+            .map(|v| v.status)
+            .unwrap_or_else(|| panic!("{}", check.id()))
+    };
+    for check in [
+        Check::TlsProtocolTls10,
+        Check::TlsProtocolTls11,
+        Check::TlsCipherCbc,
+        Check::TlsCipherNoForwardSecrecy,
+        Check::TlsCipherAnon,
+        Check::TlsPolicyItsp40062,
+    ] {
+        assert_eq!(status(check), Status::Fail, "{}", check.id());
+    }
+    for check in [
+        Check::TlsProtocolSslv2,
+        Check::TlsProtocolSslv3,
+        Check::TlsCipherWeakDh,
+        Check::TlsCompression,
+        Check::TlsRenegotiation,
+        Check::TlsExtendedMasterSecret,
+        Check::TlsFallbackScsv,
+    ] {
+        assert_eq!(status(check), Status::Pass, "{}", check.id());
+    }
+    assert_eq!(status(Check::TlsProtocolTls13), Status::Warn);
+    let anon = verdicts
+        .iter()
+        .find(|v| v.check == Check::TlsCipherAnon)
+        .unwrap();
+    assert!(anon.summary.render(Lang::En).contains("_anon_"), "{anon:?}");
 }
 
 #[tokio::test]
@@ -281,6 +320,53 @@ async fn the_rustls_lab_server_speaks_tls12_and_13_with_modern_suites_only() {
     assert_eq!(e.extended_master_secret, Some(true));
     assert_eq!(e.secure_renegotiation, Some(true));
     assert_eq!(e.compression, Some(false));
+}
+
+#[tokio::test]
+async fn probe_deep_adds_the_enumeration_to_the_observation_and_evaluate_grades_it() {
+    let ca = TestCa::new("Vigie Deep CA");
+    let server = TlsServer::start(ip(50), &ca.issue(&LeafSpec::valid_for(&["localhost"])))
+        .await
+        .expect("start the lab server");
+    let target = TlsTarget {
+        host: "localhost".to_owned(),
+        port: server.addr.port(),
+    };
+    let probe_options = TlsProbeOptions {
+        sni: None,
+        connect: Some(server.addr.ip()),
+        timeout: Duration::from_secs(5),
+    };
+    // Never asked: --connect gives the address.
+    let resolver =
+        Resolver::new(&["127.0.0.1:9".parse().unwrap()], Duration::from_secs(1)).unwrap();
+    let trust = TrustStore::load(None).expect("trust store");
+    let observation = tokio::time::timeout(
+        BOUND,
+        vigie_checks::tls::probe_deep(
+            &target,
+            &probe_options,
+            &EnumerationOptions::default(),
+            &resolver,
+            &trust,
+        ),
+    )
+    .await
+    .expect("bounded");
+    let e = observation.enumeration.as_ref().expect("an enumeration");
+    assert_eq!(accepted(e), ["TLSv1.2", "TLSv1.3"]);
+    let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+    let find = |check: Check| verdicts.iter().find(|v| v.check == check).map(|v| v.status);
+    assert_eq!(find(Check::TlsConnect), Some(Status::Pass));
+    assert_eq!(find(Check::TlsProtocolTls10), Some(Status::Pass));
+    assert_eq!(find(Check::TlsProtocolTls13), Some(Status::Pass));
+    assert_eq!(find(Check::TlsCipherCbc), Some(Status::Pass));
+    assert_eq!(find(Check::TlsCipherNoForwardSecrecy), Some(Status::Pass));
+    // rustls offers X25519 first: outside the strict ITSP view.
+    assert_eq!(find(Check::TlsPolicyItsp40062), Some(Status::Fail));
+    // The report format keeps it.
+    let json = serde_json::to_value(&observation).unwrap();
+    assert_eq!(json["enumeration"]["protocols"][4]["protocol"], "TLSv1.2");
 }
 
 /// An SSL 3.0 ServerHello choosing TLS_RSA_WITH_3DES_EDE_CBC_SHA, then ServerHelloDone.

@@ -15,13 +15,17 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
-use vigie_model::{TlsEnumeration, TlsProtocolSupport};
+use vigie_model::{ProbeStage, TlsEnumeration, TlsObservation, TlsProbeResult, TlsProtocolSupport};
 
 use super::ciphers::{self, SuiteFamily};
+use super::probe::{probe, TlsProbeOptions};
+use super::target::TlsTarget;
+use super::verify::TrustStore;
 use super::wire::{
     self, Alert, ClientHello, FirstFlight, KeyExchange, ProtocolVersion, Randomness, ServerHello,
     WireError, TLS_FALLBACK_SCSV,
 };
+use crate::dns::Resolver;
 
 /// The most we read of one first flight (a long certificate chain fits).
 const MAX_READ: usize = 256 * 1024;
@@ -157,6 +161,33 @@ struct ProtocolFacts {
     hello: Option<ServerHello>,
     /// Codes of the accepted suites, in enumeration order.
     suites: Vec<u16>,
+}
+
+/// The probe of [`probe`], then, when it reached the server over TCP, the enumeration at the
+/// same address and with the same server name: what `vigie-agent scan tls` runs by default.
+pub async fn probe_deep(
+    target: &TlsTarget,
+    probe_options: &TlsProbeOptions,
+    options: &EnumerationOptions,
+    resolver: &Resolver,
+    trust: &TrustStore,
+) -> TlsObservation {
+    let mut observation = probe(target, probe_options, resolver, trust).await;
+    let reached = !matches!(
+        observation.result,
+        TlsProbeResult::Failed {
+            stage: ProbeStage::Resolve | ProbeStage::Connect,
+            ..
+        }
+    );
+    let address = observation
+        .address
+        .as_deref()
+        .and_then(|a| a.parse::<SocketAddr>().ok());
+    if let (true, Some(address)) = (reached, address) {
+        observation.enumeration = Some(enumerate(address, &observation.server_name, options).await);
+    }
+    observation
 }
 
 /// Enumerates `address`, sending `server_name` in SNI (unless it is an IP address).

@@ -11,6 +11,8 @@ use vigie_model::{
     TlsProbeResult, Verdict,
 };
 
+use super::posture::{self, Profile};
+
 /// `tls.cert.expiring` fails (severity high) when the certificate expires within this.
 pub const EXPIRING_FAIL_WITHIN: Duration = Duration::days(7);
 /// `tls.cert.expiring` warns when the certificate expires within this.
@@ -26,8 +28,31 @@ pub const CERTIFICATE_CHECKS: [Check; 6] = [
     Check::TlsCertExpiring,
 ];
 
-/// The verdicts of `tls.connect` and every certificate check for one observation.
+/// The verdicts of `tls.connect`, every certificate check and, when the enumeration ran, the
+/// protocol, cipher and extension checks for one observation, graded with the default
+/// profile (`modern`).
 pub fn evaluate(observation: &TlsObservation, now: DateTime<Utc>) -> Vec<Verdict> {
+    evaluate_with_profile(observation, now, Profile::default())
+}
+
+/// [`evaluate`] with a grading profile (`--profile`).
+pub fn evaluate_with_profile(
+    observation: &TlsObservation,
+    now: DateTime<Utc>,
+    profile: Profile,
+) -> Vec<Verdict> {
+    let mut verdicts = handshake_verdicts(observation, now);
+    if let Some(enumeration) = &observation.enumeration {
+        verdicts.extend(posture::evaluate_enumeration(
+            &observation.target,
+            enumeration,
+            profile,
+        ));
+    }
+    verdicts
+}
+
+fn handshake_verdicts(observation: &TlsObservation, now: DateTime<Utc>) -> Vec<Verdict> {
     let target = observation.target.as_str();
     match &observation.result {
         TlsProbeResult::Failed { stage, error } => failed(observation, *stage, error),

@@ -5,21 +5,26 @@
 //!   [`TlsObservation`](vigie_model::TlsObservation);
 //! - [`verify`]: the recording certificate verifier and our own chain and name validation;
 //! - [`certificate`]: X.509 parsing into [`CertificateInfo`](vigie_model::CertificateInfo);
-//! - [`evaluate`]: pure grading of an observation into verdicts.
-//!
-//! Deeper checks (protocol and cipher enumeration…) plug in as further probe modules whose
-//! facts join the observation, and further arms of `evaluate`.
+//! - [`evaluate`]: pure grading of an observation into verdicts;
+//! - [`wire`]: our own ClientHello and a bounded parser of the server's first flight;
+//! - [`ciphers`]: the cipher-suite registry (data: `checks/data/tls-ciphers.csv`);
+//! - [`enumerate`]: protocols, suites, groups with our own hellos, into a
+//!   [`TlsEnumeration`](vigie_model::TlsEnumeration) that joins the observation;
+//! - [`posture`]: pure grading of the enumeration (`tls.protocol.*`, `tls.cipher.*`…).
 
 pub mod certificate;
 pub mod ciphers;
 pub mod enumerate;
 pub mod evaluate;
+pub mod posture;
 pub mod probe;
 pub mod target;
 pub mod verify;
+pub mod wire;
 
-pub use evaluate::evaluate;
+pub use enumerate::{enumerate, probe_deep, EnumerationOptions};
+pub use evaluate::{evaluate, evaluate_with_profile};
+pub use posture::Profile;
 pub use probe::{probe, TlsProbeOptions};
 pub use target::{TargetError, TlsTarget};
 pub use verify::{TlsError, TrustStore};
-pub mod wire;
