@@ -26,9 +26,14 @@ pub fn binary(name: &str) -> PathBuf {
     BUILT.get_or_init(|| {
         // Under `cargo test` CARGO is set; the demo is started by scripts/demo, which has
         // just built the binaries, and must not rebuild every test target.
+        // VIGIE_TEST_NO_BUILD=1 uses the binaries as they are (built by hand with
+        // `cargo build --workspace --bins`), e.g. while another crate does not compile.
         let Ok(cargo) = std::env::var("CARGO") else {
             return;
         };
+        if std::env::var_os("VIGIE_TEST_NO_BUILD").is_some() {
+            return;
+        }
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
         let mut command = Command::new(cargo);
         command.args([
@@ -268,6 +273,20 @@ impl Collector {
 /// Minimal blocking HTTP/1.1 GET on loopback, so the harness needs no HTTP client runtime.
 /// Returns (status, body).
 pub fn http_get(url: &str, bearer: Option<&str>) -> Option<(u16, String)> {
+    http_request("GET", url, bearer, None)
+}
+
+/// Minimal blocking HTTP/1.1 POST of a JSON body on loopback. Returns (status, body).
+pub fn http_post_json(url: &str, bearer: Option<&str>, body: &str) -> Option<(u16, String)> {
+    http_request("POST", url, bearer, Some(body))
+}
+
+fn http_request(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    json_body: Option<&str>,
+) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://")?;
     let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}")))?;
@@ -278,9 +297,18 @@ pub fn http_get(url: &str, bearer: Option<&str>) -> Option<(u16, String)> {
     let auth = bearer
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let body_headers = json_body
+        .map(|b| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            )
+        })
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}{body_headers}Connection: close\r\n\r\n{}",
+        json_body.unwrap_or("")
     )
     .ok()?;
     let mut response = Vec::new();
@@ -297,6 +325,89 @@ pub fn http_get(url: &str, bearer: Option<&str>) -> Option<(u16, String)> {
         body.to_owned()
     };
     Some((status, body))
+}
+
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters kept).
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A real Prometheus (Debian's `prometheus` package) on 127.0.0.1, scraping one target every
+/// second and evaluating the given rule files every second, its data in a folder of `dir`.
+pub struct Prometheus {
+    pub addr: SocketAddr,
+    _process: Process,
+}
+
+impl Prometheus {
+    pub fn start(dir: &Path, scrape: SocketAddr, rule_files: &[PathBuf]) -> Prometheus {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
+        let rules: Vec<String> = rule_files
+            .iter()
+            .map(|p| format!("  - {:?}\n", p.display().to_string()))
+            .collect();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{}scrape_configs:\n  - job_name: vigie-collector\n    static_configs:\n      - targets: [\"{scrape}\"]\n",
+                rules.concat()
+            ),
+        )
+        .expect("write prometheus.yml");
+        let process = Process::spawn(
+            "prometheus",
+            Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address={addr}"))
+                .arg("--log.level=warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let prometheus = Prometheus {
+            addr,
+            _process: process,
+        };
+        let url = format!("http://{addr}/-/ready");
+        let ready = wait_until(Duration::from_secs(30), || {
+            http_status(&url).is_some_and(|s| s == 200)
+        });
+        assert!(
+            ready,
+            "prometheus at {addr} not ready within 30 s (is Debian's prometheus installed?)"
+        );
+        prometheus
+    }
+
+    /// An instant query; the parsed `data` of the answer, or the error Prometheus gave.
+    pub fn query(&self, promql: &str) -> Result<serde_json::Value, String> {
+        self.api(&format!("/api/v1/query?query={}", url_encode(promql)))
+    }
+
+    /// A GET of the HTTP API; the parsed `data` of a `success` answer.
+    pub fn api(&self, path: &str) -> Result<serde_json::Value, String> {
+        let url = format!("http://{}{}", self.addr, path);
+        let (status, body) = http_get(&url, None).ok_or_else(|| format!("no answer from {url}"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{status}: {e}: {body}"))?;
+        if value["status"] == "success" {
+            Ok(value["data"].clone())
+        } else {
+            Err(format!("{status}: {body}"))
+        }
+    }
 }
 
 fn http_status(url: &str) -> Option<u16> {

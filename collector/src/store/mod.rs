@@ -237,6 +237,8 @@ pub struct MetricsSnapshot {
     /// `(org, capability, level)`: filled by the caller from the matrix grading, not by
     /// the store.
     pub capability_levels: Vec<(String, String, u8)>,
+    /// The per-family gauges, derived from the latest verdicts.
+    pub family: crate::family_metrics::FamilyMetrics,
 }
 
 /// What the capability matrix is graded from, for every organization.
@@ -364,8 +366,6 @@ impl Store {
         self.with_connection(sqlite::metrics_snapshot).await
     }
 
-    /// Succeeds if the store answers a query, both on the open connection and on a new one
-    /// to the same file: a database file deleted or replaced under a running collector
     /// The latest verdicts and every answer, for the capability matrix.
     pub async fn matrix_state(&self) -> Result<MatrixState, StoreError> {
         self.with_connection(sqlite::matrix_state).await
@@ -386,6 +386,8 @@ impl Store {
             .await
     }
 
+    /// Succeeds if the store answers a query, both on the open connection and on a new one
+    /// to the same file: a database file deleted or replaced under a running collector
     /// would otherwise go unnoticed while writes land in an unlinked file.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.with_connection(|c| sqlite::schema_version(c).map(drop))
