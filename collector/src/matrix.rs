@@ -188,12 +188,21 @@ fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
+/// One organization graded at one instant.
+struct Graded {
+    cells: Vec<Cell>,
+    /// Whether it had any verdict or answer then.
+    has_data: bool,
+    /// Its newest observation or answer.
+    assessed_on: Option<DateTime<Utc>>,
+}
+
 /// Grades every organization of `state` at `now`.
 fn grade_state(
     state: &MatrixState,
     now: DateTime<Utc>,
     profile: TlsProfile,
-) -> BTreeMap<String, (Vec<Cell>, bool, Option<DateTime<Utc>>)> {
+) -> BTreeMap<String, Graded> {
     let mut findings: BTreeMap<&str, Vec<FindingFact>> = BTreeMap::new();
     for (org, finding) in &state.findings {
         findings.entry(org).or_default().push(finding.clone());
@@ -224,7 +233,14 @@ fn grade_state(
             let newest_answer = a.iter().map(|a| start_of_day(a.answered_on)).max();
             let assessed_on = newest_observation.max(newest_answer);
             let has_data = !f.is_empty() || !a.is_empty();
-            (org.clone(), (cells, has_data, assessed_on))
+            (
+                org.clone(),
+                Graded {
+                    cells,
+                    has_data,
+                    assessed_on,
+                },
+            )
         })
         .collect()
 }
@@ -251,8 +267,8 @@ pub async fn current_levels(
     let state = store.matrix_state().await?;
     Ok(grade_state(&state, now, profile)
         .into_iter()
-        .flat_map(|(org, (cells, _, _))| {
-            cells.into_iter().filter_map(move |cell| {
+        .flat_map(|(org, graded)| {
+            graded.cells.into_iter().filter_map(move |cell| {
                 cell.value
                     .level()
                     .map(|level| (org.clone(), cell.capability, level))
@@ -287,9 +303,10 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     );
 
     let mut orgs = Vec::new();
-    for (org, (cells, _, assessed_on)) in current.iter().filter(|(o, _)| keep(o)) {
+    for (org, graded) in current.iter().filter(|(o, _)| keep(o)) {
+        let (cells, assessed_on) = (&graded.cells, &graded.assessed_on);
         let (previous, had_data_before) = match before.get(org) {
-            Some((cells, has_data, _)) => (cells.iter().map(|c| c.value).collect(), *has_data),
+            Some(old) => (old.cells.iter().map(|c| c.value).collect(), old.has_data),
             None => (vec![Value::Unknown; capabilities], false),
         };
         let trends = cells
@@ -310,7 +327,7 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     let before_cells: Vec<&Vec<Cell>> = before
         .iter()
         .filter(|(o, _)| keep(o))
-        .map(|(_, (cells, _, _))| cells)
+        .map(|(_, graded)| &graded.cells)
         .collect();
     let now_medians = medians(&now_cells, capabilities);
     let before_medians = medians(&before_cells, capabilities);
@@ -354,12 +371,12 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
         let shown: Vec<(String, Vec<Value>)> = graded
             .iter()
             .filter(|(o, _)| keep(o))
-            .map(|(o, (cells, _, _))| (o.clone(), cells.iter().map(|c| c.value).collect()))
+            .map(|(o, g)| (o.clone(), g.cells.iter().map(|c| c.value).collect()))
             .collect();
         let cells: Vec<&Vec<Cell>> = graded
             .iter()
             .filter(|(o, _)| keep(o))
-            .map(|(_, (cells, _, _))| cells)
+            .map(|(_, graded)| &graded.cells)
             .collect();
         quarters.push(Quarter {
             last_day: start.pred_opt().unwrap_or(start),
