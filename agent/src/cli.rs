@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use vigie_checks::services::{PortSet, ScopeEntry, ServiceTarget};
 use vigie_checks::tls::TlsTarget;
 use vigie_model::{Lang, Severity};
 
@@ -89,6 +90,9 @@ pub enum ScanCommand {
     Email(ScanEmailArgs),
     /// The patch posture of this machine (or of a mounted image with --root); reads only.
     Host(ScanHostArgs),
+    /// Exposed TCP services of hosts, addresses or CIDRs: open ports, what speaks on them,
+    /// and the risk each carries. Never leaves the scope allowlist.
+    Services(ScanServicesArgs),
     /// Everything the configuration file names, once.
     All(ScanAllArgs),
 }
@@ -122,6 +126,35 @@ pub struct ScanEmailArgs {
     /// A DKIM selector the domains use, tried besides the common ones (repeatable).
     #[arg(long = "dkim-selector", value_name = "NAME", value_parser = parse_dkim_selector)]
     pub dkim_selectors: Vec<String>,
+    /// Organization id written in the report.
+    #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
+    pub org: String,
+    /// Options shared by every scan.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `scan services`.
+#[derive(Debug, Args)]
+pub struct ScanServicesArgs {
+    /// Hosts, addresses or CIDRs to scan, e.g. 203.0.113.10 or 203.0.113.0/28.
+    #[arg(required = true, value_name = "HOST|CIDR")]
+    pub targets: Vec<ServiceTarget>,
+    /// Which ports: top100, top1000, or a list with ranges such as 22,80,8000-8100
+    /// [default: top100].
+    #[arg(long, value_name = "PORTS")]
+    pub ports: Option<PortSet>,
+    /// An allowlist entry (address, CIDR, host name; repeatable). Without --scope nor
+    /// --config, the addresses and CIDRs given as targets are the allowlist, so a host name's
+    /// addresses must be allowed by one of these two.
+    #[arg(long = "scope", value_name = "ENTRY")]
+    pub scope: Vec<ScopeEntry>,
+    /// Read the allowlist from this configuration file's [scope] allow.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The most addresses the scan may touch [default: 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_addresses: Option<u32>,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -275,6 +308,40 @@ impl Cli {
                 })
             }
             Commands::Scan {
+                what: ScanCommand::Services(args),
+            } => {
+                let common = &args.common;
+                let mut request = command_line_request(&args.org, lang, common);
+                let mut entries: Vec<ScopeEntry> = match &args.config {
+                    Some(path) => config::load_config(path)?.scope.entries().to_vec(),
+                    None => Vec::new(),
+                };
+                entries.extend(args.scope.iter().cloned());
+                if args.config.is_none() && args.scope.is_empty() {
+                    // The command line names what it scans: its addresses and CIDRs.
+                    entries.extend(args.targets.iter().filter_map(|target| match target {
+                        ServiceTarget::Address(ip) => Some(ScopeEntry::Network((*ip).into())),
+                        ServiceTarget::Network(net) => Some(ScopeEntry::Network(*net)),
+                        ServiceTarget::Host(_) => None,
+                    }));
+                }
+                request.services = ServicesScan {
+                    targets: args.targets.clone(),
+                    ports: args.ports.clone(),
+                    scope: vigie_checks::services::Scope::from_entries(entries),
+                    timeout: common.timeout,
+                    concurrency: common.concurrency.map(usize::from),
+                    max_addresses: args.max_addresses.map_or(
+                        vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES,
+                        |n| n as usize,
+                    ),
+                };
+                Ok(Command::Scan {
+                    request: Box::new(request),
+                    output: common.output_options(lang),
+                })
+            }
+            Commands::Scan {
                 what: ScanCommand::Host(args),
             } => {
                 let common = &args.common;
@@ -304,10 +371,12 @@ impl Cli {
                 if let Some(timeout) = common.timeout {
                     request.tls.timeout = timeout;
                     request.email.timeout = timeout;
+                    request.services.timeout = Some(timeout);
                 }
                 if let Some(concurrency) = common.concurrency {
                     request.tls.concurrency = usize::from(concurrency);
                     request.email.concurrency = usize::from(concurrency);
+                    request.services.concurrency = Some(usize::from(concurrency));
                 }
                 if request.is_empty() {
                     tracing::warn!(config = %args.config.display(), "the configuration names no TLS target, no mail domain and [host] is not enabled: nothing to scan");
