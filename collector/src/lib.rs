@@ -29,6 +29,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod family_metrics;
 pub mod matrix;
 pub mod metrics;
 pub mod server;

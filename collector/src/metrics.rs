@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use vigie_model::{Severity, Status};
 
+use crate::family_metrics::FamilyMetrics;
 use crate::store::MetricsSnapshot;
 
 /// The content type of the 0.0.4 text format.
@@ -157,6 +158,87 @@ fn timestamp_seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
     t.timestamp() as f64 + f64::from(t.timestamp_subsec_millis()) / 1000.0
 }
 
+fn render_families(e: &mut Encoder, family: &FamilyMetrics) {
+    e.header(
+        "vigie_tls_protocol_accepted",
+        "gauge",
+        "Whether each TLS endpoint accepts each protocol version: 1 accepted, 0 refused.",
+    );
+    for p in &family.protocols {
+        e.sample(
+            "vigie_tls_protocol_accepted",
+            &[
+                ("org", &p.org),
+                ("target", &p.target),
+                ("protocol", &p.protocol),
+            ],
+            if p.accepted { 1.0 } else { 0.0 },
+        );
+    }
+
+    e.header(
+        "vigie_email_dmarc_policy",
+        "gauge",
+        "DMARC policy of each mail domain: 0 none or missing, 1 quarantine, 2 reject.",
+    );
+    for d in &family.dmarc {
+        e.sample(
+            "vigie_email_dmarc_policy",
+            &[("org", &d.org), ("domain", &d.domain)],
+            f64::from(d.level),
+        );
+    }
+
+    e.header(
+        "vigie_exposed_service",
+        "gauge",
+        "Each open port found by a service scan, with the severity of the worst failing service rule on it as risk (info when none fails).",
+    );
+    for s in &family.services {
+        e.sample(
+            "vigie_exposed_service",
+            &[
+                ("org", &s.org),
+                ("target", &s.target),
+                ("port", &s.port),
+                ("service", &s.service),
+                ("risk", s.risk.as_str()),
+            ],
+            1.0,
+        );
+    }
+
+    e.header(
+        "vigie_host_pending_security_updates",
+        "gauge",
+        "Security updates pending on each agent host.",
+    );
+    for h in &family.hosts {
+        if let Some(count) = h.pending_security_updates {
+            e.sample(
+                "vigie_host_pending_security_updates",
+                &[("org", &h.org), ("host", &h.host)],
+                count as f64,
+            );
+        }
+    }
+
+    e.header(
+        "vigie_host_os_eol",
+        "gauge",
+        "Whether each agent host runs an operating system past its end of security support: 1 yes, 0 no.",
+    );
+    for h in &family.hosts {
+        if let Some(eol) = h.os_eol {
+            e.sample(
+                "vigie_host_os_eol",
+                &[("org", &h.org), ("host", &h.host)],
+                if eol { 1.0 } else { 0.0 },
+            );
+        }
+    }
+}
+
 /// The whole `/metrics` page.
 pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
     let mut e = Encoder { out: String::new() };
@@ -242,6 +324,8 @@ pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
             timestamp_seconds(*not_after),
         );
     }
+
+    render_families(&mut e, &snapshot.family);
 
     e.header(
         "vigie_ingest_reports_total",
@@ -344,6 +428,7 @@ mod tests {
             finding_counts: vec![("o".into(), Status::Error, Severity::High, 1)],
             tls_not_after: vec![],
             capability_levels: vec![("o".into(), "C05".into(), 0)],
+            family: FamilyMetrics::default(),
         };
         let text = render(&snapshot, &IngestMetrics::default());
         assert!(
@@ -359,5 +444,50 @@ mod tests {
         assert!(
             text.contains("vigie_findings{org=\"o\",severity=\"critical\",status=\"fail\"} 0\n")
         );
+    }
+
+    #[test]
+    fn family_gauges_are_written_with_their_labels() {
+        use crate::family_metrics::{DmarcPolicy, ExposedService, HostPosture, ProtocolAccepted};
+        let snapshot = MetricsSnapshot {
+            family: FamilyMetrics {
+                protocols: vec![ProtocolAccepted {
+                    org: "o".into(),
+                    target: "w:443".into(),
+                    protocol: "tls1_0".into(),
+                    accepted: true,
+                }],
+                dmarc: vec![DmarcPolicy {
+                    org: "o".into(),
+                    domain: "o.test".into(),
+                    level: 1,
+                }],
+                services: vec![ExposedService {
+                    org: "o".into(),
+                    target: "10.0.0.1:445".into(),
+                    port: "445".into(),
+                    service: "smb".into(),
+                    risk: Severity::Critical,
+                }],
+                hosts: vec![HostPosture {
+                    org: "o".into(),
+                    host: "h".into(),
+                    pending_security_updates: Some(3),
+                    os_eol: None,
+                }],
+            },
+            ..MetricsSnapshot::default()
+        };
+        let text = render(&snapshot, &IngestMetrics::default());
+        for line in [
+            "vigie_tls_protocol_accepted{org=\"o\",target=\"w:443\",protocol=\"tls1_0\"} 1\n",
+            "vigie_email_dmarc_policy{org=\"o\",domain=\"o.test\"} 1\n",
+            "vigie_exposed_service{org=\"o\",target=\"10.0.0.1:445\",port=\"445\",service=\"smb\",risk=\"critical\"} 1\n",
+            "vigie_host_pending_security_updates{org=\"o\",host=\"h\"} 3\n",
+        ] {
+            assert!(text.contains(line), "missing {line}");
+        }
+        // An unknown end-of-life state is no sample, not a 0.
+        assert!(!text.contains("vigie_host_os_eol{"));
     }
 }

@@ -237,6 +237,8 @@ pub struct MetricsSnapshot {
     /// `(org, capability, level)`: filled by the caller from the matrix grading, not by
     /// the store.
     pub capability_levels: Vec<(String, String, u8)>,
+    /// The per-family gauges, derived from the latest verdicts.
+    pub family: crate::family_metrics::FamilyMetrics,
 }
 
 /// What the capability matrix is graded from, for every organization.

@@ -698,7 +698,53 @@ pub(super) fn metrics_snapshot(connection: &mut Connection) -> Result<MetricsSna
         finding_counts,
         tls_not_after,
         capability_levels: Vec::new(),
+        family: crate::family_metrics::derive(&family_findings(&tx)?),
     })
+}
+
+/// The latest verdicts the per-family gauges are derived from, with their evidence.
+fn family_findings(
+    connection: &Connection,
+) -> Result<Vec<crate::family_metrics::LatestFinding>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT org, target, check_id, status, severity, evidence FROM latest \
+             WHERE check_id LIKE 'tls.protocol.%' OR check_id LIKE 'service.%' \
+             OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing', \
+                             'host.updates.security', 'host.os.eol') \
+             ORDER BY org, target, check_id",
+        )
+        .map_err(sql("preparing the family verdicts"))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(sql("listing the family verdicts"))?;
+    let mut findings = Vec::new();
+    for row in rows {
+        let (org, target, check, status, severity, evidence) =
+            row.map_err(sql("listing the family verdicts"))?;
+        if !crate::family_metrics::wanted(&check) {
+            continue;
+        }
+        findings.push(crate::family_metrics::LatestFinding {
+            org,
+            target,
+            check,
+            status: parse_status("latest.status", &status)?,
+            severity: parse_severity("latest.severity", &severity)?,
+            // Evidence only refines a gauge; unreadable evidence must not hide the verdict.
+            evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+        });
+    }
+    Ok(findings)
 }
 
 /// The tables whose rows tests count before and after a refused request.
