@@ -213,3 +213,27 @@ async fn scan_all_includes_the_services_of_the_config() {
     assert_eq!(report.observations.services.len(), 1);
     assert!(ssh.connections.load(Ordering::SeqCst) >= 1);
 }
+
+#[tokio::test]
+async fn a_bad_services_section_names_the_key_and_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, hint) in [
+        ("ports = \"22,0\"", "port 0"),
+        ("ports = \"80-22\"", "goes down"),
+        ("targets = [\"*.example.ca\"]", "wildcard"),
+        ("targets = [\"203.0.113.5/28\"]", "203.0.113.0/28"),
+        ("max_addresses = \"many\"", "max_addresses"),
+        ("extra = 1", "extra"),
+    ] {
+        let config = dir.path().join("agent.toml");
+        std::fs::write(
+            &config,
+            format!("org = \"lab\"\n[services]\n{section}\n[host]\nenabled = false\n"),
+        )
+        .unwrap();
+        let output = agent(&["scan", "all", "--config", config.to_str().unwrap()]).await;
+        assert_eq!(output.status.code(), Some(2), "{section}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(hint), "{section}: {stderr}");
+    }
+}
