@@ -264,6 +264,49 @@ async fn server_preference_order_is_reported_in_order() {
 }
 
 #[tokio::test]
+async fn a_1024_bit_dh_group_is_measured_and_fails_weak_dh() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let params = dir.path().join("dh1024.pem");
+    // A safe prime of 1024 bits: generated in about a second.
+    let status = Command::new("openssl")
+        .args(["dhparam", "-out"])
+        .arg(&params)
+        .arg("1024")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl dhparam");
+    assert!(status.success());
+    let params = params.to_string_lossy().into_owned();
+    let server = OpenSslServer::start(
+        ip(51),
+        &[
+            "-tls1_2",
+            "-cipher",
+            "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
+            "-dhparam",
+            &params,
+        ],
+    )
+    .await;
+    let e = run(server.addr, &EnumerationOptions::default()).await;
+    let tls12 = protocol(&e, "TLSv1.2");
+    assert_eq!(tls12.dh_bits, Some(1024), "{e:#?}");
+    let verdicts = posture::evaluate_enumeration("localhost:443", &e, Profile::Modern);
+    let weak = verdicts
+        .iter()
+        .find(|v| v.check == Check::TlsCipherWeakDh)
+        .expect("weak_dh verdict");
+    assert_eq!(weak.status, Status::Fail);
+    assert_eq!(weak.evidence["dh_bits"], 1024);
+    assert_eq!(weak.evidence["protocol"], "TLSv1.2");
+}
+
+#[tokio::test]
 async fn a_tls13_only_server_shows_its_suites_and_groups() {
     if !openssl_available() {
         eprintln!("openssl not installed: skipped");
