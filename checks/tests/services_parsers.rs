@@ -879,3 +879,44 @@ fn observations_serialize_to_json_and_back() {
     let back: ServicesObservation = serde_json::from_value(json).unwrap();
     assert_eq!(back, obs);
 }
+
+#[test]
+fn parsers_survive_random_bytes_and_mutated_captures() {
+    // A fixed-seed generator: the same inputs every run, 20,000 of them.
+    let mut state: u64 = 0x5eed_0f_0b5e_2026_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let captures: Vec<Vec<u8>> = vec![
+        mysql_handshake("8.0.36"),
+        b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 5\r\n\r\nhello"
+            .to_vec(),
+        requests::mssql_prelogin(),
+        requests::smb_negotiate(),
+        requests::ldap_root_dse(),
+        requests::mongodb_command(1, "hello", &[]),
+        b"SSH-2.0-OpenSSH_9.2p1\r\n".to_vec(),
+    ];
+    for round in 0..20_000usize {
+        let mut bytes = captures[round % captures.len()].clone();
+        let flips = (next() % 4) as usize;
+        for _ in 0..flips {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = (next() as usize) % bytes.len();
+            bytes[at] = next() as u8;
+        }
+        let cut = (next() as usize) % (bytes.len() + 1);
+        bytes.truncate(cut);
+        if round % 5 == 0 {
+            bytes = (0..(next() % 64)).map(|_| next() as u8).collect();
+        }
+        for found in identify::parse_any(&bytes) {
+            assert!(serde_json::to_string(&found).is_ok());
+        }
+    }
+}

@@ -672,3 +672,93 @@ async fn every_scope_refusal_sends_nothing_and_names_the_address() {
     );
     assert_eq!(outside_count.load(Ordering::SeqCst), 0);
 }
+
+/// HTTPS on loopback (a self-signed certificate made now) answering every request with
+/// `reply`, for at most 50 connections.
+async fn https(ip: &str, reply: &'static [u8]) -> (SocketAddr, Task) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec![ip.to_owned()]).unwrap();
+    let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        for _ in 0..50 {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(Ok(mut tls)) =
+                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(stream)).await
+                else {
+                    return;
+                };
+                let mut seen = Vec::new();
+                let mut buffer = [0u8; 2048];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buffer)).await
+                    {
+                        Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buffer[..n]),
+                        _ => return,
+                    }
+                }
+                let _ = tls.write_all(reply).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, Task(task))
+}
+
+#[tokio::test]
+async fn basic_auth_is_cleartext_over_http_but_not_over_https() {
+    let ip = "127.0.66.1";
+    const LOGIN: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nServer: Apache/2.2.34 (Unix)\r\nWWW-Authenticate: Basic realm=\"admin\"\r\nContent-Length: 0\r\n\r\n";
+    let (plain, _plain, _) = canned(ip, b"\r\n\r\n", LOGIN.to_vec()).await;
+    let (secure, _secure) = https(ip, LOGIN).await;
+    let scope = Scope::parse(&["127.0.66.0/24"]).unwrap();
+    let obs = probe(
+        &targets(&[ip]),
+        &options(&[plain.port(), secure.port()]),
+        &scope,
+    )
+    .await
+    .unwrap();
+
+    let over_tls = open_port(&obs, secure.port());
+    assert!(over_tls.tls, "{over_tls:?}");
+    let found = over_tls.identified.clone().unwrap();
+    assert_eq!(found.service, Service::Http);
+    assert!(found.basic_auth);
+    assert_eq!(found.product.as_deref(), Some("Apache httpd"));
+    let in_clear = open_port(&obs, plain.port());
+    assert!(!in_clear.tls);
+    assert!(in_clear.identified.as_ref().unwrap().basic_auth);
+
+    let verdicts = evaluate(&obs);
+    let plain_target = format!("{ip}:{}", plain.port());
+    let secure_target = format!("{ip}:{}", secure.port());
+    assert_eq!(
+        status(&verdicts, Check::ServiceCleartext, &plain_target),
+        Some(Status::Fail)
+    );
+    assert_eq!(
+        status(&verdicts, Check::ServiceCleartext, &secure_target),
+        None
+    );
+    assert_eq!(
+        status(&verdicts, Check::ServiceOutdated, &secure_target),
+        Some(Status::Fail),
+        "Apache 2.2"
+    );
+}
