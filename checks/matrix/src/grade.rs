@@ -504,13 +504,33 @@ fn c02_certificates(inputs: &Inputs<'_>) -> Cell {
         if a.warns(TlsCertExpiring) || a.fails(TlsCertIncompleteChain) {
             return graded(2);
         }
-        let lifetime = inputs.certificate_lifetimes.get(a.target);
-        if caa_everywhere && a.passes(TlsOcspStapling) && lifetime.is_some_and(|d| *d <= 90) {
+        let lifetime = inputs
+            .certificate_lifetimes
+            .get(a.target)
+            .copied()
+            .or_else(|| lifetime_from_evidence(a));
+        if caa_everywhere && a.passes(TlsOcspStapling) && lifetime.is_some_and(|d| d <= 90) {
             graded(4)
         } else {
             graded(3)
         }
     })
+}
+
+/// The leaf certificate's lifetime in days, from the evidence of the validity checks
+/// (`not_before` of `tls.cert.not_yet_valid`, `not_after` of `tls.cert.expired` or
+/// `tls.cert.expiring`).
+fn lifetime_from_evidence(asset: &Asset<'_>) -> Option<i64> {
+    let time = |check: Check, key: &str| {
+        asset
+            .evidence(check, key)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    };
+    let not_before = time(TlsCertNotYetValid, "not_before")?;
+    let not_after =
+        time(TlsCertExpired, "not_after").or_else(|| time(TlsCertExpiring, "not_after"))?;
+    Some((not_after - not_before).num_days())
 }
 
 /// C03: every domain with email authentication findings.

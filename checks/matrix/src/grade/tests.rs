@@ -218,6 +218,37 @@ fn c02_levels_and_the_7_and_30_day_edges() {
     };
     assert_eq!(grade_lifetime(90), Value::Level(4));
     assert_eq!(grade_lifetime(91), Value::Level(3));
+
+    // Without a given lifetime, the validity checks' evidence gives it.
+    let stamp = |days: i64| serde_json::Value::from((now() + Duration::days(days)).to_rfc3339());
+    let mut from_evidence = v.clone();
+    from_evidence.push(with(
+        f(TlsCertNotYetValid, WWW, Status::Pass),
+        "not_before",
+        stamp(-30),
+    ));
+    from_evidence.retain(|f| f.check != TlsCertExpired);
+    from_evidence.push(with(
+        f(TlsCertExpired, WWW, Status::Pass),
+        "not_after",
+        stamp(60),
+    ));
+    assert_eq!(
+        level(&from_evidence, "C02"),
+        Value::Level(4),
+        "90-day certificate"
+    );
+    from_evidence.retain(|f| f.check != TlsCertExpired);
+    from_evidence.push(with(
+        f(TlsCertExpired, WWW, Status::Pass),
+        "not_after",
+        stamp(367),
+    ));
+    assert_eq!(
+        level(&from_evidence, "C02"),
+        Value::Level(3),
+        "a one-year certificate"
+    );
 }
 
 const DOMAIN: &str = "example.ca";
