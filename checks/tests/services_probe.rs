@@ -762,3 +762,59 @@ async fn basic_auth_is_cleartext_over_http_but_not_over_https() {
         "Apache 2.2"
     );
 }
+
+#[tokio::test]
+async fn concurrency_is_bounded_and_each_host_is_paced() {
+    let ip = "127.0.67.1";
+    let current = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let mut ports = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        let (current, peak) = (Arc::clone(&current), Arc::clone(&peak));
+        tasks.push(Task(tokio::spawn(async move {
+            for _ in 0..5 {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+                let mut buffer = [0u8; 64];
+                // Held until the scanner closes (bounded by the timeout).
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await;
+                current.fetch_sub(1, Ordering::SeqCst);
+            }
+        })));
+    }
+    let scope = Scope::parse(&["127.0.67.1"]).unwrap();
+    let mut options = options(&ports);
+    options.concurrency = 3;
+    let obs = probe(&targets(&[ip]), &options, &scope).await.unwrap();
+    assert_eq!(obs.hosts[0].open.len(), 12);
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(peak <= 3, "at most 3 connections at once, saw {peak}");
+    assert!(peak >= 2, "connections do run side by side, saw {peak}");
+
+    // Pacing: 5 connection attempts to one address 100 ms apart take at least 400 ms.
+    let mut paced = self::options(&ports[..5]);
+    paced.identify = false;
+    paced.per_host_interval = Duration::from_millis(100);
+    let started = Instant::now();
+    let obs = probe(&targets(&[ip]), &paced, &scope).await.unwrap();
+    assert_eq!(obs.hosts[0].open.len(), 5);
+    assert!(obs.hosts[0]
+        .open
+        .iter()
+        .all(|port| port.identified.is_none()));
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(tasks);
+}

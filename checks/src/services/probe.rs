@@ -33,6 +33,9 @@ use crate::tls::verify::RecordingVerifier;
 /// The most bytes read from a service in one exchange.
 pub const READ_CAP: usize = 16 * 1024;
 
+/// The most connections in flight at once, whatever `concurrency` asks (file descriptors).
+pub const MAX_CONCURRENCY: usize = 4096;
+
 /// Called after each port is done, so that a caller can draw a progress bar.
 pub type ProgressFn = Arc<dyn Fn(ScanProgress) + Send + Sync>;
 
@@ -53,7 +56,7 @@ pub struct ScanOptions {
     pub connect_timeout: Duration,
     /// How long to wait for a greeting or an answer to one request.
     pub read_timeout: Duration,
-    /// Connections in flight at once, for the whole run (at least 1).
+    /// Connections in flight at once, for the whole run (1 to [`MAX_CONCURRENCY`]).
     pub concurrency: usize,
     /// The least time between two connection attempts to the same address.
     pub per_host_interval: Duration,
@@ -205,7 +208,9 @@ struct PortResult {
 async fn scan(hosts: &[ScanHost], options: &ScanOptions) -> Vec<HostObservation> {
     let ports = options.ports.ports();
     let total = hosts.len() * ports.len();
-    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let semaphore = Arc::new(Semaphore::new(
+        options.concurrency.clamp(1, MAX_CONCURRENCY),
+    ));
     let pacers: Vec<Arc<Pacer>> = hosts
         .iter()
         .map(|_| Arc::new(Pacer::new(options.per_host_interval)))
