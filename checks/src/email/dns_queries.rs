@@ -6,7 +6,7 @@
 //! DNSSEC is judged the way DESIGN.md asks: by a validating resolver's AD bit. The
 //! resolver library hides the header of answers, so that one question goes out as a raw
 //! UDP query (DO and AD set), once more with CD set when the first gets SERVFAIL, to tell
-//! "bogus" from "the resolver is down".
+//! "bogus" from "the resolver is down"; a truncated answer is asked again over TCP.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -209,11 +209,50 @@ impl NetLookups {
                 .map_err(|e| e.to_string())?;
             if let Ok(answer) = Message::from_vec(&buf[..n]) {
                 if answer.id() == id {
+                    if answer.truncated() {
+                        // RFC 7766: a truncated answer is asked again over TCP (a DNSKEY
+                        // set with RSA keys and its signatures easily exceeds 1232 bytes).
+                        return self.raw_tcp(&bytes, id).await;
+                    }
                     return Ok(answer);
                 }
             }
         }
         Err("no matching answer".into())
+    }
+
+    /// The same question over TCP (two-byte length prefix, RFC 1035 §4.2.2), one attempt
+    /// bounded by the timeout.
+    async fn raw_tcp(&self, question: &[u8], id: u16) -> Result<Message, String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let server = self.dnssec_server;
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(server)
+                .await
+                .map_err(|e| format!("TCP to {server}: {e}"))?;
+            let length = u16::try_from(question.len()).map_err(|_| "question too long")?;
+            let mut framed = length.to_be_bytes().to_vec();
+            framed.extend_from_slice(question);
+            stream.write_all(&framed).await.map_err(|e| e.to_string())?;
+            let mut length = [0u8; 2];
+            stream
+                .read_exact(&mut length)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut answer = vec![0u8; usize::from(u16::from_be_bytes(length))];
+            stream
+                .read_exact(&mut answer)
+                .await
+                .map_err(|e| e.to_string())?;
+            let answer = Message::from_vec(&answer).map_err(|e| e.to_string())?;
+            if answer.id() != id {
+                return Err(format!("TCP answer from {server} to another question"));
+            }
+            Ok(answer)
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| format!("no TCP answer from {server} within {:?}", self.timeout))?
     }
 
     async fn has(&self, name: &str, rtype: RecordType) -> Result<bool, String> {

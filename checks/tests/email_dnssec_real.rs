@@ -1,0 +1,205 @@
+//! DNSSEC and the email records against real servers: NSD serving zones signed at test
+//! time, Unbound validating them (see `dns_lab`). Through the real `probe` + `evaluate`:
+//! a signed zone is validated (AD), an unsigned one is unsigned, expired signatures and a
+//! record edited after signing are bogus (the validating resolver's SERVFAIL becomes a
+//! `dns.dnssec` failure or an `error`, never "no record"), SPF, DMARC and MX answers flow
+//! through the same code, and answers too big for UDP come through TCP.
+
+mod dns_lab;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dns_lab::{Lab, BIG_TXT_COUNT, BIG_TXT_LEN, DMARC, SPF};
+use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
+use hickory_resolver::proto::rr::{Name, RecordType};
+use vigie_checks::email::lookup::{DnsLookup, DnssecFacts, MxRecord};
+use vigie_checks::email::{
+    evaluate, probe, CachedLookups, EmailObservation, NetLookups, NetOptions, ProbeOptions,
+};
+use vigie_model::{Check, Severity, Status, Verdict};
+
+fn lookups(resolver: SocketAddr) -> CachedLookups<NetLookups> {
+    CachedLookups::new(
+        NetLookups::new(&NetOptions {
+            resolvers: vec![resolver],
+            timeout: Duration::from_secs(5),
+            ..NetOptions::default()
+        })
+        .expect("lookups"),
+    )
+}
+
+fn options() -> ProbeOptions {
+    ProbeOptions {
+        dkim_selectors: vec!["default".into()],
+        common_selectors: false,
+        ..ProbeOptions::default()
+    }
+}
+
+async fn scan(
+    lookups: &CachedLookups<NetLookups>,
+    domain: &str,
+) -> (EmailObservation, Vec<Verdict>) {
+    let observation = probe(domain, &options(), lookups).await;
+    let verdicts = evaluate(&observation, chrono::Utc::now());
+    (observation, verdicts)
+}
+
+fn verdict(verdicts: &[Verdict], check: Check) -> &Verdict {
+    let found: Vec<&Verdict> = verdicts.iter().filter(|v| v.check == check).collect();
+    assert_eq!(found.len(), 1, "{check}: {found:?}");
+    found[0]
+}
+
+fn facts(observation: &EmailObservation, lab: &Lab) -> DnssecFacts {
+    match &observation.dnssec {
+        Ok(facts) => facts.clone(),
+        Err(e) => panic!(
+            "{}: DNSSEC facts missing: {e}\n{}",
+            observation.domain,
+            lab.logs()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn signed_unsigned_and_bogus_zones_as_a_validating_resolver_sees_them() {
+    let lab = Lab::start(60);
+    let lookups = lookups(lab.resolver);
+
+    // Signed and validated; the mail records come from the real server.
+    let (signed, verdicts) = scan(&lookups, "signed.test").await;
+    let f = facts(&signed, &lab);
+    assert!(f.authenticated && !f.bogus && f.dnskey && f.ds, "{f:?}");
+    assert_eq!(f.zone, "signed.test");
+    assert_eq!(verdict(&verdicts, Check::DnsDnssec).status, Status::Pass);
+    assert_eq!(
+        signed.mx.records,
+        vec![MxRecord {
+            preference: 10,
+            exchange: "mx.signed.test".into()
+        }]
+    );
+    assert_eq!(signed.spf.txt.records, vec![SPF.to_owned()]);
+    assert_eq!(signed.dmarc.txt.records, vec![DMARC.to_owned()]);
+    for check in [
+        Check::EmailSpfMissing,
+        Check::EmailSpfAll,
+        Check::EmailDmarcMissing,
+        Check::EmailDmarcPolicy,
+        Check::EmailMxMissing,
+    ] {
+        assert_eq!(
+            verdict(&verdicts, check).status,
+            Status::Pass,
+            "{check}: {:?}",
+            verdict(&verdicts, check)
+        );
+    }
+
+    // Unsigned: no AD, no DNSKEY, no DS (a proven-insecure delegation, not an error).
+    let (unsigned, verdicts) = scan(&lookups, "unsigned.test").await;
+    let f = facts(&unsigned, &lab);
+    assert!(!f.authenticated && !f.bogus && !f.dnskey && !f.ds, "{f:?}");
+    let v = verdict(&verdicts, Check::DnsDnssec);
+    assert_eq!(v.status, Status::Warn, "{v:?}");
+    assert_eq!(v.summary.key, "dns.dnssec.unsigned");
+    assert_eq!(unsigned.spf.txt.records, vec![SPF.to_owned()]);
+
+    // Expired signatures: SERVFAIL from the validator, an answer with CD: bogus.
+    let (expired, verdicts) = scan(&lookups, "expired.test").await;
+    let f = facts(&expired, &lab);
+    assert!(f.bogus && !f.authenticated && f.dnskey && f.ds, "{f:?}");
+    let v = verdict(&verdicts, Check::DnsDnssec);
+    assert_eq!(
+        (v.status, v.severity),
+        (Status::Fail, Severity::High),
+        "{v:?}"
+    );
+    assert_eq!(v.summary.key, "dns.dnssec.bogus");
+    // The zone's SPF record cannot be trusted: the check could not run, it is not "missing".
+    assert!(expired.spf.txt.failed(), "{:?}", expired.spf.txt);
+    let v = verdict(&verdicts, Check::EmailSpfMissing);
+    assert_eq!(v.status, Status::Error, "{v:?}");
+}
+
+#[tokio::test]
+async fn a_record_edited_after_signing_is_an_error_not_an_absence() {
+    let lab = Lab::start(64);
+    let lookups = lookups(lab.resolver);
+    let (tampered, verdicts) = scan(&lookups, "tampered.test").await;
+    // The apex (SOA) still validates; only the edited TXT set is bogus.
+    let f = facts(&tampered, &lab);
+    assert!(f.authenticated && !f.bogus, "{f:?}");
+    assert!(tampered.spf.txt.failed(), "{:?}", tampered.spf.txt);
+    assert!(
+        tampered.spf.txt.records.is_empty(),
+        "the forged record never shows"
+    );
+    for check in [Check::EmailSpfMissing, Check::EmailSpfAll] {
+        let v = verdict(&verdicts, check);
+        assert_eq!(v.status, Status::Error, "{check}: {v:?}");
+    }
+    // The records around it are unaffected.
+    assert_eq!(tampered.dmarc.txt.records, vec![DMARC.to_owned()]);
+    assert_eq!(
+        verdict(&verdicts, Check::EmailDmarcPolicy).status,
+        Status::Pass
+    );
+}
+
+/// One question over UDP without EDNS (so a 512-byte limit); whether the answer is truncated.
+async fn truncated_over_plain_udp(server: SocketAddr, name: &str, rtype: RecordType) -> bool {
+    let mut message = Message::new();
+    message
+        .set_id(4242)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    socket
+        .send_to(&message.to_vec().expect("encode"), server)
+        .await
+        .expect("send");
+    let mut buf = vec![0u8; 65_535];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+        .await
+        .expect("an answer within 5 s")
+        .expect("recv");
+    Message::from_vec(&buf[..n]).expect("decode").truncated()
+}
+
+#[tokio::test]
+async fn answers_too_big_for_udp_come_through_tcp() {
+    let lab = Lab::start(68);
+    // The premise: over UDP, these answers are truncated, at both servers.
+    for server in [lab.resolver, lab.authoritative] {
+        assert!(
+            truncated_over_plain_udp(server, "big.signed.test.", RecordType::TXT).await,
+            "the TXT set at big.signed.test must not fit in UDP at {server}"
+        );
+    }
+    assert!(truncated_over_plain_udp(lab.resolver, "signed.test.", RecordType::DNSKEY).await);
+
+    let expected: Vec<String> = (0..BIG_TXT_COUNT)
+        .map(|i| std::iter::repeat_n(char::from(b'a' + i as u8), BIG_TXT_LEN).collect())
+        .collect();
+    // Through the validating resolver and straight from the authoritative server.
+    for server in [lab.resolver, lab.authoritative] {
+        let lookups = lookups(server);
+        let mut records = lookups.txt("big.signed.test").await.unwrap_or_else(|e| {
+            panic!("TXT through {server}: {e}\n{}", lab.logs());
+        });
+        records.sort();
+        assert_eq!(records, expected, "through {server}");
+    }
+    // The raw DNSSEC questions too: the DNSKEY set (with three 4096-bit keys) is found.
+    let lookups = lookups(lab.resolver);
+    let f = lookups.dnssec("signed.test").await.expect("DNSSEC facts");
+    assert!(f.authenticated && f.dnskey && f.ds, "{f:?}");
+}
