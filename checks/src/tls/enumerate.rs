@@ -8,9 +8,9 @@
 //! connection is bounded by a timeout; the whole by a handshake budget and a concurrency limit.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -41,6 +41,9 @@ pub struct EnumerationOptions {
     pub concurrency: usize,
     /// Protocols to try (default: all, SSL 2.0 to TLS 1.3).
     pub protocols: Vec<ProtocolVersion>,
+    /// Bounds the whole enumeration: past it, no new connection is made and the result is
+    /// marked truncated.
+    pub total_timeout: Duration,
 }
 
 impl Default for EnumerationOptions {
@@ -50,6 +53,7 @@ impl Default for EnumerationOptions {
             max_handshakes: 400,
             concurrency: 4,
             protocols: ProtocolVersion::ALL.to_vec(),
+            total_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -68,6 +72,9 @@ enum Outcome {
 
 struct Session {
     address: SocketAddr,
+    deadline: Instant,
+    /// Set when the deadline stopped a connection.
+    late: AtomicBool,
     server_name: String,
     options: EnumerationOptions,
     used: AtomicU32,
@@ -87,9 +94,14 @@ impl Session {
         let Ok(_slot) = self.slots.acquire().await else {
             return Outcome::Budget;
         };
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            self.late.store(true, Ordering::SeqCst);
+            return Outcome::Budget;
+        }
         hello.server_name = Some(self.server_name.clone());
         let bytes = hello.encode(&self.random);
-        let timeout = self.options.timeout;
+        let timeout = self.options.timeout.min(left);
         match tokio::time::timeout(timeout, self.talk(&bytes, want_key_exchange)).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::Failed(format!("no answer within {} s", timeout.as_secs_f64())),
@@ -198,6 +210,8 @@ pub async fn enumerate(
 ) -> TlsEnumeration {
     let session = Arc::new(Session {
         address,
+        deadline: Instant::now() + options.total_timeout,
+        late: AtomicBool::new(false),
         server_name: server_name.to_owned(),
         options: options.clone(),
         used: AtomicU32::new(0),
@@ -251,7 +265,8 @@ pub async fn enumerate(
 
     enumeration.protocols = facts.into_iter().map(|f| f.support).collect();
     enumeration.handshakes = session.used.load(Ordering::SeqCst);
-    enumeration.truncated = enumeration.handshakes >= options.max_handshakes;
+    enumeration.truncated =
+        enumeration.handshakes >= options.max_handshakes || session.late.load(Ordering::SeqCst);
     enumeration.errors = session
         .errors
         .lock()
@@ -285,6 +300,30 @@ fn candidate_suites(protocol: ProtocolVersion) -> Vec<u16> {
     };
     ciphers::family(family)
         .filter(|s| s.source == "iana" || protocol < ProtocolVersion::Tls13)
+        .filter_map(|s| u16::try_from(s.code).ok())
+        .collect()
+}
+
+/// The common suites below TLS 1.3 (92 codes, under the 128 some old servers take): RSA, DHE
+/// and ECDHE key exchange (and anonymous DH), AES, 3DES, DES, RC4, ChaCha20, NULL, SEED, IDEA,
+/// and the CBC Camellia suites of RSA and DHE.
+fn compact_suites() -> Vec<u16> {
+    ciphers::family(SuiteFamily::Tls)
+        .filter(|s| s.source == "iana")
+        .filter(|s| {
+            matches!(
+                (s.key_exchange, s.authentication),
+                ("RSA" | "DHE" | "ECDHE", "RSA" | "ECDSA" | "DSS") | ("DH" | "ECDH", "anon")
+            )
+        })
+        .filter(|s| {
+            !s.encryption.starts_with("ARIA")
+                && (!s.encryption.starts_with("CAMELLIA")
+                    || (s.mode == ciphers::CipherMode::Cbc
+                        && s.mac == "SHA1"
+                        && matches!(s.key_exchange, "RSA" | "DHE")
+                        && s.authentication == "RSA"))
+        })
         .filter_map(|s| u16::try_from(s.code).ok())
         .collect()
 }
@@ -337,8 +376,11 @@ async fn probe_protocol(session: &Session, protocol: ProtocolVersion) -> Protoco
         return facts;
     }
     let mut remaining = candidate_suites(protocol);
-    // One handshake per accepted suite, plus the refusal that ends the loop.
-    let rounds = remaining.len() + 1;
+    // Some servers refuse a hello with hundreds of suites or unknown codes: a refusal of the
+    // full list is retried once with the common suites only.
+    let mut retried = protocol == ProtocolVersion::Tls13;
+    // One handshake per accepted suite, the retry, and the refusal that ends the loop.
+    let rounds = remaining.len() + 2;
     for _ in 0..rounds {
         if remaining.is_empty() {
             break;
@@ -348,6 +390,11 @@ async fn probe_protocol(session: &Session, protocol: ProtocolVersion) -> Protoco
             Outcome::Answer(flight) => flight,
             Outcome::Closed(reason) => {
                 if facts.suites.is_empty() {
+                    if !retried {
+                        retried = true;
+                        remaining = compact_suites();
+                        continue;
+                    }
                     facts.support.refusal = Some(reason);
                 }
                 break;
@@ -364,6 +411,18 @@ async fn probe_protocol(session: &Session, protocol: ProtocolVersion) -> Protoco
         let version_ok = negotiated(&flight) == Some(protocol.code());
         let Some(suite) = chosen_suite(&flight).filter(|_| version_ok) else {
             if facts.suites.is_empty() {
+                let version_refusal = matches!(
+                    flight,
+                    FirstFlight::Alert(Alert {
+                        description: Alert::PROTOCOL_VERSION,
+                        ..
+                    })
+                ) || negotiated(&flight).is_some();
+                if !retried && !version_refusal {
+                    retried = true;
+                    remaining = compact_suites();
+                    continue;
+                }
                 facts.support.refusal = Some(refusal(&flight, protocol));
             }
             break;
@@ -580,5 +639,30 @@ async fn fallback_scsv(session: &Session, facts: &[ProtocolFacts]) -> Option<boo
         })) => Some(true),
         Outcome::Answer(FirstFlight::Hello { .. }) => Some(false),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compact_list_stays_under_128_suites_and_keeps_the_classics() {
+        let compact = compact_suites();
+        assert!(
+            compact.len() <= 128 && compact.len() > 60,
+            "{}",
+            compact.len()
+        );
+        for code in [
+            0x0005, 0x000a, 0x002f, 0xc02f, 0xc02b, 0xcca8, 0x009e, 0x0034,
+        ] {
+            assert!(compact.contains(&code), "0x{code:04x}");
+        }
+        let all = candidate_suites(ProtocolVersion::Tls12);
+        assert!(compact.iter().all(|c| all.contains(c)));
+        assert!(all.len() > 300);
+        // The 1.3 list includes the integrity-only suites: a server taking one has no encryption.
+        assert_eq!(candidate_suites(ProtocolVersion::Tls13).len(), 11);
     }
 }
