@@ -280,6 +280,11 @@ async fn html_is_self_contained_printable_and_marked() {
     );
     assert!(html.contains("Matrice des capacités de cybersécurité"));
     assert!(html.contains("<th scope=\"row\">C03</th>"));
+    // Both languages, equal in status; French shown first because it was asked for.
+    assert!(html.contains("id=\"lang-fr\" checked>"));
+    assert!(html.contains("<div class=\"version\" id=\"v-en\" lang=\"en\">"));
+    assert_eq!(html.matches("PROTECTED A").count(), 3);
+    assert!(html.find("id=\"v-fr\"") < html.find("id=\"v-en\""));
     assert!(
         html.contains("class=\"v l4 s\""),
         "self-assessed C15 is hatched"

@@ -1,11 +1,13 @@
 //! A single self-contained HTML page (no external resource), printable on A4 or Letter
 //! landscape, with the classification marking on every printed page, `<th scope>` headers,
-//! the legend, trends, mappings and method.
+//! the legend, trends, mappings and method. Both languages are in the file, equal in status
+//! (the spec's EN ⇄ FR toggle); `--lang` chooses the one shown and printed first.
 
 use std::fmt::Write as _;
 
 use vigie_matrix::catalogue::catalogue;
 use vigie_matrix::grade::{Cell, Source, Value};
+use vigie_model::Lang;
 
 use super::{
     attainment_text, capability_name, colours, legend_values, marking, method_lines, percent, t,
@@ -44,6 +46,9 @@ fn css() -> String {
     let mut css = String::from(
         "@page { size: landscape; margin: 16mm 10mm; }
 @media print { .toggle { display: none; } thead { display: table-header-group; } }
+.version { display: none; }
+#lang-en:checked ~ #v-en, #lang-fr:checked ~ #v-fr { display: block; }
+label.toggle { margin-right: 1em; }
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; font-size: 10pt; margin: 0 1em; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .marking { position: fixed; left: 0; right: 0; text-align: center; font-weight: bold; font-size: 9pt; background: #fff; }
 .marking.top { top: 0; } .marking.bottom { bottom: 0; }
@@ -120,17 +125,50 @@ fn cell_title(matrix: &Matrix, cell: &Cell, previous: Value) -> String {
     parts.join(" — ")
 }
 
+/// The page: both languages, equal in status, the chosen one shown (and printed) first; a
+/// radio toggle switches them without script.
 pub(super) fn render(matrix: &Matrix) -> String {
-    let lang = matrix.lang;
-    let marking = escape(&marking(matrix));
+    let chosen = matrix.lang;
+    let other = match chosen {
+        Lang::En => Lang::Fr,
+        Lang::Fr => Lang::En,
+    };
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{}</style>\n</head>\n<body>\n",
-        lang.as_str(),
-        escape(&t(lang, "title.matrix")),
+        chosen.as_str(),
+        escape(&t(chosen, "title.matrix")),
         css()
     );
+    for (lang, checked) in [(chosen, " checked"), (other, "")] {
+        let _ = writeln!(
+            out,
+            "<input type=\"radio\" name=\"lang\" class=\"toggle\" id=\"lang-{code}\"{checked}><label class=\"toggle\" for=\"lang-{code}\" lang=\"{code}\">{}</label>",
+            escape(&t(lang, "lang.name")),
+            code = lang.as_str(),
+        );
+    }
+    for lang in [chosen, other] {
+        let mut version = matrix.clone();
+        version.lang = lang;
+        let _ = writeln!(
+            out,
+            "<div class=\"version\" id=\"v-{code}\" lang=\"{code}\">",
+            code = lang.as_str()
+        );
+        out.push_str(&version_body(&version));
+        out.push_str("</div>\n");
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// One language's version of the page.
+fn version_body(matrix: &Matrix) -> String {
+    let lang = matrix.lang;
+    let marking = escape(&marking(matrix));
+    let mut out = String::new();
     let _ = write!(
         out,
         "<div class=\"marking top\" role=\"note\">{marking}</div>\n<div class=\"marking bottom\" aria-hidden=\"true\">{marking}</div>\n<main>\n<h1>{}</h1>\n<p class=\"meta\">{}: {} · {}: {} · {}: {} · {}: {}</p>\n",
@@ -407,6 +445,6 @@ pub(super) fn render(matrix: &Matrix) -> String {
             escape(&value)
         );
     }
-    out.push_str("</tbody>\n</table>\n</main>\n</body>\n</html>\n");
+    out.push_str("</tbody>\n</table>\n</main>\n");
     out
 }
