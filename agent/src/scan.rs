@@ -398,8 +398,21 @@ async fn probe_services(
     if let Some(concurrency) = scan.concurrency {
         options.concurrency = concurrency.max(1);
     }
-    let observation = services::probe(&scan.targets, &options, &scan.scope).await?;
-    Ok(Some(observation))
+    // A progress bar on a terminal; indicatif hides it when stderr is not one (the daemon,
+    // a redirect), so `run` and scripts see nothing.
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{wide_bar} {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    let drawn = bar.clone();
+    options.progress = Some(Arc::new(move |step: services::ScanProgress| {
+        drawn.set_length(step.total as u64);
+        drawn.set_position(step.done as u64);
+    }));
+    let result = services::probe(&scan.targets, &options, &scan.scope).await;
+    bar.finish_and_clear();
+    Ok(Some(result?))
 }
 
 /// One observation per target, in the targets' order.
