@@ -412,6 +412,57 @@ async fn probe_deep_adds_the_enumeration_to_the_observation_and_evaluate_grades_
     assert_eq!(json["enumeration"]["protocols"][4]["protocol"], "TLSv1.2");
 }
 
+#[tokio::test]
+async fn a_tls10_only_server_fails_the_rustls_probe_yet_the_enumeration_names_the_protocol() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let server = OpenSslServer::start(ip(52), &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]).await;
+    let target = TlsTarget {
+        host: "localhost".to_owned(),
+        port: server.addr.port(),
+    };
+    let probe_options = TlsProbeOptions {
+        sni: None,
+        connect: Some(server.addr.ip()),
+        timeout: Duration::from_secs(5),
+    };
+    let resolver =
+        Resolver::new(&["127.0.0.1:9".parse().unwrap()], Duration::from_secs(1)).unwrap();
+    let trust = TrustStore::load(None).expect("trust store");
+    let observation = tokio::time::timeout(
+        BOUND,
+        vigie_checks::tls::probe_deep(
+            &target,
+            &probe_options,
+            &EnumerationOptions::default(),
+            &resolver,
+            &trust,
+        ),
+    )
+    .await
+    .expect("bounded");
+    let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+    let find = |check: Check| {
+        verdicts
+            .iter()
+            .find(|v| v.check == check)
+            .unwrap_or_else(|| panic!("{}", check.id()))
+    };
+    // rustls speaks TLS 1.2 and 1.3 only: no handshake, hence no certificate checks…
+    assert_eq!(find(Check::TlsConnect).status, Status::Error);
+    // …but the enumeration still says why.
+    let tls10 = find(Check::TlsProtocolTls10);
+    assert_eq!(tls10.status, Status::Fail);
+    assert!(tls10.evidence["cipher_suites"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
+    assert_eq!(find(Check::TlsProtocolTls12).status, Status::Fail);
+    assert_eq!(find(Check::TlsProtocolTls13).status, Status::Warn);
+    assert_eq!(find(Check::TlsExtendedMasterSecret).status, Status::Skip);
+}
+
 /// An SSL 3.0 ServerHello choosing TLS_RSA_WITH_3DES_EDE_CBC_SHA, then ServerHelloDone.
 fn ssl3_server_hello() -> Vec<u8> {
     let mut body = vec![3, 0];
