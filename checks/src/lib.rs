@@ -2,5 +2,6 @@
 pub mod dns;
 pub mod email;
 pub mod host;
+pub mod https;
 pub mod services;
 pub mod tls;
