@@ -883,7 +883,7 @@ fn observations_serialize_to_json_and_back() {
 #[test]
 fn parsers_survive_random_bytes_and_mutated_captures() {
     // A fixed-seed generator: the same inputs every run, 20,000 of them.
-    let mut state: u64 = 0x5eed_0f_0b5e_2026_u64;
+    let mut state: u64 = 0x005e_ed0f_0b5e_2026_u64;
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
@@ -919,4 +919,45 @@ fn parsers_survive_random_bytes_and_mutated_captures() {
             assert!(serde_json::to_string(&found).is_ok());
         }
     }
+}
+
+/// An ONC RPC accepted reply to our NFS NULL call, with `tail` after the verifier.
+fn rpc_reply(tail: &[u32]) -> Vec<u8> {
+    let mut words = vec![0x5649_4745u32, 1, 0, 0, 0];
+    words.extend_from_slice(tail);
+    let mut out = (0x8000_0000u32 | (words.len() as u32 * 4))
+        .to_be_bytes()
+        .to_vec();
+    for word in words {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+#[test]
+fn nfs_answers_its_null_procedure() {
+    let success = rpc_reply(&[0]);
+    assert!(identify::rpc_complete(&success));
+    let found = identify::parse_nfs(&success).unwrap();
+    assert_eq!(found.service, Service::Nfs);
+    let mismatch = identify::parse_nfs(&rpc_reply(&[2, 2, 4])).unwrap();
+    assert_eq!(mismatch.detail.as_deref(), Some("NFS v2–v4"));
+    assert_eq!(
+        identify::parse_nfs(&rpc_reply(&[1])),
+        None,
+        "PROG_UNAVAIL: not NFS"
+    );
+    assert_eq!(identify::parse_nfs(&success[..12]), None);
+    // Our call is a complete RPC record.
+    assert!(identify::rpc_complete(requests::NFS_NULL_CALL));
+    let verdicts = evaluate(&observation(vec![port(2049, Some(found))]));
+    let nfs = verdicts
+        .iter()
+        .find(|v| v.check == Check::ServiceFileSharing && v.target == "127.0.0.9:2049")
+        .unwrap();
+    assert_eq!(nfs.status, Status::Fail);
+    assert_eq!(
+        nfs.remediation.as_ref().unwrap().key,
+        "service.file_sharing.fix.nfs"
+    );
 }

@@ -818,3 +818,31 @@ async fn concurrency_is_bounded_and_each_host_is_paced() {
     );
     drop(tasks);
 }
+
+#[tokio::test]
+async fn an_nfs_server_is_found_behind_the_other_probes() {
+    let ip = "127.0.68.1";
+    // The accepted reply to our NULL call (xid "VIGE", SUCCESS).
+    let mut reply = 0x8000_0018u32.to_be_bytes().to_vec();
+    for word in [0x5649_4745u32, 1, 0, 0, 0, 0] {
+        reply.extend_from_slice(&word.to_be_bytes());
+    }
+    let (nfs, _nfs, _) = canned(
+        ip,
+        vigie_checks::services::identify::requests::NFS_NULL_CALL,
+        reply,
+    )
+    .await;
+    let scope = Scope::parse(&["127.0.68.1"]).unwrap();
+    let obs = probe(&targets(&[ip]), &options(&[nfs.port()]), &scope)
+        .await
+        .unwrap();
+    let found = open_port(&obs, nfs.port()).identified.clone().unwrap();
+    assert_eq!(found.service, Service::Nfs);
+    let verdicts = evaluate(&obs);
+    let target = format!("{ip}:{}", nfs.port());
+    assert_eq!(
+        status(&verdicts, Check::ServiceFileSharing, &target),
+        Some(Status::Fail)
+    );
+}

@@ -229,6 +229,11 @@ fn remote_desktop(port: &PortObservation) -> Option<Failure> {
 
 fn file_sharing(port: &PortObservation) -> Option<Failure> {
     match port.service()? {
+        Service::Nfs => failure(
+            "service.file_sharing.fail",
+            "service.file_sharing.fix.nfs",
+            port,
+        ),
         Service::Smb | Service::Netbios => failure(
             "service.file_sharing.fail",
             "service.file_sharing.fix",

@@ -22,6 +22,8 @@ pub enum Service {
     Smb,
     /// The NetBIOS session service (port 139) answering outside an SMB session.
     Netbios,
+    /// An NFS server (ONC RPC program 100003).
+    Nfs,
     Telnet,
     Vnc,
     Mysql,
@@ -50,6 +52,7 @@ impl Service {
             Service::Rdp => "rdp",
             Service::Smb => "smb",
             Service::Netbios => "netbios",
+            Service::Nfs => "nfs",
             Service::Telnet => "telnet",
             Service::Vnc => "vnc",
             Service::Mysql => "mysql",
@@ -306,6 +309,20 @@ pub mod requests {
         cstring(out, key);
         out.extend_from_slice(&value.to_le_bytes());
     }
+
+    /// NFS: the ONC RPC `NULL` procedure (which does nothing) of program 100003 version 3,
+    /// with no credentials, framed for TCP (RFC 5531).
+    pub const NFS_NULL_CALL: &[u8] = &[
+        0x80, 0x00, 0x00, 0x28, // last fragment, 40 bytes
+        0x56, 0x49, 0x47, 0x45, // xid "VIGE"
+        0, 0, 0, 0, // CALL
+        0, 0, 0, 2, // RPC version 2
+        0x00, 0x01, 0x86, 0xa3, // program 100003 (NFS)
+        0, 0, 0, 3, // version 3
+        0, 0, 0, 0, // procedure 0: NULL
+        0, 0, 0, 0, 0, 0, 0, 0, // credentials: AUTH_NONE
+        0, 0, 0, 0, 0, 0, 0, 0, // verifier: AUTH_NONE
+    ];
 
     /// LDAP: an anonymous search of the root DSE (base `""`, scope base, `(objectClass=*)`),
     /// asking only `supportedLDAPVersion`. Every LDAP server answers it by design.
@@ -1069,6 +1086,44 @@ pub fn parse_smb(bytes: &[u8]) -> Option<Identification> {
     None
 }
 
+/// The ONC RPC reply to [`requests::NFS_NULL_CALL`]: NFS when the call was accepted and the
+/// program is there (`SUCCESS`, or `PROG_MISMATCH` naming the versions it serves).
+pub fn parse_nfs(bytes: &[u8]) -> Option<Identification> {
+    let word = |index: usize| -> Option<u32> {
+        let at = 4 + index * 4;
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    // xid, REPLY, MSG_ACCEPTED, verifier flavor and length, accept_stat.
+    if word(0)? != 0x5649_4745 || word(1)? != 1 || word(2)? != 0 {
+        return None;
+    }
+    let verifier_length = usize::try_from(word(4)?).ok()?;
+    if verifier_length > 400 {
+        return None;
+    }
+    let after = 5 + verifier_length.div_ceil(4);
+    let found = Identification::new(Service::Nfs);
+    match word(after)? {
+        0 => Some(found.detail("NFS v3")),
+        2 => {
+            let (low, high) = (word(after + 1)?, word(after + 2)?);
+            Some(found.detail(format!("NFS v{low}–v{high}")))
+        }
+        _ => None,
+    }
+}
+
+/// Whether an RPC record (one fragment) is complete.
+pub fn rpc_complete(bytes: &[u8]) -> bool {
+    match bytes.get(..4) {
+        Some(mark) => {
+            let length = u32::from_be_bytes([mark[0] & 0x7f, mark[1], mark[2], mark[3]]);
+            usize::try_from(length).is_ok_and(|length| bytes.len() >= 4 + length)
+        }
+        None => false,
+    }
+}
+
 /// An LDAP response to the root DSE search: a `LDAPMessage` with message id 1 and a search
 /// entry, search done or notice of disconnection.
 pub fn parse_ldap(bytes: &[u8]) -> Option<Identification> {
@@ -1112,6 +1167,7 @@ pub fn parse_any(bytes: &[u8]) -> Vec<Identification> {
     let _ = http_complete(bytes);
     let _ = mongodb_complete(bytes);
     let _ = redis_info_complete(bytes);
+    let _ = rpc_complete(bytes);
     let _ = parse_ftp_feat(bytes);
     let _ = parse_pop3_capa(bytes);
     let _ = parse_imap_capability(bytes);
@@ -1129,6 +1185,7 @@ pub fn parse_any(bytes: &[u8]) -> Vec<Identification> {
         parse_rdp(bytes),
         parse_smb(bytes),
         parse_ldap(bytes),
+        parse_nfs(bytes),
     ]
     .into_iter()
     .flatten()

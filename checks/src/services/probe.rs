@@ -415,9 +415,10 @@ enum Probe {
     Rdp,
     Smb,
     Ldap,
+    Nfs,
 }
 
-const DEFAULT_ORDER: [Probe; 10] = [
+const DEFAULT_ORDER: [Probe; 11] = [
     Probe::Http,
     Probe::Tls,
     Probe::Redis,
@@ -428,6 +429,7 @@ const DEFAULT_ORDER: [Probe; 10] = [
     Probe::Rdp,
     Probe::Smb,
     Probe::Ldap,
+    Probe::Nfs,
 ];
 
 /// The probes for a silent port, the one its usual service suggests first.
@@ -442,6 +444,7 @@ fn probe_order(port: u16) -> Vec<Probe> {
         "rdp" => Some(Probe::Rdp),
         "smb" | "netbios-ssn" => Some(Probe::Smb),
         "ldap" | "globalcatalog" => Some(Probe::Ldap),
+        "nfs" => Some(Probe::Nfs),
         "https" | "https-alt" | "imaps" | "pop3s" | "smtps" | "ldaps" | "ftps" | "ircs"
         | "sips" | "amqps" => Some(Probe::Tls),
         hint if hint.ends_with("-tls") => Some(Probe::Tls),
@@ -665,6 +668,17 @@ async fn run_probe(
             )
             .await;
             let found = identify::parse_smb(&answer)?;
+            plain(found, &answer)
+        }
+        Probe::Nfs => {
+            let answer = exchange(
+                &mut stream,
+                requests::NFS_NULL_CALL,
+                timeout,
+                identify::rpc_complete,
+            )
+            .await;
+            let found = identify::parse_nfs(&answer)?;
             plain(found, &answer)
         }
         Probe::Ldap => {
