@@ -492,6 +492,7 @@ async fn probe_email(
     let options = Arc::new(email::ProbeOptions {
         dkim_selectors: scan.dkim_selectors.clone(),
         common_selectors: true,
+        smtp: None,
     });
     let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
     let mut tasks = JoinSet::new();

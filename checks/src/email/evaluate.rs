@@ -1255,14 +1255,20 @@ fn transport_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
         None => ctx.skip(Check::EmailStarttls, "email.starttls.not_requested"),
         Some(hosts) if hosts.is_empty() => ctx.skip(Check::EmailStarttls, "email.starttls.no_mx"),
         Some(hosts) => {
+            // Not reached, or no SMTP conversation: the host could not be judged.
             let errors: Vec<&str> = hosts
                 .iter()
                 .filter(|h| h.error.is_some() && !h.offered)
                 .map(|h| h.host.as_str())
                 .collect();
+            // No STARTTLS, or STARTTLS offered without a valid certificate (an invalid one,
+            // or a TLS negotiation that failed after the server offered it).
             let bad: Vec<&str> = hosts
                 .iter()
-                .filter(|h| h.error.is_none() && (!h.offered || h.certificate_valid == Some(false)))
+                .filter(|h| {
+                    (h.error.is_none() && !h.offered)
+                        || (h.offered && h.certificate_valid != Some(true))
+                })
                 .map(|h| h.host.as_str())
                 .collect();
             if !bad.is_empty() {

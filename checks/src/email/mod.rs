@@ -16,7 +16,9 @@
 //! - [`spf_eval`]: recursive SPF expansion with lookup counting;
 //! - [`orgdomain`]: organizational domains from the bundled Public Suffix List;
 //! - [`observation`], [`probe`], [`evaluate`]: facts, how they are gathered, how they are graded;
-//! - [`dns_queries`]: the real DNS (hickory) and HTTPS (reqwest, rustls) implementation.
+//! - [`dns_queries`]: the real DNS (hickory) and HTTPS (reqwest, rustls) implementation;
+//! - [`smtp`]: the opt-in STARTTLS probe of MX hosts (read-only SMTP, then the TLS
+//!   family's certificate checks).
 
 pub mod dkim;
 pub mod dmarc;
@@ -28,6 +30,7 @@ pub mod observation;
 pub mod orgdomain;
 pub mod probe;
 pub mod records;
+pub mod smtp;
 pub mod spf;
 pub mod spf_eval;
 
@@ -36,3 +39,4 @@ pub use evaluate::evaluate;
 pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
 pub use observation::EmailObservation;
 pub use probe::{probe, ProbeOptions, COMMON_SELECTORS};
+pub use smtp::SmtpOptions;

@@ -111,8 +111,15 @@ pub struct StarttlsFacts {
     /// The certificate validated for the host name, when a handshake happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_valid: Option<bool>,
+    /// Why the SMTP dialogue or the handshake failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The address and port the probe spoke to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Why the certificate is not valid (chain or name), when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_error: Option<String>,
 }
 
 /// Everything the email probe saw for one domain.

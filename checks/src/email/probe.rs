@@ -15,6 +15,7 @@ use super::observation::{
     Answer, DkimSelectorFacts, DmarcFacts, EmailObservation, FetchedPolicy, MtaStsFacts, SpfFacts,
 };
 use super::orgdomain::{is_external, organizational_domain, report_authorization_name};
+use super::smtp::{self, SmtpOptions};
 use super::spf;
 use super::spf_eval::evaluate_spf;
 
@@ -43,6 +44,9 @@ pub const COMMON_SELECTORS: &[&str] = &[
     "fm1",
 ];
 
+/// The most MX hosts whose STARTTLS one domain's probe tries (in preference order).
+const MAX_SMTP_HOSTS: usize = 10;
+
 /// What to probe beyond the defaults.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
@@ -50,6 +54,8 @@ pub struct ProbeOptions {
     pub dkim_selectors: Vec<String>,
     /// Also try [`COMMON_SELECTORS`].
     pub common_selectors: bool,
+    /// Probe each MX host's STARTTLS (opt-in: outbound port 25 is often filtered).
+    pub smtp: Option<SmtpOptions>,
 }
 
 impl Default for ProbeOptions {
@@ -57,6 +63,7 @@ impl Default for ProbeOptions {
         ProbeOptions {
             dkim_selectors: Vec::new(),
             common_selectors: true,
+            smtp: None,
         }
     }
 }
@@ -91,7 +98,24 @@ pub async fn probe<L: DnsLookup + HttpsFetch>(
             let name = format!("_25._tcp.{host}");
             tlsa.push(Answer::from_result(name.clone(), lookups.tlsa(&name).await));
         }
-        (mx, tlsa)
+        let starttls = match &options.smtp {
+            Some(smtp) => {
+                let mut hosts: Vec<&str> = Vec::new();
+                for record in &mx.records {
+                    let host = record.exchange.as_str();
+                    if !host.is_empty() && !hosts.contains(&host) && hosts.len() < MAX_SMTP_HOSTS {
+                        hosts.push(host);
+                    }
+                }
+                let mut facts = Vec::new();
+                for host in hosts {
+                    facts.push(smtp::probe_mx(host, smtp, lookups).await);
+                }
+                Some(facts)
+            }
+            None => None,
+        };
+        (mx, tlsa, starttls)
     };
     let spf = async {
         let txt = Answer::from_result(domain.clone(), lookups.txt(&domain).await);
@@ -165,7 +189,7 @@ pub async fn probe<L: DnsLookup + HttpsFetch>(
         (tlsrpt, bimi, caa, dnssec)
     };
 
-    let ((mx, tlsa), spf, dmarc, dkim, mta_sts, (tlsrpt, bimi, caa, dnssec)) =
+    let ((mx, tlsa, starttls), spf, dmarc, dkim, mta_sts, (tlsrpt, bimi, caa, dnssec)) =
         tokio::join!(mx, spf, dmarc, dkim, mta_sts, small);
     EmailObservation {
         domain,
@@ -181,7 +205,7 @@ pub async fn probe<L: DnsLookup + HttpsFetch>(
         caa,
         tlsa,
         dnssec,
-        starttls: None,
+        starttls,
     }
 }
 
