@@ -463,6 +463,120 @@ async fn a_tls10_only_server_fails_the_rustls_probe_yet_the_enumeration_names_th
     assert_eq!(find(Check::TlsExtendedMasterSecret).status, Status::Skip);
 }
 
+/// A TLS 1.2 server intolerant of long hellos: it closes on any ClientHello record over 600
+/// bytes, takes only TLS_RSA_WITH_AES_128_CBC_SHA and TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+/// (in the client's order), and refuses other versions with `protocol_version`.
+struct IntolerantServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for IntolerantServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl IntolerantServer {
+    async fn start(ip: IpAddr) -> IntolerantServer {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, 0))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let task = tokio::spawn(async move {
+            // Bounded: far more connections than one enumeration makes.
+            for _ in 0..500 {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), Self::serve(&mut stream))
+                        .await;
+                });
+            }
+        });
+        IntolerantServer { addr, task }
+    }
+
+    async fn serve(stream: &mut tokio::net::TcpStream) {
+        let mut header = [0u8; 5];
+        if stream.read_exact(&mut header).await.is_err() || header[0] != 22 {
+            return;
+        }
+        let length = u16::from_be_bytes([header[3], header[4]]) as usize;
+        if length > 600 {
+            return; // closes without a word, as intolerant stacks do
+        }
+        let mut body = vec![0u8; length];
+        if stream.read_exact(&mut body).await.is_err() || body.len() < 40 {
+            return;
+        }
+        let version = [body[4], body[5]];
+        let alert = |description: u8| vec![21, 3, 3, 0, 2, 2, description];
+        if version != [3, 3] {
+            let _ = stream.write_all(&alert(70)).await;
+            return;
+        }
+        let session_id = body[38] as usize;
+        let at = 39 + session_id;
+        let Some(suites_length) = body
+            .get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        else {
+            return;
+        };
+        let Some(suites) = body.get(at + 2..at + 2 + suites_length) else {
+            return;
+        };
+        let chosen = suites
+            .chunks_exact(2)
+            .map(|c| [c[0], c[1]])
+            .find(|c| *c == [0x00, 0x2f] || *c == [0xc0, 0x2f]);
+        let Some(chosen) = chosen else {
+            let _ = stream.write_all(&alert(40)).await;
+            return;
+        };
+        let mut hello = vec![3, 3];
+        hello.extend_from_slice(&[0x42; 32]);
+        hello.push(0);
+        hello.extend_from_slice(&chosen);
+        hello.push(0);
+        hello.extend_from_slice(&[0, 5, 0xff, 0x01, 0, 1, 0]);
+        let mut handshake = vec![2, 0, 0, hello.len() as u8];
+        handshake.extend_from_slice(&hello);
+        handshake.extend_from_slice(&[14, 0, 0, 0]);
+        let mut record = vec![22, 3, 3, 0, handshake.len() as u8];
+        record.extend_from_slice(&handshake);
+        let _ = stream.write_all(&record).await;
+    }
+}
+
+#[tokio::test]
+async fn a_server_intolerant_of_long_hellos_is_enumerated_with_the_common_suites() {
+    let server = IntolerantServer::start(ip(53)).await;
+    let options = EnumerationOptions {
+        protocols: vec![ProtocolVersion::Tls11, ProtocolVersion::Tls12],
+        ..EnumerationOptions::default()
+    };
+    let e = run(server.addr, &options).await;
+    assert_eq!(accepted(&e), ["TLSv1.2"], "{e:#?}");
+    let tls12 = protocol(&e, "TLSv1.2");
+    assert_eq!(
+        tls12.cipher_suites,
+        [
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        ]
+    );
+    assert_eq!(tls12.preference.as_deref(), Some("client"));
+    assert_eq!(
+        protocol(&e, "TLSv1.1").refusal.as_deref(),
+        Some("alert protocol_version")
+    );
+    assert_eq!(e.secure_renegotiation, Some(true));
+    assert_eq!(e.extended_master_secret, Some(false));
+}
+
 /// An SSL 3.0 ServerHello choosing TLS_RSA_WITH_3DES_EDE_CBC_SHA, then ServerHelloDone.
 fn ssl3_server_hello() -> Vec<u8> {
     let mut body = vec![3, 0];
