@@ -104,9 +104,10 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum AssessCommand {
     /// Import questionnaire answers from a CSV file (columns org, question, answer,
-    /// respondent_role, answered_on, evidence); all rows or none.
+    /// respondent_role, answered_on, evidence) or a YAML file (`.yaml`, `.yml`; see
+    /// docs/matrix.md); all answers or none.
     Import {
-        /// The CSV file.
+        /// The CSV or YAML file.
         file: PathBuf,
     },
 }
@@ -201,7 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!("cannot read {} (is it a UTF-8 CSV file?)", path.display())
             })?;
-            let answers = crate::assess::parse_csv(&text, chrono::Utc::now().date_naive())
+            let answers = crate::assess::parse(&path, &text, chrono::Utc::now().date_naive())
                 .with_context(|| format!("{} was not imported", path.display()))?;
             let count = store
                 .import_answers(answers)

@@ -59,6 +59,16 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
         .arg(&answers));
     assert!(imported.status.success(), "{}", stderr(&imported));
     assert!(stderr(&imported).contains("imported 4 answers"));
+    let yaml = dir.path().join("governance.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "org: maple-health\nrespondent_role: board chair\nanswered_on: {today}\nanswers:\n  - {{question: Q12, answer: executive director}}\n  - {{question: Q13, answer: yes}}\n"
+        ),
+    )
+    .unwrap();
+    let imported = run(collector(dir.path()).args(["assess", "import"]).arg(&yaml));
+    assert!(imported.status.success(), "{}", stderr(&imported));
 
     for lang in ["en", "fr"] {
         for format in ["json", "csv", "xlsx", "html"] {
@@ -87,6 +97,7 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     assert_eq!(cells[12]["capability"], "C13");
     assert_eq!(cells[12]["label"], "4 S", "tabletop with evidence");
     assert_eq!(cells[15]["label"], "2 S", "training at onboarding only");
+    assert_eq!(cells[17]["label"], "2 S", "C18 from the YAML file");
     let dictionary = std::fs::read_to_string(dir.path().join("matrix-fr-dictionary.csv")).unwrap();
     assert!(dictionary.starts_with('\u{feff}'));
     assert!(dictionary.contains("Préparation à l'intervention en cas d'incident"));
