@@ -608,7 +608,18 @@ fn c04_email_transport(inputs: &Inputs<'_>) -> Cell {
     weakest("C04", &domains, inputs.now, |a| {
         let mut notes = Vec::new();
         if a.fails(EmailStarttls) {
-            return graded(0);
+            // Level 1 when every MX offered STARTTLS and only the certificate or the
+            // negotiation failed (the probe's `hosts` evidence); 0 when one did not offer it.
+            let all_offered = a
+                .evidence(EmailStarttls, "hosts")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|hosts| {
+                    !hosts.is_empty()
+                        && hosts.iter().all(|h| {
+                            h.get("offered").and_then(serde_json::Value::as_bool) == Some(true)
+                        })
+                });
+            return graded(if all_offered { 1 } else { 0 });
         }
         if a.status(EmailStarttls).is_none() {
             notes.push(Note::new("note.starttls_not_probed"));

@@ -322,7 +322,39 @@ fn c04_levels() {
     set(&mut v, EmailMtaSts, DOMAIN, Status::Fail);
     assert_eq!(level(&v, "C04"), Value::Level(2));
     set(&mut v, EmailStarttls, DOMAIN, Status::Fail);
-    assert_eq!(level(&v, "C04"), Value::Level(0));
+    assert_eq!(
+        level(&v, "C04"),
+        Value::Level(0),
+        "no evidence: not offered"
+    );
+    let hosts = |offered: [bool; 2]| {
+        serde_json::json!([
+            {"host": "mx1.example.ca", "offered": offered[0], "certificate_valid": false},
+            {"host": "mx2.example.ca", "offered": offered[1]},
+        ])
+    };
+    v.retain(|f| f.check != EmailStarttls);
+    v.push(with(
+        f(EmailStarttls, DOMAIN, Status::Fail),
+        "hosts",
+        hosts([true, true]),
+    ));
+    assert_eq!(
+        level(&v, "C04"),
+        Value::Level(1),
+        "offered, certificate invalid"
+    );
+    v.retain(|f| f.check != EmailStarttls);
+    v.push(with(
+        f(EmailStarttls, DOMAIN, Status::Fail),
+        "hosts",
+        hosts([true, false]),
+    ));
+    assert_eq!(
+        level(&v, "C04"),
+        Value::Level(0),
+        "one MX does not offer STARTTLS"
+    );
 }
 
 #[test]
