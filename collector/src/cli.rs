@@ -63,6 +63,16 @@ pub enum Command {
     /// Self-assessment answers.
     #[command(subcommand)]
     Assess(AssessCommand),
+    /// The audit log of enrollments, revocations and exports.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit log, oldest first, one JSON object per line (no token in it).
+    Show,
 }
 
 /// `matrix …`.
@@ -126,6 +136,43 @@ pub struct ServeArgs {
     /// The largest report body accepted, in bytes [default: 8388608 (8 MiB)].
     #[arg(long, env = "VIGIE_MAX_BODY_BYTES", value_name = "N")]
     pub max_body_bytes: Option<u64>,
+
+    /// PEM certificate chain (server's certificate first): serve HTTPS. Read again on
+    /// SIGHUP, with the key, without closing the listener.
+    #[arg(
+        long,
+        env = "VIGIE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "VIGIE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Connections open at once; more wait in the kernel's backlog [default: 1024].
+    #[arg(long, env = "VIGIE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<u64>,
+
+    /// Seconds a client has to send its request head (and finish the TLS handshake) before
+    /// it is disconnected [default: 10].
+    #[arg(long, env = "VIGIE_HEADER_TIMEOUT", value_name = "SECONDS")]
+    pub header_timeout: Option<u64>,
+
+    /// Seconds a client has to send a report body (408 beyond) [default: 60].
+    #[arg(long, env = "VIGIE_BODY_TIMEOUT", value_name = "SECONDS")]
+    pub body_timeout: Option<u64>,
+
+    /// Requests per minute per token, as a burst of that size (429 with Retry-After
+    /// beyond); 0 turns the limit off [default: 120].
+    #[arg(long, env = "VIGIE_RATE_LIMIT", value_name = "N")]
+    pub rate_limit: Option<u64>,
 }
 
 /// `agent …`.
@@ -141,6 +188,21 @@ pub enum AgentCommand {
         #[arg(long, default_value = "agent")]
         name: String,
     },
+    /// Revoke the organization's active agent tokens of that name: refused (401) at once.
+    Revoke {
+        #[arg(long, env = "VIGIE_ORG")]
+        org: String,
+        #[arg(long, default_value = "agent")]
+        name: String,
+    },
+    /// Replace the organization's active agent tokens of that name by a new one, printed
+    /// alone on stdout; the old ones are refused (401) at once.
+    Rotate {
+        #[arg(long, env = "VIGIE_ORG")]
+        org: String,
+        #[arg(long, default_value = "agent")]
+        name: String,
+    },
 }
 
 /// `viewer …`.
@@ -149,6 +211,16 @@ pub enum ViewerCommand {
     /// Create a read-API token; prints the token alone on stdout.
     Add {
         /// A label for the token, e.g. who uses it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the active viewer tokens of that name: refused (401) at once.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+    /// Replace the active viewer tokens of that name by a new one, printed alone on stdout.
+    Rotate {
         #[arg(long)]
         name: String,
     },
@@ -167,6 +239,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url: cli.database_url,
                 insecure_listen: args.insecure_listen,
                 max_body_bytes: args.max_body_bytes,
+                tls_cert: args.tls_cert,
+                tls_key: args.tls_key,
+                max_connections: args.max_connections,
+                header_timeout_seconds: args.header_timeout,
+                body_timeout_seconds: args.body_timeout,
+                rate_limit_per_minute: args.rate_limit,
             };
             let config = config::resolve(overrides, file)?;
             serve(config).await
@@ -181,6 +259,58 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "created agent token `{name}` for organization `{org}`; it is shown only once: put it in the agent's collector.token_file"
             );
+            Ok(())
+        }
+        Command::Agent(AgentCommand::Revoke { org, name }) => {
+            let store = open(cli.database_url, file).await?;
+            let count = store
+                .revoke_tokens(TokenKind::Agent, Some(&org), &name)
+                .await
+                .context("revoking the agent token")?;
+            eprintln!("revoked {count} agent token(s) `{name}` of organization `{org}`; they are refused from now on");
+            Ok(())
+        }
+        Command::Agent(AgentCommand::Rotate { org, name }) => {
+            let store = open(cli.database_url, file).await?;
+            let token = store
+                .rotate_token(TokenKind::Agent, Some(&org), &name)
+                .await
+                .context("rotating the agent token")?;
+            println!("{token}");
+            eprintln!("replaced agent token `{name}` of organization `{org}`: the old one is refused from now on; the new one is shown only once: put it in the agent's collector.token_file");
+            Ok(())
+        }
+        Command::Viewer(ViewerCommand::Revoke { name }) => {
+            let store = open(cli.database_url, file).await?;
+            let count = store
+                .revoke_tokens(TokenKind::Viewer, None, &name)
+                .await
+                .context("revoking the viewer token")?;
+            eprintln!("revoked {count} viewer token(s) `{name}`; they are refused from now on");
+            Ok(())
+        }
+        Command::Viewer(ViewerCommand::Rotate { name }) => {
+            let store = open(cli.database_url, file).await?;
+            let token = store
+                .rotate_token(TokenKind::Viewer, None, &name)
+                .await
+                .context("rotating the viewer token")?;
+            println!("{token}");
+            eprintln!("replaced viewer token `{name}`: the old one is refused from now on; the new one is shown only once");
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Show) => {
+            let store = open(cli.database_url, file).await?;
+            for entry in store
+                .audit_entries()
+                .await
+                .context("reading the audit log")?
+            {
+                println!(
+                    "{}",
+                    serde_json::to_string(&entry).context("writing the audit log")?
+                );
+            }
             Ok(())
         }
         Command::Viewer(ViewerCommand::Add { name }) => {
@@ -248,6 +378,19 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
             args.out.display()
         )
     })?;
+    store
+        .audit(
+            crate::store::audit::AuditAction::MatrixExport,
+            "cli",
+            &format!(
+                "view={} format={} lang={}",
+                args.view.as_str(),
+                args.format.extension(),
+                args.lang.as_str()
+            ),
+        )
+        .await
+        .context("writing the audit log")?;
     eprintln!(
         "wrote the {} matrix ({} organizations, rules {}) to {}",
         args.view.as_str(),
@@ -282,21 +425,41 @@ async fn open(database_url: Option<String>, file: FileConfig) -> anyhow::Result<
 }
 
 async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
+    let tls = match &config.tls {
+        Some(files) => {
+            let reloader = std::sync::Arc::new(
+                crate::server::TlsReloader::load(&files.cert, &files.key)
+                    .map_err(|e| UsageError(e.to_string()))?,
+            );
+            crate::server::reload_on_sighup(std::sync::Arc::clone(&reloader));
+            Some(reloader)
+        }
+        None => None,
+    };
     let store = Store::open(&config.database_url).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is the port in use?)", config.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(listen = %local, database = %store.path().display(), "collector serving");
+    tracing::info!(listen = %local, tls = tls.is_some(), database = %store.path().display(), "collector serving");
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::serve(
-        listener,
-        AppState::new(store, config.max_body_bytes),
-        async move {
-            let _ = stopped.await;
+    let state = AppState::with_limits(
+        store,
+        crate::state::RequestLimits {
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: config.body_timeout,
+            rate_limit_per_minute: config.rate_limit_per_minute,
         },
     );
+    let options = crate::server::ServeOptions {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout,
+        tls,
+    };
+    let server = crate::server::serve_with(listener, state, options, async move {
+        let _ = stopped.await;
+    });
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => result.context("the HTTP server failed")?,
@@ -330,6 +493,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                         | StoreError::InvalidName
                         | StoreError::TokenOrg
                         | StoreError::UnknownOrg(_)
+                        | StoreError::NoSuchToken { .. }
                 )
             })
     });

@@ -3,10 +3,12 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::state::DEFAULT_MAX_BODY_BYTES;
+use crate::server::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
+use crate::state::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT_PER_MINUTE};
 
 /// The default `--listen`.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -28,10 +30,19 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address `{value}` is not ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)")]
     BadListen { value: String },
-    #[error("refusing to listen on {addr}, which is not a loopback address: the collector does not serve TLS yet, so tokens and reports would cross the network in clear. Put a TLS reverse proxy in front and listen on 127.0.0.1, or pass --insecure-listen (VIGIE_INSECURE_LISTEN=true) if the network is trusted")]
+    #[error("refusing to listen on {addr}, which is not a loopback address, without TLS: tokens and reports would cross the network in clear. Give --tls-cert FILE and --tls-key FILE, or put a TLS reverse proxy in front and listen on 127.0.0.1, or pass --insecure-listen (VIGIE_INSECURE_LISTEN=true) if the network is trusted")]
     NotLoopback { addr: SocketAddr },
     #[error("max_body_bytes must be at least 1024, got {0}")]
     BadMaxBody(u64),
+    #[error("--tls-cert and --tls-key go together: give both or neither")]
+    TlsPair,
+    #[error("{name} must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        name: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
 }
 
 /// The keys of `--config FILE`, the same as the flags. Unknown keys are an error.
@@ -46,6 +57,18 @@ pub struct FileConfig {
     pub insecure_listen: Option<bool>,
     /// The largest report body accepted, in bytes.
     pub max_body_bytes: Option<u64>,
+    /// PEM certificate chain (server's certificate first) for TLS on the listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Connections open at once.
+    pub max_connections: Option<u64>,
+    /// Seconds a client has to send its request head (and finish the TLS handshake).
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a client has to send a report body.
+    pub body_timeout_seconds: Option<u64>,
+    /// Requests per minute per token; 0 turns the limit off.
+    pub rate_limit_per_minute: Option<u64>,
 }
 
 impl FileConfig {
@@ -69,6 +92,19 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub insecure_listen: bool,
     pub max_body_bytes: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_connections: Option<u64>,
+    pub header_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<u64>,
+    pub rate_limit_per_minute: Option<u64>,
+}
+
+/// TLS on the listener: the two PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Everything `serve` needs, validated.
@@ -82,6 +118,16 @@ pub struct CollectorConfig {
     pub insecure_listen: bool,
     /// The largest report body accepted (HTTP 413 beyond).
     pub max_body_bytes: usize,
+    /// TLS on the listener, if configured.
+    pub tls: Option<TlsFiles>,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// How long a client has to send its request head.
+    pub header_timeout: Duration,
+    /// How long a client has to send a report body.
+    pub body_timeout: Duration,
+    /// Requests per minute per token; `None` for no limit.
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 impl Default for CollectorConfig {
@@ -91,7 +137,25 @@ impl Default for CollectorConfig {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             insecure_listen: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            tls: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
         }
+    }
+}
+
+fn in_range(name: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            name,
+            value,
+            min,
+            max,
+        })
     }
 }
 
@@ -105,9 +169,39 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         None => DEFAULT_LISTEN,
     };
     let insecure_listen = cli.insecure_listen || file.insecure_listen.unwrap_or(false);
-    if !listen.ip().is_loopback() && !insecure_listen {
+    let tls = match (cli.tls_cert.or(file.tls_cert), cli.tls_key.or(file.tls_key)) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err(ConfigError::TlsPair),
+    };
+    if !listen.ip().is_loopback() && !insecure_listen && tls.is_none() {
         return Err(ConfigError::NotLoopback { addr: listen });
     }
+    let max_connections = match cli.max_connections.or(file.max_connections) {
+        Some(n) => in_range("max_connections", n, 1, 1_000_000)? as usize,
+        None => DEFAULT_MAX_CONNECTIONS,
+    };
+    let seconds = |name, value: Option<u64>, default| -> Result<Duration, ConfigError> {
+        match value {
+            Some(n) => Ok(Duration::from_secs(in_range(name, n, 1, 3600)?)),
+            None => Ok(default),
+        }
+    };
+    let header_timeout = seconds(
+        "header_timeout_seconds",
+        cli.header_timeout_seconds.or(file.header_timeout_seconds),
+        DEFAULT_HEADER_TIMEOUT,
+    )?;
+    let body_timeout = seconds(
+        "body_timeout_seconds",
+        cli.body_timeout_seconds.or(file.body_timeout_seconds),
+        DEFAULT_BODY_TIMEOUT,
+    )?;
+    let rate_limit_per_minute = match cli.rate_limit_per_minute.or(file.rate_limit_per_minute) {
+        Some(0) => None,
+        Some(n) => Some(in_range("rate_limit_per_minute", n, 1, 1_000_000)? as u32),
+        None => Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
+    };
     let max_body_bytes = match cli.max_body_bytes.or(file.max_body_bytes) {
         Some(n) if n < 1024 => return Err(ConfigError::BadMaxBody(n)),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -121,6 +215,11 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
         insecure_listen,
         max_body_bytes,
+        tls,
+        max_connections,
+        header_timeout,
+        body_timeout,
+        rate_limit_per_minute,
     })
 }
 
@@ -158,7 +257,7 @@ mod tests {
         assert!(error.to_string().contains("--insecure-listen"));
         let allowed = Overrides {
             insecure_listen: true,
-            ..cli
+            ..cli.clone()
         };
         assert!(resolve(allowed, FileConfig::default()).is_ok());
         let v6 = Overrides {
@@ -166,6 +265,42 @@ mod tests {
             ..Overrides::default()
         };
         assert!(resolve(v6, FileConfig::default()).is_ok());
+        let with_tls = Overrides {
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..cli.clone()
+        };
+        let config = resolve(with_tls, FileConfig::default()).unwrap();
+        assert!(config.tls.is_some(), "TLS allows a non-loopback listen");
+        let half = Overrides {
+            tls_cert: Some("cert.pem".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            resolve(half, FileConfig::default()),
+            Err(ConfigError::TlsPair)
+        ));
+    }
+
+    #[test]
+    fn limits_and_timeouts() {
+        let file: FileConfig = toml::from_str(
+            "max_connections = 10\nheader_timeout_seconds = 2\nbody_timeout_seconds = 3\nrate_limit_per_minute = 0\n",
+        )
+        .unwrap();
+        let config = resolve(Overrides::default(), file).unwrap();
+        assert_eq!(config.max_connections, 10);
+        assert_eq!(config.header_timeout, Duration::from_secs(2));
+        assert_eq!(config.body_timeout, Duration::from_secs(3));
+        assert_eq!(config.rate_limit_per_minute, None, "0 turns the limit off");
+        let zero = Overrides {
+            header_timeout_seconds: Some(0),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            resolve(zero, FileConfig::default()),
+            Err(ConfigError::OutOfRange { .. })
+        ));
     }
 
     #[test]

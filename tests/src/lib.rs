@@ -2,10 +2,13 @@
 //!
 //! - [`pki`]: a test certificate authority and leaf certificates with the validity a test needs;
 //! - [`tls_server`]: TLS servers presenting those certificates, and hostile servers (silent,
-//!   garbage), all on loopback addresses, each stopped when its handle is dropped.
+//!   garbage), all on loopback addresses, each stopped when its handle is dropped;
+//! - [`scale`]: a collector with any flags, reports of many findings and a keep-alive HTTP
+//!   client, for the fault and security tests and the load generator.
 //!
 //! Test support code: it panics (with a message) when the machine cannot do what a test asks.
 
 pub mod harness;
 pub mod pki;
+pub mod scale;
 pub mod tls_server;

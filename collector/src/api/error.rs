@@ -19,6 +19,8 @@ pub struct ApiError {
     detail: String,
     /// The cause, for the log only (server errors).
     cause: Option<String>,
+    /// Seconds for the `Retry-After` header (429, 503).
+    retry_after: Option<u64>,
 }
 
 /// The stable codes. This list may grow; a code never changes meaning.
@@ -37,7 +39,11 @@ pub mod code {
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const INTERNAL: &str = "internal_error";
     pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+    pub const RATE_LIMITED: &str = "rate_limited";
 }
+
+/// The `Retry-After` of a 503: the store is often back within seconds (a lock released).
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -46,6 +52,24 @@ impl ApiError {
             code,
             detail: detail.into(),
             cause: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: this token sent more requests than `--rate-limit` allows; retry after `wait`.
+    pub fn rate_limited(wait: std::time::Duration) -> ApiError {
+        // Rounded up, so that a client waiting exactly that long is allowed.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError {
+            retry_after: Some(seconds.max(1)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code::RATE_LIMITED,
+                format!(
+                    "too many requests with this token; retry in {} s",
+                    seconds.max(1)
+                ),
+            )
         }
     }
 
@@ -137,6 +161,7 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> ApiError {
         ApiError {
             cause: Some(format!("{cause:#}")),
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
             ..ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 code::STORE_UNAVAILABLE,
@@ -190,6 +215,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

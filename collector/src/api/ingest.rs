@@ -23,10 +23,6 @@ use crate::metrics::IngestResult;
 use crate::state::AppState;
 use crate::store::{IncomingReport, IngestOutcome};
 
-/// How long a client may take to send its body: generous for a slow uplink with 8 MiB,
-/// short enough that stalled connections do not pile up.
-const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
 pub(super) async fn post_report(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -54,7 +50,7 @@ async fn ingest(
     let token_org = require_agent(state, headers).await?;
     require_json(headers)?;
     let limit = state.max_body_bytes();
-    let bytes = read_body(headers, body, limit).await?;
+    let bytes = read_body(headers, body, limit, state.body_timeout()).await?;
 
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::malformed(format!(
@@ -84,11 +80,15 @@ async fn ingest(
         body,
         received_at: Utc::now(),
     };
-    let outcome = state
-        .store()
-        .ingest(incoming)
-        .await
-        .map_err(ApiError::internal)?;
+    let outcome = state.store().ingest(incoming).await.map_err(|error| {
+        // A locked, read-only or unreachable database is the store being away (503,
+        // retried by the agent); anything else is a fault of ours (500).
+        if error.is_unavailable() {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
+    })?;
     match outcome {
         IngestOutcome::Stored { received_at } => {
             tracing::info!(%report_id, org = %token_org, "report stored");
@@ -126,7 +126,12 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The whole body, refusing it as soon as it is known to exceed `limit`: from the declared
 /// Content-Length before reading, or while reading when the length is not declared or lies.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::too_large(format!(
             "the report is larger than this collector accepts ({limit} bytes); split the scan or raise --max-body-bytes"
@@ -155,14 +160,12 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
         }
         Ok(buffer)
     };
-    tokio::time::timeout(BODY_TIMEOUT, read)
-        .await
-        .map_err(|_| {
-            ApiError::timeout(format!(
-                "the body did not arrive within {} s",
-                BODY_TIMEOUT.as_secs()
-            ))
-        })?
+    tokio::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::timeout(format!(
+            "the body did not arrive within {} s",
+            timeout.as_secs_f64()
+        ))
+    })?
 }
 
 /// SHA-256 of the JSON with object keys sorted and no insignificant whitespace, so that the

@@ -40,7 +40,7 @@ pub(super) async fn get_matrix(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    require_viewer(&state, &headers).await?;
+    let viewer = require_viewer(&state, &headers).await?;
     let known = ["view", "format", "lang", "since", "org", "profile", "table"];
     if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_query(format!(
@@ -126,6 +126,21 @@ pub(super) async fn get_matrix(
             e @ MatrixError::SinceInFuture { .. } => ApiError::bad_query(e.to_string()),
         })?;
     let bytes = export::render(&computed, format).map_err(ApiError::internal)?;
+    // Nothing leaves without a trace: an export that cannot be audited is not served.
+    state
+        .store()
+        .audit(
+            crate::store::audit::AuditAction::MatrixExport,
+            &format!("viewer:{viewer}"),
+            &format!(
+                "view={} format={} lang={}",
+                view.as_str(),
+                format.extension(),
+                lang.as_str()
+            ),
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
     let name = format!(
         "vigie-matrix-{}-{}-{}.{}",
         view.as_str(),

@@ -38,7 +38,15 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
         ))
     })?;
     match state.store().authenticate(token).await {
-        Ok(Some(principal)) => Ok(principal),
+        Ok(Some(principal)) => {
+            // Limited after authentication, so that strangers do not fill the table.
+            if let Some(limiter) = state.rate_limiter() {
+                limiter
+                    .check(&crate::auth::hash(token), std::time::Instant::now())
+                    .map_err(ApiError::rate_limited)?;
+            }
+            Ok(principal)
+        }
         Ok(None) => Err(ApiError::unauthenticated(
             "unknown or revoked token; ask the collector's operator for a new one",
         )),
@@ -56,10 +64,10 @@ async fn require_agent(state: &AppState, headers: &HeaderMap) -> Result<String, 
     }
 }
 
-/// Succeeds for a viewer token; 403 for an agent token.
-async fn require_viewer(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The viewer token's name; 403 for an agent token.
+async fn require_viewer(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     match authenticate(state, headers).await? {
-        Principal::Viewer { .. } => Ok(()),
+        Principal::Viewer { name } => Ok(name),
         Principal::Agent { .. } => Err(ApiError::forbidden(
             "an agent token cannot read the API; use a viewer token from `vigie-collector viewer add`",
         )),

@@ -6,6 +6,7 @@
 //! writer at a time is what SQLite allows anyway, and a sector's reports (hundreds of
 //! organizations, a report every few hours each) are far from saturating it.
 
+pub mod audit;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -100,6 +101,38 @@ pub enum StoreError {
     },
     #[error("the storage thread stopped: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("no active {kind} token named `{name}`{}; check --org and --name (`vigie-collector audit show` lists the tokens created)", org.as_ref().map(|o| format!(" for organization `{o}`")).unwrap_or_default())]
+    NoSuchToken {
+        kind: &'static str,
+        org: Option<String>,
+        name: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the database is away rather than the request or the collector at fault: locked
+    /// by another process beyond the busy timeout, read-only, full, or its file unreachable.
+    /// The API answers 503 (retry later) for these.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        let source = match self {
+            StoreError::Open { .. } => return true,
+            StoreError::Sqlite { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.sqlite_error_code(),
+            Some(
+                DatabaseBusy
+                    | DatabaseLocked
+                    | ReadOnly
+                    | DiskFull
+                    | SystemIoFailure
+                    | CannotOpen
+                    | FileLockingProtocolFailed
+            )
+        )
+    }
 }
 
 /// The answer to an ingest, decided inside the transaction.

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "assessments",
         include_str!("../../migrations/0002_assessments.sql"),
     ),
+    (3, "audit", include_str!("../../migrations/0003_audit.sql")),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
@@ -150,7 +151,11 @@ pub(super) fn schema_version(connection: &Connection) -> Result<u32, StoreError>
         .map_err(sql("reading the schema version"))
 }
 
-/// Opens the file anew, without creating it, and reads from it.
+/// How long a readiness probe waits for the write lock.
+const PING_BUSY_TIMEOUT_MS: u64 = 1_000;
+
+/// Opens the file anew, without creating it, reads from it and takes the write lock for a
+/// moment: ready means a report could be stored now.
 pub(super) fn ping_file(path: &Path) -> Result<(), StoreError> {
     let connection = Connection::open_with_flags(
         path,
@@ -161,9 +166,12 @@ pub(super) fn ping_file(path: &Path) -> Result<(), StoreError> {
         source,
     })?;
     connection
-        .busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+        .busy_timeout(std::time::Duration::from_millis(PING_BUSY_TIMEOUT_MS))
         .map_err(sql("setting busy_timeout"))?;
-    schema_version(&connection).map(drop)
+    schema_version(&connection)?;
+    connection
+        .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        .map_err(sql("taking the write lock"))
 }
 
 pub(super) fn insert_token(
@@ -172,9 +180,9 @@ pub(super) fn insert_token(
     kind: TokenKind,
     org: Option<&str>,
     name: &str,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let now = time_text(now);
+    let now = time_text(at);
     let tx = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql("starting the token transaction"))?;
@@ -190,6 +198,19 @@ pub(super) fn insert_token(
         params![hash, kind.as_str(), org, name, now],
     )
     .map_err(sql("storing the token hash"))?;
+    super::audit::record(
+        &tx,
+        super::audit::AuditAction::TokenCreate,
+        &super::audit::AuditRecord {
+            actor: "cli",
+            kind: Some(kind),
+            org,
+            name: Some(name),
+            token_hash: Some(hash),
+            detail: None,
+        },
+        at,
+    )?;
     tx.commit().map_err(sql("committing the token"))
 }
 
