@@ -143,6 +143,9 @@ impl Session {
                 Err(WireError::Incomplete) if buffer.is_empty() => {
                     return Outcome::Closed("connection closed without an answer".to_owned())
                 }
+                Err(WireError::Incomplete) if read == 0 => {
+                    return Outcome::Closed("connection closed before a ServerHello".to_owned())
+                }
                 Err(error) => return Outcome::Failed(error.to_string()),
             }
         }

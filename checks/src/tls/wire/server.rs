@@ -317,6 +317,10 @@ pub fn parse_first_flight(bytes: &[u8]) -> Result<FirstFlight, WireError> {
                 let mut reader = Reader::new(payload);
                 let level = reader.u8("alert")?;
                 let description = reader.u8("alert")?;
+                // A warning (e.g. unrecognized_name) does not end the handshake.
+                if level == 1 && description != 0 {
+                    continue;
+                }
                 return Ok(FirstFlight::Alert(Alert { level, description }));
             }
             20 | 23 if hello.is_some() => break,
@@ -557,6 +561,25 @@ mod tests {
             parse_first_flight(&[22, 3, 3, 0xff, 0xff]),
             Err(WireError::RecordTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_warning_alert_before_the_hello_is_skipped() {
+        let mut bytes = vec![21, 3, 3, 0, 2, 1, 112];
+        bytes.extend(tls12_hello());
+        assert!(matches!(
+            parse_first_flight(&bytes),
+            Ok(FirstFlight::Hello { .. })
+        ));
+        // …but a warning close_notify, or a fatal alert, ends it.
+        assert!(matches!(
+            parse_first_flight(&[21, 3, 3, 0, 2, 1, 0]),
+            Ok(FirstFlight::Alert(_))
+        ));
+        assert_eq!(
+            parse_first_flight(&[21, 3, 3, 0, 2, 1, 112]),
+            Err(WireError::Incomplete)
+        );
     }
 
     #[test]
