@@ -663,9 +663,18 @@ fn service_name(asset: &Asset<'_>, check: Check) -> String {
         .to_ascii_lowercase()
 }
 
+/// The service assets that were scanned: a target whose verdicts are all errors (a name
+/// that did not resolve) grades nothing.
+fn scanned(assets: Vec<Asset<'_>>) -> Vec<Asset<'_>> {
+    assets
+        .into_iter()
+        .filter(|a| a.checks.values().any(|f| f.status != Status::Error))
+        .collect()
+}
+
 /// C05: every exposed address:port.
 fn c05_attack_surface(inputs: &Inputs<'_>) -> Cell {
-    let services = assets(inputs.findings, &feeds("C05"));
+    let services = scanned(assets(inputs.findings, &feeds("C05")));
     weakest("C05", &services, inputs.now, |a| {
         if a.any_fails(&HIGH_RISK) {
             return graded(0);
@@ -689,7 +698,7 @@ fn c05_attack_surface(inputs: &Inputs<'_>) -> Cell {
 
 /// C06: every exposed address:port.
 fn c06_vulnerabilities(inputs: &Inputs<'_>) -> Cell {
-    let services = assets(inputs.findings, &feeds("C06"));
+    let services = scanned(assets(inputs.findings, &feeds("C06")));
     weakest("C06", &services, inputs.now, |a| {
         if a.fails(ServiceOutdated) {
             let flag = |key| {
@@ -826,11 +835,16 @@ fn password_only_remote_login(findings: &[FindingFact]) -> Option<&str> {
         .find(|f| {
             f.status == Status::Fail
                 && (f.check == ServiceRemoteDesktop
+                    // service.cleartext fails plain HTTP only when it asks for basic
+                    // authentication.
                     || (f.check == ServiceCleartext
                         && f.evidence
                             .get("service")
                             .and_then(serde_json::Value::as_str)
-                            .is_some_and(|s| s.to_ascii_lowercase().contains("basic"))))
+                            .is_some_and(|s| {
+                                let s = s.to_ascii_lowercase();
+                                s == "http" || s.contains("basic")
+                            })))
         })
         .map(|f| f.target.as_str())
 }

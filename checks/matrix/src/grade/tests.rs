@@ -369,6 +369,12 @@ fn c05_high_risk_services_are_level_0_and_plaintext_mail_is_2() {
         "telnet".into(),
     );
     assert_eq!(level(&[open.clone(), telnet], "C05"), Value::Level(0));
+    let unresolved = f(ServiceOpen, "printer.example.ca", Status::Error);
+    assert_eq!(
+        level(std::slice::from_ref(&unresolved), "C05"),
+        Value::Unknown,
+        "nothing scanned"
+    );
     let imap = with(
         f(ServiceCleartext, "192.0.2.10:143", Status::Fail),
         "service",
@@ -571,6 +577,13 @@ fn c15_exposed_rdp_caps_mfa_at_2_and_marks_it_hybrid() {
     assert_eq!((c.value, c.source), (Value::Level(2), Some(Source::Hybrid)));
     assert_eq!(c.label(), "2 H");
     assert!(c.notes.iter().any(|n| n.key == "note.cap_rdp"));
+    // Basic authentication over plain HTTP is a password-only login too.
+    let basic = [with(
+        f(ServiceCleartext, "192.0.2.10:80", Status::Fail),
+        "service",
+        "http".into(),
+    )];
+    assert_eq!(cell(&basic, &mfa, "C15").value, Value::Level(2));
     // A level already below the cap is kept.
     let some = [answer("Q7", "email", 1, None)];
     assert_eq!(cell(&rdp, &some, "C15").value, Value::Level(1));
