@@ -256,6 +256,10 @@ pub struct Finding {
 pub struct Observations {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tls: Vec<TlsObservation>,
+    /// Web endpoints (`https.*`, `http.server_banner`): what the HTTPS probe of
+    /// `vigie-checks` saw at a TLS endpoint on port 443 and at port 80 of its host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub https: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
