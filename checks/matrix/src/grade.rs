@@ -800,7 +800,8 @@ fn c10_website_hardening(inputs: &Inputs<'_>) -> Cell {
                 None => return graded(2),
             }
         };
-        let has = |name: &str| !missing.iter().any(|m| m == name);
+        // Entries name the header first, e.g. "X-Content-Type-Options: nosniff".
+        let has = |name: &str| !missing.iter().any(|m| m.starts_with(name));
         let csp = has("content-security-policy");
         // The check reports frame protection missing when neither X-Frame-Options nor a CSP
         // frame-ancestors directive is sent.
@@ -815,10 +816,18 @@ fn c10_website_hardening(inputs: &Inputs<'_>) -> Cell {
         if !(csp && frame && a.passes(HttpsHsts) && nosniff) {
             return graded(2);
         }
-        let unsafe_inline = a
-            .evidence(HttpsHeaders, "csp_unsafe_inline")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(true);
+        // The CSP as sent (`present`), or an explicit flag; unknown counts as unsafe.
+        let csp_value = a
+            .evidence(HttpsHeaders, "present")
+            .and_then(|p| p.get("content-security-policy"))
+            .and_then(serde_json::Value::as_str);
+        let unsafe_inline = match csp_value {
+            Some(csp) => csp.to_ascii_lowercase().contains("'unsafe-inline'"),
+            None => a
+                .evidence(HttpsHeaders, "csp_unsafe_inline")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true),
+        };
         if referrer && !unsafe_inline && a.passes(HttpsSecurityTxt) {
             graded(4)
         } else {

@@ -459,25 +459,45 @@ fn c10_headers() {
             f(HttpsHsts, WWW, Status::Pass),
         ]
     };
+    // As the HTTPS check writes them.
     let all = [
-        "content-security-policy",
-        "x-content-type-options",
-        "x-frame-options",
-        "referrer-policy",
+        "Content-Security-Policy",
+        "X-Content-Type-Options: nosniff",
+        "X-Frame-Options or CSP frame-ancestors",
+        "Referrer-Policy",
     ];
     assert_eq!(level(&headers(&all), "C10"), Value::Level(1));
     assert_eq!(
-        level(&headers(&["content-security-policy"]), "C10"),
+        level(&headers(&["Content-Security-Policy"]), "C10"),
         Value::Level(2)
     );
     assert_eq!(
-        level(&headers(&["referrer-policy"]), "C10"),
+        level(&headers(&["Referrer-Policy"]), "C10"),
         Value::Level(3)
     );
     assert_eq!(
         level(&headers(&[]), "C10"),
         Value::Level(3),
         "4 needs security.txt and a CSP without unsafe-inline"
+    );
+    assert_eq!(
+        level(&headers(&["X-Content-Type-Options: nosniff"]), "C10"),
+        Value::Level(2),
+        "the trio without nosniff"
+    );
+    let advanced = |csp: &str| {
+        let mut v = headers(&[]);
+        v[0].evidence.insert(
+            "present".into(),
+            serde_json::json!({"content-security-policy": csp}),
+        );
+        v.push(f(HttpsSecurityTxt, WWW, Status::Pass));
+        level(&v, "C10")
+    };
+    assert_eq!(advanced("default-src 'self'"), Value::Level(4));
+    assert_eq!(
+        advanced("default-src 'self' 'unsafe-inline'"),
+        Value::Level(3)
     );
 }
 
