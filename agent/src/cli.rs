@@ -126,6 +126,13 @@ pub struct ScanEmailArgs {
     /// A DKIM selector the domains use, tried besides the common ones (repeatable).
     #[arg(long = "dkim-selector", value_name = "NAME", value_parser = parse_dkim_selector)]
     pub dkim_selectors: Vec<String>,
+    /// Also connect to each MX host on port 25 to check STARTTLS and its certificate
+    /// (read-only: EHLO, STARTTLS, QUIT; outbound port 25 is often filtered).
+    #[arg(long)]
+    pub smtp_probe: bool,
+    /// The port of the STARTTLS probe, for a test lab or a relay [default: 25].
+    #[arg(long, value_name = "PORT", requires = "smtp_probe")]
+    pub smtp_port: Option<u16>,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -302,6 +309,9 @@ impl Cli {
                 let mut request = command_line_request(&args.org, lang, common);
                 request.email.domains = args.domains.clone();
                 request.email.dkim_selectors = args.dkim_selectors.clone();
+                request.email.smtp_port = args
+                    .smtp_probe
+                    .then(|| args.smtp_port.unwrap_or(crate::scan::SMTP_PORT));
                 Ok(Command::Scan {
                     request: Box::new(request),
                     output: common.output_options(lang),

@@ -120,6 +120,9 @@ impl ServicesScan {
     }
 }
 
+/// The SMTP port of the MX hosts' STARTTLS probe.
+pub const SMTP_PORT: u16 = 25;
+
 /// The mail domains of a scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailScan {
@@ -133,6 +136,9 @@ pub struct EmailScan {
     pub timeout: Duration,
     /// Domains probed at once (at least 1).
     pub concurrency: usize,
+    /// The port on which to probe the MX hosts' STARTTLS (`--smtp-probe`,
+    /// `[email] smtp_probe`: 25; `--smtp-port` for a lab); `None`: not probed.
+    pub smtp_port: Option<u16>,
 }
 
 /// How the host is inspected.
@@ -174,6 +180,7 @@ impl EmailScan {
             ca_file: None,
             timeout: crate::config::DEFAULT_PROBE_TIMEOUT,
             concurrency: crate::config::DEFAULT_EMAIL_CONCURRENCY,
+            smtp_port: None,
         }
     }
 }
@@ -196,10 +203,8 @@ pub struct TlsScan {
 }
 
 impl ScanRequest {
-    /// The scan `scan all` and `run` perform for a configuration. What this version does
-    /// not scan yet (the STARTTLS probe) is logged and skipped.
+    /// The scan `scan all` and `run` perform for a configuration.
     pub fn from_config(config: &AgentConfig, lang: Lang) -> ScanRequest {
-        warn_unavailable_families(config);
         ScanRequest {
             org: config.org.clone(),
             lang,
@@ -219,6 +224,7 @@ impl ScanRequest {
                 ca_file: config.tls.ca_file.clone(),
                 timeout: config.email.timeout,
                 concurrency: config.email.concurrency,
+                smtp_port: config.email.smtp_probe.then_some(SMTP_PORT),
             },
             host: config.host.enabled.then(|| HostScan {
                 root: config.host.root.clone(),
@@ -241,15 +247,6 @@ impl ScanRequest {
             && self.email.domains.is_empty()
             && self.host.is_none()
             && self.services.targets.is_empty()
-    }
-}
-
-fn warn_unavailable_families(config: &AgentConfig) {
-    if config.email.smtp_probe && !config.email.domains.is_empty() {
-        tracing::warn!(
-            family = "email",
-            "the STARTTLS probe of MX hosts (smtp_probe) is not available in this version of vigie-agent; the other email checks run"
-        );
     }
 }
 
@@ -492,7 +489,14 @@ async fn probe_email(
     let options = Arc::new(email::ProbeOptions {
         dkim_selectors: scan.dkim_selectors.clone(),
         common_selectors: true,
-        smtp: None,
+        smtp: match scan.smtp_port {
+            Some(port) => Some(email::SmtpOptions {
+                port,
+                timeout: scan.timeout,
+                ..email::SmtpOptions::new(TrustStore::load(scan.ca_file.as_deref())?)
+            }),
+            None => None,
+        },
     });
     let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
     let mut tasks = JoinSet::new();
