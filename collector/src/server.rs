@@ -127,7 +127,16 @@ fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsErr
         path: key.to_owned(),
         reason: e.to_string(),
     })?;
-    let mut config = rustls::ServerConfig::builder()
+    // The provider named, not the process default, so that another crate of the build
+    // enabling a second provider cannot make this ambiguous.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })?
         .with_no_client_auth()
         .with_single_cert(chain, private_key)
         .map_err(|e| TlsError::Config {
