@@ -3,16 +3,14 @@
 //! both reached by name through `--connect` (Host and SNI kept), serving chosen headers and
 //! security.txt; and hostile servers with an endless header or body.
 
-mod http_lab;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use http_lab::{Answer, HttpServer, Site};
 use vigie_checks::https::{self, FetchStage, HttpsObservation, HttpsOptions, RedirectStop};
 use vigie_checks::tls::TlsTarget;
 use vigie_model::{Check, Status};
+use vigie_tests::http_server::{Answer, HttpServer, Site};
 use vigie_tests::pki::{LeafSpec, TestCa};
 
 const HOST: &str = "www.vigie.test";

@@ -9,6 +9,7 @@
 //! Test support code: it panics (with a message) when the machine cannot do what a test asks.
 
 pub mod harness;
+pub mod http_server;
 pub mod pki;
 pub mod scale;
 pub mod tls_server;

@@ -1,19 +1,18 @@
 //! A configurable HTTP/1.1 server on loopback for the HTTPS probe's tests: plain or TLS (a
 //! leaf of the lab's test CA), answering by path with chosen status, headers and body, or
-//! hostile (endless header, endless body). It records each request's path and `Host`, binds
-//! `ip:0`, is ready when `start` returns and stops when its handle is dropped.
-
-#![allow(dead_code)]
+//! hostile (endless header, endless body). It records each request's path, `Host` and SNI,
+//! binds `ip:0` (or a given loopback address, e.g. ports 443 and 80 for the agent's test),
+//! is ready when `start` returns and stops when its handle is dropped.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::pki::Issued;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
-use vigie_tests::pki::Issued;
 
 /// The longest a connection lives, whatever the client does.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(20);
@@ -90,35 +89,54 @@ pub struct HttpServer {
 impl HttpServer {
     /// Plain HTTP on `ip:0`.
     pub async fn start(ip: IpAddr, site: Site) -> HttpServer {
-        HttpServer::start_with(ip, site, None).await
+        HttpServer::start_at(SocketAddr::new(ip, 0), site)
+            .await
+            .expect("bind a loopback port")
     }
 
     /// HTTPS on `ip:0` presenting `issued`.
     pub async fn start_tls(ip: IpAddr, site: Site, issued: &Issued) -> HttpServer {
+        HttpServer::start_tls_at(SocketAddr::new(ip, 0), site, issued)
+            .await
+            .expect("bind a loopback port")
+    }
+
+    /// Plain HTTP on `addr` (a loopback address); fails when the port cannot be bound
+    /// (taken, or below 1024 without the privilege).
+    pub async fn start_at(addr: SocketAddr, site: Site) -> std::io::Result<HttpServer> {
+        HttpServer::start_with(addr, site, None).await
+    }
+
+    /// HTTPS on `addr` presenting `issued`; fails like [`HttpServer::start_at`].
+    pub async fn start_tls_at(
+        addr: SocketAddr,
+        site: Site,
+        issued: &Issued,
+    ) -> std::io::Result<HttpServer> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .expect("protocol versions")
+            .map_err(std::io::Error::other)?
             .with_no_client_auth()
             .with_single_cert(issued.chain.clone(), issued.key.clone_key())
-            .expect("server certificate");
+            .map_err(std::io::Error::other)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        HttpServer::start_with(ip, site, Some(acceptor)).await
+        HttpServer::start_with(addr, site, Some(acceptor)).await
     }
 
     async fn start_with(
-        ip: IpAddr,
+        addr: SocketAddr,
         site: Site,
         acceptor: Option<tokio_rustls::TlsAcceptor>,
-    ) -> HttpServer {
-        assert!(
-            ip.is_loopback(),
-            "the lab serves on loopback only, not {ip}"
-        );
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0))
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
+    ) -> std::io::Result<HttpServer> {
+        if !addr.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the lab serves on loopback addresses only, not {addr}"),
+            ));
+        }
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let site = Arc::new(site);
         let log = Arc::clone(&seen);
@@ -151,7 +169,7 @@ impl HttpServer {
                 }
             }
         });
-        HttpServer { addr, seen, task }
+        Ok(HttpServer { addr, seen, task })
     }
 
     /// The requests served so far.
