@@ -447,8 +447,8 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
             HttpsHstsMaxAge,
             TlsCipherNoForwardSecrecy,
             TlsCipherWeakDh,
-            TlsCipherCbc,
-        ]) || a.warns(HttpsHsts)
+        ]) || (a.fails(TlsCipherCbc) && cbc_phase_out(a))
+            || a.warns(HttpsHsts)
             || (profile == TlsProfile::ItspStrict && a.fails(TlsPolicyItsp40062));
         if phase_out {
             return graded(2);
@@ -478,6 +478,27 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
         }
     }
     cell
+}
+
+/// Whether the CBC suites offered include an ITSP.40.062 phase-out one (SHA-1 MAC: names
+/// ending in `_CBC_SHA`). CBC with SHA-256/384 is "sufficient": it blocks level 4, not 3.
+/// Without the suite list, the failure counts as phase-out.
+fn cbc_phase_out(asset: &Asset<'_>) -> bool {
+    let Some(suites) = asset
+        .evidence(TlsCipherCbc, "suites")
+        .and_then(serde_json::Value::as_array)
+    else {
+        return true;
+    };
+    suites.is_empty()
+        || suites.iter().any(|s| {
+            let name = s
+                .get("suite")
+                .and_then(serde_json::Value::as_str)
+                .or_else(|| s.as_str())
+                .unwrap_or("_CBC_SHA");
+            name.ends_with("_CBC_SHA")
+        })
 }
 
 /// C02: every TLS endpoint that completed a handshake.

@@ -128,6 +128,23 @@ fn c01_levels_top_down() {
         set(&mut v, check, WWW, Status::Fail);
         assert_eq!(level(&v, "C01"), Value::Level(2), "{check}");
     }
+    // CBC with SHA-256 is "sufficient" (3, not 4); CBC with SHA-1 is phase-out (2).
+    let cbc = |suite: &str| {
+        let mut v = web.clone();
+        v.retain(|f| f.check != TlsCipherCbc);
+        v.push(with(
+            f(TlsCipherCbc, WWW, Status::Fail),
+            "suites",
+            serde_json::json!([{"protocol": "TLSv1.2", "suite": suite}]),
+        ));
+        set(&mut v, HttpsHstsPreload, WWW, Status::Pass);
+        level(&v, "C01")
+    };
+    assert_eq!(
+        cbc("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+        Value::Level(3)
+    );
+    assert_eq!(cbc("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"), Value::Level(2));
     // HSTS never observed: level 3 cannot be established.
     let v: Vec<_> = web
         .iter()
