@@ -463,6 +463,47 @@ async fn a_tls10_only_server_fails_the_rustls_probe_yet_the_enumeration_names_th
     assert_eq!(find(Check::TlsExtendedMasterSecret).status, Status::Skip);
 }
 
+#[tokio::test]
+async fn a_stapled_ocsp_response_is_recorded_by_the_probe() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    // The smallest OCSPResponse: status malformedRequest, no body. s_server staples it as is.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let response = dir.path().join("ocsp.der");
+    std::fs::write(&response, [0x30, 0x03, 0x0a, 0x01, 0x01]).expect("write");
+    let response = response.to_string_lossy().into_owned();
+    for (last, stapled, args) in [
+        (54, true, vec!["-status_file", response.as_str()]),
+        (55, false, vec![]),
+    ] {
+        let server = OpenSslServer::start(ip(last), &args).await;
+        let target = TlsTarget {
+            host: "localhost".to_owned(),
+            port: server.addr.port(),
+        };
+        let probe_options = TlsProbeOptions {
+            sni: None,
+            connect: Some(server.addr.ip()),
+            timeout: Duration::from_secs(5),
+        };
+        let resolver =
+            Resolver::new(&["127.0.0.1:9".parse().unwrap()], Duration::from_secs(1)).unwrap();
+        let trust = TrustStore::load(None).expect("trust store");
+        let observation =
+            vigie_checks::tls::probe(&target, &probe_options, &resolver, &trust).await;
+        let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+        let ocsp = verdicts
+            .iter()
+            .find(|v| v.check == Check::TlsOcspStapling)
+            .unwrap_or_else(|| panic!("no OCSP verdict: {observation:#?}"));
+        let expected = if stapled { Status::Pass } else { Status::Info };
+        assert_eq!(ocsp.status, expected, "{args:?}");
+        assert_eq!(ocsp.evidence["ocsp_stapled"], stapled);
+    }
+}
+
 /// A TLS 1.2 server intolerant of long hellos: it closes on any ClientHello record over 600
 /// bytes, takes only TLS_RSA_WITH_AES_128_CBC_SHA and TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 /// (in the client's order), and refuses other versions with `protocol_version`.

@@ -392,6 +392,10 @@ pub struct TlsHandshake {
     pub chain: ChainValidation,
     /// Whether the leaf is valid for `server_name`.
     pub hostname_matches: bool,
+    /// The server stapled an OCSP response to the handshake (we always ask); absent in
+    /// reports of agents that did not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocsp_stapled: Option<bool>,
 }
 
 /// The outcome of path building from the leaf to a trusted root.

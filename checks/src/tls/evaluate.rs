@@ -70,6 +70,9 @@ fn handshake_verdicts(observation: &TlsObservation, now: DateTime<Utc>) -> Vec<V
             .evidence("server_name", &observation.server_name)
             .evidence("protocol", &handshake.protocol)
             .evidence("cipher_suite", &handshake.cipher_suite)];
+            if let Some(stapled) = handshake.ocsp_stapled {
+                verdicts.push(ocsp_verdict(target, stapled));
+            }
             match handshake.certificates.first() {
                 Some(leaf) => {
                     verdicts.extend(certificate_verdicts(observation, handshake, leaf, now))
@@ -323,6 +326,27 @@ fn certificate_verdicts(
     ]
 }
 
+/// `tls.ocsp_stapling`: a fact (info) when nothing is stapled, as the spec grades it.
+fn ocsp_verdict(target: &str, stapled: bool) -> Verdict {
+    if stapled {
+        Verdict::new(
+            Check::TlsOcspStapling,
+            target,
+            Status::Pass,
+            Message::new("tls.ocsp_stapling.pass"),
+        )
+    } else {
+        Verdict::new(
+            Check::TlsOcspStapling,
+            target,
+            Status::Info,
+            Message::new("tls.ocsp_stapling.info"),
+        )
+        .remediation(Message::new("tls.ocsp_stapling.fix"))
+    }
+    .evidence("ocsp_stapled", stapled)
+}
+
 /// A date for a sentence, the same in both languages.
 fn format_date(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -365,6 +389,7 @@ mod tests {
                 trust_store: "system+ca-file".to_owned(),
             },
             hostname_matches: true,
+            ocsp_stapled: Some(true),
         }
     }
 
@@ -423,7 +448,7 @@ mod tests {
     #[test]
     fn a_good_certificate_passes_every_check_with_evidence() {
         let verdicts = grade(good(90));
-        assert_eq!(verdicts.len(), 1 + CERTIFICATE_CHECKS.len());
+        assert_eq!(verdicts.len(), 2 + CERTIFICATE_CHECKS.len());
         for verdict in &verdicts {
             assert_eq!(verdict.status, Status::Pass, "{}", verdict.check.id());
             assert_eq!(verdict.target, "www.example.ca:443");
@@ -491,6 +516,20 @@ mod tests {
                 .render(Lang::Fr),
             "Le certificat expire dans 6 jours, le 2026-03-21 12:00:00 UTC"
         );
+    }
+
+    #[test]
+    fn ocsp_stapling_is_a_fact_when_absent_and_unknown_in_old_reports() {
+        let mut hs = good(90);
+        hs.ocsp_stapled = Some(false);
+        let verdicts = grade(hs.clone());
+        let ocsp = find(&verdicts, Check::TlsOcspStapling);
+        assert_eq!((ocsp.status, ocsp.severity), (Status::Info, Severity::Info));
+        assert_eq!(ocsp.evidence["ocsp_stapled"], false);
+        assert!(ocsp.remediation.is_some());
+        assert_all_texts_defined(&verdicts);
+        hs.ocsp_stapled = None;
+        assert!(!grade(hs).iter().any(|v| v.check == Check::TlsOcspStapling));
     }
 
     #[test]

@@ -204,6 +204,7 @@ async fn handshake(
         certificates,
         chain: chain_validation,
         hostname_matches,
+        ocsp_stapled: Some(verifier.ocsp_stapled()),
     })
 }
 

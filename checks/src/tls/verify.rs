@@ -6,6 +6,7 @@
 //! certificate check can be reported independently.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -219,6 +220,7 @@ fn describe(error: &webpki::Error) -> String {
 pub(crate) struct RecordingVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     seen: Mutex<Vec<CertificateDer<'static>>>,
+    ocsp: AtomicBool,
 }
 
 impl RecordingVerifier {
@@ -226,7 +228,13 @@ impl RecordingVerifier {
         RecordingVerifier {
             algorithms: provider.signature_verification_algorithms,
             seen: Mutex::new(Vec::new()),
+            ocsp: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the server stapled a (non-empty) OCSP response.
+    pub(crate) fn ocsp_stapled(&self) -> bool {
+        self.ocsp.load(Ordering::SeqCst)
     }
 
     /// The chain the server sent, leaf first (empty before the certificate message).
@@ -244,9 +252,10 @@ impl ServerCertVerifier for RecordingVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        self.ocsp.store(!ocsp_response.is_empty(), Ordering::SeqCst);
         if let Ok(mut seen) = self.seen.lock() {
             seen.clear();
             seen.push(end_entity.clone().into_owned());

@@ -92,6 +92,7 @@ fn observation(target: &str, at: DateTime<Utc>, not_after: DateTime<Utc>) -> Tls
                 trust_store: "system+mozilla".to_owned(),
             },
             hostname_matches: true,
+            ocsp_stapled: Some(true),
         }),
         enumeration: None,
     }
