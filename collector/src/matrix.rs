@@ -82,12 +82,14 @@ impl Trend {
 
     pub const ALL: [Trend; 5] = [Trend::Up, Trend::Down, Trend::Same, Trend::New, Trend::None];
 
-    fn between(previous: Value, current: Value, had_data_before: bool) -> Trend {
+    /// A level that had none before is a first assessment (✱); a level that is gone, or
+    /// two unknowns, have nothing to compare (○).
+    fn between(previous: Value, current: Value) -> Trend {
         match (previous.level(), current.level()) {
             (Some(p), Some(c)) if c > p => Trend::Up,
             (Some(p), Some(c)) if c < p => Trend::Down,
             (Some(_), Some(_)) => Trend::Same,
-            (None, Some(_)) if !had_data_before => Trend::New,
+            (None, Some(_)) => Trend::New,
             _ => Trend::None,
         }
     }
@@ -191,8 +193,6 @@ fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
 /// One organization graded at one instant.
 struct Graded {
     cells: Vec<Cell>,
-    /// Whether it had any verdict or answer then.
-    has_data: bool,
     /// Its newest observation or answer.
     assessed_on: Option<DateTime<Utc>>,
 }
@@ -232,15 +232,7 @@ fn grade_state(
             let newest_observation = f.iter().map(|f| f.observed_at).max();
             let newest_answer = a.iter().map(|a| start_of_day(a.answered_on)).max();
             let assessed_on = newest_observation.max(newest_answer);
-            let has_data = !f.is_empty() || !a.is_empty();
-            (
-                org.clone(),
-                Graded {
-                    cells,
-                    has_data,
-                    assessed_on,
-                },
-            )
+            (org.clone(), Graded { cells, assessed_on })
         })
         .collect()
 }
@@ -305,14 +297,14 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     let mut orgs = Vec::new();
     for (org, graded) in current.iter().filter(|(o, _)| keep(o)) {
         let (cells, assessed_on) = (&graded.cells, &graded.assessed_on);
-        let (previous, had_data_before) = match before.get(org) {
-            Some(old) => (old.cells.iter().map(|c| c.value).collect(), old.has_data),
-            None => (vec![Value::Unknown; capabilities], false),
+        let previous: Vec<Value> = match before.get(org) {
+            Some(old) => old.cells.iter().map(|c| c.value).collect(),
+            None => vec![Value::Unknown; capabilities],
         };
         let trends = cells
             .iter()
             .zip(&previous)
-            .map(|(cell, previous)| Trend::between(*previous, cell.value, had_data_before))
+            .map(|(cell, previous)| Trend::between(*previous, cell.value))
             .collect();
         orgs.push(OrgColumn {
             org: org.clone(),
@@ -342,14 +334,10 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
                 .collect();
             let median = now_medians[i];
             let previous_median = before_medians[i];
-            let trend = match (previous_median, median) {
-                (None, Some(_)) => Trend::New,
-                (p, c) => Trend::between(
-                    p.map_or(Value::Unknown, Value::Level),
-                    c.map_or(Value::Unknown, Value::Level),
-                    true,
-                ),
-            };
+            let trend = Trend::between(
+                previous_median.map_or(Value::Unknown, Value::Level),
+                median.map_or(Value::Unknown, Value::Level),
+            );
             AggregateRow {
                 capability: capability.id.clone(),
                 median,
@@ -425,29 +413,17 @@ mod tests {
 
     #[test]
     fn trends() {
+        assert_eq!(Trend::between(Value::Level(1), Value::Level(3)), Trend::Up);
         assert_eq!(
-            Trend::between(Value::Level(1), Value::Level(3), true),
-            Trend::Up
-        );
-        assert_eq!(
-            Trend::between(Value::Level(3), Value::Level(1), true),
+            Trend::between(Value::Level(3), Value::Level(1)),
             Trend::Down
         );
         assert_eq!(
-            Trend::between(Value::Level(2), Value::Level(2), true),
+            Trend::between(Value::Level(2), Value::Level(2)),
             Trend::Same
         );
-        assert_eq!(
-            Trend::between(Value::Unknown, Value::Level(2), false),
-            Trend::New
-        );
-        assert_eq!(
-            Trend::between(Value::Unknown, Value::Level(2), true),
-            Trend::None
-        );
-        assert_eq!(
-            Trend::between(Value::Level(2), Value::Unknown, true),
-            Trend::None
-        );
+        assert_eq!(Trend::between(Value::Unknown, Value::Level(2)), Trend::New);
+        assert_eq!(Trend::between(Value::Level(2), Value::Unknown), Trend::None);
+        assert_eq!(Trend::between(Value::Unknown, Value::Unknown), Trend::None);
     }
 }

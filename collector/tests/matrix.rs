@@ -111,8 +111,8 @@ async fn json_levels_follow_the_rules_with_trends_sources_and_the_rdp_free_mfa_a
     );
     assert_eq!(c15["evidence"], serde_json::json!(["idp-export.csv"]));
     assert_eq!(
-        c15["trend"], "none",
-        "the org had data before: no comparable level"
+        c15["trend"], "new",
+        "first self-assessment since the comparison date"
     );
     assert_eq!(cell(maple, "C08")["level"], "?");
     assert_eq!(
