@@ -700,11 +700,19 @@ async fn the_handshake_budget_bounds_the_enumeration() {
     let server = OpenSslServer::start(ip(48), &["-cipher", "ALL:@SECLEVEL=0"]).await;
     let options = EnumerationOptions {
         max_handshakes: 10,
+        min_interval: Duration::from_millis(50),
         ..EnumerationOptions::default()
     };
+    let started = std::time::Instant::now();
     let e = run(server.addr, &options).await;
     assert_eq!(e.handshakes, 10);
     assert!(e.truncated);
+    // Paced: ten connection starts at least 50 ms apart.
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Reads one first flight for `hello`, raw.

@@ -5,7 +5,8 @@
 //! handshake per accepted suite, in the server's order when it has one (checked with one more
 //! hello offering its top two in reverse). Groups the same way: ECDHE curves through
 //! ServerKeyExchange below TLS 1.3, HelloRetryRequests with no key share in 1.3. Every
-//! connection is bounded by a timeout; the whole by a handshake budget and a concurrency limit.
+//! connection is bounded by a timeout; the whole by a handshake budget, a deadline, a
+//! concurrency limit and a minimum interval between connection starts.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -44,6 +45,9 @@ pub struct EnumerationOptions {
     /// Bounds the whole enumeration: past it, no new connection is made and the result is
     /// marked truncated.
     pub total_timeout: Duration,
+    /// The least time between two connection starts to the endpoint (politeness: 10 ms is
+    /// at most 100 new connections a second).
+    pub min_interval: Duration,
 }
 
 impl Default for EnumerationOptions {
@@ -54,6 +58,7 @@ impl Default for EnumerationOptions {
             concurrency: 4,
             protocols: ProtocolVersion::ALL.to_vec(),
             total_timeout: Duration::from_secs(120),
+            min_interval: Duration::from_millis(10),
         }
     }
 }
@@ -75,6 +80,8 @@ struct Session {
     deadline: Instant,
     /// Set when the deadline stopped a connection.
     late: AtomicBool,
+    /// When the next connection may start.
+    next_start: tokio::sync::Mutex<Instant>,
     server_name: String,
     options: EnumerationOptions,
     used: AtomicU32,
@@ -94,6 +101,14 @@ impl Session {
         let Ok(_slot) = self.slots.acquire().await else {
             return Outcome::Budget;
         };
+        {
+            let mut next = self.next_start.lock().await;
+            let now = Instant::now();
+            if *next > now {
+                tokio::time::sleep_until((*next).into()).await;
+            }
+            *next = Instant::now().max(*next) + self.options.min_interval;
+        }
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             self.late.store(true, Ordering::SeqCst);
@@ -215,6 +230,7 @@ pub async fn enumerate(
         address,
         deadline: Instant::now() + options.total_timeout,
         late: AtomicBool::new(false),
+        next_start: tokio::sync::Mutex::new(Instant::now()),
         server_name: server_name.to_owned(),
         options: options.clone(),
         used: AtomicU32::new(0),
