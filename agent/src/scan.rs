@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use vigie_checks::dns::{DnsError, Resolver};
 use vigie_checks::email::{self, CachedLookups, EmailObservation, NetLookups, NetOptions};
 use vigie_checks::host::{self, HostObservation};
+use vigie_checks::https::{self, HttpsObservation, HttpsOptions};
 use vigie_checks::services::{
     self, PortSet, PortSetError, ScopeError, ServiceTarget, ServicesObservation,
 };
@@ -292,6 +293,12 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         results = probes => results,
     };
     let (tls, email, host, services_seen) = (tls?, email?, host?, services_seen?);
+    // The web checks of each endpoint on port 443 whose TLS handshake worked.
+    let web = tokio::select! {
+        biased;
+        _ = shutdown.wait() => return Err(ScanError::Cancelled),
+        web = probe_https(&request.tls, &tls_targets, &tls) => web?,
+    };
     let now = Utc::now();
     let lang = request.lang;
     let findings = |verdicts: Vec<Verdict>| -> Vec<Finding> {
@@ -316,6 +323,15 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         tls,
         ..Observations::default()
     };
+    for observation in &web {
+        all_findings.extend(findings(https::evaluate(observation, now)));
+        match serde_json::to_value(observation) {
+            Ok(value) => observations.https.push(value),
+            Err(error) => {
+                tracing::error!(target = %observation.target, %error, "cannot record the HTTPS observation")
+            }
+        }
+    }
     targets.extend(domains.iter().map(|domain| Target {
         kind: TargetKind::Email,
         target: domain.clone(),
@@ -410,6 +426,83 @@ async fn probe_services(
     let result = services::probe(&scan.targets, &options, &scan.scope).await;
     bar.finish_and_clear();
     Ok(Some(result?))
+}
+
+/// The port whose TLS endpoints also get the web checks (`https.*`, `http.server_banner`).
+pub const HTTPS_PORT: u16 = 443;
+
+/// The HTTPS probe (with the port-80 redirect) of each endpoint on [`HTTPS_PORT`] whose
+/// TLS handshake worked, pinned to the address the TLS probe reached, so that `--connect`
+/// and `--resolver` hold; in the targets' order. Other endpoints (mail ports, failed
+/// handshakes, whose `tls.connect` already says why) get none.
+async fn probe_https(
+    scan: &TlsScan,
+    targets: &[TlsTarget],
+    tls: &[TlsObservation],
+) -> Result<Vec<HttpsObservation>, ScanError> {
+    let web: Vec<(usize, TlsTarget, Option<IpAddr>)> = targets
+        .iter()
+        .zip(tls)
+        .enumerate()
+        .filter(|(_, (target, observation))| {
+            target.port == HTTPS_PORT
+                && matches!(
+                    observation.result,
+                    vigie_model::TlsProbeResult::Handshake(_)
+                )
+        })
+        .map(|(index, (target, observation))| {
+            let reached = observation
+                .address
+                .as_deref()
+                .and_then(|address| address.parse::<SocketAddr>().ok())
+                .map(|address| address.ip());
+            (index, target.clone(), scan.connect.or(reached))
+        })
+        .collect();
+    if web.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ca_pem = match &scan.ca_file {
+        Some(path) => Some(
+            tokio::fs::read(path)
+                .await
+                .map_err(|error| ScanError::CaFile {
+                    path: path.clone(),
+                    error,
+                })?,
+        ),
+        None => None,
+    };
+    let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (index, target, connect) in web {
+        let options = HttpsOptions {
+            connect,
+            ca_pem: ca_pem.clone(),
+            timeout: scan.timeout,
+            ..HttpsOptions::default()
+        };
+        let permits = Arc::clone(&permits);
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits for a free slot.
+            let _permit = permits.acquire_owned().await.ok();
+            tracing::debug!(%target, "probing HTTPS");
+            (index, https::probe(&target, &options).await)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(result) => done.push(result),
+            Err(error) => tracing::error!(%error, "an HTTPS probe task failed"),
+        }
+    }
+    done.sort_by_key(|(index, _)| *index);
+    Ok(done
+        .into_iter()
+        .map(|(_, observation)| observation)
+        .collect())
 }
 
 /// One observation per target, in the targets' order.
