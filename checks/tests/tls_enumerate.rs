@@ -360,6 +360,8 @@ async fn the_rustls_lab_server_speaks_tls12_and_13_with_modern_suites_only() {
         }
     }
     assert!(protocol(&e, "TLSv1.3").groups.iter().any(|g| g == "x25519"));
+    // rustls ignores TLS_FALLBACK_SCSV but marks a TLS 1.2 answer with the 1.3 sentinel.
+    assert_eq!(e.fallback_scsv, Some(true));
     assert_eq!(e.extended_master_secret, Some(true));
     assert_eq!(e.secure_renegotiation, Some(true));
     assert_eq!(e.compression, Some(false));

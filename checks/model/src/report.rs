@@ -304,7 +304,8 @@ pub struct TlsEnumeration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extended_master_secret: Option<bool>,
     /// A hello below the best version with TLS_FALLBACK_SCSV was refused
-    /// (`inappropriate_fallback`); unknown when a single protocol is accepted.
+    /// (`inappropriate_fallback`), or answered with the TLS 1.3 downgrade sentinel (RFC 8446
+    /// §4.1.3); unknown when a single protocol is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_scsv: Option<bool>,
     /// Connections made.

@@ -639,7 +639,9 @@ async fn tls13_groups(session: &Session) -> Vec<String> {
 }
 
 /// With several protocols accepted, a hello for the second best with TLS_FALLBACK_SCSV must be
-/// refused with `inappropriate_fallback` (RFC 7507).
+/// refused with `inappropriate_fallback` (RFC 7507). A TLS 1.3 server that accepts it but
+/// marks its random with the downgrade sentinel (RFC 8446 §4.1.3, what rustls does instead)
+/// protects clients as well: that counts as honoured.
 async fn fallback_scsv(session: &Session, facts: &[ProtocolFacts]) -> Option<bool> {
     let accepted: Vec<&ProtocolFacts> = facts
         .iter()
@@ -656,7 +658,7 @@ async fn fallback_scsv(session: &Session, facts: &[ProtocolFacts]) -> Option<boo
             description: Alert::INAPPROPRIATE_FALLBACK,
             ..
         })) => Some(true),
-        Outcome::Answer(FirstFlight::Hello { .. }) => Some(false),
+        Outcome::Answer(FirstFlight::Hello { hello, .. }) => Some(hello.downgrade_sentinel),
         _ => None,
     }
 }
