@@ -176,9 +176,10 @@ async fn csv_has_a_bom_headers_in_the_chosen_language_and_a_bilingual_dictionary
             "{header}"
         );
         let maple = lines.find(|l| l.starts_with(ORG)).unwrap();
-        // org, assessed_on, profile, then C01 level, source, trend.
+        // org, assessed_on, profile, rules version, then C01 level, source, trend.
         let fields: Vec<&str> = maple.split(',').collect();
-        assert_eq!(&fields[2..6], ["modern", "2", "O", "▲"], "{maple}");
+        let rules = vigie_matrix::catalogue().rules_version.as_str();
+        assert_eq!(&fields[2..7], ["modern", rules, "2", "O", "▲"], "{maple}");
     }
     let (_, _, body) = get_bytes(&c, "/api/v1/matrix?format=csv&lang=fr&table=dictionary").await;
     let text = String::from_utf8(body).unwrap();

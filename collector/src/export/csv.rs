@@ -1,5 +1,7 @@
 //! CSV: UTF-8 with a byte-order mark (so that Excel shows accents), CRLF line ends, RFC 4180
-//! quoting; headers in the chosen language (the dictionary maps them to both languages).
+//! quoting; headers in the chosen language (the dictionary maps them to both languages); the
+//! TLS profile and the rules version on every row, so that a row read alone says how it was
+//! graded.
 
 use vigie_matrix::catalogue::catalogue;
 use vigie_model::Lang;
@@ -32,6 +34,7 @@ pub(super) fn matrix(matrix: &Matrix) -> Vec<u8> {
                 t(lang, "header.org"),
                 t(lang, "header.assessed_on"),
                 t(lang, "header.profile"),
+                t(lang, "method.rules_version"),
             ];
             for c in &catalogue().capabilities {
                 for key in [
@@ -54,6 +57,7 @@ pub(super) fn matrix(matrix: &Matrix) -> Vec<u8> {
                         .map(|d| d.format("%Y-%m-%d").to_string())
                         .unwrap_or_default(),
                     matrix.profile.as_str().to_owned(),
+                    matrix.rules_version.clone(),
                 ];
                 for (cell, trend) in org.cells.iter().zip(&org.trends) {
                     row.push(cell.value.label());
@@ -88,6 +92,8 @@ pub(super) fn matrix(matrix: &Matrix) -> Vec<u8> {
                     t(lang, "header.orgs_unknown"),
                     t(lang, "header.previous"),
                     t(lang, "header.trend"),
+                    t(lang, "header.profile"),
+                    t(lang, "method.rules_version"),
                 ],
             );
             for row in &matrix.aggregate {
@@ -106,6 +112,8 @@ pub(super) fn matrix(matrix: &Matrix) -> Vec<u8> {
                             .map(|m| m.to_string())
                             .unwrap_or_else(|| "?".into()),
                         row.trend.symbol().to_owned(),
+                        matrix.profile.as_str().to_owned(),
+                        matrix.rules_version.clone(),
                     ],
                 );
             }
