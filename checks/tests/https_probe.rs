@@ -313,3 +313,35 @@ async fn hostile_servers_cost_bounded_memory_and_time() {
         Status::Fail
     );
 }
+
+#[tokio::test]
+async fn silent_servers_are_timeouts_within_the_bound() {
+    use vigie_tests::tls_server::SilentServer;
+    let https_silent = SilentServer::start(ip("127.0.80.7")).await.unwrap();
+    let http_silent = SilentServer::start(ip("127.0.80.7")).await.unwrap();
+    let target: TlsTarget = format!("{HOST}:{}", https_silent.addr.port())
+        .parse()
+        .unwrap();
+    let timeout = Duration::from_millis(500);
+    let options = HttpsOptions {
+        connect: Some(ip("127.0.80.7")),
+        http_port: Some(http_silent.addr.port()),
+        ca_pem: None,
+        timeout,
+    };
+    let started = Instant::now();
+    let observation = https::probe(&target, &options).await;
+    let elapsed = started.elapsed();
+    // Both requests run side by side, each bounded; nothing else is attempted.
+    assert!(elapsed >= timeout && elapsed < timeout * 4, "{elapsed:?}");
+    let stage = |exchange: &https::HttpExchange| exchange.error.as_ref().map(|e| e.stage);
+    assert_eq!(stage(&observation.https), Some(FetchStage::Timeout));
+    assert_eq!(
+        stage(observation.redirect.as_ref().unwrap()),
+        Some(FetchStage::Timeout)
+    );
+    assert!(observation.security_txt.is_none());
+    // Port 80 that never answers counts as filtered; the HTTPS checks could not run.
+    assert_eq!(status_of(&observation, Check::HttpsRedirect), Status::Pass);
+    assert_eq!(status_of(&observation, Check::HttpsHeaders), Status::Error);
+}
