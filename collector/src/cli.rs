@@ -105,7 +105,7 @@ pub struct ExportArgs {
     /// The TLS grading profile of the levels: modern or itsp-strict.
     #[arg(long, default_value = "modern")]
     pub tls_profile: TlsProfile,
-    /// The file to write.
+    /// The file to write; `-` for standard output.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }
@@ -330,7 +330,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Assess(AssessCommand::Import { file: path }) => {
             let store = open(cli.database_url, file).await?;
             let text = std::fs::read_to_string(&path).with_context(|| {
-                format!("cannot read {} (is it a UTF-8 CSV file?)", path.display())
+                format!(
+                    "cannot read {} (is it a UTF-8 CSV or YAML file?)",
+                    path.display()
+                )
             })?;
             let answers = crate::assess::parse(&path, &text, chrono::Utc::now().date_naive())
                 .with_context(|| format!("{} was not imported", path.display()))?;
@@ -372,12 +375,22 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
             other => UsageError(other.to_string()).into(),
         })?;
     let bytes = crate::export::render(&matrix, args.format).context("rendering the matrix")?;
-    std::fs::write(&args.out, bytes).with_context(|| {
-        format!(
-            "cannot write {} (does its folder exist?)",
-            args.out.display()
-        )
-    })?;
+    let to_stdout = args.out.as_os_str() == "-";
+    if to_stdout {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&bytes)
+            .and_then(|()| stdout.flush())
+            .context("writing the matrix to standard output")?;
+    } else {
+        std::fs::write(&args.out, bytes).with_context(|| {
+            format!(
+                "cannot write {} (does its folder exist?)",
+                args.out.display()
+            )
+        })?;
+    }
     store
         .audit(
             crate::store::audit::AuditAction::MatrixExport,
@@ -398,7 +411,9 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         matrix.rules_version,
         args.out.display()
     );
-    if args.format == Format::Csv {
+    if args.format == Format::Csv && to_stdout {
+        eprintln!("the data dictionary is not written with --out -; give a file name to get it");
+    } else if args.format == Format::Csv {
         let stem = args
             .out
             .file_stem()

@@ -102,6 +102,14 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     assert!(dictionary.starts_with('\u{feff}'));
     assert!(dictionary.contains("Préparation à l'intervention en cas d'incident"));
 
+    // `--out -` writes the export alone on stdout.
+    let piped = run(collector(dir.path()).args([
+        "matrix", "export", "--format", "json", "--lang", "fr", "--out", "-",
+    ]));
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    let json: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(json["view"], "aggregate");
+
     // The aggregate is the default view.
     let out = dir.path().join("aggregate.csv");
     let exported = run(collector(dir.path())
