@@ -38,7 +38,7 @@ pub fn parse(value: &str) -> Result<Hsts, HstsError> {
     let mut max_age = None;
     let mut include_subdomains = false;
     let mut preload = false;
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for directive in split_directives(value)? {
         let directive = directive.trim();
         if directive.is_empty() {
@@ -54,10 +54,9 @@ pub fn parse(value: &str) -> Result<Hsts, HstsError> {
             });
         }
         let name = name.to_ascii_lowercase();
-        if seen.contains(&name) {
+        if !seen.insert(name.clone()) {
             return Err(HstsError::Duplicate { name });
         }
-        seen.push(name.clone());
         let value = match raw_value {
             None => None,
             Some(raw) => Some(unquote(raw).ok_or_else(|| HstsError::Malformed {
