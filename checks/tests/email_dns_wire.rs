@@ -102,6 +102,15 @@ async fn serve(zone: Zone) -> SocketAddr {
     addr
 }
 
+/// A well-formed DNSKEY (the validating build of hickory parses it): flags 257, protocol 3,
+/// algorithm 13 (ECDSA P-256), a 64-byte key.
+fn dnskey() -> RData {
+    RData::Unknown {
+        code: RecordType::DNSKEY,
+        rdata: NULL::with([&[1, 1, 3, 13][..], &[7; 64]].concat()),
+    }
+}
+
 fn txt(parts: &[&str]) -> RData {
     RData::TXT(TXT::new(parts.iter().map(|s| s.to_string()).collect()))
 }
@@ -139,18 +148,13 @@ fn fixture() -> Zone {
         "signed.test.",
         RData::CAA(CAA::new_issue(false, Some(name("letsencrypt.org")), vec![])),
     );
-    zone.add(
-        "signed.test.",
-        RData::Unknown {
-            code: RecordType::DNSKEY,
-            rdata: NULL::with(vec![1, 0, 3, 13, 7]),
-        },
-    );
+    zone.add("signed.test.", dnskey());
     zone.add(
         "signed.test.",
         RData::Unknown {
             code: RecordType::DS,
-            rdata: NULL::with(vec![1, 2, 13, 2, 9]),
+            // key tag, algorithm 13, digest type 2 (SHA-256), a 32-byte digest
+            rdata: NULL::with([&[0x12, 0x34, 13, 2][..], &[9; 32]].concat()),
         },
     );
     zone.add(
@@ -165,13 +169,7 @@ fn fixture() -> Zone {
     zone.add("parked.test.", RData::MX(MX::new(0, Name::root())));
     zone.add("parked.test.", txt(&["v=spf1 -all"]));
     zone.add("bogus.test.", txt(&["v=spf1 -all"]));
-    zone.add(
-        "bogus.test.",
-        RData::Unknown {
-            code: RecordType::DNSKEY,
-            rdata: NULL::with(vec![1]),
-        },
-    );
+    zone.add("bogus.test.", dnskey());
     zone
 }
 

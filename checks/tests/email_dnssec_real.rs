@@ -15,7 +15,8 @@ use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
 use hickory_resolver::proto::rr::{Name, RecordType};
 use vigie_checks::email::lookup::{DnsLookup, DnssecFacts, MxRecord};
 use vigie_checks::email::{
-    evaluate, probe, CachedLookups, EmailObservation, NetLookups, NetOptions, ProbeOptions,
+    evaluate, probe, CachedLookups, DnssecValidation, EmailObservation, NetLookups, NetOptions,
+    ProbeOptions,
 };
 use vigie_model::{Check, Severity, Status, Verdict};
 
@@ -202,4 +203,74 @@ async fn answers_too_big_for_udp_come_through_tcp() {
     let lookups = lookups(lab.resolver);
     let f = lookups.dnssec("signed.test").await.expect("DNSSEC facts");
     assert!(f.authenticated && f.dnskey && f.ds, "{f:?}");
+}
+
+/// `--dnssec-validate`: hickory validates from the lab's key, asking the authoritative
+/// server directly (which never sets AD) or the validating resolver.
+#[tokio::test]
+async fn our_own_validation_from_a_trust_anchor_file() {
+    let lab = Lab::start(72);
+    let validating = |server: SocketAddr, anchor: &std::path::Path| {
+        NetLookups::new(&NetOptions {
+            resolvers: vec![server],
+            timeout: Duration::from_secs(5),
+            ..NetOptions::default()
+        })
+        .expect("lookups")
+        .with_dnssec_validation(&DnssecValidation {
+            trust_anchor: Some(anchor.to_owned()),
+        })
+        .expect("the lab's trust anchor")
+    };
+    // The premise: NSD answers without AD, so the resolver's word alone says "not validated".
+    let plain = lookups(lab.authoritative);
+    let f = plain.dnssec("signed.test").await.expect("facts");
+    assert!(!f.authenticated && f.dnskey && f.ds, "{f:?}");
+
+    for server in [lab.authoritative, lab.resolver] {
+        let ours = validating(server, &lab.trust_anchor_key);
+        let f = ours
+            .dnssec("signed.test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", lab.logs()));
+        assert!(
+            f.authenticated && !f.bogus && f.dnskey && f.ds,
+            "{server}: {f:?}"
+        );
+        let f = ours.dnssec("expired.test").await.expect("facts");
+        assert!(f.bogus && !f.authenticated, "{server}: {f:?}");
+        let f = ours.dnssec("unsigned.test").await.expect("facts");
+        assert!(!f.authenticated && !f.bogus && !f.dnskey, "{server}: {f:?}");
+        // The other lookups are the plain ones.
+        assert_eq!(
+            ours.txt("signed.test").await.expect("TXT"),
+            vec![SPF.to_owned()]
+        );
+    }
+
+    // Another key than the zone's: nothing validates.
+    let stranger = lab.dir().join("stranger.key");
+    std::fs::write(
+        &stranger,
+        "test. IN DNSKEY 257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n",
+    )
+    .unwrap();
+    let f = validating(lab.authoritative, &stranger)
+        .dnssec("signed.test")
+        .await
+        .expect("facts");
+    assert!(!f.authenticated, "{f:?}");
+
+    // A file without a DNSKEY record is refused when the lookups are set up.
+    let empty = lab.dir().join("empty.key");
+    std::fs::write(&empty, "; nothing\n").unwrap();
+    let refused = NetLookups::new(&NetOptions {
+        resolvers: vec![lab.authoritative],
+        ..NetOptions::default()
+    })
+    .expect("lookups")
+    .with_dnssec_validation(&DnssecValidation {
+        trust_anchor: Some(empty),
+    });
+    assert!(refused.is_err());
 }

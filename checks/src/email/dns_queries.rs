@@ -7,12 +7,20 @@
 //! resolver library hides the header of answers, so that one question goes out as a raw
 //! UDP query (DO and AD set), once more with CD set when the first gets SERVFAIL, to tell
 //! "bogus" from "the resolver is down"; a truncated answer is asked again over TCP.
+//!
+//! With [`NetLookups::with_dnssec_validation`] (`--dnssec-validate`), "signed and valid" and
+//! "bogus" are decided by our own validation (hickory's, from a trust anchor: the root's, or
+//! the DNSKEY records of a file) instead of the resolver's word, for resolvers that do not
+//! validate or are not trusted to.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::dnssec::{Algorithm, PublicKeyBuf, TrustAnchors};
 use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
@@ -36,6 +44,17 @@ pub enum SetupError {
     Https(String),
     #[error("cannot read the extra CA certificates: {0}")]
     CaFile(String),
+    /// The DNSSEC trust anchor file could not be read or holds no DNSKEY record.
+    #[error("cannot use the DNSSEC trust anchor file {path}: {reason}")]
+    TrustAnchor { path: PathBuf, reason: String },
+}
+
+/// Our own DNSSEC validation (`--dnssec-validate`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnssecValidation {
+    /// DNSKEY records to trust (zone-file lines, `name [ttl] [IN] DNSKEY flags 3 alg key`);
+    /// `None`: the root zone's keys built into hickory.
+    pub trust_anchor: Option<PathBuf>,
 }
 
 /// How to reach DNS and HTTPS.
@@ -66,6 +85,9 @@ impl Default for NetOptions {
 /// DNS through hickory, HTTPS through reqwest (rustls, certificates validated).
 pub struct NetLookups {
     resolver: TokioResolver,
+    /// The same servers through hickory's DNSSEC validation, when asked for.
+    validator: Option<TokioResolver>,
+    servers: Vec<SocketAddr>,
     /// Where the raw DNSSEC questions go: the first configured resolver.
     dnssec_server: SocketAddr,
     timeout: Duration,
@@ -91,21 +113,7 @@ impl NetLookups {
             options.resolvers.clone()
         };
         let dnssec_server = *servers.first().ok_or(SetupError::NoResolver)?;
-        let mut config = ResolverConfig::new();
-        for addr in &servers {
-            config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
-            config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
-        }
-        let mut opts = ResolverOpts::default();
-        opts.timeout = options.timeout;
-        opts.attempts = 1;
-        opts.edns0 = true;
-        // Our own per-run cache dedupes; hickory's would only hide TTL-expired answers.
-        opts.cache_size = 0;
-        let resolver =
-            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
-                .with_options(opts)
-                .build();
+        let resolver = build_resolver(&servers, options.timeout, None);
 
         let mut http = reqwest::Client::builder()
             .timeout(options.timeout)
@@ -126,6 +134,8 @@ impl NetLookups {
         let http = http.build().map_err(|e| SetupError::Https(e.to_string()))?;
         Ok(NetLookups {
             resolver,
+            validator: None,
+            servers,
             dnssec_server,
             timeout: options.timeout,
             http,
@@ -255,6 +265,81 @@ impl NetLookups {
             .map_err(|_| format!("no TCP answer from {server} within {:?}", self.timeout))?
     }
 
+    /// Judges DNSSEC with our own validation (hickory's, from `validation`'s trust anchor)
+    /// instead of the resolver's AD bit: for resolvers that do not validate, or are not
+    /// trusted to. The other lookups are unchanged.
+    pub fn with_dnssec_validation(
+        mut self,
+        validation: &DnssecValidation,
+    ) -> Result<NetLookups, SetupError> {
+        let anchors = match &validation.trust_anchor {
+            Some(path) => read_trust_anchor(path)?,
+            None => TrustAnchors::default(),
+        };
+        self.validator = Some(build_resolver(
+            &self.servers,
+            self.timeout,
+            Some(Arc::new(anchors)),
+        ));
+        Ok(self)
+    }
+
+    /// The SOA of `domain` through our own validation: (secure, bogus verdict).
+    async fn validate_soa(
+        &self,
+        validator: &TokioResolver,
+        domain: &str,
+    ) -> Result<(bool, Option<Bogus>), String> {
+        let fqdn = Name::from_ascii(format!("{domain}.")).map_err(|e| e.to_string())?;
+        match validator.lookup(fqdn, RecordType::SOA).await {
+            Ok(lookup) => {
+                let proofs: Vec<_> = lookup
+                    .records()
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::SOA)
+                    .map(|r| r.proof())
+                    .collect();
+                if proofs.iter().any(|p| p.is_bogus()) {
+                    return Ok((false, Some(Bogus::Proven)));
+                }
+                Ok((
+                    !proofs.is_empty() && proofs.iter().all(|p| p.is_secure()),
+                    None,
+                ))
+            }
+            Err(e) => match e.proto().map(|p| p.kind()) {
+                // A validating resolver upstream refused the answer: ask it with CD.
+                Some(ProtoErrorKind::NoRecordsFound { response_code, .. })
+                    if *response_code == ResponseCode::ServFail =>
+                {
+                    Ok((false, Some(Bogus::Unless)))
+                }
+                // No SOA at the name (not a zone apex): nothing proven either way.
+                Some(ProtoErrorKind::NoRecordsFound { .. }) => Ok((false, None)),
+                // A denial of existence that does not verify.
+                Some(ProtoErrorKind::Nsec { proof, .. }) if proof.is_bogus() => {
+                    Ok((false, Some(Bogus::Proven)))
+                }
+                Some(ProtoErrorKind::Timeout | ProtoErrorKind::Io(_)) | None => Err(e.to_string()),
+                // hickory drops the records it cannot validate, then fails on what is left
+                // ("negative response missing SOA"): if the server does hold a SOA, it is
+                // one our validation rejected.
+                Some(_) => {
+                    let unchecked = self.raw(domain, RecordType::SOA, true).await?;
+                    if unchecked
+                        .answers()
+                        .iter()
+                        .any(|r| r.record_type() == RecordType::SOA)
+                    {
+                        Ok((false, Some(Bogus::Proven)))
+                    } else {
+                        Err(e.to_string())
+                    }
+                }
+            },
+        }
+    }
+
     async fn has(&self, name: &str, rtype: RecordType) -> Result<bool, String> {
         let answer = self.raw(name, rtype, false).await?;
         match answer.response_code() {
@@ -264,6 +349,77 @@ impl NetLookups {
             code => Err(format!("{rtype} query for {name}: {code}")),
         }
     }
+}
+
+/// A resolver asking `servers` (UDP, then TCP for truncated answers), one attempt per
+/// question, no cache; validating DNSSEC from `anchors` when given.
+fn build_resolver(
+    servers: &[SocketAddr],
+    timeout: Duration,
+    anchors: Option<Arc<TrustAnchors>>,
+) -> TokioResolver {
+    let mut config = ResolverConfig::new();
+    for addr in servers {
+        config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
+        config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
+    }
+    let mut opts = ResolverOpts::default();
+    opts.timeout = timeout;
+    opts.attempts = 1;
+    opts.edns0 = true;
+    // Our own per-run cache dedupes; hickory's would only hide TTL-expired answers.
+    opts.cache_size = 0;
+    opts.validate = anchors.is_some();
+    let mut builder =
+        TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+            .with_options(opts);
+    if let Some(anchors) = anchors {
+        builder = builder.with_trust_anchor(anchors);
+    }
+    builder.build()
+}
+
+/// How an answer's DNSSEC state was judged bogus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bogus {
+    /// Our own validation found signatures that do not verify.
+    Proven,
+    /// The validating resolver answered SERVFAIL: bogus unless it also fails with CD set.
+    Unless,
+}
+
+/// DNSKEY records of a zone-file-like text: `name [ttl] [IN] DNSKEY flags protocol
+/// algorithm key…` (the key may be split by spaces); comments after `;`.
+fn read_trust_anchor(path: &Path) -> Result<TrustAnchors, SetupError> {
+    use base64::Engine;
+    let fail = |reason: String| SetupError::TrustAnchor {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let mut anchors = TrustAnchors::empty();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split(';').next().unwrap_or("");
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(at) = fields.iter().position(|f| f.eq_ignore_ascii_case("DNSKEY")) else {
+            continue;
+        };
+        let bad = |what: &str| fail(format!("line {}: {what}", number + 1));
+        let (Some(algorithm), Some(_)) = (fields.get(at + 3), fields.get(at + 4)) else {
+            return Err(bad(
+                "a DNSKEY record needs flags, protocol, algorithm and key",
+            ));
+        };
+        let algorithm: u8 = algorithm.parse().map_err(|_| bad("bad algorithm number"))?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(fields[at + 4..].concat())
+            .map_err(|_| bad("the key is not base64"))?;
+        anchors.insert(&PublicKeyBuf::new(key, Algorithm::from_u8(algorithm)));
+    }
+    if anchors.is_empty() {
+        return Err(fail("no DNSKEY record in the file".to_owned()));
+    }
+    Ok(anchors)
 }
 
 /// "No such record": NXDOMAIN, or NOERROR with an empty answer. hickory also reports a
@@ -371,15 +527,23 @@ impl DnsLookup for NetLookups {
             reason,
         };
         let domain = normalize(name);
-        let answer = self
-            .raw(&domain, RecordType::SOA, false)
-            .await
-            .map_err(err)?;
+        let (authenticated, verdict) = match &self.validator {
+            Some(validator) => self.validate_soa(validator, &domain).await.map_err(err)?,
+            None => {
+                let answer = self
+                    .raw(&domain, RecordType::SOA, false)
+                    .await
+                    .map_err(err)?;
+                let servfail = answer.response_code() == ResponseCode::ServFail;
+                (answer.authentic_data(), servfail.then_some(Bogus::Unless))
+            }
+        };
         let mut facts = DnssecFacts {
-            authenticated: answer.authentic_data(),
+            authenticated,
+            bogus: verdict == Some(Bogus::Proven),
             ..DnssecFacts::default()
         };
-        if answer.response_code() == ResponseCode::ServFail {
+        if verdict == Some(Bogus::Unless) {
             // SERVFAIL with validation, an answer without: the signatures are bogus.
             let unchecked = self
                 .raw(&domain, RecordType::SOA, true)

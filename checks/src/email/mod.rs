@@ -34,7 +34,7 @@ pub mod smtp;
 pub mod spf;
 pub mod spf_eval;
 
-pub use dns_queries::{NetLookups, NetOptions, SetupError};
+pub use dns_queries::{DnssecValidation, NetLookups, NetOptions, SetupError};
 pub use evaluate::evaluate;
 pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
 pub use observation::EmailObservation;

@@ -94,8 +94,11 @@ pub struct Lab {
     pub authoritative: SocketAddr,
     /// The address the MX hosts of the zones resolve to.
     pub mx_ip: Ipv4Addr,
-    /// DS record of `test.` in presentation format, for other validators.
+    /// DS record of `test.`'s key-signing key (the Unbound trust anchor).
     pub trust_anchor: PathBuf,
+    /// The DNSKEY records of `test.`, for validators that take keys (hickory looks for the
+    /// parent's DS unless every key of the zone is in its trust anchors).
+    pub trust_anchor_key: PathBuf,
     // Fields drop in order: servers first, then the folder.
     unbound: Group,
     nsd: Group,
@@ -116,7 +119,8 @@ fn tool(dir: &Path, program: &str, args: &[&str]) -> String {
 }
 
 /// Signs `<zone>.zone` into `<zone>.zone.signed` with a fresh KSK and ZSK; returns the DS
-/// record of the KSK. `validity`: (inception, expiration) as YYYYMMDDhhmmss, or the tool's
+/// record of the KSK, and leaves both DNSKEY records in `<zone>.keys`. `validity`:
+/// (inception, expiration) as YYYYMMDDhhmmss, or the tool's
 /// default (now to four weeks ahead).
 fn sign(dir: &Path, zone: &str, validity: Option<(&str, &str)>) -> String {
     let ksk = tool(dir, "ldns-keygen", &["-a", "ECDSAP256SHA256", "-k", zone]);
@@ -128,6 +132,11 @@ fn sign(dir: &Path, zone: &str, validity: Option<(&str, &str)>) -> String {
     }
     args.extend([file.as_str(), ksk.as_str(), zsk.as_str()]);
     tool(dir, "ldns-signzone", &args);
+    let keys = [&ksk, &zsk]
+        .iter()
+        .map(|k| std::fs::read_to_string(dir.join(format!("{k}.key"))).expect("read a key"))
+        .collect::<String>();
+    std::fs::write(dir.join(format!("{zone}.keys")), keys).expect("keep the DNSKEY records");
     std::fs::read_to_string(dir.join(format!("{ksk}.ds"))).expect("read the DS record")
 }
 
@@ -286,6 +295,7 @@ impl Lab {
             authoritative: ns,
             mx_ip,
             trust_anchor: path.join("anchor.ds"),
+            trust_anchor_key: path.join("test.keys"),
             unbound,
             nsd,
             dir,
