@@ -57,24 +57,7 @@ async fn scan_tls_grades_the_web_checks_of_port_443_and_its_port_80() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca.cert_pem()).unwrap();
-    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie-agent"))
-        .env_remove("VIGIE_LANG")
-        .env_remove("VIGIE_LOG")
-        .args(["scan", "tls", HOST, &other_target])
-        .args(["--connect", "127.0.81.1", "--ca-file"])
-        .arg(&ca_file)
-        .args(["--resolver", "127.0.0.1:9", "--timeout", "5s"])
-        .args(["--format", "json"])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(BOUND, run).await.unwrap().unwrap();
-    let report: Report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let report = scan_tls(&[HOST, &other_target, "--connect", "127.0.81.1"], &ca_file).await;
 
     let target = format!("{HOST}:443");
     let status = |check: &str| {
@@ -115,4 +98,46 @@ async fn scan_tls_grades_the_web_checks_of_port_443_and_its_port_80() {
     }
     assert_eq!(http_server.seen().len(), 1);
     assert_eq!(https_server.seen().len(), 2, "/ and security.txt");
+
+    // By address with --sni: the site is the SNI name at that address, findings name the
+    // endpoint as scanned.
+    let report = scan_tls(&["127.0.81.1", "--sni", HOST], &ca_file).await;
+    let hsts = report
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == "https.hsts")
+        .expect("web checks on 443 by address");
+    assert_eq!(hsts.target, "127.0.81.1:443");
+    assert_eq!(hsts.status, Status::Pass, "{hsts:#?}");
+    let seen = https_server.seen();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[2].sni.as_deref(), Some(HOST));
+    assert!(seen[2]
+        .host
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with(HOST));
+}
+
+/// `vigie-agent scan tls ARGS --ca-file CA` as JSON, with a resolver that answers nothing.
+async fn scan_tls(args: &[&str], ca_file: &std::path::Path) -> Report {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie-agent"))
+        .env_remove("VIGIE_LANG")
+        .env_remove("VIGIE_LOG")
+        .args(["scan", "tls"])
+        .args(args)
+        .arg("--ca-file")
+        .arg(ca_file)
+        .args(["--resolver", "127.0.0.1:9", "--timeout", "5s"])
+        .args(["--format", "json"])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(BOUND, run).await.unwrap().unwrap();
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
