@@ -133,6 +133,14 @@ pub struct ScanEmailArgs {
     /// The port of the STARTTLS probe, for a test lab or a relay [default: 25].
     #[arg(long, value_name = "PORT", requires = "smtp_probe")]
     pub smtp_port: Option<u16>,
+    /// Validate DNSSEC ourselves (from the root's keys, or --trust-anchor) instead of
+    /// trusting the resolver's AD bit: for a resolver that does not validate.
+    #[arg(long)]
+    pub dnssec_validate: bool,
+    /// DNSKEY records to trust for --dnssec-validate instead of the root's (zone-file
+    /// lines, every key of the zone, e.g. from `dig DNSKEY zone`).
+    #[arg(long, value_name = "FILE", requires = "dnssec_validate")]
+    pub trust_anchor: Option<PathBuf>,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -312,6 +320,11 @@ impl Cli {
                 request.email.smtp_port = args
                     .smtp_probe
                     .then(|| args.smtp_port.unwrap_or(crate::scan::SMTP_PORT));
+                request.email.dnssec_validation =
+                    args.dnssec_validate
+                        .then(|| vigie_checks::email::DnssecValidation {
+                            trust_anchor: args.trust_anchor.clone(),
+                        });
                 Ok(Command::Scan {
                     request: Box::new(request),
                     output: common.output_options(lang),

@@ -140,6 +140,9 @@ pub struct EmailScan {
     /// The port on which to probe the MX hosts' STARTTLS (`--smtp-probe`,
     /// `[email] smtp_probe`: 25; `--smtp-port` for a lab); `None`: not probed.
     pub smtp_port: Option<u16>,
+    /// Judge DNSSEC with our own validation (`--dnssec-validate`, from `--trust-anchor` or
+    /// the root's keys) instead of the resolver's AD bit; `None`: the resolver's word.
+    pub dnssec_validation: Option<email::DnssecValidation>,
 }
 
 /// How the host is inspected.
@@ -182,6 +185,7 @@ impl EmailScan {
             timeout: crate::config::DEFAULT_PROBE_TIMEOUT,
             concurrency: crate::config::DEFAULT_EMAIL_CONCURRENCY,
             smtp_port: None,
+            dnssec_validation: None,
         }
     }
 }
@@ -226,6 +230,7 @@ impl ScanRequest {
                 timeout: config.email.timeout,
                 concurrency: config.email.concurrency,
                 smtp_port: config.email.smtp_probe.then_some(SMTP_PORT),
+                dnssec_validation: None,
             },
             host: config.host.enabled.then(|| HostScan {
                 root: config.host.root.clone(),
@@ -433,8 +438,8 @@ pub const HTTPS_PORT: u16 = 443;
 
 /// The HTTPS probe (with the port-80 redirect) of each endpoint on [`HTTPS_PORT`] whose
 /// TLS handshake worked, pinned to the address the TLS probe reached, so that `--connect`
-/// and `--resolver` hold, and named by `--sni` when given; in the targets' order. Other
-/// endpoints (mail ports, failed handshakes, whose `tls.connect` already says why) get none.
+/// and `--resolver` hold; in the targets' order. Other endpoints (mail ports, failed
+/// handshakes, whose `tls.connect` already says why) get none.
 async fn probe_https(
     scan: &TlsScan,
     targets: &[TlsTarget],
@@ -483,23 +488,12 @@ async fn probe_https(
             timeout: scan.timeout,
             ..HttpsOptions::default()
         };
-        // With `--sni`, the site is that name (Host and SNI) at the address reached.
-        let site = match &scan.sni {
-            Some(name) => TlsTarget {
-                host: name.trim_end_matches('.').to_ascii_lowercase(),
-                port: target.port,
-            },
-            None => target.clone(),
-        };
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring only waits for a free slot.
             let _permit = permits.acquire_owned().await.ok();
-            tracing::debug!(%target, %site, "probing HTTPS");
-            let mut observation = https::probe(&site, &options).await;
-            // Findings name the endpoint as scanned, like its TLS findings.
-            observation.target = target.to_string();
-            (index, observation)
+            tracing::debug!(%target, "probing HTTPS");
+            (index, https::probe(&target, &options).await)
         });
     }
     let mut done = Vec::new();
@@ -584,12 +578,16 @@ async fn probe_email(
         ),
         None => None,
     };
-    let lookups = Arc::new(CachedLookups::new(NetLookups::new(&NetOptions {
+    let mut net = NetLookups::new(&NetOptions {
         resolvers: resolvers.to_vec(),
         timeout: scan.timeout,
         ca_pem,
         https_resolve: Vec::new(),
-    })?));
+    })?;
+    if let Some(validation) = &scan.dnssec_validation {
+        net = net.with_dnssec_validation(validation)?;
+    }
+    let lookups = Arc::new(CachedLookups::new(net));
     let options = Arc::new(email::ProbeOptions {
         dkim_selectors: scan.dkim_selectors.clone(),
         common_selectors: true,

@@ -97,7 +97,10 @@ fn starttls(output: &Output) -> (Status, serde_json::Value) {
         .iter()
         .find(|f| f.check.as_str() == "email.starttls")
         .expect("an email.starttls finding");
-    (finding.status, report.observations.email[0]["starttls"].clone())
+    (
+        finding.status,
+        report.observations.email[0]["starttls"].clone(),
+    )
 }
 
 fn zone() -> Zone {
@@ -118,9 +121,16 @@ fn smtp_probe_is_opt_in_read_only_and_fails_without_starttls() {
     let (status, observed) = starttls(&output);
     assert_eq!(status, Status::Skip);
     assert!(observed.is_null(), "{observed}");
-    assert!(smtp.commands().is_empty(), "nothing connects without --smtp-probe");
+    assert!(
+        smtp.commands().is_empty(),
+        "nothing connects without --smtp-probe"
+    );
     assert!(dns.queries() > 0);
-    assert_eq!(dns.queries_for("mail.good.test"), 0, "the MX host is not resolved");
+    assert_eq!(
+        dns.queries_for("mail.good.test"),
+        0,
+        "the MX host is not resolved"
+    );
 
     let output = scan(&dns, &["--smtp-probe", "--smtp-port", &port]);
     assert_eq!(
@@ -135,7 +145,10 @@ fn smtp_probe_is_opt_in_read_only_and_fails_without_starttls() {
     assert_eq!(observed[0]["offered"], false);
     assert_eq!(observed[0]["address"], format!("127.0.0.1:{port}"));
     assert_eq!(smtp.commands(), vec!["EHLO", "QUIT"]);
-    assert!(dns.queries_for("mail.good.test") > 0, "the MX host resolved by --resolver");
+    assert!(
+        dns.queries_for("mail.good.test") > 0,
+        "the MX host resolved by --resolver"
+    );
 }
 
 #[test]
