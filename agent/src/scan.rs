@@ -438,8 +438,8 @@ pub const HTTPS_PORT: u16 = 443;
 
 /// The HTTPS probe (with the port-80 redirect) of each endpoint on [`HTTPS_PORT`] whose
 /// TLS handshake worked, pinned to the address the TLS probe reached, so that `--connect`
-/// and `--resolver` hold; in the targets' order. Other endpoints (mail ports, failed
-/// handshakes, whose `tls.connect` already says why) get none.
+/// and `--resolver` hold, and named by `--sni` when given; in the targets' order. Other
+/// endpoints (mail ports, failed handshakes, whose `tls.connect` already says why) get none.
 async fn probe_https(
     scan: &TlsScan,
     targets: &[TlsTarget],
@@ -488,12 +488,23 @@ async fn probe_https(
             timeout: scan.timeout,
             ..HttpsOptions::default()
         };
+        // With `--sni`, the site is that name (Host and SNI) at the address reached.
+        let site = match &scan.sni {
+            Some(name) => TlsTarget {
+                host: name.trim_end_matches('.').to_ascii_lowercase(),
+                port: target.port,
+            },
+            None => target.clone(),
+        };
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring only waits for a free slot.
             let _permit = permits.acquire_owned().await.ok();
-            tracing::debug!(%target, "probing HTTPS");
-            (index, https::probe(&target, &options).await)
+            tracing::debug!(%target, %site, "probing HTTPS");
+            let mut observation = https::probe(&site, &options).await;
+            // Findings name the endpoint as scanned, like its TLS findings.
+            observation.target = target.to_string();
+            (index, observation)
         });
     }
     let mut done = Vec::new();
