@@ -107,6 +107,8 @@ pub enum StoreError {
         org: Option<String>,
         name: String,
     },
+    #[error("the storage thread stopped before storing this report")]
+    BatchAborted,
 }
 
 impl StoreError {
@@ -290,7 +292,22 @@ pub struct MatrixState {
 pub struct Store {
     path: Arc<PathBuf>,
     connection: Arc<Mutex<rusqlite::Connection>>,
+    /// Reports waiting to be stored: whoever holds the connection next stores them all in
+    /// one transaction (group commit, see [`Store::ingest`]).
+    pending: Arc<Mutex<Vec<PendingIngest>>>,
+    /// A second connection for token lookups: in WAL mode it reads while the first writes,
+    /// so that authenticating a request never waits for a batch of reports being stored.
+    reader: Arc<Mutex<rusqlite::Connection>>,
 }
+
+/// A report waiting for the writer, and where its answer goes.
+pub(crate) type PendingIngest = (
+    IncomingReport,
+    tokio::sync::oneshot::Sender<Result<IngestOutcome, StoreError>>,
+);
+
+/// Reports stored in one transaction at most.
+const MAX_BATCH: usize = 16;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -304,10 +321,16 @@ impl Store {
     pub async fn open(database_url: &str) -> Result<Store, StoreError> {
         let DatabaseUrl::Sqlite(path) = DatabaseUrl::parse(database_url)?;
         let opened_path = path.clone();
-        let connection = tokio::task::spawn_blocking(move || sqlite::open(&opened_path)).await??;
+        let (connection, reader) = tokio::task::spawn_blocking(move || {
+            let connection = sqlite::open(&opened_path)?;
+            Ok::<_, StoreError>((connection, sqlite::open_reader(&opened_path)?))
+        })
+        .await??;
         Ok(Store {
             path: Arc::new(path),
             connection: Arc::new(Mutex::new(connection)),
+            pending: Arc::default(),
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
@@ -371,15 +394,46 @@ impl Store {
     /// Who `token` belongs to, or `None` for an unknown or revoked token.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let hash = crate::auth::hash(token);
-        self.with_connection(move |c| sqlite::find_token(c, &hash))
-            .await
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let guard = reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            sqlite::find_token(&guard, &hash)
+        })
+        .await?
     }
 
-    /// Stores a validated report in one transaction: the raw report, the agent, the latest
-    /// state, the status transitions and the TLS expiry. Returns only after the commit.
+    /// Stores a validated report: the raw report, the agent, the latest state, the status
+    /// transitions and the TLS expiry, all or nothing. Returns only after the commit.
+    ///
+    /// Group commit: the report joins a queue; the next task to get the connection stores
+    /// up to [`MAX_BATCH`] queued reports in one transaction, each in its own savepoint, and
+    /// answers each after the commit. Under load one fsync then covers many reports; alone,
+    /// a report is a batch of one. Every report queued has a task of its own coming for the
+    /// connection, so the queue always drains.
     pub async fn ingest(&self, incoming: IncomingReport) -> Result<IngestOutcome, StoreError> {
-        self.with_connection(move |c| sqlite::ingest(c, &incoming))
-            .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((incoming, answer));
+        let pending = Arc::clone(&self.pending);
+        self.with_connection(move |c| {
+            let batch: Vec<PendingIngest> = {
+                let mut queue = pending
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let take = queue.len().min(MAX_BATCH);
+                queue.drain(..take).collect()
+            };
+            if !batch.is_empty() {
+                sqlite::ingest_batch(c, batch);
+            }
+            Ok(())
+        })
+        .await?;
+        answered.await.map_err(|_| StoreError::BatchAborted)?
     }
 
     /// Every organization with its counts.

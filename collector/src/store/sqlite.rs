@@ -89,6 +89,26 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// A second connection to the migrated database, for reads beside the writer.
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_error)?;
+    connection
+        .busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+        .map_err(open_error)?;
+    connection
+        .execute_batch("PRAGMA query_only = ON;")
+        .map_err(open_error)?;
+    Ok(connection)
+}
+
 fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
     connection.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))?;
     // journal_mode answers with a row, so it is read rather than executed.
@@ -239,21 +259,82 @@ pub(super) fn find_token(
     }
 }
 
-pub(super) fn ingest(
-    connection: &mut Connection,
-    incoming: &IncomingReport,
-) -> Result<IngestOutcome, StoreError> {
+/// Stores a batch of reports in one transaction (group commit: one fsync for all), each in
+/// a savepoint of its own so that a report that fails leaves the others stored, and sends
+/// each report's answer only once the transaction has committed.
+pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::PendingIngest>) {
+    let fail_all = |batch: Vec<super::PendingIngest>, operation, error: &rusqlite::Error| {
+        for (_, answer) in batch {
+            let _ = answer.send(Err(StoreError::Sqlite {
+                operation,
+                source: copy_error(error),
+            }));
+        }
+    };
+    // IMMEDIATE takes the write lock now, so that the existence checks and the inserts
+    // cannot interleave with another writer on the same file.
+    let mut tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(error) => return fail_all(batch, "starting the ingest transaction", &error),
+    };
+    let mut answers = Vec::with_capacity(batch.len());
+    for (incoming, answer) in batch {
+        let outcome = match tx.savepoint() {
+            Ok(mut savepoint) => {
+                // Dropped without commit, a savepoint rolls back.
+                savepoint.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+                ingest_in(&savepoint, &incoming).and_then(|outcome| {
+                    savepoint
+                        .commit()
+                        .map_err(sql("releasing the report's savepoint"))?;
+                    Ok(outcome)
+                })
+            }
+            Err(error) => Err(StoreError::Sqlite {
+                operation: "starting the report's savepoint",
+                source: error,
+            }),
+        };
+        answers.push((answer, outcome));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (answer, outcome) in answers {
+                let _ = answer.send(outcome);
+            }
+        }
+        Err(error) => {
+            for (answer, outcome) in answers {
+                let _ = answer.send(outcome.and(Err(StoreError::Sqlite {
+                    operation: "committing the reports",
+                    source: copy_error(&error),
+                })));
+            }
+        }
+    }
+}
+
+/// The same error for each report of a failed batch (rusqlite's error is not `Clone`).
+fn copy_error(error: &rusqlite::Error) -> rusqlite::Error {
+    match error {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+/// Stores one report inside the caller's transaction (or savepoint).
+fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome, StoreError> {
     let report = &incoming.report;
     let report_id = report.report_id.to_string();
     let org = report.org.as_str();
     let finished_at = time_text(report.finished_at);
     let received_at = time_text(incoming.received_at);
 
-    // IMMEDIATE takes the write lock now, so that the existence check and the insert cannot
-    // interleave with another writer on the same file.
-    let tx = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql("starting the ingest transaction"))?;
     let existing: Option<(String, String)> = tx
         .query_row(
             "SELECT body_sha256, received_at FROM reports WHERE report_id = ?1",
@@ -263,7 +344,7 @@ pub(super) fn ingest(
         .optional()
         .map_err(sql("looking up the report id"))?;
     if let Some((sha256, first_received_at)) = existing {
-        // The transaction wrote nothing; dropping it rolls back.
+        // Nothing was written.
         return Ok(if sha256 == incoming.body_sha256 {
             IngestOutcome::Duplicate {
                 received_at: first_received_at,
@@ -417,7 +498,6 @@ pub(super) fn ingest(
         }
     }
 
-    tx.commit().map_err(sql("committing the report"))?;
     Ok(IngestOutcome::Stored { received_at })
 }
 

@@ -1,0 +1,243 @@
+//! `vigie-loadgen`: the collector's load benchmark.
+//!
+//! Starts a real `vigie-collector serve` (the binary beside this one, so build both with the
+//! same profile) on 127.0.0.1 over a fresh SQLite database, enrolls `--orgs` organizations,
+//! then posts reports as `--agents` distinct agents would (each agent its own targets,
+//! `--findings` findings a report, ~300 bytes of JSON each) from `--clients` keep-alive
+//! connections for `--seconds`, and prints the sustained rate and the latency percentiles.
+//!
+//! ```text
+//! cargo build --release -p vigie-collector -p vigie-tests --bins
+//! target/release/vigie-loadgen --seconds 30
+//! ```
+//!
+//! Every report is acknowledged only after its transaction commits (`synchronous=FULL`), so
+//! the rate measured is the rate of durable reports.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use vigie_tests::scale::{self, Client, CollectorProcess};
+
+#[derive(Debug, Clone)]
+struct Options {
+    orgs: usize,
+    agents: usize,
+    findings: usize,
+    clients: usize,
+    seconds: u64,
+    dir: Option<std::path::PathBuf>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH]"
+    );
+    std::process::exit(2)
+}
+
+fn parse() -> Options {
+    let mut options = Options {
+        orgs: 1000,
+        agents: 5000,
+        findings: 200,
+        clients: 8,
+        seconds: 30,
+        dir: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_else(|| usage());
+        let number = || value.parse::<u64>().unwrap_or_else(|_| usage());
+        match flag.as_str() {
+            "--orgs" => options.orgs = number() as usize,
+            "--agents" => options.agents = number() as usize,
+            "--findings" => options.findings = number() as usize,
+            "--clients" => options.clients = number() as usize,
+            "--seconds" => options.seconds = number(),
+            "--dir" => options.dir = Some(value.into()),
+            _ => usage(),
+        }
+    }
+    if options.orgs == 0 || options.agents < options.orgs || options.clients == 0 {
+        usage();
+    }
+    options
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+fn main() {
+    let options = parse();
+    // The collector binary is the one beside this one; never rebuild the workspace from here.
+    std::env::set_var("VIGIE_TEST_NO_BUILD", "1");
+    let scratch = tempfile_dir(options.dir.clone());
+    let collector = CollectorProcess::start(&scratch, &["--rate-limit", "0"]);
+    eprintln!(
+        "collector {} over {}; enrolling {} organizations",
+        collector.addr,
+        collector.db_path().display(),
+        options.orgs
+    );
+    let orgs: Vec<(String, String)> = (0..options.orgs)
+        .map(|i| {
+            let org = format!("org-{i:05}");
+            let token = collector.agent_token(&org, "load");
+            (org, token)
+        })
+        .collect();
+    // One body per organization, with placeholders for the agent, the id and the time: an
+    // agent's targets are its own (`<agent>-<n>.<org>.example:443`).
+    let at = Utc::now() - chrono::Duration::hours(1);
+    let templates: Vec<String> = orgs
+        .iter()
+        .map(|(org, _)| {
+            scale::report_json(
+                "__ID__",
+                org,
+                "__AGENT__",
+                "__AGENT__-",
+                options.findings,
+                at,
+            )
+        })
+        .collect();
+    let template_at = Arc::new(finished_at(at));
+    let body_bytes = templates[0].len();
+    let orgs = Arc::new(orgs);
+    let templates = Arc::new(templates);
+    let run = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let errors = Arc::new(AtomicU64::new(0));
+
+    eprintln!(
+        "posting {} findings a report ({body_bytes} bytes) as {} agents from {} connections for {} s",
+        options.findings, options.agents, options.clients, options.seconds
+    );
+    let started = Instant::now();
+    let workers: Vec<_> = (0..options.clients)
+        .map(|_| {
+            let template_at = template_at.clone();
+            let (orgs, templates, next, stop, latencies, errors) = (
+                orgs.clone(),
+                templates.clone(),
+                next.clone(),
+                stop.clone(),
+                latencies.clone(),
+                errors.clone(),
+            );
+            let (addr, agents) = (collector.addr, options.agents as u64);
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                let mut client: Option<Client> = None;
+                // Bounded by the stop flag (set after --seconds) and by a count.
+                for _ in 0..100_000_000u64 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let agent = n % agents;
+                    let org = (agent as usize) % orgs.len();
+                    let body = templates[org]
+                        .replace("__ID__", &scale::report_id(run, agent, n))
+                        .replace("__AGENT__", &format!("agent-{agent:05}"))
+                        .replace(template_at.as_str(), &finished_at(Utc::now()));
+                    if client.is_none() {
+                        client = Client::connect(addr, Duration::from_secs(30)).ok();
+                    }
+                    let Some(connection) = client.as_mut() else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    let sent = Instant::now();
+                    match connection.request(
+                        "POST",
+                        "/api/v1/reports",
+                        Some(&orgs[org].1),
+                        Some(&body),
+                    ) {
+                        Ok(answer) if answer.status == 201 => mine.push(sent.elapsed()),
+                        Ok(answer) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("answer {}: {}", answer.status, answer.body);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            client = None;
+                        }
+                    }
+                }
+                latencies
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(mine);
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(options.seconds));
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    let elapsed = started.elapsed();
+    let mut latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
+    latencies.sort();
+    let stored = latencies.len();
+    let database_bytes = std::fs::metadata(collector.db_path()).map_or(0, |m| m.len())
+        + std::fs::metadata(scratch.join("vigie.db-wal")).map_or(0, |m| m.len());
+    println!("reports stored (201): {stored}");
+    println!("errors: {}", errors.load(Ordering::Relaxed));
+    println!("elapsed: {:.1} s", elapsed.as_secs_f64());
+    println!(
+        "sustained: {:.0} reports/s, {:.0} findings/s",
+        stored as f64 / elapsed.as_secs_f64(),
+        (stored * options.findings) as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.90).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(&latencies, 1.0).as_secs_f64() * 1e3,
+    );
+    println!(
+        "database: {:.1} MiB ({:.1} KiB a report)",
+        database_bytes as f64 / 1048576.0,
+        database_bytes as f64 / 1024.0 / stored.max(1) as f64
+    );
+    drop(collector);
+    if options.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+}
+
+/// The `finished_at` member as `scale::report_json` writes it.
+fn finished_at(at: chrono::DateTime<Utc>) -> String {
+    format!(
+        "\"finished_at\":\"{}\"",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
+/// `--dir`, created, or a fresh folder under the system's temporary folder.
+fn tempfile_dir(dir: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vigie-loadgen-{}", std::process::id()))
+    });
+    if let Err(error) = std::fs::create_dir_all(&dir) {
+        eprintln!("cannot create {}: {error}", dir.display());
+        std::process::exit(1);
+    }
+    dir
+}
