@@ -169,6 +169,14 @@ fn fixture() -> Zone {
     zone.add("parked.test.", RData::MX(MX::new(0, Name::root())));
     zone.add("parked.test.", txt(&["v=spf1 -all"]));
     zone.add("bogus.test.", txt(&["v=spf1 -all"]));
+    // A DNSKEY too short to be one.
+    zone.add(
+        "malformed.test.",
+        RData::Unknown {
+            code: RecordType::DNSKEY,
+            rdata: NULL::with(vec![1]),
+        },
+    );
     zone.add("bogus.test.", dnskey());
     zone
 }
@@ -235,6 +243,15 @@ async fn dnssec_facts_from_the_ad_and_cd_bits() {
     );
     let unsigned = dns.dnssec("parked.test").await.expect("unsigned");
     assert!(!unsigned.authenticated && !unsigned.dnskey && !unsigned.ds);
+    // An answer that cannot be read is an error at once, not a wait for the timeout (2 s).
+    let started = std::time::Instant::now();
+    let error = dns.dnssec("malformed.test").await.expect_err("unreadable");
+    assert!(error.reason.contains("unreadable answer"), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

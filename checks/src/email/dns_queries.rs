@@ -217,8 +217,8 @@ impl NetLookups {
                     )
                 })?
                 .map_err(|e| e.to_string())?;
-            if let Ok(answer) = Message::from_vec(&buf[..n]) {
-                if answer.id() == id {
+            match Message::from_vec(&buf[..n]) {
+                Ok(answer) if answer.id() == id => {
                     if answer.truncated() {
                         // RFC 7766: a truncated answer is asked again over TCP (a DNSKEY
                         // set with RSA keys and its signatures easily exceeds 1232 bytes).
@@ -226,6 +226,16 @@ impl NetLookups {
                     }
                     return Ok(answer);
                 }
+                Ok(_) => {}
+                // Our answer, but not one we can read (a malformed DNSKEY, say): say so now
+                // rather than wait for the timeout.
+                Err(e) if buf[..n.min(2)] == id.to_be_bytes() => {
+                    return Err(format!(
+                        "unreadable answer from {}: {e}",
+                        self.dnssec_server
+                    ))
+                }
+                Err(_) => {}
             }
         }
         Err("no matching answer".into())
