@@ -235,6 +235,14 @@ pub struct DnsConfig {
     /// `IP[:PORT]` of the resolvers to query (port 53 by default). Empty: the system's.
     #[serde(default, deserialize_with = "de_resolvers")]
     pub resolvers: Vec<SocketAddr>,
+    /// Judge DNSSEC with our own validation instead of the resolvers' AD bit (for
+    /// resolvers that do not validate). Default false.
+    #[serde(default)]
+    pub dnssec_validate: bool,
+    /// DNSKEY records to trust for that validation instead of the root's (zone-file lines,
+    /// every key of the zone); setting it turns `dnssec_validate` on.
+    #[serde(default)]
+    pub trust_anchor: Option<PathBuf>,
 }
 
 /// `[tls]`: TLS endpoints.

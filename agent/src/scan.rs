@@ -230,7 +230,11 @@ impl ScanRequest {
                 timeout: config.email.timeout,
                 concurrency: config.email.concurrency,
                 smtp_port: config.email.smtp_probe.then_some(SMTP_PORT),
-                dnssec_validation: None,
+                dnssec_validation: (config.dns.dnssec_validate
+                    || config.dns.trust_anchor.is_some())
+                .then(|| email::DnssecValidation {
+                    trust_anchor: config.dns.trust_anchor.clone(),
+                }),
             },
             host: config.host.enabled.then(|| HostScan {
                 root: config.host.root.clone(),
