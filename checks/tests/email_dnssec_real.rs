@@ -16,7 +16,7 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use vigie_checks::email::lookup::{DnsLookup, DnssecFacts, MxRecord};
 use vigie_checks::email::{
     evaluate, probe, CachedLookups, DnssecValidation, EmailObservation, NetLookups, NetOptions,
-    ProbeOptions,
+    ProbeOptions, SmtpOptions,
 };
 use vigie_model::{Check, Severity, Status, Verdict};
 
@@ -273,4 +273,69 @@ async fn our_own_validation_from_a_trust_anchor_file() {
         trust_anchor: Some(empty),
     });
     assert!(refused.is_err());
+}
+
+/// The STARTTLS probe reaches the MX host the real records name: MX from NSD through
+/// Unbound, its A record, then port `port` there (a server that does not offer STARTTLS).
+#[tokio::test]
+async fn the_starttls_probe_follows_the_real_mx_records() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let lab = Lab::start(76);
+    let listener = tokio::net::TcpListener::bind((lab.mx_ip, 0))
+        .await
+        .expect("bind the MX address");
+    let port = listener.local_addr().expect("addr").port();
+    let server = tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return Vec::new();
+        };
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        let mut seen = Vec::new();
+        let _ = write.write_all(b"220 mx.signed.test ESMTP\r\n").await;
+        for _ in 0..8 {
+            let Ok(Some(line)) = lines.next_line().await else {
+                break;
+            };
+            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" => b"250-mx.signed.test\r\n250 PIPELINING\r\n",
+                "QUIT" => b"221 bye\r\n",
+                _ => b"502 no\r\n",
+            };
+            let _ = write.write_all(reply).await;
+            seen.push(verb.clone());
+            if verb == "QUIT" {
+                break;
+            }
+        }
+        seen
+    });
+    let lookups = lookups(lab.resolver);
+    let options = ProbeOptions {
+        smtp: Some(SmtpOptions {
+            port,
+            ..SmtpOptions::new(vigie_checks::tls::TrustStore::load(None).expect("roots"))
+        }),
+        ..options()
+    };
+    let observation = probe("signed.test", &options, &lookups).await;
+    let hosts = observation.starttls.clone().expect("probed");
+    assert_eq!(hosts.len(), 1, "{hosts:?}");
+    assert_eq!(hosts[0].host, "mx.signed.test");
+    assert_eq!(
+        hosts[0].address.as_deref(),
+        Some(&*format!("{}:{port}", lab.mx_ip))
+    );
+    assert!(!hosts[0].offered && hosts[0].error.is_none(), "{hosts:?}");
+    let verdicts = evaluate(&observation, chrono::Utc::now());
+    assert_eq!(
+        verdict(&verdicts, Check::EmailStarttls).status,
+        Status::Fail
+    );
+    let seen = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server finished")
+        .expect("server task");
+    assert_eq!(seen, vec!["EHLO", "QUIT"]);
 }
