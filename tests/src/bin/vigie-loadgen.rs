@@ -3,8 +3,10 @@
 //! Starts a real `vigie-collector serve` (the binary beside this one, so build both with the
 //! same profile) on 127.0.0.1 over a fresh SQLite database, enrolls `--orgs` organizations,
 //! then posts reports as `--agents` distinct agents would (each agent its own targets,
-//! `--findings` findings a report, ~300 bytes of JSON each) from `--clients` keep-alive
-//! connections for `--seconds`, and prints the sustained rate and the latency percentiles.
+//! `--findings` findings a report, ~280 bytes of JSON each) from `--clients` keep-alive
+//! connections, and prints the sustained rate and the latency percentiles of two phases:
+//! the first report of every agent (every finding a new key and a history row), then
+//! `--seconds` of the steady state (agents reporting again, verdicts unchanged).
 //!
 //! ```text
 //! cargo build --release -p vigie-collector -p vigie-tests --bins
@@ -15,7 +17,7 @@
 //! the rate measured is the rate of durable reports.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -110,50 +112,115 @@ fn main() {
             )
         })
         .collect();
-    let template_at = Arc::new(finished_at(at));
     let body_bytes = templates[0].len();
-    let orgs = Arc::new(orgs);
-    let templates = Arc::new(templates);
-    let run = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
-    let next = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let errors = Arc::new(AtomicU64::new(0));
-
+    let shared = Arc::new(Shared {
+        addr: collector.addr,
+        agents: options.agents as u64,
+        orgs,
+        templates,
+        template_at: finished_at(at),
+        run: Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64,
+        next: AtomicU64::new(0),
+    });
     eprintln!(
-        "posting {} findings a report ({body_bytes} bytes) as {} agents from {} connections for {} s",
-        options.findings, options.agents, options.clients, options.seconds
+        "{} findings a report ({body_bytes} bytes), {} agents, {} connections",
+        options.findings, options.agents, options.clients
     );
+    // First contact: every agent's first report creates its latest-state rows and a history
+    // row per finding. Then the steady state: agents report again, few verdicts change.
+    let first = phase(&shared, options.clients, Some(options.agents as u64), None);
+    print_phase("first report of each agent", &first, options.findings);
+    let steady = phase(
+        &shared,
+        options.clients,
+        None,
+        Some(Duration::from_secs(options.seconds)),
+    );
+    print_phase("steady state", &steady, options.findings);
+    // What Prometheus would scrape from this collector now.
+    let asked = Instant::now();
+    match scale::request(collector.addr, "GET", "/metrics", None, None) {
+        Ok(answer) => println!(
+            "/metrics: {} series, {:.1} MiB, answered in {:.0} ms",
+            answer
+                .body
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .count(),
+            answer.body.len() as f64 / 1048576.0,
+            asked.elapsed().as_secs_f64() * 1e3
+        ),
+        Err(error) => println!("/metrics: no answer ({error})"),
+    }
+    let database_bytes = std::fs::metadata(collector.db_path()).map_or(0, |m| m.len())
+        + std::fs::metadata(scratch.join("vigie.db-wal")).map_or(0, |m| m.len());
+    let stored = first.latencies.len() + steady.latencies.len();
+    println!(
+        "database: {:.1} MiB for {stored} reports ({:.1} KiB a report)",
+        database_bytes as f64 / 1048576.0,
+        database_bytes as f64 / 1024.0 / stored.max(1) as f64
+    );
+    drop(collector);
+    if options.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+}
+
+/// What the workers share.
+struct Shared {
+    addr: std::net::SocketAddr,
+    agents: u64,
+    orgs: Vec<(String, String)>,
+    templates: Vec<String>,
+    template_at: String,
+    run: u64,
+    /// The number of the next report; report `n` is agent `n % agents`'s.
+    next: AtomicU64,
+}
+
+struct Phase {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: Duration,
+}
+
+/// Posts from `clients` connections until `count` more reports were taken or `duration`
+/// passed.
+fn phase(
+    shared: &Arc<Shared>,
+    clients: usize,
+    count: Option<u64>,
+    duration: Option<Duration>,
+) -> Phase {
+    let first = shared.next.load(Ordering::Relaxed);
+    let end = count.map_or(u64::MAX, |c| first + c);
+    let deadline = duration.map(|d| Instant::now() + d);
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..options.clients)
+    let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let template_at = template_at.clone();
-            let (orgs, templates, next, stop, latencies, errors) = (
-                orgs.clone(),
-                templates.clone(),
-                next.clone(),
-                stop.clone(),
-                latencies.clone(),
-                errors.clone(),
-            );
-            let (addr, agents) = (collector.addr, options.agents as u64);
+            let (shared, stop, errors) = (shared.clone(), stop.clone(), errors.clone());
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
                 let mut client: Option<Client> = None;
-                // Bounded by the stop flag (set after --seconds) and by a count.
+                // Bounded by the stop flag, the phase's count and a count of its own.
                 for _ in 0..100_000_000u64 {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let agent = n % agents;
-                    let org = (agent as usize) % orgs.len();
-                    let body = templates[org]
-                        .replace("__ID__", &scale::report_id(run, agent, n))
+                    let n = shared.next.fetch_add(1, Ordering::Relaxed);
+                    if n >= end {
+                        break;
+                    }
+                    let agent = n % shared.agents;
+                    let org = (agent as usize) % shared.orgs.len();
+                    let body = shared.templates[org]
+                        .replace("__ID__", &scale::report_id(shared.run, agent, n))
                         .replace("__AGENT__", &format!("agent-{agent:05}"))
-                        .replace(template_at.as_str(), &finished_at(Utc::now()));
+                        .replace(shared.template_at.as_str(), &finished_at(Utc::now()));
                     if client.is_none() {
-                        client = Client::connect(addr, Duration::from_secs(30)).ok();
+                        client = Client::connect(shared.addr, Duration::from_secs(30)).ok();
                     }
                     let Some(connection) = client.as_mut() else {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +231,7 @@ fn main() {
                     match connection.request(
                         "POST",
                         "/api/v1/reports",
-                        Some(&orgs[org].1),
+                        Some(&shared.orgs[org].1),
                         Some(&body),
                     ) {
                         Ok(answer) if answer.status == 201 => mine.push(sent.elapsed()),
@@ -178,48 +245,47 @@ fn main() {
                         }
                     }
                 }
-                latencies
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(mine);
+                mine
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_secs(options.seconds));
-    stop.store(true, Ordering::Relaxed);
+    if let Some(deadline) = deadline {
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        stop.store(true, Ordering::Relaxed);
+    }
+    let mut latencies = Vec::new();
     for worker in workers {
-        let _ = worker.join();
+        latencies.extend(worker.join().unwrap_or_default());
     }
     let elapsed = started.elapsed();
-    let mut latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
     latencies.sort();
-    let stored = latencies.len();
-    let database_bytes = std::fs::metadata(collector.db_path()).map_or(0, |m| m.len())
-        + std::fs::metadata(scratch.join("vigie.db-wal")).map_or(0, |m| m.len());
-    println!("reports stored (201): {stored}");
-    println!("errors: {}", errors.load(Ordering::Relaxed));
-    println!("elapsed: {:.1} s", elapsed.as_secs_f64());
-    println!(
-        "sustained: {:.0} reports/s, {:.0} findings/s",
-        stored as f64 / elapsed.as_secs_f64(),
-        (stored * options.findings) as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.90).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        percentile(&latencies, 1.0).as_secs_f64() * 1e3,
-    );
-    println!(
-        "database: {:.1} MiB ({:.1} KiB a report)",
-        database_bytes as f64 / 1048576.0,
-        database_bytes as f64 / 1024.0 / stored.max(1) as f64
-    );
-    drop(collector);
-    if options.dir.is_none() {
-        let _ = std::fs::remove_dir_all(&scratch);
+    Phase {
+        latencies,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed,
     }
+}
+
+fn print_phase(name: &str, phase: &Phase, findings: usize) {
+    let stored = phase.latencies.len();
+    let seconds = phase.elapsed.as_secs_f64();
+    println!(
+        "{name}: {stored} reports stored in {seconds:.1} s, {} errors",
+        phase.errors
+    );
+    println!(
+        "  sustained: {:.0} reports/s, {:.0} findings/s",
+        stored as f64 / seconds,
+        (stored * findings) as f64 / seconds
+    );
+    let ms = |p| percentile(&phase.latencies, p).as_secs_f64() * 1e3;
+    println!(
+        "  latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(0.50),
+        ms(0.90),
+        ms(0.99),
+        ms(1.0)
+    );
 }
 
 /// The `finished_at` member as `scale::report_json` writes it.
