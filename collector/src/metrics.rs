@@ -34,10 +34,12 @@ pub enum IngestResult {
     RejectedConflict,
     /// The collector failed (5xx).
     Error,
+    /// The token sent more than `--rate-limit` allows (429).
+    RejectedRateLimited,
 }
 
 impl IngestResult {
-    const ALL: [IngestResult; 7] = [
+    const ALL: [IngestResult; 8] = [
         IngestResult::Stored,
         IngestResult::Duplicate,
         IngestResult::RejectedAuth,
@@ -45,6 +47,7 @@ impl IngestResult {
         IngestResult::RejectedTooLarge,
         IngestResult::RejectedConflict,
         IngestResult::Error,
+        IngestResult::RejectedRateLimited,
     ];
 
     /// The label value.
@@ -57,6 +60,7 @@ impl IngestResult {
             IngestResult::RejectedTooLarge => "rejected_too_large",
             IngestResult::RejectedConflict => "rejected_conflict",
             IngestResult::Error => "error",
+            IngestResult::RejectedRateLimited => "rejected_rate_limited",
         }
     }
 

@@ -300,4 +300,14 @@ fn requests_beyond_the_rate_limit_get_429_with_retry_after_per_token() {
         })
         .collect();
     assert_eq!(statuses, vec![201, 201, 201, 429]);
+    let metrics = scale::request(collector.addr, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(
+        harness::metric_value(
+            &metrics.body,
+            "vigie_ingest_reports_total",
+            &[("result", "rejected_rate_limited")]
+        ),
+        Some(1.0),
+        "the operator sees agents being held back"
+    );
 }

@@ -186,6 +186,7 @@ impl ApiError {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => IngestResult::RejectedAuth,
             StatusCode::PAYLOAD_TOO_LARGE => IngestResult::RejectedTooLarge,
             StatusCode::CONFLICT => IngestResult::RejectedConflict,
+            StatusCode::TOO_MANY_REQUESTS => IngestResult::RejectedRateLimited,
             s if s.is_server_error() => IngestResult::Error,
             _ => IngestResult::RejectedInvalid,
         }
