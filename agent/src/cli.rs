@@ -216,10 +216,12 @@ pub struct CommonArgs {
     /// Extra trusted root certificates (PEM) for the scanned endpoints.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
-    /// Bound on each probe step, e.g. 5s or 1500ms [default: 5s].
+    /// Bound on each probe step (connection, handshake, DNS question), e.g. 5s or 1500ms
+    /// [default: 5s].
     #[arg(long, value_name = "DUR", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
-    /// How many endpoints to probe at once, 1 to 1024 [default: 16].
+    /// How many endpoints (or mail domains) to probe at once, 1 to 1024
+    /// [default: 16 endpoints, 4 mail domains].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: Option<u16>,
     /// Output format.
