@@ -18,9 +18,7 @@ use crate::config::{
     DEFAULT_VULNDB,
 };
 use crate::output::Format;
-use crate::scan::{
-    agent_info, EmailScan, HostScan, ScanRequest, ServicesScan, TlsScan, VulnDb,
-};
+use crate::scan::{agent_info, EmailScan, HostScan, ScanRequest, ServicesScan, TlsScan, VulnDb};
 
 /// The org of a `scan tls` report when `--org` is not given.
 pub const DEFAULT_ORG: &str = "local";
@@ -356,10 +354,11 @@ impl Cli {
                     scope: vigie_checks::services::Scope::from_entries(entries),
                     timeout: common.timeout,
                     concurrency: common.concurrency.map(usize::from),
-                    max_addresses: args.max_addresses.map_or(
-                        vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES,
-                        |n| n as usize,
-                    ),
+                    max_addresses: args
+                        .max_addresses
+                        .map_or(vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES, |n| {
+                            n as usize
+                        }),
                 };
                 Ok(Command::Scan {
                     request: Box::new(request),
