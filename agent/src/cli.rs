@@ -107,6 +107,9 @@ pub struct ScanTlsArgs {
     /// Connect to this address instead of resolving HOST.
     #[arg(long, value_name = "IP")]
     pub connect: Option<IpAddr>,
+    /// One handshake per endpoint only: skip the protocol, cipher-suite and group enumeration.
+    #[arg(long)]
+    pub quick: bool,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -305,6 +308,7 @@ impl Cli {
                 request.tls.targets = args.targets.clone();
                 request.tls.sni = args.sni.clone();
                 request.tls.connect = args.connect;
+                request.tls.deep = !args.quick;
                 Ok(Command::Scan {
                     request: Box::new(request),
                     output: common.output_options(lang),
@@ -453,6 +457,7 @@ fn command_line_request(org: &str, lang: Lang, common: &CommonArgs) -> ScanReque
             ca_file: common.ca_file.clone(),
             timeout,
             concurrency: common.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
+            deep: true,
         },
         email: EmailScan {
             ca_file: common.ca_file.clone(),
@@ -548,6 +553,16 @@ mod tests {
         assert_eq!(request.lang, Lang::Fr);
         assert_eq!(output.fail_on, Some(Severity::High));
         assert_eq!(output.format, Format::Json);
+        // Deep by default; --quick is one handshake per endpoint.
+        assert!(request.tls.deep);
+        let quick = Cli::try_parse_from(["vigie-agent", "scan", "tls", "a.example", "--quick"])
+            .unwrap()
+            .into_command()
+            .unwrap();
+        let Command::Scan { request, .. } = quick else {
+            panic!("not a scan");
+        };
+        assert!(!request.tls.deep);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use vigie_checks::https::{self, HttpsObservation, HttpsOptions};
 use vigie_checks::services::{
     self, PortSet, PortSetError, ScopeError, ServiceTarget, ServicesObservation,
 };
-use vigie_checks::tls::{TlsError, TlsProbeOptions, TlsTarget, TrustStore};
+use vigie_checks::tls::{EnumerationOptions, TlsError, TlsProbeOptions, TlsTarget, TrustStore};
 use vigie_model::{
     AgentInfo, Finding, Lang, Observations, Report, Target, TargetKind, TlsObservation, Verdict,
     SCHEMA_V1,
@@ -205,6 +205,9 @@ pub struct TlsScan {
     pub timeout: Duration,
     /// Endpoints probed at once (at least 1).
     pub concurrency: usize,
+    /// After the handshake, enumerate protocols, cipher suites and groups with our own hellos
+    /// (`tls.protocol.*`, `tls.cipher.*`…); `--quick` turns it off.
+    pub deep: bool,
 }
 
 impl ScanRequest {
@@ -222,6 +225,7 @@ impl ScanRequest {
                 ca_file: config.tls.ca_file.clone(),
                 timeout: config.tls.timeout,
                 concurrency: config.tls.concurrency,
+                deep: true,
             },
             email: EmailScan {
                 domains: config.email.domains.clone(),
@@ -541,20 +545,31 @@ async fn probe_tls(
         connect: scan.connect,
         timeout: scan.timeout,
     });
+    // Each enumeration connection is bounded by the scan's timeout, at most 5 s.
+    let deep = Arc::new(scan.deep.then(|| EnumerationOptions {
+        timeout: scan.timeout.min(Duration::from_secs(5)),
+        ..EnumerationOptions::default()
+    }));
     let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (index, target) in targets.iter().cloned().enumerate() {
-        let (resolver, trust, options, permits) = (
+        let (resolver, trust, options, permits, deep) = (
             Arc::clone(&resolver),
             Arc::clone(&trust),
             Arc::clone(&options),
             Arc::clone(&permits),
+            Arc::clone(&deep),
         );
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring only waits for a free slot.
             let _permit = permits.acquire_owned().await.ok();
             tracing::debug!(%target, "probing");
-            let observation = vigie_checks::tls::probe(&target, &options, &resolver, &trust).await;
+            let observation = match deep.as_ref() {
+                Some(deep) => {
+                    vigie_checks::tls::probe_deep(&target, &options, deep, &resolver, &trust).await
+                }
+                None => vigie_checks::tls::probe(&target, &options, &resolver, &trust).await,
+            };
             (index, observation)
         });
     }
@@ -729,6 +744,7 @@ mod tests {
                 ca_file: None,
                 timeout: Duration::from_secs(2),
                 concurrency: 2,
+                deep: false,
             },
             email: EmailScan::none(),
             host: None,
