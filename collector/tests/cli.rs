@@ -180,7 +180,7 @@ fn migrate_creates_the_database_and_says_its_version() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(output.stdout.is_empty());
-        assert!(String::from_utf8_lossy(&output.stderr).contains("schema version 3"));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("schema version 4"));
     }
 }
 

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("../../migrations/0002_assessments.sql"),
     ),
     (3, "audit", include_str!("../../migrations/0003_audit.sql")),
+    (
+        4,
+        "current_state",
+        include_str!("../../migrations/0004_current_state.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
@@ -510,7 +515,7 @@ fn finding_counts(
 ) -> Result<Vec<(String, Status, Severity, u64)>, StoreError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT org, status, severity, COUNT(*) FROM latest
+            "SELECT org, status, severity, COUNT(*) FROM current_latest
              GROUP BY org, status, severity ORDER BY org, status, severity",
         )
         .map_err(sql("preparing the finding counts"))?;
@@ -641,7 +646,7 @@ pub(super) fn org(connection: &mut Connection, org: &str) -> Result<Option<OrgDe
             .prepare_cached(
                 "SELECT check_id, target, status, severity, summary, remediation, evidence,
                         report_id, observed_at, since
-                 FROM latest WHERE org = ?1 ORDER BY target, check_id",
+                 FROM current_latest WHERE org = ?1 ORDER BY target, check_id",
             )
             .map_err(sql("preparing the latest findings"))?;
         let rows = statement
@@ -713,7 +718,7 @@ type TlsRow = (String, String, DateTime<Utc>, DateTime<Utc>);
 fn tls_rows(connection: &Connection, org: Option<&str>) -> Result<Vec<TlsRow>, StoreError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT org, target, not_after, observed_at FROM tls_certificates
+            "SELECT org, target, not_after, observed_at FROM current_tls_certificates
              WHERE ?1 IS NULL OR org = ?1 ORDER BY org, target",
         )
         .map_err(sql("preparing the certificate list"))?;
@@ -772,7 +777,7 @@ pub(super) fn metrics_snapshot(connection: &mut Connection) -> Result<MetricsSna
     {
         let mut statement = tx
             .prepare_cached(
-                "SELECT org, target, check_id, status FROM latest ORDER BY org, target, check_id",
+                "SELECT org, target, check_id, status FROM current_latest ORDER BY org, target, check_id",
             )
             .map_err(sql("preparing the check list"))?;
         let rows = statement
@@ -813,7 +818,7 @@ fn family_findings(
 ) -> Result<Vec<crate::family_metrics::LatestFinding>, StoreError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT org, target, check_id, status, severity, evidence FROM latest \
+            "SELECT org, target, check_id, status, severity, evidence FROM current_latest \
              WHERE check_id LIKE 'tls.protocol.%' OR check_id LIKE 'service.%' \
              OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing', \
                              'host.updates.security', 'host.os.eol') \
@@ -1036,7 +1041,7 @@ pub(super) fn matrix_state(connection: &mut Connection) -> Result<MatrixState, S
     {
         let mut statement = tx
             .prepare_cached(
-                "SELECT org, target, check_id, status, evidence, observed_at FROM latest
+                "SELECT org, target, check_id, status, evidence, observed_at FROM current_latest
                  ORDER BY org, target, check_id",
             )
             .map_err(sql("preparing the latest verdicts"))?;
