@@ -242,7 +242,7 @@ pub fn evaluate_enumeration(
     let accepted = accepted_suites(enumeration);
     verdicts.extend(cipher_verdicts(target, enumeration, &accepted, profile));
     verdicts.extend(extension_verdicts(target, enumeration));
-    verdicts.push(itsp_verdict(target, enumeration, &accepted));
+    verdicts.push(itsp_verdict(target, enumeration, &accepted, profile));
     for verdict in &mut verdicts {
         if enumeration.truncated {
             verdict
@@ -681,17 +681,36 @@ fn extension_verdicts(target: &str, enumeration: &TlsEnumeration) -> Vec<Verdict
 
 /// The strict ITSP.40.062 view: protocols, suites and groups outside its tiers fail;
 /// phase-out ones warn.
-fn itsp_verdict(target: &str, enumeration: &TlsEnumeration, accepted: &[Accepted<'_>]) -> Verdict {
+/// Strong key-exchange groups that ITSP.40.062 does not list but the other profiles accept.
+fn group_outside_profile(profile: Profile, group: &str) -> bool {
+    itsp_group_tier(group) == Tier::NotListed
+        && (profile == Profile::ItspStrict
+            || !matches!(group.to_ascii_lowercase().as_str(), "x25519" | "x448"))
+}
+
+/// The strict ITSP.40.062 view, always. Its severity follows the profile: when everything
+/// outside ITSP is a strong primitive the profile accepts (X25519, ChaCha20-Poly1305 under
+/// `modern`), the finding stays a failure of the strict view but at low severity, so that a
+/// `--fail-on medium` gate does not fail every modern server.
+fn itsp_verdict(
+    target: &str,
+    enumeration: &TlsEnumeration,
+    accepted: &[Accepted<'_>],
+    profile: Profile,
+) -> Verdict {
+    let mut outside_profile = false;
     let mut not_listed: Vec<String> = Vec::new();
     let mut phase_out: Vec<String> = Vec::new();
     let mut items: Vec<Value> = Vec::new();
     for p in enumeration.protocols.iter().filter(|p| p.accepted) {
         if !matches!(p.protocol.as_str(), "TLSv1.2" | "TLSv1.3") {
+            outside_profile = true;
             not_listed.push(p.protocol.clone());
             items.push(json!({"protocol": p.protocol, "tier": Tier::NotListed.as_str()}));
         }
         for group in &p.groups {
             let tier = itsp_group_tier(group);
+            outside_profile |= group_outside_profile(profile, group);
             let label = format!("{} {group}", p.protocol);
             match tier {
                 Tier::NotListed => not_listed.push(label),
@@ -704,7 +723,10 @@ fn itsp_verdict(target: &str, enumeration: &TlsEnumeration, accepted: &[Accepted
         }
         if let Some(bits) = p.dh_bits {
             let tier = match bits {
-                0..=2047 => Tier::NotListed,
+                0..=2047 => {
+                    outside_profile = true;
+                    Tier::NotListed
+                }
                 2048..=3071 => Tier::PhaseOut,
                 _ => Tier::Sufficient,
             };
@@ -721,6 +743,11 @@ fn itsp_verdict(target: &str, enumeration: &TlsEnumeration, accepted: &[Accepted
     }
     for a in accepted {
         let tier = a.suite.map(itsp_suite_tier).unwrap_or(Tier::NotListed);
+        outside_profile |= a
+            .suite
+            .map(|suite| suite_tier(profile, suite))
+            .unwrap_or(Tier::NotListed)
+            == Tier::NotListed;
         match tier {
             Tier::NotListed => not_listed.push(a.label()),
             Tier::PhaseOut => phase_out.push(a.label()),
@@ -729,13 +756,18 @@ fn itsp_verdict(target: &str, enumeration: &TlsEnumeration, accepted: &[Accepted
         items.push(json!({"protocol": a.protocol, "suite": a.name, "tier": tier.as_str()}));
     }
     let verdict = if !not_listed.is_empty() {
-        Verdict::new(
+        let verdict = Verdict::new(
             Check::TlsPolicyItsp40062,
             target,
             Status::Fail,
             Message::new("tls.policy.itsp_40_062.fail").arg("items", short_list(&not_listed)),
         )
-        .remediation(Message::new("tls.policy.itsp_40_062.fix"))
+        .remediation(Message::new("tls.policy.itsp_40_062.fix"));
+        if outside_profile {
+            verdict
+        } else {
+            verdict.severity(Severity::Low)
+        }
     } else if !phase_out.is_empty() {
         Verdict::new(
             Check::TlsPolicyItsp40062,
@@ -755,6 +787,7 @@ fn itsp_verdict(target: &str, enumeration: &TlsEnumeration, accepted: &[Accepted
     };
     verdict
         .evidence("profile", Profile::ItspStrict.as_str())
+        .evidence("severity_profile", profile.as_str())
         .evidence("outside", items)
 }
 
@@ -1019,6 +1052,23 @@ mod tests {
         assert_eq!(
             itsp.summary.render(Lang::En),
             "Outside ITSP.40.062: TLSv1.3 x25519, TLSv1.3 TLS_CHACHA20_POLY1305_SHA256"
+        );
+        // The strict view fails either way; its severity follows the profile.
+        assert_eq!(itsp.severity, Severity::Low, "modern accepts both");
+        let strict = evaluate_enumeration("www.example.ca:443", &e, Profile::ItspStrict);
+        let strict = get(&strict, Check::TlsPolicyItsp40062);
+        assert_eq!(
+            (strict.status, strict.severity),
+            (Status::Fail, Severity::Medium)
+        );
+        // Something the modern profile refuses too keeps the default severity.
+        let mut weak = e.clone();
+        weak.protocols[5].groups.push("ffdhe2048".to_owned());
+        weak.protocols[5].dh_bits = Some(1024);
+        let weak = grade(&weak);
+        assert_eq!(
+            get(&weak, Check::TlsPolicyItsp40062).severity,
+            Severity::Medium
         );
         let chacha = ciphers::by_name("TLS_CHACHA20_POLY1305_SHA256").unwrap();
         assert_eq!(suite_tier(Profile::Modern, chacha), Tier::Sufficient);
