@@ -476,17 +476,7 @@ async fn probe_https(
     if web.is_empty() {
         return Ok(Vec::new());
     }
-    let ca_pem = match &scan.ca_file {
-        Some(path) => Some(
-            tokio::fs::read(path)
-                .await
-                .map_err(|error| ScanError::CaFile {
-                    path: path.clone(),
-                    error,
-                })?,
-        ),
-        None => None,
-    };
+    let ca_pem = read_ca_file(scan.ca_file.as_deref()).await?;
     let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (index, target, connect) in web {
@@ -587,6 +577,20 @@ async fn probe_tls(
         .collect())
 }
 
+/// The extra trusted roots (`--ca-file`) as PEM bytes, read once per scan family.
+async fn read_ca_file(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, ScanError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    tokio::fs::read(path)
+        .await
+        .map(Some)
+        .map_err(|error| ScanError::CaFile {
+            path: path.to_path_buf(),
+            error,
+        })
+}
+
 /// One observation per domain, in the domains' order, through one cached set of lookups:
 /// domains sharing includes, MX hosts or report destinations cost one query each.
 async fn probe_email(
@@ -597,17 +601,7 @@ async fn probe_email(
     if domains.is_empty() {
         return Ok(Vec::new());
     }
-    let ca_pem = match &scan.ca_file {
-        Some(path) => Some(
-            tokio::fs::read(path)
-                .await
-                .map_err(|error| ScanError::CaFile {
-                    path: path.clone(),
-                    error,
-                })?,
-        ),
-        None => None,
-    };
+    let ca_pem = read_ca_file(scan.ca_file.as_deref()).await?;
     let mut net = NetLookups::new(&NetOptions {
         resolvers: resolvers.to_vec(),
         timeout: scan.timeout,
