@@ -75,6 +75,8 @@ pub struct ClientHello {
     pub extensions: bool,
     /// Appended to the suites (e.g. `TLS_FALLBACK_SCSV`).
     pub extra_suites: Vec<u16>,
+    /// Advertise the heartbeat extension (RFC 6520), for the Heartbleed probe only.
+    pub heartbeat: bool,
 }
 
 impl ClientHello {
@@ -88,6 +90,7 @@ impl ClientHello {
             offer_compression: false,
             extensions: version >= ProtocolVersion::Tls10,
             extra_suites: Vec::new(),
+            heartbeat: false,
         }
     }
 
@@ -224,6 +227,10 @@ impl ClientHello {
             push_extension(&mut out, extension::KEY_SHARE, &list);
         }
         push_extension(&mut out, extension::RENEGOTIATION_INFO, &[0]);
+        if self.heartbeat {
+            // peer_allowed_to_send: a vulnerable server then answers heartbeats.
+            push_extension(&mut out, extension::HEARTBEAT, &[1]);
+        }
         out
     }
 }

@@ -3,11 +3,13 @@
 //! ServerKeyExchange, alerts, SSL 2.0 SERVER-HELLO). rustls cannot do this: it never offers
 //! SSL 3.0, TLS 1.0/1.1 or weak suites, and enumeration needs hellos it would refuse to send.
 //!
-//! No I/O here: [`client_hello`] produces bytes, [`server`] consumes them. Every length read
+//! No I/O here: [`client_hello`] produces bytes, [`server`] consumes them; [`heartbeat`]
+//! writes the Heartbleed probe's request and judges the answer's record header. Every length read
 //! from the wire is checked against what is left, so hostile input yields an error, never a
 //! panic or an unbounded allocation.
 
 pub mod client_hello;
+pub mod heartbeat;
 pub mod server;
 
 use std::fmt;
