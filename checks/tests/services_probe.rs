@@ -800,10 +800,11 @@ async fn concurrency_is_bounded_and_each_host_is_paced() {
     assert!(peak <= 3, "at most 3 connections at once, saw {peak}");
     assert!(peak >= 2, "connections do run side by side, saw {peak}");
 
-    // Pacing: 5 connection attempts to one address 100 ms apart take at least 400 ms.
+    // Fixed pacing: 5 connection attempts to one address 100 ms apart take at least 400 ms.
     let mut paced = self::options(&ports[..5]);
     paced.identify = false;
     paced.per_host_interval = Duration::from_millis(100);
+    paced.min_per_host_interval = Duration::from_millis(100);
     let started = Instant::now();
     let obs = probe(&targets(&[ip]), &paced, &scope).await.unwrap();
     assert_eq!(obs.hosts[0].open.len(), 5);

@@ -6,6 +6,8 @@
 //! - [`ports`]: port sets (`top100`, `top1000` from `checks/data/ports.toml`, lists, ranges);
 //! - [`identify`]: pure parsers of what servers say (bytes in, [`Identification`] out) and
 //!   the read-only requests that make them speak;
+//! - [`pacing`]: per-address spacing of connection attempts that tightens while the address
+//!   answers at once and backs off at any sign of strain;
 //! - [`probe`]: all the I/O — TCP connect scan and identification — into a
 //!   [`ServicesObservation`];
 //! - [`versions`]: the bundled table of maintained branches (`checks/data/service-versions.toml`);
@@ -14,6 +16,7 @@
 pub mod evaluate;
 pub mod identify;
 pub mod observation;
+pub mod pacing;
 pub mod ports;
 pub mod probe;
 pub mod scope;

@@ -3,9 +3,10 @@
 //! then make open ports speak with read-only requests and hand the bytes to
 //! [`identify`](super::identify).
 //!
-//! Politeness: at most `concurrency` connections in flight for the whole run, at least
-//! `per_host_interval` between two connection attempts to one address, a timeout on every
-//! connect and read, at most [`READ_CAP`] bytes read per exchange, no credentials, nothing
+//! Politeness: at most `concurrency` connections in flight for the whole run, connection
+//! attempts to one address spaced by [`pacing`](super::pacing) (starting at
+//! `per_host_interval`, tightening towards `min_per_host_interval` only while the address
+//! answers at once), a timeout on every connect and read, at most [`READ_CAP`] bytes read per exchange, no credentials, nothing
 //! written to a service but the requests of [`identify::requests`](super::identify::requests).
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -25,6 +26,7 @@ use super::identify::{self, requests, Auth, Identification, Service};
 use super::observation::{
     HostObservation, PortObservation, PortState, ServicesObservation, Unresolved,
 };
+use super::pacing::{Outcome, Pacer};
 use super::ports::{service_hint, PortSet};
 use super::scope::{expand, ScanHost, Scope, ScopeError, ServiceTarget, DEFAULT_MAX_ADDRESSES};
 use crate::dns::Resolver;
@@ -35,6 +37,16 @@ pub const READ_CAP: usize = 16 * 1024;
 
 /// The most connections in flight at once, whatever `concurrency` asks (file descriptors).
 pub const MAX_CONCURRENCY: usize = 4096;
+
+/// The polite pacing of one address: 10 ms between two connection attempts.
+pub const DEFAULT_PER_HOST_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How far pacing tightens while an address answers at once: 100 µs, 10,000 attempts/s.
+pub const DEFAULT_MIN_PER_HOST_INTERVAL: Duration = Duration::from_micros(100);
+
+/// The longest wait for a greeting on a port whose usual service waits for the client
+/// (HTTP, Redis, …) before sending it the first request.
+const SPEAKS_SECOND_GREETING_WAIT: Duration = Duration::from_millis(500);
 
 /// Called after each port is done, so that a caller can draw a progress bar.
 pub type ProgressFn = Arc<dyn Fn(ScanProgress) + Send + Sync>;
@@ -58,8 +70,12 @@ pub struct ScanOptions {
     pub read_timeout: Duration,
     /// Connections in flight at once, for the whole run (1 to [`MAX_CONCURRENCY`]).
     pub concurrency: usize,
-    /// The least time between two connection attempts to the same address.
+    /// The polite time between two connection attempts to the same address: where pacing
+    /// starts and what any sign of strain (a timeout, a slow answer) returns it to.
     pub per_host_interval: Duration,
+    /// How far pacing may tighten while the address answers every attempt at once; equal to
+    /// `per_host_interval` for fixed pacing.
+    pub min_per_host_interval: Duration,
     /// The most addresses one run may scan ([`DEFAULT_MAX_ADDRESSES`] by default).
     pub max_addresses: usize,
     /// Make open ports speak (greeting, read-only requests); false = connect scan only.
@@ -73,14 +89,16 @@ pub struct ScanOptions {
 
 impl ScanOptions {
     /// Defaults: 1.5 s connect and 2 s read timeouts, 64 connections in flight, 10 ms between
-    /// two connections to one address, 1,024 addresses at most, identification on.
+    /// two connections to one address tightening to 100 µs while it answers at once, 1,024
+    /// addresses at most, identification on.
     pub fn new(ports: PortSet) -> ScanOptions {
         ScanOptions {
             ports,
             connect_timeout: Duration::from_millis(1500),
             read_timeout: Duration::from_secs(2),
             concurrency: 64,
-            per_host_interval: Duration::from_millis(10),
+            per_host_interval: DEFAULT_PER_HOST_INTERVAL,
+            min_per_host_interval: DEFAULT_MIN_PER_HOST_INTERVAL,
             max_addresses: DEFAULT_MAX_ADDRESSES,
             identify: true,
             resolvers: Vec::new(),
@@ -98,6 +116,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("read_timeout", &self.read_timeout)
             .field("concurrency", &self.concurrency)
             .field("per_host_interval", &self.per_host_interval)
+            .field("min_per_host_interval", &self.min_per_host_interval)
             .field("max_addresses", &self.max_addresses)
             .field("identify", &self.identify)
             .field("resolvers", &self.resolvers)
@@ -173,31 +192,6 @@ async fn resolve_names(
     (resolved, unresolved)
 }
 
-/// Spaces connection attempts to one address.
-struct Pacer {
-    interval: Duration,
-    next: Mutex<Instant>,
-}
-
-impl Pacer {
-    fn new(interval: Duration) -> Pacer {
-        Pacer {
-            interval,
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    async fn wait(&self) {
-        let at = {
-            let mut next = self.next.lock().await;
-            let at = (*next).max(Instant::now());
-            *next = at + self.interval;
-            at
-        };
-        tokio::time::sleep_until(at).await;
-    }
-}
-
 /// What one task found at one port.
 struct PortResult {
     host: usize,
@@ -213,7 +207,12 @@ async fn scan(hosts: &[ScanHost], options: &ScanOptions) -> Vec<HostObservation>
     ));
     let pacers: Vec<Arc<Pacer>> = hosts
         .iter()
-        .map(|_| Arc::new(Pacer::new(options.per_host_interval)))
+        .map(|_| {
+            Arc::new(Pacer::new(
+                options.per_host_interval,
+                options.min_per_host_interval,
+            ))
+        })
         .collect();
     let done = Arc::new(AtomicUsize::new(0));
     let tls = tls_config();
@@ -290,8 +289,7 @@ async fn scan_one(
     pacer: &Pacer,
     tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> (PortState, Option<PortObservation>) {
-    pacer.wait().await;
-    let (state, stream) = connect(address, options.connect_timeout).await;
+    let (state, stream) = paced_connect(address, options.connect_timeout, pacer).await;
     let Some(stream) = stream else {
         return (state, None);
     };
@@ -313,6 +311,22 @@ async fn scan_one(
 /// network said unreachable).
 pub async fn scan_port(address: SocketAddr, timeout: Duration) -> PortState {
     connect(address, timeout).await.0
+}
+
+/// A connection attempt in its slot, its outcome told to the pacer.
+async fn paced_connect(
+    address: SocketAddr,
+    timeout: Duration,
+    pacer: &Pacer,
+) -> (PortState, Option<TcpStream>) {
+    pacer.wait().await;
+    let started = Instant::now();
+    let (state, stream) = connect(address, timeout).await;
+    pacer.record(match state {
+        PortState::Open | PortState::Closed => Outcome::Answered(started.elapsed()),
+        PortState::Filtered => Outcome::Unanswered,
+    });
+    (state, stream)
 }
 
 async fn connect(address: SocketAddr, timeout: Duration) -> (PortState, Option<TcpStream>) {
@@ -432,10 +446,10 @@ const DEFAULT_ORDER: [Probe; 11] = [
     Probe::Nfs,
 ];
 
-/// The probes for a silent port, the one its usual service suggests first.
-fn probe_order(port: u16) -> Vec<Probe> {
-    let hint = service_hint(port).unwrap_or("");
-    let first = match hint {
+/// The probe for the service usually found under `hint` (a name of `checks/data/ports.toml`),
+/// when it is not HTTP.
+fn hinted_probe(hint: &str) -> Option<Probe> {
+    match hint {
         "redis" | "redis-alt" => Some(Probe::Redis),
         "memcached" => Some(Probe::Memcached),
         "postgresql" | "postgresql-alt" => Some(Probe::Postgres),
@@ -449,7 +463,72 @@ fn probe_order(port: u16) -> Vec<Probe> {
         | "sips" | "amqps" => Some(Probe::Tls),
         hint if hint.ends_with("-tls") => Some(Probe::Tls),
         _ => None,
-    };
+    }
+}
+
+/// Services usually under these names speak HTTP, so they wait for the client.
+const HTTP_HINTS: &[&str] = &[
+    "alertmanager",
+    "consul",
+    "couchdb",
+    "cpanel",
+    "cwmp",
+    "cwmp-alt",
+    "docker",
+    "elasticsearch",
+    "etcd",
+    "ethereum-rpc",
+    "glassfish",
+    "home-assistant",
+    "http",
+    "http-admin",
+    "http-alt",
+    "http-dev",
+    "http-proxy",
+    "influxdb",
+    "intel-amt",
+    "ipp",
+    "kibana",
+    "kubelet",
+    "kubelet-ro",
+    "kubernetes-api",
+    "metasploit-web",
+    "mongodb-http",
+    "neo4j",
+    "nessus",
+    "nexpose",
+    "odoo",
+    "plex",
+    "proxmox",
+    "rabbitmq-admin",
+    "solr",
+    "splunk",
+    "tvheadend",
+    "upnp-http",
+    "usermin",
+    "vault",
+    "vnc-http",
+    "webdav",
+    "webmail",
+    "weblogic",
+    "webmin",
+    "whm",
+    "winrm",
+    "winrm-alt",
+    "wsus",
+    "zimbra-admin",
+];
+
+/// Whether the service usually on `port` waits for the client to speak first, so that a
+/// silent port need not be given the whole read timeout to greet. Unknown ports get it.
+fn speaks_second(port: u16) -> bool {
+    service_hint(port)
+        .is_some_and(|hint| hinted_probe(hint).is_some() || HTTP_HINTS.contains(&hint))
+}
+
+/// The probes for a silent port, the one its usual service suggests first.
+fn probe_order(port: u16) -> Vec<Probe> {
+    let first = service_hint(port).and_then(hinted_probe);
     let mut order: Vec<Probe> = first.into_iter().collect();
     order.extend(
         DEFAULT_ORDER
@@ -474,12 +553,12 @@ async fn identify_port(
         banner: None,
         identified: None,
     };
-    let greeting = read_answer(
-        &mut stream,
-        options.read_timeout,
-        identify::greeting_complete,
-    )
-    .await;
+    let greeting_wait = if speaks_second(address.port()) {
+        options.read_timeout.min(SPEAKS_SECOND_GREETING_WAIT)
+    } else {
+        options.read_timeout
+    };
+    let greeting = read_answer(&mut stream, greeting_wait, identify::greeting_complete).await;
     if !greeting.is_empty() {
         observation.banner = Some(identify::escape_banner(&greeting, identify::BANNER_MAX));
         if let Some(found) = identify::parse_greeting(&greeting) {
@@ -492,13 +571,10 @@ async fn identify_port(
     for probe in probe_order(address.port()) {
         let current = match stream.take() {
             Some(current) => current,
-            None => {
-                pacer.wait().await;
-                match connect(address, options.connect_timeout).await {
-                    (_, Some(next)) => next,
-                    _ => break,
-                }
-            }
+            None => match paced_connect(address, options.connect_timeout, pacer).await {
+                (_, Some(next)) => next,
+                _ => break,
+            },
         };
         if let Some((found, banner, over_tls)) =
             run_probe(probe, current, address, options.read_timeout, tls).await
