@@ -397,6 +397,11 @@ pub struct TlsHandshake {
     /// reports of agents that did not record it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocsp_stapled: Option<bool>,
+    /// Why the server's handshake signature could not be verified, when it could not: its
+    /// key is too small for our crypto library (RSA under 2048 bits). The certificate is
+    /// judged all the same; absent when the signature verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_proof_unverified: Option<String>,
 }
 
 /// The outcome of path building from the leaf to a trusted root.
@@ -411,6 +416,10 @@ pub struct ChainValidation {
     pub error: Option<String>,
     /// The trust store used, e.g. `system+mozilla+ca-file`.
     pub trust_store: String,
+    /// Whether the root reached is one of the public (system or Mozilla) roots rather than a
+    /// `--ca-file` one; absent when the chain is not trusted and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_root: Option<bool>,
 }
 
 /// One certificate, parsed.
@@ -435,6 +444,17 @@ pub struct CertificateInfo {
     pub signature_algorithm: String,
     /// SHA-256 of the DER, hex.
     pub sha256: String,
+    /// The Authority Information Access `caIssuers` URLs: where the issuer's certificate is
+    /// published, the hint that names an intermediate a server forgot to send.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_issuers: Vec<String>,
+    /// The TLS feature extension asks for `status_request` (OCSP must-staple, RFC 7633).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_staple: bool,
+    /// The log ids (base64, as CT log lists print them) of the SCTs embedded in the
+    /// certificate (RFC 6962).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sct_log_ids: Vec<String>,
 }
 
 #[cfg(test)]

@@ -48,7 +48,69 @@ pub fn parse(index: usize, der: &[u8]) -> Result<CertificateInfo, CertificateErr
         key_bits,
         signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
         sha256: hex::encode(Sha256::digest(der)),
+        ca_issuers: ca_issuers(&cert),
+        must_staple: must_staple(&cert),
+        sct_log_ids: sct_log_ids(&cert),
     })
+}
+
+/// `id-ad-caIssuers` (RFC 5280 §4.2.2.1).
+const CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+/// `id-pe-tlsfeature` (RFC 7633).
+const TLS_FEATURE: &str = "1.3.6.1.5.5.7.1.24";
+/// The TLS extension number of `status_request`, as the TLS feature extension lists it.
+const STATUS_REQUEST: u32 = 5;
+
+/// The `caIssuers` URLs of the Authority Information Access extension, in order.
+fn ca_issuers(cert: &X509Certificate<'_>) -> Vec<String> {
+    cert.extensions()
+        .iter()
+        .filter_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => Some(aia),
+            _ => None,
+        })
+        .flat_map(|aia| aia.accessdescs.iter())
+        .filter(|desc| desc.access_method.to_id_string() == CA_ISSUERS)
+        .filter_map(|desc| match desc.access_location {
+            GeneralName::URI(uri) => Some(uri.to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the TLS feature extension lists `status_request`. x509-parser leaves this
+/// extension unparsed; its value is a SEQUENCE OF INTEGER, read here with the DER parser,
+/// and an unreadable value counts as no feature.
+fn must_staple(cert: &X509Certificate<'_>) -> bool {
+    use x509_parser::der_parser::ber::BerObjectContent;
+    cert.extensions()
+        .iter()
+        .filter(|ext| ext.oid.to_id_string() == TLS_FEATURE)
+        .any(|ext| {
+            let Ok((_, object)) = x509_parser::der_parser::parse_der(ext.value) else {
+                return false;
+            };
+            match object.content {
+                BerObjectContent::Sequence(items) => {
+                    items.iter().any(|item| item.as_u32() == Ok(STATUS_REQUEST))
+                }
+                _ => false,
+            }
+        })
+}
+
+/// The log ids of the embedded SCT list, base64 as in the CT log lists.
+fn sct_log_ids(cert: &X509Certificate<'_>) -> Vec<String> {
+    use base64::Engine as _;
+    cert.extensions()
+        .iter()
+        .filter_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SCT(scts) => Some(scts),
+            _ => None,
+        })
+        .flatten()
+        .map(|sct| base64::engine::general_purpose::STANDARD.encode(sct.id.key_id))
+        .collect()
 }
 
 /// DNS names and IP addresses, in the certificate's order; other kinds are not names a

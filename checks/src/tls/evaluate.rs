@@ -375,6 +375,9 @@ mod tests {
             key_bits: Some(256),
             signature_algorithm: "ecdsa-with-SHA256".to_owned(),
             sha256: "00".repeat(32),
+            ca_issuers: Vec::new(),
+            must_staple: false,
+            sct_log_ids: Vec::new(),
         }
     }
 
@@ -387,9 +390,11 @@ mod tests {
                 trusted: true,
                 error: None,
                 trust_store: "system+ca-file".to_owned(),
+                public_root: Some(false),
             },
             hostname_matches: true,
             ocsp_stapled: Some(true),
+            key_proof_unverified: None,
         }
     }
 

@@ -205,6 +205,7 @@ async fn handshake(
         chain: chain_validation,
         hostname_matches,
         ocsp_stapled: Some(verifier.ocsp_stapled()),
+        key_proof_unverified: verifier.key_proof_unverified(),
     })
 }
 

@@ -42,7 +42,10 @@ pub enum TlsError {
 /// The roots a chain must lead to.
 #[derive(Debug, Clone)]
 pub struct TrustStore {
+    /// The public roots first, then the `--ca-file` ones.
     roots: Vec<TrustAnchor<'static>>,
+    /// How many of `roots` are public (system, Mozilla or a public bundle).
+    public: usize,
     label: String,
 }
 
@@ -68,11 +71,16 @@ impl TrustStore {
         } else {
             "system".to_owned()
         };
+        let public = roots.len();
         if let Some(path) = ca_file {
             roots.extend(read_ca_file(path)?);
             label.push_str("+ca-file");
         }
-        Ok(TrustStore { roots, label })
+        Ok(TrustStore {
+            roots,
+            public,
+            label,
+        })
     }
 
     /// Only the certificates of `ca_file`, no system or Mozilla roots: for a private PKI
@@ -80,7 +88,20 @@ impl TrustStore {
     pub fn only_ca_file(ca_file: &Path) -> Result<TrustStore, TlsError> {
         Ok(TrustStore {
             roots: read_ca_file(ca_file)?,
+            public: 0,
             label: "ca-file".to_owned(),
+        })
+    }
+
+    /// The certificates of `bundle` taken as the public web PKI in place of the system's
+    /// roots: for a curated public root bundle, and for tests of the checks that apply to
+    /// publicly trusted certificates only (Certificate Transparency).
+    pub fn public_bundle(bundle: &Path) -> Result<TrustStore, TlsError> {
+        let roots = read_ca_file(bundle)?;
+        Ok(TrustStore {
+            public: roots.len(),
+            roots,
+            label: "bundle".to_owned(),
         })
     }
 
@@ -92,6 +113,17 @@ impl TrustStore {
     /// The trust anchors.
     pub fn roots(&self) -> &[TrustAnchor<'static>] {
         &self.roots
+    }
+
+    /// Whether `anchor`, one of [`roots`](Self::roots) as path building returned it, is a
+    /// public root. By position, as the same root may be in both parts.
+    fn is_public(&self, anchor: &TrustAnchor<'_>) -> bool {
+        self.roots[..self.public].iter().any(|root| {
+            std::ptr::eq(
+                root as *const _ as *const u8,
+                anchor as *const _ as *const u8,
+            )
+        })
     }
 }
 
@@ -151,6 +183,7 @@ pub fn validate_chain(
         trusted: error.is_none(),
         error,
         trust_store: trust.label().to_owned(),
+        public_root: None,
     };
     let Some((leaf, intermediates)) = chain.split_first() else {
         return outcome(Some("the server sent no certificate".to_owned()));
@@ -170,7 +203,10 @@ pub fn validate_chain(
         None,
         None,
     ) {
-        Ok(_) => outcome(None),
+        Ok(path) => ChainValidation {
+            public_root: Some(trust.is_public(path.anchor())),
+            ..outcome(None)
+        },
         Err(e) => outcome(Some(describe(&e))),
     }
 }
@@ -221,6 +257,7 @@ pub(crate) struct RecordingVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     seen: Mutex<Vec<CertificateDer<'static>>>,
     ocsp: AtomicBool,
+    key_proof_unverified: Mutex<Option<String>>,
 }
 
 impl RecordingVerifier {
@@ -229,6 +266,43 @@ impl RecordingVerifier {
             algorithms: provider.signature_verification_algorithms,
             seen: Mutex::new(Vec::new()),
             ocsp: AtomicBool::new(false),
+            key_proof_unverified: Mutex::new(None),
+        }
+    }
+
+    /// Why the handshake signature was accepted unverified, when it was.
+    pub(crate) fn key_proof_unverified(&self) -> Option<String> {
+        self.key_proof_unverified
+            .lock()
+            .ok()
+            .and_then(|reason| reason.clone())
+    }
+
+    /// A handshake signature the provider refused is accepted unverified only when the key
+    /// is RSA under 2048 bits, which ring cannot verify at all: without this, a server with
+    /// a weak key would give no handshake and so no `tls.cert.weak_key` finding. Any other
+    /// failure stays a failed handshake.
+    fn small_rsa_key_or(
+        &self,
+        cert: &CertificateDer<'_>,
+        verified: Result<HandshakeSignatureValid, rustls::Error>,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let Err(error) = verified else {
+            return verified;
+        };
+        let Ok(info) = super::certificate::parse(0, cert) else {
+            return Err(error);
+        };
+        match info.key_bits {
+            Some(bits) if info.key_type == "RSA" && bits < 2048 => {
+                if let Ok(mut reason) = self.key_proof_unverified.lock() {
+                    *reason = Some(format!(
+                        "the server's {bits}-bit RSA key is below the 2048 bits our crypto library verifies ({error})"
+                    ));
+                }
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            _ => Err(error),
         }
     }
 
@@ -270,7 +344,10 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
+        self.small_rsa_key_or(
+            cert,
+            verify_tls12_signature(message, cert, dss, &self.algorithms),
+        )
     }
 
     fn verify_tls13_signature(
@@ -279,7 +356,10 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.small_rsa_key_or(
+            cert,
+            verify_tls13_signature(message, cert, dss, &self.algorithms),
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

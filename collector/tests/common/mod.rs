@@ -65,6 +65,9 @@ fn certificate(subject: &str, issuer: &str, not_after: DateTime<Utc>) -> Certifi
         key_bits: Some(256),
         signature_algorithm: "ecdsa-with-SHA256".to_owned(),
         sha256: "ab".repeat(32),
+        ca_issuers: Vec::new(),
+        must_staple: false,
+        sct_log_ids: Vec::new(),
     }
 }
 
@@ -90,9 +93,11 @@ fn observation(target: &str, at: DateTime<Utc>, not_after: DateTime<Utc>) -> Tls
                 trusted: true,
                 error: None,
                 trust_store: "system+mozilla".to_owned(),
+                public_root: Some(true),
             },
             hostname_matches: true,
             ocsp_stapled: Some(true),
+            key_proof_unverified: None,
         }),
         enumeration: None,
     }
@@ -228,6 +233,18 @@ pub struct TestCollector {
     pub agent: String,
     pub other_agent: String,
     pub viewer: String,
+    /// The PostgreSQL server of a [`Backend::Postgres`] collector; declared last, so that it
+    /// stops after the store's connections are dropped.
+    pub postgres: Option<vigie_tests::postgres::PostgresServer>,
+}
+
+/// Which store a [`TestCollector`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh database on a PostgreSQL server of its own, started for the test.
+    Postgres,
 }
 
 impl TestCollector {
@@ -236,13 +253,27 @@ impl TestCollector {
     }
 
     pub async fn with_limit(max_body_bytes: usize) -> TestCollector {
+        TestCollector::on(Backend::Sqlite, max_body_bytes).await
+    }
+
+    /// A collector on `backend`, with the default body limit.
+    pub async fn with_backend(backend: Backend) -> TestCollector {
+        TestCollector::on(backend, vigie_collector::DEFAULT_MAX_BODY_BYTES).await
+    }
+
+    pub async fn on(backend: Backend, max_body_bytes: usize) -> TestCollector {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!(
-            "sqlite://{}",
-            dir.path().join("vigie.db").display()
-        ))
-        .await
-        .unwrap();
+        let (url, postgres) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("vigie.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let server = vigie_tests::postgres::PostgresServer::start("127.0.71.1");
+                (server.create_database("vigie"), Some(server))
+            }
+        };
+        let store = Store::open(&url).await.unwrap();
         let agent = store
             .create_token(TokenKind::Agent, Some(ORG), "srv01")
             .await
@@ -261,6 +292,7 @@ impl TestCollector {
             agent,
             other_agent,
             viewer,
+            postgres,
         }
     }
 
