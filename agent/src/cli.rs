@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use vigie_checks::services::{PortSet, ScopeEntry, ServiceTarget};
-use vigie_checks::tls::TlsTarget;
+use vigie_checks::tls::{Profile, TlsTarget};
 use vigie_model::{Lang, Severity};
 
 use crate::config::{
@@ -110,6 +110,11 @@ pub struct ScanTlsArgs {
     /// One handshake per endpoint only: skip the protocol, cipher-suite and group enumeration.
     #[arg(long)]
     pub quick: bool,
+    /// Grading profile of the TLS findings: modern (strong primitives outside ITSP.40.062,
+    /// such as ChaCha20-Poly1305 and X25519, pass), itsp-strict or mozilla-intermediate.
+    /// tls.policy.itsp_40_062 always reports the strict ITSP.40.062 view.
+    #[arg(long, value_name = "PROFILE", default_value = "modern")]
+    pub profile: Profile,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -203,6 +208,10 @@ pub struct ScanAllArgs {
     /// The agent configuration file (TOML).
     #[arg(long, value_name = "FILE", env = "VIGIE_CONFIG")]
     pub config: PathBuf,
+    /// Grading profile of the TLS findings, instead of [tls] profile: modern, itsp-strict
+    /// or mozilla-intermediate.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<Profile>,
     /// Options shared by every scan; they override the configuration file.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -309,6 +318,7 @@ impl Cli {
                 request.tls.sni = args.sni.clone();
                 request.tls.connect = args.connect;
                 request.tls.deep = !args.quick;
+                request.tls.profile = args.profile;
                 Ok(Command::Scan {
                     request: Box::new(request),
                     output: common.output_options(lang),
@@ -406,6 +416,9 @@ impl Cli {
                     request.email.concurrency = usize::from(concurrency);
                     request.services.concurrency = Some(usize::from(concurrency));
                 }
+                if let Some(profile) = args.profile {
+                    request.tls.profile = profile;
+                }
                 if request.is_empty() {
                     tracing::warn!(config = %args.config.display(), "the configuration names no TLS target, no mail domain and [host] is not enabled: nothing to scan");
                 }
@@ -458,6 +471,7 @@ fn command_line_request(org: &str, lang: Lang, common: &CommonArgs) -> ScanReque
             timeout,
             concurrency: common.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
             deep: true,
+            profile: Profile::default(),
         },
         email: EmailScan {
             ca_file: common.ca_file.clone(),

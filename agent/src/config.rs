@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use vigie_checks::tls::TlsTarget;
+use vigie_checks::tls::{Profile, TlsTarget};
 
 use crate::scope::{Scope, ScopeEntry};
 use vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES;
@@ -261,6 +261,10 @@ pub struct TlsConfig {
     /// How many endpoints are probed at once (1–1024). Default 16.
     #[serde(default = "default_concurrency", deserialize_with = "de_concurrency")]
     pub concurrency: usize,
+    /// The grading profile of the TLS findings: `modern` (default), `itsp-strict` or
+    /// `mozilla-intermediate`.
+    #[serde(default, deserialize_with = "de_profile")]
+    pub profile: Profile,
 }
 
 impl Default for TlsConfig {
@@ -270,6 +274,7 @@ impl Default for TlsConfig {
             ca_file: None,
             timeout: DEFAULT_PROBE_TIMEOUT,
             concurrency: DEFAULT_CONCURRENCY,
+            profile: Profile::default(),
         }
     }
 }
@@ -792,6 +797,13 @@ fn de_tls_targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<TlsT
         |text| text.parse::<TlsTarget>().map_err(|e| e.to_string()),
         "TLS endpoints such as \"www.example.ca\" or \"mail.example.ca:465\"",
     )
+}
+
+fn de_profile<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Profile, D::Error> {
+    deserializer.deserialize_str(ParseWith {
+        parse: |text: &str| text.parse::<Profile>(),
+        expecting: "a TLS profile: \"modern\", \"itsp-strict\" or \"mozilla-intermediate\"",
+    })
 }
 
 fn de_domains<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {

@@ -20,7 +20,9 @@ use vigie_checks::https::{self, HttpsObservation, HttpsOptions};
 use vigie_checks::services::{
     self, PortSet, PortSetError, ScopeError, ServiceTarget, ServicesObservation,
 };
-use vigie_checks::tls::{EnumerationOptions, TlsError, TlsProbeOptions, TlsTarget, TrustStore};
+use vigie_checks::tls::{
+    EnumerationOptions, Profile, TlsError, TlsProbeOptions, TlsTarget, TrustStore,
+};
 use vigie_model::{
     AgentInfo, Finding, Lang, Observations, Report, Target, TargetKind, TlsObservation, Verdict,
     SCHEMA_V1,
@@ -28,9 +30,6 @@ use vigie_model::{
 
 use crate::config::{AgentConfig, DEFAULT_VULNDB};
 use crate::shutdown::Shutdown;
-
-/// The grading profile of this version's verdicts.
-pub const PROFILE: &str = "modern";
 
 /// Why a scan could not run at all (as opposed to endpoints that could not be reached, which
 /// are findings).
@@ -208,6 +207,8 @@ pub struct TlsScan {
     /// After the handshake, enumerate protocols, cipher suites and groups with our own hellos
     /// (`tls.protocol.*`, `tls.cipher.*`…); `--quick` turns it off.
     pub deep: bool,
+    /// Grades the TLS findings' severities (`--profile`, `[tls] profile`); the report names it.
+    pub profile: Profile,
 }
 
 impl ScanRequest {
@@ -226,6 +227,7 @@ impl ScanRequest {
                 timeout: config.tls.timeout,
                 concurrency: config.tls.concurrency,
                 deep: true,
+                profile: config.tls.profile,
             },
             email: EmailScan {
                 domains: config.email.domains.clone(),
@@ -330,7 +332,13 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         .collect();
     let mut all_findings: Vec<Finding> = tls
         .iter()
-        .flat_map(|observation| findings(vigie_checks::tls::evaluate(observation, now)))
+        .flat_map(|observation| {
+            findings(vigie_checks::tls::evaluate_with_profile(
+                observation,
+                now,
+                request.tls.profile,
+            ))
+        })
         .collect();
     let mut observations = Observations {
         tls,
@@ -387,7 +395,7 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         targets,
         findings: all_findings,
         observations,
-        profile: Some(PROFILE.to_owned()),
+        profile: Some(request.tls.profile.as_str().to_owned()),
     })
 }
 
@@ -739,6 +747,7 @@ mod tests {
                 timeout: Duration::from_secs(2),
                 concurrency: 2,
                 deep: false,
+                profile: Profile::default(),
             },
             email: EmailScan::none(),
             host: None,
@@ -773,7 +782,7 @@ mod tests {
                 .expect("a tls.connect finding per target");
             assert_eq!(connect.status, Status::Error);
         }
-        assert_eq!(report.profile.as_deref(), Some(PROFILE));
+        assert_eq!(report.profile.as_deref(), Some("modern"));
     }
 
     #[test]
