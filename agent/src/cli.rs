@@ -176,6 +176,10 @@ pub struct ScanServicesArgs {
     /// The most addresses the scan may touch [default: 1024].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_addresses: Option<u32>,
+    /// How connection attempts to one address are spaced: adaptive (10 ms apart, tightening
+    /// while the address answers at once) or fixed (always 10 ms).
+    #[arg(long, value_enum, default_value = "adaptive")]
+    pub pacing: crate::config::Pacing,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -373,6 +377,7 @@ impl Cli {
                         .map_or(vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES, |n| {
                             n as usize
                         }),
+                    pacing: args.pacing,
                 };
                 Ok(Command::Scan {
                     request: Box::new(request),

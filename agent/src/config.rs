@@ -342,6 +342,21 @@ pub struct ServicesConfig {
     /// The most addresses one scan may touch (default 1024).
     #[serde(default = "default_max_addresses")]
     pub max_addresses: usize,
+    /// How connection attempts to one address are spaced (default adaptive).
+    #[serde(default)]
+    pub pacing: Pacing,
+}
+
+/// How a service scan spaces its connection attempts to one address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pacing {
+    /// 10 ms apart, tightening to 100 µs while the address answers every attempt at once and
+    /// back to 10 ms at the first timeout or slow answer.
+    #[default]
+    Adaptive,
+    /// Always 10 ms apart, for devices that answer fast but should not be hurried.
+    Fixed,
 }
 
 impl Default for ServicesConfig {
@@ -350,6 +365,7 @@ impl Default for ServicesConfig {
             targets: Vec::new(),
             ports: None,
             max_addresses: DEFAULT_MAX_ADDRESSES,
+            pacing: Pacing::default(),
         }
     }
 }

@@ -104,6 +104,7 @@ pub struct ServicesScan {
     pub concurrency: Option<usize>,
     /// The most addresses the scan may touch.
     pub max_addresses: usize,
+    pub pacing: crate::config::Pacing,
 }
 
 impl ServicesScan {
@@ -116,6 +117,7 @@ impl ServicesScan {
             timeout: None,
             concurrency: None,
             max_addresses: services::scope::DEFAULT_MAX_ADDRESSES,
+            pacing: crate::config::Pacing::default(),
         }
     }
 }
@@ -253,6 +255,7 @@ impl ScanRequest {
                 timeout: None,
                 concurrency: None,
                 max_addresses: config.services.max_addresses,
+                pacing: config.services.pacing,
             },
         }
     }
@@ -431,6 +434,9 @@ async fn probe_services(
     }
     if let Some(concurrency) = scan.concurrency {
         options.concurrency = concurrency.max(1);
+    }
+    if scan.pacing == crate::config::Pacing::Fixed {
+        options.min_per_host_interval = options.per_host_interval;
     }
     // A progress bar on a terminal; indicatif hides it when stderr is not one (the daemon,
     // a redirect), so `run` and scripts see nothing.

@@ -223,6 +223,7 @@ async fn a_bad_services_section_names_the_key_and_what_to_write() {
         ("targets = [\"*.example.ca\"]", "wildcard"),
         ("targets = [\"203.0.113.5/28\"]", "203.0.113.0/28"),
         ("max_addresses = \"many\"", "max_addresses"),
+        ("pacing = \"turbo\"", "adaptive"),
         ("extra = 1", "extra"),
     ] {
         let config = dir.path().join("agent.toml");
@@ -236,4 +237,47 @@ async fn a_bad_services_section_names_the_key_and_what_to_write() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(hint), "{section}: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn fixed_pacing_keeps_connection_attempts_ten_milliseconds_apart() {
+    // 40 closed ports of one address, one connection at a time (so that each slot is taken
+    // after the previous attempt's answer): each answers at once, so adaptive pacing would
+    // tighten to about 40 ms in all; fixed pacing may not, 40 attempts 10 ms apart take at
+    // least 390 ms.
+    let args = |pacing: &'static str| {
+        vec![
+            "scan",
+            "services",
+            "127.0.74.1",
+            "--ports",
+            "20001-20040",
+            "--pacing",
+            pacing,
+            "--concurrency",
+            "1",
+            "--format",
+            "json",
+        ]
+    };
+    let started = std::time::Instant::now();
+    let output = agent(&args("fixed")).await;
+    let fixed = started.elapsed();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        fixed >= Duration::from_millis(390),
+        "fixed pacing took {fixed:?}"
+    );
+    let report = report(&output);
+    assert_eq!(report.observations.services.len(), 1);
+    let host = &report.observations.services[0]["hosts"][0];
+    assert_eq!(host["closed"], 40, "{host}");
+    let output = agent(&args("slow")).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("adaptive"));
 }
