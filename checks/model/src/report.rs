@@ -308,6 +308,10 @@ pub struct TlsEnumeration {
     /// §4.1.3); unknown when a single protocol is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_scsv: Option<bool>,
+    /// The Heartbleed probe (CVE-2014-0160) on the best protocol from TLS 1.0 to 1.2; absent
+    /// when none of them is accepted, and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<TlsHeartbeat>,
     /// Connections made.
     pub handshakes: u32,
     /// The handshake budget ran out: the lists may be incomplete.
@@ -317,6 +321,27 @@ pub struct TlsEnumeration {
     /// person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+}
+
+/// What the Heartbleed probe saw: never the bytes a server leaked, only whether it did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsHeartbeat {
+    /// The protocol of the probe's handshake, e.g. `TLSv1.2`.
+    pub protocol: String,
+    /// The server's hello carried the heartbeat extension (RFC 6520); without it the server
+    /// does not process heartbeats and is not vulnerable.
+    pub extension_offered: bool,
+    /// The server answered a heartbeat request declaring more bytes than it carried: it sent
+    /// memory it was never given. Absent when the probe could not tell (see `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerable: Option<bool>,
+    /// How the server treated the over-long request: `alert`, `closed`, `no answer`,
+    /// `ignored`, or the length of its heartbeat response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Why the probe could not decide (timeout before the hello, a malformed answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One protocol version as the server treated it.

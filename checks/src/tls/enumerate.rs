@@ -16,12 +16,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
-use vigie_model::{ProbeStage, TlsEnumeration, TlsObservation, TlsProbeResult, TlsProtocolSupport};
+use vigie_model::{
+    ProbeStage, TlsEnumeration, TlsHeartbeat, TlsObservation, TlsProbeResult, TlsProtocolSupport,
+};
 
 use super::ciphers::{self, SuiteFamily};
 use super::probe::{probe, TlsProbeOptions};
 use super::target::TlsTarget;
 use super::verify::TrustStore;
+use super::wire::heartbeat::{self, HeartbeatAnswer};
 use super::wire::{
     self, Alert, ClientHello, FirstFlight, KeyExchange, ProtocolVersion, Randomness, ServerHello,
     WireError, TLS_FALLBACK_SCSV,
@@ -90,16 +93,27 @@ struct Session {
     errors: Mutex<Vec<String>>,
 }
 
+/// What a read of the first flight waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// The ServerHello (or an alert).
+    Hello,
+    /// Past the ServerHello, for ServerKeyExchange or ServerHelloDone.
+    KeyExchange,
+    /// Up to ServerHelloDone: the server then waits for us.
+    Done,
+}
+
 impl Session {
-    /// One hello, one answer. `want_key_exchange`: wait past the ServerHello for
-    /// ServerKeyExchange or ServerHelloDone.
-    async fn exchange(&self, mut hello: ClientHello, want_key_exchange: bool) -> Outcome {
+    /// Takes one connection of the budget, a concurrency slot and a start time: the bound of
+    /// the connection, or why it must not be made.
+    async fn start(&self) -> Result<(tokio::sync::SemaphorePermit<'_>, Duration), Outcome> {
         if self.used.fetch_add(1, Ordering::SeqCst) >= self.options.max_handshakes {
             self.used.fetch_sub(1, Ordering::SeqCst);
-            return Outcome::Budget;
+            return Err(Outcome::Budget);
         }
-        let Ok(_slot) = self.slots.acquire().await else {
-            return Outcome::Budget;
+        let Ok(slot) = self.slots.acquire().await else {
+            return Err(Outcome::Budget);
         };
         {
             let mut next = self.next_start.lock().await;
@@ -112,24 +126,55 @@ impl Session {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             self.late.store(true, Ordering::SeqCst);
-            return Outcome::Budget;
+            return Err(Outcome::Budget);
         }
+        Ok((slot, self.options.timeout.min(left)))
+    }
+
+    /// One hello, one answer. `want_key_exchange`: wait past the ServerHello for
+    /// ServerKeyExchange or ServerHelloDone.
+    async fn exchange(&self, mut hello: ClientHello, want_key_exchange: bool) -> Outcome {
+        let (_slot, timeout) = match self.start().await {
+            Ok(started) => started,
+            Err(outcome) => return outcome,
+        };
         hello.server_name = Some(self.server_name.clone());
         let bytes = hello.encode(&self.random);
-        let timeout = self.options.timeout.min(left);
-        match tokio::time::timeout(timeout, self.talk(&bytes, want_key_exchange)).await {
-            Ok(outcome) => outcome,
+        let wait = if want_key_exchange {
+            Wait::KeyExchange
+        } else {
+            Wait::Hello
+        };
+        match tokio::time::timeout(timeout, self.talk(&bytes, wait)).await {
+            Ok((outcome, stream)) => {
+                if let Some(mut stream) = stream {
+                    let _ = stream.shutdown().await;
+                }
+                outcome
+            }
             Err(_) => Outcome::Failed(format!("no answer within {} s", timeout.as_secs_f64())),
         }
     }
 
-    async fn talk(&self, hello: &[u8], want_key_exchange: bool) -> Outcome {
-        let mut stream = match TcpStream::connect(self.address).await {
+    /// A TCP connection to the endpoint, ready for a ClientHello.
+    async fn open(&self) -> Result<TcpStream, String> {
+        TcpStream::connect(self.address)
+            .await
+            .map_err(|error| format!("connect: {error}"))
+    }
+
+    /// Sends `hello` on a new connection and reads the first flight; the stream comes back
+    /// with an answer, for a caller that goes on talking.
+    async fn talk(&self, hello: &[u8], wait: Wait) -> (Outcome, Option<TcpStream>) {
+        let mut stream = match self.open().await {
             Ok(stream) => stream,
-            Err(error) => return Outcome::Failed(format!("connect: {error}")),
+            Err(error) => return (Outcome::Failed(error), None),
         };
         if let Err(error) = stream.write_all(hello).await {
-            return Outcome::Closed(format!("the server closed before our hello: {error}"));
+            return (
+                Outcome::Closed(format!("the server closed before our hello: {error}")),
+                None,
+            );
         }
         let mut buffer = Vec::with_capacity(8192);
         let mut chunk = [0u8; 8192];
@@ -137,32 +182,38 @@ impl Session {
             let read = match stream.read(&mut chunk).await {
                 Ok(read) => read,
                 Err(error) if buffer.is_empty() => {
-                    return Outcome::Closed(format!("connection {}", describe_io(&error)))
+                    return (
+                        Outcome::Closed(format!("connection {}", describe_io(&error))),
+                        None,
+                    )
                 }
                 Err(_) => 0,
             };
             buffer.extend_from_slice(&chunk[..read]);
             let parsed = wire::parse_first_flight(&buffer);
             let at_end = read == 0 || buffer.len() >= MAX_READ;
-            match parsed {
+            let outcome = match parsed {
                 Ok(FirstFlight::Hello {
                     complete: false,
-                    key_exchange: None,
+                    key_exchange,
                     ..
-                }) if want_key_exchange && !at_end => continue,
-                Ok(flight) => {
-                    let _ = stream.shutdown().await;
-                    return Outcome::Answer(flight);
+                }) if !at_end
+                    && (wait == Wait::Done
+                        || (wait == Wait::KeyExchange && key_exchange.is_none())) =>
+                {
+                    continue
                 }
+                Ok(flight) => Outcome::Answer(flight),
                 Err(WireError::Incomplete) if !at_end => continue,
                 Err(WireError::Incomplete) if buffer.is_empty() => {
-                    return Outcome::Closed("connection closed without an answer".to_owned())
+                    Outcome::Closed("connection closed without an answer".to_owned())
                 }
                 Err(WireError::Incomplete) if read == 0 => {
-                    return Outcome::Closed("connection closed before a ServerHello".to_owned())
+                    Outcome::Closed("connection closed before a ServerHello".to_owned())
                 }
-                Err(error) => return Outcome::Failed(error.to_string()),
-            }
+                Err(error) => Outcome::Failed(error.to_string()),
+            };
+            return (outcome, Some(stream));
         }
     }
 
@@ -281,6 +332,15 @@ pub async fn enumerate(
         enumeration.extended_master_secret = tls12.hello.as_ref().map(|h| h.extended_master_secret);
     }
     enumeration.fallback_scsv = fallback_scsv(&session, &facts).await;
+    if let Some(best) = facts.iter().rev().find(|f| {
+        f.support.accepted
+            && matches!(
+                ProtocolVersion::from_name(&f.support.protocol),
+                Some(ProtocolVersion::Tls10 | ProtocolVersion::Tls11 | ProtocolVersion::Tls12)
+            )
+    }) {
+        enumeration.heartbeat = Some(heartbleed(&session, protocol_of(best), &best.suites).await);
+    }
 
     enumeration.protocols = facts.into_iter().map(|f| f.support).collect();
     enumeration.handshakes = session.used.load(Ordering::SeqCst);
@@ -661,6 +721,119 @@ async fn fallback_scsv(session: &Session, facts: &[ProtocolFacts]) -> Option<boo
         Outcome::Answer(FirstFlight::Hello { hello, .. }) => Some(hello.downgrade_sentinel),
         _ => None,
     }
+}
+
+/// The payload of our heartbeat request: what a correct server would echo.
+const HEARTBEAT_PAYLOAD: &[u8] = b"vigie-heartbleed";
+/// How long we wait for an answer to the over-long heartbeat: a fixed server says nothing
+/// (RFC 6520 §4: discard silently), so this bounds every probe of a server that offers the
+/// extension.
+const HEARTBEAT_WAIT: Duration = Duration::from_secs(2);
+
+/// The Heartbleed probe on `protocol` (TLS 1.0 to 1.2) with the suites it accepts: a hello
+/// with the heartbeat extension, the server's flight up to ServerHelloDone, then one heartbeat
+/// request declaring 16 bytes more than it carries, sent in clear as testssl.sh does (a
+/// vulnerable OpenSSL answers before the handshake ends). Only the 5-byte header of the answer
+/// is read: leaked memory never reaches us.
+async fn heartbleed(session: &Session, protocol: ProtocolVersion, suites: &[u16]) -> TlsHeartbeat {
+    let mut result = TlsHeartbeat {
+        protocol: protocol.name().to_owned(),
+        ..TlsHeartbeat::default()
+    };
+    let (_slot, timeout) = match session.start().await {
+        Ok(started) => started,
+        Err(_) => {
+            result.error = Some("handshake budget spent before the heartbeat probe".to_owned());
+            return result;
+        }
+    };
+    let mut hello = hello(protocol, suites);
+    hello.server_name = Some(session.server_name.clone());
+    hello.heartbeat = true;
+    let bytes = hello.encode(&session.random);
+    let (outcome, stream) =
+        match tokio::time::timeout(timeout, session.talk(&bytes, Wait::Done)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                result.error = Some(format!("no ServerHello within {} s", timeout.as_secs_f64()));
+                return result;
+            }
+        };
+    let (hello, mut stream) = match (outcome, stream) {
+        (Outcome::Answer(FirstFlight::Hello { hello, .. }), Some(stream)) => (hello, stream),
+        (Outcome::Answer(flight), _) => {
+            result.error = Some(format!(
+                "the hello with the heartbeat extension was refused ({})",
+                refusal(&flight, protocol)
+            ));
+            return result;
+        }
+        (Outcome::Closed(reason) | Outcome::Failed(reason), _) => {
+            result.error = Some(reason);
+            return result;
+        }
+        (_, _) => {
+            result.error = Some("no answer to the heartbeat probe's hello".to_owned());
+            return result;
+        }
+    };
+    result.extension_offered = hello.extensions.contains(&wire::extension::HEARTBEAT);
+    if !result.extension_offered {
+        // A server that does not acknowledge the extension does not process heartbeats.
+        result.vulnerable = Some(false);
+        let _ = stream.shutdown().await;
+        return result;
+    }
+    let version = ProtocolVersion::from_code(hello.version).unwrap_or(protocol);
+    let request = heartbeat::over_long_request(version, HEARTBEAT_PAYLOAD);
+    if let Err(error) = stream.write_all(&request).await {
+        result.vulnerable = Some(false);
+        result.answer = Some(format!("closed before the heartbeat ({error})"));
+        return result;
+    }
+    // Exactly a record header, never more: the bytes after it would be the server's memory.
+    let mut header = [0u8; heartbeat::RECORD_HEADER];
+    let mut got = 0usize;
+    let wait = HEARTBEAT_WAIT.min(timeout);
+    let read_header = async {
+        while got < header.len() {
+            match stream.read(&mut header[got..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+    };
+    let silent = tokio::time::timeout(wait, read_header).await.is_err();
+    drop(stream);
+    if silent && got == 0 {
+        result.vulnerable = Some(false);
+        result.answer = Some("no answer".to_owned());
+        return result;
+    }
+    if got == 0 {
+        result.vulnerable = Some(false);
+        result.answer = Some("closed".to_owned());
+        return result;
+    }
+    match heartbeat::judge_answer(&header[..got], HEARTBEAT_PAYLOAD.len()) {
+        Ok(HeartbeatAnswer::OverRead { record_length }) => {
+            result.vulnerable = Some(true);
+            result.answer = Some(format!(
+                "heartbeat response of {record_length} bytes to a request carrying {}",
+                HEARTBEAT_PAYLOAD.len()
+            ));
+        }
+        Ok(HeartbeatAnswer::Alert) => {
+            result.vulnerable = Some(false);
+            result.answer = Some("alert".to_owned());
+        }
+        Ok(HeartbeatAnswer::Ignored { content_type }) => {
+            result.vulnerable = Some(false);
+            result.answer = Some(format!("ignored (record type {content_type})"));
+        }
+        Err(error) => result.error = Some(error.to_string()),
+    }
+    result
 }
 
 #[cfg(test)]

@@ -242,6 +242,7 @@ pub fn evaluate_enumeration(
     let accepted = accepted_suites(enumeration);
     verdicts.extend(cipher_verdicts(target, enumeration, &accepted, profile));
     verdicts.extend(extension_verdicts(target, enumeration));
+    verdicts.extend(heartbleed_verdict(target, enumeration));
     verdicts.push(itsp_verdict(target, enumeration, &accepted, profile));
     for verdict in &mut verdicts {
         if enumeration.truncated {
@@ -254,7 +255,7 @@ pub fn evaluate_enumeration(
 }
 
 /// The checks graded from accepted suites and extensions, after the protocol checks.
-pub const SUITE_CHECKS: [Check; 14] = [
+pub const SUITE_CHECKS: [Check; 15] = [
     Check::TlsCipherNull,
     Check::TlsCipherAnon,
     Check::TlsCipherExport,
@@ -268,6 +269,7 @@ pub const SUITE_CHECKS: [Check; 14] = [
     Check::TlsRenegotiation,
     Check::TlsExtendedMasterSecret,
     Check::TlsFallbackScsv,
+    Check::TlsHeartbleed,
     Check::TlsPolicyItsp40062,
 ];
 
@@ -679,6 +681,66 @@ fn extension_verdicts(target: &str, enumeration: &TlsEnumeration) -> Vec<Verdict
     ]
 }
 
+/// `tls.heartbleed` from the probe's facts. No verdict for an older report that accepted TLS
+/// 1.0–1.2 but has no probe: absence is not a pass.
+fn heartbleed_verdict(target: &str, enumeration: &TlsEnumeration) -> Option<Verdict> {
+    let check = Check::TlsHeartbleed;
+    let Some(probe) = &enumeration.heartbeat else {
+        let legacy_accepted = enumeration.protocols.iter().any(|p| {
+            p.accepted && matches!(p.protocol.as_str(), "TLSv1.0" | "TLSv1.1" | "TLSv1.2")
+        });
+        return (!legacy_accepted).then(|| {
+            Verdict::new(
+                check,
+                target,
+                Status::Pass,
+                Message::new("tls.heartbleed.tls13_only"),
+            )
+        });
+    };
+    let answer = probe.answer.as_deref().unwrap_or("-");
+    let verdict = match (probe.vulnerable, &probe.error) {
+        (Some(true), _) => Verdict::new(
+            check,
+            target,
+            Status::Fail,
+            Message::new("tls.heartbleed.fail").arg("answer", answer),
+        )
+        .remediation(Message::new("tls.heartbleed.fix")),
+        (Some(false), _) if !probe.extension_offered => Verdict::new(
+            check,
+            target,
+            Status::Pass,
+            Message::new("tls.heartbleed.not_offered").arg("protocol", &probe.protocol),
+        ),
+        (Some(false), _) => Verdict::new(
+            check,
+            target,
+            Status::Pass,
+            Message::new("tls.heartbleed.pass")
+                .arg("protocol", &probe.protocol)
+                .arg("answer", answer),
+        ),
+        (None, error) => {
+            let error = error.as_deref().unwrap_or("no conclusive answer");
+            Verdict::new(
+                check,
+                target,
+                Status::Error,
+                Message::new("tls.heartbleed.error").arg("error", error),
+            )
+            .evidence("error", error)
+        }
+    };
+    let mut verdict = verdict
+        .evidence("protocol", &probe.protocol)
+        .evidence("extension_offered", probe.extension_offered);
+    if let Some(answer) = &probe.answer {
+        verdict = verdict.evidence("answer", answer);
+    }
+    Some(verdict)
+}
+
 /// The strict ITSP.40.062 view: protocols, suites and groups outside its tiers fail;
 /// phase-out ones warn.
 /// Strong key-exchange groups that ITSP.40.062 does not list but the other profiles accept.
@@ -794,7 +856,7 @@ fn itsp_verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigie_model::Lang;
+    use vigie_model::{Lang, TlsHeartbeat};
 
     fn support(protocol: &str, suites: &[&str]) -> TlsProtocolSupport {
         TlsProtocolSupport {
@@ -836,6 +898,12 @@ mod tests {
             secure_renegotiation: Some(true),
             extended_master_secret: Some(true),
             fallback_scsv: Some(true),
+            heartbeat: Some(TlsHeartbeat {
+                protocol: "TLSv1.2".to_owned(),
+                extension_offered: false,
+                vulnerable: Some(false),
+                ..TlsHeartbeat::default()
+            }),
             handshakes: 12,
             truncated: false,
             errors: vec![],
@@ -915,6 +983,13 @@ mod tests {
         e.secure_renegotiation = Some(false);
         e.extended_master_secret = Some(false);
         e.fallback_scsv = Some(false);
+        e.heartbeat = Some(TlsHeartbeat {
+            protocol: "TLSv1.2".to_owned(),
+            extension_offered: true,
+            vulnerable: Some(true),
+            answer: Some("heartbeat response of 56 bytes to a request carrying 16".to_owned()),
+            error: None,
+        });
         let verdicts = grade(&e);
         let v = get(&verdicts, Check::TlsProtocolTls10);
         assert_eq!((v.status, v.severity), (Status::Fail, Severity::Medium));
@@ -956,6 +1031,7 @@ mod tests {
             Check::TlsRenegotiation,
             Check::TlsExtendedMasterSecret,
             Check::TlsFallbackScsv,
+            Check::TlsHeartbleed,
             Check::TlsPolicyItsp40062,
         ] {
             let v = get(&verdicts, check);
@@ -978,6 +1054,51 @@ mod tests {
             .iter()
             .all(|s| s["suite"].as_str().unwrap().starts_with("TLS_RSA_")));
         all_rendered(&verdicts);
+    }
+
+    #[test]
+    fn heartbleed_from_the_probe_facts() {
+        let mut e = modern();
+        let probe = |offered: bool, vulnerable: Option<bool>, answer: &str, error: Option<&str>| {
+            Some(TlsHeartbeat {
+                protocol: "TLSv1.2".to_owned(),
+                extension_offered: offered,
+                vulnerable,
+                answer: Some(answer.to_owned()),
+                error: error.map(str::to_owned),
+            })
+        };
+        e.heartbeat = probe(true, Some(true), "heartbeat response of 56 bytes", None);
+        let verdicts = grade(&e);
+        let v = get(&verdicts, Check::TlsHeartbleed);
+        assert_eq!((v.status, v.severity), (Status::Fail, Severity::Critical));
+        assert!(v.remediation.is_some());
+        // Evidence holds what the probe saw, never bytes from the server.
+        let keys: Vec<&String> = v.evidence.keys().collect();
+        assert_eq!(keys, ["answer", "extension_offered", "protocol"]);
+
+        e.heartbeat = probe(true, Some(false), "no answer", None);
+        let verdicts = grade(&e);
+        let v = get(&verdicts, Check::TlsHeartbleed);
+        assert_eq!(v.status, Status::Pass);
+        assert_eq!(v.evidence["extension_offered"], true);
+
+        e.heartbeat = probe(false, Some(false), "-", None);
+        let verdicts = grade(&e);
+        let v = get(&verdicts, Check::TlsHeartbleed);
+        assert_eq!(v.status, Status::Pass);
+        assert!(v.summary.render(Lang::En).contains("does not offer"));
+
+        e.heartbeat = probe(true, None, "-", Some("the server sent 2 of the 5 bytes"));
+        let verdicts = grade(&e);
+        assert_eq!(get(&verdicts, Check::TlsHeartbleed).status, Status::Error);
+        all_rendered(&verdicts);
+
+        // No probe: a TLS 1.3-only server passes, an older report with TLS 1.2 gets no verdict.
+        e.heartbeat = None;
+        assert!(!grade(&e).iter().any(|v| v.check == Check::TlsHeartbleed));
+        e.protocols[4] = support("TLSv1.2", &[]);
+        assert_eq!(get(&grade(&e), Check::TlsHeartbleed).status, Status::Pass);
     }
 
     #[test]
