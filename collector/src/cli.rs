@@ -30,7 +30,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "VIGIE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Where the data lives: sqlite://PATH [default: sqlite://vigie.db].
+    /// Where the data lives: sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+    /// [default: sqlite://vigie.db].
     #[arg(
         long,
         global = true,
@@ -345,12 +346,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let store = open(cli.database_url, file).await?;
-            let version = store.schema_version().await?;
-            eprintln!(
-                "database {} is at schema version {version}",
-                store.path().display()
-            );
+            let url = cli
+                .database_url
+                .or(file.database_url)
+                .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+            let (store, from, to) = Store::open_with(&url, true).await?;
+            if from == to {
+                eprintln!(
+                    "database {} ({}) is at schema version {to}, the newest this collector knows; nothing to do",
+                    store.location(),
+                    store.backend_name()
+                );
+            } else {
+                eprintln!(
+                    "database {} ({}) migrated from schema version {from} to {to}",
+                    store.location(),
+                    store.backend_name()
+                );
+            }
             Ok(())
         }
     }
@@ -456,7 +469,7 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (is the port in use?)", config.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(listen = %local, tls = tls.is_some(), database = %store.path().display(), "collector serving");
+    tracing::info!(listen = %local, tls = tls.is_some(), database = %store.location(), "collector serving");
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::with_limits(

@@ -17,7 +17,7 @@ async fn healthz_answers_and_readyz_follows_the_database_file() {
 
     // The database file disappears under the running collector (a mistaken cleanup, a
     // volume unmounted): the open connection would go on writing to an unlinked file.
-    let path = c.store().path().to_owned();
+    let path = c.store().path().unwrap().to_owned();
     std::fs::remove_file(&path).unwrap();
     let (status, body) = c.get("/readyz", None).await;
     assert_error(

@@ -3,6 +3,7 @@
 //! - [`pki`]: a test certificate authority and leaf certificates with the validity a test needs;
 //! - [`tls_server`]: TLS servers presenting those certificates, and hostile servers (silent,
 //!   garbage), all on loopback addresses, each stopped when its handle is dropped;
+//! - [`postgres`]: a throwaway PostgreSQL server, one database per test;
 //! - [`scale`]: a collector with any flags, reports of many findings and a keep-alive HTTP
 //!   client, for the fault and security tests and the load generator.
 //!
@@ -11,5 +12,6 @@
 pub mod harness;
 pub mod http_server;
 pub mod pki;
+pub mod postgres;
 pub mod scale;
 pub mod tls_server;

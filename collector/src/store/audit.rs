@@ -1,6 +1,6 @@
 //! The token lifecycle after creation (revocation, rotation) and the audit log, with their
-//! SQL. Kept beside `sqlite.rs` rather than in it; the same rules hold: every statement
-//! here runs inside the store's one connection, and a token itself is never stored, logged
+//! SQLite statements (PostgreSQL's are in `postgres.rs`). Kept beside `sqlite.rs` rather than
+//! in it; the same rules hold: every statement here runs inside the store's one connection, and a token itself is never stored, logged
 //! or audited, only its hash (and, in the audit log, the first 12 hex digits of that hash).
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -154,6 +154,16 @@ impl Store {
         org: Option<&str>,
         name: &str,
     ) -> Result<usize, StoreError> {
+        if let super::Backend::Postgres(pg) = &self.backend {
+            return match pg.revoke_or_rotate(kind, org, name, None).await? {
+                0 => Err(StoreError::NoSuchToken {
+                    kind: kind.as_str(),
+                    org: org.map(str::to_owned),
+                    name: name.to_owned(),
+                }),
+                count => Ok(count),
+            };
+        }
         let org = org.map(str::to_owned);
         let name = name.to_owned();
         self.with_connection(move |c| {
@@ -183,9 +193,19 @@ impl Store {
         org: Option<&str>,
         name: &str,
     ) -> Result<String, StoreError> {
+        let (token, hash) = crate::auth::generate(kind);
+        if let super::Backend::Postgres(pg) = &self.backend {
+            return match pg.revoke_or_rotate(kind, org, name, Some(&hash)).await? {
+                0 => Err(StoreError::NoSuchToken {
+                    kind: kind.as_str(),
+                    org: org.map(str::to_owned),
+                    name: name.to_owned(),
+                }),
+                _ => Ok(token),
+            };
+        }
         let org = org.map(str::to_owned);
         let name = name.to_owned();
-        let (token, hash) = crate::auth::generate(kind);
         self.with_connection(move |c| {
             let now = Utc::now();
             let tx = c
@@ -230,6 +250,18 @@ impl Store {
         actor: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
+        if let super::Backend::Postgres(pg) = &self.backend {
+            return pg
+                .audit(
+                    action,
+                    &AuditRecord {
+                        actor,
+                        detail: Some(detail),
+                        ..AuditRecord::default()
+                    },
+                )
+                .await;
+        }
         let actor = actor.to_owned();
         let detail = detail.to_owned();
         self.with_connection(move |c| {
@@ -249,6 +281,9 @@ impl Store {
 
     /// The audit log, oldest first.
     pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        if let super::Backend::Postgres(pg) = &self.backend {
+            return pg.audit_entries().await;
+        }
         self.with_connection(|c| {
             let mut statement = c
                 .prepare(

@@ -21,7 +21,7 @@ use super::{
 use crate::auth::{Principal, TokenKind};
 
 /// The migrations, applied in order, each once; `schema_migrations` records them.
-const MIGRATIONS: &[(u32, &str, &str)] = &[
+pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
     (
         1,
         "initial",
@@ -38,6 +38,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "current_state",
         include_str!("../../migrations/0004_current_state.sql"),
     ),
+    (
+        5,
+        "retention",
+        include_str!("../../migrations/0005_retention.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
@@ -49,11 +54,11 @@ fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
 }
 
 /// Times as fixed-width text, so that text order is time order (see the migration).
-fn time_text(time: DateTime<Utc>) -> String {
+pub(super) fn time_text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-fn parse_time(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn parse_time(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Corrupt {
@@ -62,7 +67,7 @@ fn parse_time(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreE
         })
 }
 
-fn parse_status(column: &'static str, value: &str) -> Result<Status, StoreError> {
+pub(super) fn parse_status(column: &'static str, value: &str) -> Result<Status, StoreError> {
     Status::ALL
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -72,7 +77,7 @@ fn parse_status(column: &'static str, value: &str) -> Result<Status, StoreError>
         })
 }
 
-fn parse_severity(column: &'static str, value: &str) -> Result<Severity, StoreError> {
+pub(super) fn parse_severity(column: &'static str, value: &str) -> Result<Severity, StoreError> {
     Severity::ALL
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -83,15 +88,16 @@ fn parse_severity(column: &'static str, value: &str) -> Result<Severity, StoreEr
 }
 
 /// Opens (creating if needed), configures and migrates the database.
-pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+/// Returns the schema versions before and after.
+pub(super) fn open(path: &Path, apply: bool) -> Result<(Connection, u32, u32), StoreError> {
     let open_error = |source| StoreError::Open {
         path: path.to_owned(),
         source,
     };
     let mut connection = Connection::open(path).map_err(open_error)?;
     configure(&connection).map_err(open_error)?;
-    migrate(&mut connection)?;
-    Ok(connection)
+    let (from, to) = migrate(&mut connection, apply)?;
+    Ok((connection, from, to))
 }
 
 /// A second connection to the migrated database, for reads beside the writer.
@@ -129,7 +135,7 @@ fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+fn migrate(connection: &mut Connection, apply: bool) -> Result<(u32, u32), StoreError> {
     connection
         .execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -146,6 +152,9 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             found: current,
             known,
         });
+    }
+    if !apply {
+        return Ok((current, current));
     }
     for &(version, name, text) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let failed = |source| StoreError::Migrate {
@@ -167,7 +176,7 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         tx.commit().map_err(failed)?;
         tracing::info!(version, name, "applied database migration");
     }
-    Ok(())
+    Ok((current, current.max(known)))
 }
 
 pub(super) fn schema_version(connection: &Connection) -> Result<u32, StoreError> {
@@ -858,7 +867,7 @@ fn family_findings(
 }
 
 /// The tables whose rows tests count before and after a refused request.
-const COUNTED_TABLES: [&str; 8] = [
+pub(super) const COUNTED_TABLES: [&str; 8] = [
     "orgs",
     "tokens",
     "reports",
@@ -889,7 +898,32 @@ pub(super) fn row_counts(
         .collect()
 }
 
-type TransitionRow = (Option<Status>, Status, DateTime<Utc>, String);
+use super::TransitionRow;
+
+/// Deletes up to `limit` reports received before `before` that no current-state row points
+/// at, in one transaction; returns how many. Small batches keep the writer free for ingests.
+pub(super) fn prune(
+    connection: &mut Connection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting the pruning"))?;
+    let deleted = tx
+        .execute(
+            "DELETE FROM reports WHERE report_id IN (
+                 SELECT r.report_id FROM reports r
+                 WHERE r.received_at < ?1
+                   AND r.report_id NOT IN (SELECT report_id FROM latest)
+                   AND r.report_id NOT IN (SELECT report_id FROM tls_certificates)
+                 LIMIT ?2)",
+            params![time_text(before), limit],
+        )
+        .map_err(sql("pruning old reports"))?;
+    tx.commit().map_err(sql("committing the pruning"))?;
+    Ok(deleted as u64)
+}
 
 pub(super) fn transitions(
     connection: &Connection,
@@ -1021,7 +1055,7 @@ fn answers(connection: &Connection) -> Result<Vec<Answer>, StoreError> {
     Ok(out)
 }
 
-fn parse_evidence(
+pub(super) fn parse_evidence(
     column: &'static str,
     text: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {

@@ -1,0 +1,1205 @@
+//! Every SQL statement of the collector, for PostgreSQL (`--database-url postgres://…`).
+//!
+//! The same tables, views and values as [`super::sqlite`] (times are the same fixed-width
+//! RFC 3339 text), so the two stores answer the same and the conformance tests
+//! (`collector/tests/store_conformance.rs`) run one suite against both.
+//!
+//! Concurrency: a pool of connections, one transaction per report. Writers of one
+//! organization take a transaction-scoped advisory lock on it, so that two reports of one
+//! agent (or two collectors receiving the same report) apply one after the other; writers of
+//! different organizations do not wait for each other. Reads run in read-only repeatable-read
+//! transactions, so each answer is one consistent snapshot.
+//! Durability is PostgreSQL's: with `synchronous_commit = on` (its default), an acknowledged
+//! report is on disk (and on a synchronous standby if one is configured).
+
+use std::collections::HashMap;
+use std::str::FromStr as _;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+use vigie_matrix::{Answer, FindingFact};
+use vigie_model::{Status, TlsProbeResult};
+
+use super::audit::{fingerprint, AuditAction, AuditEntry, AuditRecord};
+use super::sqlite::{parse_evidence, parse_severity, parse_status, parse_time, time_text};
+use super::{
+    AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MatrixState,
+    MetricsSnapshot, OrgDetail, OrgSummary, StoreError, TlsCertificateRow,
+};
+use crate::auth::{Principal, TokenKind};
+
+/// The migrations in PostgreSQL's dialect: the same numbers, names and meaning as SQLite's
+/// (a unit test of `store` checks that both lists agree).
+pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "assessments",
+        include_str!("../../migrations/postgres/0002_assessments.sql"),
+    ),
+    (
+        3,
+        "audit",
+        include_str!("../../migrations/postgres/0003_audit.sql"),
+    ),
+    (
+        4,
+        "current_state",
+        include_str!("../../migrations/postgres/0004_current_state.sql"),
+    ),
+    (
+        5,
+        "retention",
+        include_str!("../../migrations/postgres/0005_retention.sql"),
+    ),
+];
+
+/// Connections held at most by one collector. PostgreSQL's default `max_connections` is
+/// 100: a few collectors fit beside psql sessions and backups.
+const POOL_SIZE: usize = 16;
+
+/// How long a request waits for a connection (or to open one) before the store is called
+/// unavailable (503), rather than piling up behind a database that does not answer.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The advisory lock key that serializes migrations between collectors started together.
+const MIGRATION_LOCK: i64 = 0x5649_4749_4500_0001;
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+fn pg(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |source| StoreError::Postgres { operation, source }
+}
+
+/// The pooled PostgreSQL store.
+#[derive(Clone)]
+pub(super) struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects, checks the schema version and applies pending migrations when `migrate`.
+    pub(super) async fn open(url: &str, migrate: bool) -> Result<(PgStore, u32, u32), StoreError> {
+        // The URL may hold a password: errors name only what is wrong with it.
+        let config = tokio_postgres::Config::from_str(url).map_err(|_| StoreError::BadUrl {
+            url: "postgres://…".to_owned(),
+            reason:
+                "not a valid PostgreSQL URL; write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+        })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::PostgresPool(e.to_string()))?;
+        let store = PgStore { pool };
+        let (from, to) = store.migrate(migrate).await?;
+        Ok((store, from, to))
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(source) => StoreError::Postgres {
+                operation: "connecting to PostgreSQL",
+                source,
+            },
+            other => StoreError::PostgresPool(other.to_string()),
+        })
+    }
+
+    /// Creates `schema_migrations` and applies what is pending, all in one transaction under
+    /// an advisory lock (PostgreSQL's DDL is transactional: a failed migration leaves the
+    /// schema as it was). Returns the versions before and after.
+    async fn migrate(&self, apply: bool) -> Result<(u32, u32), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the migration"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(pg("waiting for another collector's migration"))?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY NOT NULL,
+                 name       TEXT NOT NULL,
+                 applied_at TEXT NOT NULL
+             )",
+        )
+        .await
+        .map_err(pg("creating schema_migrations"))?;
+        let current = version_in(&tx).await?;
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        if !apply {
+            return Ok((current, current));
+        }
+        for &(version, name, text) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            let failed = |source| StoreError::PgMigrate {
+                version,
+                name,
+                source,
+            };
+            tx.batch_execute(text).await.map_err(failed)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[&(version as i32), &name, &time_text(Utc::now())],
+            )
+            .await
+            .map_err(failed)?;
+            tracing::info!(version, name, "applied database migration");
+        }
+        tx.commit().await.map_err(pg("committing the migrations"))?;
+        Ok((current, current.max(known)))
+    }
+
+    pub(super) async fn schema_version(&self) -> Result<u32, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        version_in(&tx).await
+    }
+
+    /// Ready means a write could be done now: a new transaction that takes a row lock.
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the readiness check"))?;
+        tx.execute(
+            "SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(pg("locking a row for the readiness check"))?;
+        tx.rollback()
+            .await
+            .map_err(pg("ending the readiness check"))
+    }
+
+    pub(super) async fn insert_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        org: Option<&str>,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = time_text(at);
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the token transaction"))?;
+        if let Some(org) = org {
+            tx.execute(
+                "INSERT INTO orgs (org, created_at) VALUES ($1, $2) ON CONFLICT (org) DO NOTHING",
+                &[&org, &now],
+            )
+            .await
+            .map_err(pg("creating the organization"))?;
+        }
+        tx.execute(
+            "INSERT INTO tokens (hash, kind, org, name, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&hash, &kind.as_str(), &org, &name, &now],
+        )
+        .await
+        .map_err(pg("storing the token hash"))?;
+        record(
+            &tx,
+            AuditAction::TokenCreate,
+            &AuditRecord {
+                actor: "cli",
+                kind: Some(kind),
+                org,
+                name: Some(name),
+                token_hash: Some(hash),
+                detail: None,
+            },
+            at,
+        )
+        .await?;
+        tx.commit().await.map_err(pg("committing the token"))
+    }
+
+    pub(super) async fn find_token(&self, hash: &str) -> Result<Option<Principal>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT kind, org, name FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
+            )
+            .await
+            .map_err(pg("looking up a token"))?;
+        let Some(row) = client
+            .query_opt(&statement, &[&hash])
+            .await
+            .map_err(pg("looking up a token"))?
+        else {
+            return Ok(None);
+        };
+        let (kind, org, name): (String, Option<String>, String) =
+            (row.get(0), row.get(1), row.get(2));
+        match (TokenKind::from_stored(&kind), org) {
+            (Some(TokenKind::Agent), Some(org)) => Ok(Some(Principal::Agent { org, name })),
+            (Some(TokenKind::Viewer), None) => Ok(Some(Principal::Viewer { name })),
+            _ => Err(StoreError::Corrupt {
+                column: "tokens.kind",
+                value: kind,
+            }),
+        }
+    }
+
+    /// Stores one report in its own transaction; see the module documentation.
+    pub(super) async fn ingest(
+        &self,
+        incoming: &IncomingReport,
+    ) -> Result<IngestOutcome, StoreError> {
+        let report = &incoming.report;
+        let report_id = report.report_id.to_string();
+        let org = report.org.as_str();
+        let finished_at = time_text(report.finished_at);
+        let received_at = time_text(incoming.received_at);
+
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the ingest transaction"))?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&org])
+            .await
+            .map_err(pg("locking the organization"))?;
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
+                                      started_at, finished_at, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
+                &[
+                    &report_id,
+                    &org,
+                    &report.agent.id,
+                    &incoming.body_sha256,
+                    &received_at,
+                    &time_text(report.started_at),
+                    &finished_at,
+                    &incoming.body,
+                ],
+            )
+            .await
+            .map_err(pg("storing the report"))?;
+        if inserted.is_none() {
+            let row = tx
+                .query_one(
+                    "SELECT body_sha256, received_at FROM reports WHERE report_id = $1",
+                    &[&report_id],
+                )
+                .await
+                .map_err(pg("looking up the report id"))?;
+            let (sha256, first_received_at): (String, String) = (row.get(0), row.get(1));
+            // Nothing was written; the transaction ends without a commit.
+            return Ok(if sha256 == incoming.body_sha256 {
+                IngestOutcome::Duplicate {
+                    received_at: first_received_at,
+                }
+            } else {
+                IngestOutcome::Conflict
+            });
+        }
+
+        tx.execute(
+            "INSERT INTO agents (org, agent_id, hostname, version, last_report_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org, agent_id) DO UPDATE SET
+                 hostname = excluded.hostname,
+                 version = excluded.version,
+                 last_report_at = excluded.last_report_at
+             WHERE excluded.last_report_at >= agents.last_report_at",
+            &[
+                &org,
+                &report.agent.id,
+                &report.agent.hostname,
+                &report.agent.version,
+                &finished_at,
+            ],
+        )
+        .await
+        .map_err(pg("recording the agent"))?;
+
+        // The stored state of every target of the report in one query, then the same rules
+        // as SQLite's finding by finding, then one statement for all rows: a report of 200
+        // findings is a handful of round trips, not 400.
+        let mut targets: Vec<&str> = report.findings.iter().map(|f| f.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let mut state: HashMap<(String, String), (String, String, String)> = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT target, check_id, status, observed_at, since FROM latest
+                 WHERE org = $1 AND target = ANY($2)",
+                &[&org, &targets],
+            )
+            .await
+            .map_err(pg("reading the latest state"))?
+        {
+            state.insert(
+                (row.get(0), row.get(1)),
+                (row.get(2), row.get(3), row.get(4)),
+            );
+        }
+        // Rows to write, last finding of a key wins (as the second upsert would in SQLite).
+        let mut upserts: Vec<(String, String, usize, String)> = Vec::new();
+        let mut upsert_index: HashMap<(String, String), usize> = HashMap::new();
+        let mut history: Vec<(String, String, Option<String>, String)> = Vec::new();
+        for (i, finding) in report.findings.iter().enumerate() {
+            let key = (finding.target.clone(), finding.check.as_str().to_owned());
+            let status = finding.status.as_str();
+            let previous = state.get(&key);
+            let since = match previous {
+                // A report that finished before the stored verdict was observed arrives
+                // late (an outbox backlog): it is kept in `reports` but changes nothing newer.
+                Some((_, observed_at, _)) if *observed_at > finished_at => continue,
+                Some((previous_status, _, since)) if previous_status == status => since.clone(),
+                _ => {
+                    history.push((
+                        key.0.clone(),
+                        key.1.clone(),
+                        previous.map(|p| p.0.clone()),
+                        status.to_owned(),
+                    ));
+                    finished_at.clone()
+                }
+            };
+            state.insert(
+                key.clone(),
+                (status.to_owned(), finished_at.clone(), since.clone()),
+            );
+            match upsert_index.get(&key) {
+                Some(&at) => upserts[at] = (key.0, key.1, i, since),
+                None => {
+                    upsert_index.insert(key.clone(), upserts.len());
+                    upserts.push((key.0, key.1, i, since));
+                }
+            }
+        }
+        if !history.is_empty() {
+            let (mut t, mut c, mut f, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (target, check, from, to) in history {
+                t.push(target);
+                c.push(check);
+                f.push(from);
+                s.push(to);
+            }
+            let params: &Params = &[&org, &finished_at, &report_id, &t, &c, &f, &s];
+            tx.execute(
+                "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
+                                          report_id)
+                 SELECT $1, u.t, u.c, u.f, u.s, $2, $3
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[])
+                      WITH ORDINALITY AS u(t, c, f, s, n)
+                 ORDER BY u.n",
+                params,
+            )
+            .await
+            .map_err(pg("recording status transitions"))?;
+        }
+        if !upserts.is_empty() {
+            let mut columns: [Vec<Option<String>>; 8] = Default::default();
+            for (target, check, i, since) in upserts {
+                let finding = &report.findings[i];
+                let evidence = serde_json::to_string(&finding.evidence).map_err(|source| {
+                    StoreError::Serialize {
+                        what: "finding evidence",
+                        source,
+                    }
+                })?;
+                columns[0].push(Some(target));
+                columns[1].push(Some(check));
+                columns[2].push(Some(finding.status.as_str().to_owned()));
+                columns[3].push(Some(finding.severity.as_str().to_owned()));
+                columns[4].push(Some(finding.summary.clone()));
+                columns[5].push(finding.remediation.clone());
+                columns[6].push(Some(evidence));
+                columns[7].push(Some(since));
+            }
+            let [t, c, s, sev, sum, rem, ev, si] = &columns;
+            let params: &Params = &[
+                &org,
+                &report_id,
+                &finished_at,
+                t,
+                c,
+                s,
+                sev,
+                sum,
+                rem,
+                ev,
+                si,
+            ];
+            tx.execute(
+                "INSERT INTO latest (org, target, check_id, status, severity, summary,
+                                     remediation, evidence, report_id, observed_at, since)
+                 SELECT $1, u.t, u.c, u.s, u.sev, u.sum, u.rem, u.ev, $2, $3, u.si
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                             $9::text[], $10::text[], $11::text[])
+                      AS u(t, c, s, sev, sum, rem, ev, si)
+                 ON CONFLICT (org, target, check_id) DO UPDATE SET
+                     status = excluded.status, severity = excluded.severity,
+                     summary = excluded.summary, remediation = excluded.remediation,
+                     evidence = excluded.evidence, report_id = excluded.report_id,
+                     observed_at = excluded.observed_at, since = excluded.since",
+                params,
+            )
+            .await
+            .map_err(pg("updating the latest state"))?;
+        }
+
+        for observation in &report.observations.tls {
+            let TlsProbeResult::Handshake(handshake) = &observation.result else {
+                continue;
+            };
+            // The server sends its leaf first (RFC 8446 §4.4.2).
+            let Some(leaf) = handshake.certificates.first() else {
+                continue;
+            };
+            tx.execute(
+                "INSERT INTO tls_certificates (org, target, not_after, observed_at, report_id)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (org, target) DO UPDATE SET
+                     not_after = excluded.not_after, observed_at = excluded.observed_at,
+                     report_id = excluded.report_id
+                 WHERE excluded.observed_at >= tls_certificates.observed_at",
+                &[
+                    &org,
+                    &observation.target,
+                    &time_text(leaf.not_after),
+                    &time_text(observation.observed_at),
+                    &report_id,
+                ],
+            )
+            .await
+            .map_err(pg("recording a certificate expiry"))?;
+        }
+        tx.commit().await.map_err(pg("committing the report"))?;
+        Ok(IngestOutcome::Stored { received_at })
+    }
+
+    /// A read-only snapshot transaction.
+    async fn read<'c>(
+        client: &'c mut deadpool_postgres::Object,
+    ) -> Result<deadpool_postgres::Transaction<'c>, StoreError> {
+        client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg("starting a read transaction"))
+    }
+
+    pub(super) async fn orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        let mut summaries: Vec<OrgSummary> = org_ids(&tx)
+            .await?
+            .into_iter()
+            .map(|id| OrgSummary {
+                id,
+                agents: 0,
+                last_report_at: None,
+                findings: FindingCounts::zero(),
+            })
+            .collect();
+        let index = |summaries: &[OrgSummary], org: &str| {
+            summaries.binary_search_by(|s| s.id.as_str().cmp(org)).ok()
+        };
+        for row in tx
+            .query(
+                "SELECT org, COUNT(*), MAX(last_report_at) FROM agents GROUP BY org",
+                &[],
+            )
+            .await
+            .map_err(pg("counting agents"))?
+        {
+            let (org, agents, last): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+            if let Some(i) = index(&summaries, &org) {
+                summaries[i].agents = u64::try_from(agents).unwrap_or(0);
+                summaries[i].last_report_at = Some(parse_time("agents.last_report_at", &last)?);
+            }
+        }
+        for (org, status, severity, count) in finding_counts(&tx).await? {
+            if let Some(i) = index(&summaries, &org) {
+                summaries[i].findings.add(status, severity, count);
+            }
+        }
+        Ok(summaries)
+    }
+
+    pub(super) async fn org(&self, org: &str) -> Result<Option<OrgDetail>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        if tx
+            .query_opt("SELECT 1 FROM orgs WHERE org = $1", &[&org])
+            .await
+            .map_err(pg("looking up the organization"))?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let mut agents = Vec::new();
+        for row in tx
+            .query(
+                "SELECT agent_id, hostname, version, last_report_at FROM agents
+                 WHERE org = $1 ORDER BY agent_id",
+                &[&org],
+            )
+            .await
+            .map_err(pg("listing agents"))?
+        {
+            let last: String = row.get(3);
+            agents.push(AgentRow {
+                id: row.get(0),
+                hostname: row.get(1),
+                version: row.get(2),
+                last_report_at: parse_time("agents.last_report_at", &last)?,
+            });
+        }
+        let mut findings = Vec::new();
+        for row in tx
+            .query(
+                "SELECT check_id, target, status, severity, summary, remediation, evidence,
+                        report_id, observed_at, since
+                 FROM current_latest WHERE org = $1 ORDER BY target, check_id",
+                &[&org],
+            )
+            .await
+            .map_err(pg("reading the latest findings"))?
+        {
+            let (status, severity, evidence, observed, since): (
+                String,
+                String,
+                String,
+                String,
+                String,
+            ) = (row.get(2), row.get(3), row.get(6), row.get(8), row.get(9));
+            findings.push(LatestFinding {
+                check: row.get(0),
+                target: row.get(1),
+                status: parse_status("latest.status", &status)?,
+                severity: parse_severity("latest.severity", &severity)?,
+                summary: row.get(4),
+                remediation: row.get(5),
+                evidence: serde_json::from_str(&evidence).map_err(|_| StoreError::Corrupt {
+                    column: "latest.evidence",
+                    value: evidence.chars().take(64).collect(),
+                })?,
+                report_id: row.get(7),
+                observed_at: parse_time("latest.observed_at", &observed)?,
+                since: parse_time("latest.since", &since)?,
+            });
+        }
+        let tls_certificates = tls_rows(&tx, Some(org))
+            .await?
+            .into_iter()
+            .map(|(_, target, not_after, observed_at)| TlsCertificateRow {
+                target,
+                not_after,
+                observed_at,
+            })
+            .collect();
+        Ok(Some(OrgDetail {
+            id: org.to_owned(),
+            agents,
+            findings,
+            tls_certificates,
+        }))
+    }
+
+    pub(super) async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        let orgs = org_ids(&tx).await?;
+        let mut agents = Vec::new();
+        for row in tx
+            .query(
+                "SELECT org, agent_id, last_report_at FROM agents ORDER BY org, agent_id",
+                &[],
+            )
+            .await
+            .map_err(pg("listing agents"))?
+        {
+            let last: String = row.get(2);
+            agents.push((
+                row.get(0),
+                row.get(1),
+                parse_time("agents.last_report_at", &last)?,
+            ));
+        }
+        let mut checks = Vec::new();
+        for row in tx
+            .query(
+                "SELECT org, target, check_id, status FROM current_latest
+                 ORDER BY org, target, check_id",
+                &[],
+            )
+            .await
+            .map_err(pg("listing checks"))?
+        {
+            let status: String = row.get(3);
+            checks.push((
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                parse_status("latest.status", &status)?,
+            ));
+        }
+        let finding_counts = finding_counts(&tx).await?;
+        let tls_not_after = tls_rows(&tx, None)
+            .await?
+            .into_iter()
+            .map(|(org, target, not_after, _)| (org, target, not_after))
+            .collect();
+        let mut family = Vec::new();
+        for row in tx
+            .query(
+                "SELECT org, target, check_id, status, severity, evidence FROM current_latest
+                 WHERE check_id LIKE 'tls.protocol.%' OR check_id LIKE 'service.%'
+                    OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing',
+                                    'host.updates.security', 'host.os.eol')
+                 ORDER BY org, target, check_id",
+                &[],
+            )
+            .await
+            .map_err(pg("listing the family verdicts"))?
+        {
+            let check: String = row.get(2);
+            if !crate::family_metrics::wanted(&check) {
+                continue;
+            }
+            let (status, severity, evidence): (String, String, String) =
+                (row.get(3), row.get(4), row.get(5));
+            family.push(crate::family_metrics::LatestFinding {
+                org: row.get(0),
+                target: row.get(1),
+                check,
+                status: parse_status("latest.status", &status)?,
+                severity: parse_severity("latest.severity", &severity)?,
+                // Evidence only refines a gauge; unreadable evidence must not hide the verdict.
+                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+            });
+        }
+        Ok(MetricsSnapshot {
+            orgs,
+            agents,
+            checks,
+            finding_counts,
+            tls_not_after,
+            capability_levels: Vec::new(),
+            family: crate::family_metrics::derive(&family),
+        })
+    }
+
+    pub(super) async fn matrix_state(&self) -> Result<MatrixState, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        let orgs = org_ids(&tx).await?;
+        let mut findings = Vec::new();
+        for row in tx
+            .query(
+                "SELECT org, target, check_id, status, evidence, observed_at FROM current_latest
+                 ORDER BY org, target, check_id",
+                &[],
+            )
+            .await
+            .map_err(pg("reading the latest verdicts"))?
+        {
+            let check: String = row.get(2);
+            // A check this build does not know (a newer agent) grades nothing.
+            let Some(check) = vigie_model::Check::from_id(&check) else {
+                continue;
+            };
+            let (status, evidence, observed): (String, String, String) =
+                (row.get(3), row.get(4), row.get(5));
+            findings.push((
+                row.get(0),
+                FindingFact {
+                    check,
+                    target: row.get(1),
+                    status: parse_status("latest.status", &status)?,
+                    evidence: parse_evidence("latest.evidence", &evidence)?,
+                    observed_at: parse_time("latest.observed_at", &observed)?,
+                },
+            ));
+        }
+        let answers = answers(&tx).await?;
+        Ok(MatrixState {
+            orgs,
+            findings,
+            answers,
+        })
+    }
+
+    pub(super) async fn matrix_state_at(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<MatrixState, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        let orgs = org_ids(&tx).await?;
+        let rows = tx
+            .query(
+                "SELECT DISTINCT ON (org, target, check_id)
+                        org, target, check_id, to_status, at, report_id
+                 FROM transitions WHERE at <= $1
+                 ORDER BY org, target, check_id, at DESC, id DESC",
+                &[&time_text(at)],
+            )
+            .await
+            .map_err(pg("reading history"))?;
+        // Evidence comes from the report that set each status; each report is parsed once.
+        let mut reports: HashMap<String, Option<vigie_model::Report>> = HashMap::new();
+        let mut findings = Vec::new();
+        for row in rows {
+            let (org, target, check, status, changed_at, report_id): (
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+            ) = (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+            );
+            let Some(check_known) = vigie_model::Check::from_id(&check) else {
+                continue;
+            };
+            if !reports.contains_key(&report_id) {
+                let body: Option<String> = tx
+                    .query_opt(
+                        "SELECT body FROM reports WHERE report_id = $1",
+                        &[&report_id],
+                    )
+                    .await
+                    .map_err(pg("reading a stored report"))?
+                    .map(|row| row.get(0));
+                let parsed =
+                    body.and_then(|b| serde_json::from_str::<vigie_model::Report>(&b).ok());
+                reports.insert(report_id.clone(), parsed);
+            }
+            let evidence = reports
+                .get(&report_id)
+                .and_then(Option::as_ref)
+                .and_then(|r| {
+                    r.findings
+                        .iter()
+                        .find(|f| f.target == target && f.check.as_str() == check)
+                })
+                .map(|f| f.evidence.clone())
+                .unwrap_or_default();
+            findings.push((
+                org,
+                FindingFact {
+                    check: check_known,
+                    target,
+                    status: parse_status("transitions.to_status", &status)?,
+                    evidence,
+                    observed_at: parse_time("transitions.at", &changed_at)?,
+                },
+            ));
+        }
+        let answers = answers(&tx).await?;
+        Ok(MatrixState {
+            orgs,
+            findings,
+            answers,
+        })
+    }
+
+    pub(super) async fn insert_answers(
+        &self,
+        answers: &[Answer],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let now = time_text(now);
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the assessment import"))?;
+        for answer in answers {
+            // A typo in an organization id must not create a new organization.
+            if tx
+                .query_opt("SELECT 1 FROM orgs WHERE org = $1", &[&answer.org])
+                .await
+                .map_err(pg("looking up the organization"))?
+                .is_none()
+            {
+                return Err(StoreError::UnknownOrg(answer.org.clone()));
+            }
+            tx.execute(
+                "INSERT INTO assessments (org, question, answer, respondent_role, answered_on,
+                                          evidence, imported_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (org, question, answered_on) DO UPDATE SET
+                     answer = excluded.answer, respondent_role = excluded.respondent_role,
+                     evidence = excluded.evidence, imported_at = excluded.imported_at",
+                &[
+                    &answer.org,
+                    &answer.question,
+                    &answer.answer,
+                    &answer.respondent_role,
+                    &answer.answered_on.to_string(),
+                    &answer.evidence,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(pg("storing an answer"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(pg("committing the assessment import"))?;
+        Ok(answers.len())
+    }
+
+    pub(super) async fn row_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        let mut out = Vec::new();
+        for table in super::sqlite::COUNTED_TABLES {
+            // The table names are constants, never input.
+            let count: i64 = tx
+                .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+                .await
+                .map_err(pg("counting rows"))?
+                .get(0);
+            out.push((table, u64::try_from(count).unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn transitions(
+        &self,
+        org: &str,
+        target: &str,
+        check: &str,
+    ) -> Result<Vec<super::TransitionRow>, StoreError> {
+        let client = self.client().await?;
+        let mut out = Vec::new();
+        for row in client
+            .query(
+                "SELECT from_status, to_status, at, report_id FROM transitions
+                 WHERE org = $1 AND target = $2 AND check_id = $3 ORDER BY at, id",
+                &[&org, &target, &check],
+            )
+            .await
+            .map_err(pg("reading history"))?
+        {
+            let (from, to, at): (Option<String>, String, String) =
+                (row.get(0), row.get(1), row.get(2));
+            out.push((
+                from.map(|f| parse_status("transitions.from_status", &f))
+                    .transpose()?,
+                parse_status("transitions.to_status", &to)?,
+                parse_time("transitions.at", &at)?,
+                row.get(3),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Revokes the active tokens of `kind`, `org`, `name` and, for a rotation, stores the new
+    /// one, in one transaction; returns how many were revoked (none: nothing is changed).
+    pub(super) async fn revoke_or_rotate(
+        &self,
+        kind: TokenKind,
+        org: Option<&str>,
+        name: &str,
+        new_hash: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let now = Utc::now();
+        let detail = if new_hash.is_some() {
+            "rotated"
+        } else {
+            "revoked"
+        };
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the revocation"))?;
+        let hashes: Vec<String> = tx
+            .query(
+                "SELECT hash FROM tokens
+                 WHERE kind = $1 AND org IS NOT DISTINCT FROM $2 AND name = $3
+                   AND revoked_at IS NULL
+                 FOR UPDATE",
+                &[&kind.as_str(), &org, &name],
+            )
+            .await
+            .map_err(pg("finding the tokens to revoke"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        for hash in &hashes {
+            tx.execute(
+                "UPDATE tokens SET revoked_at = $1 WHERE hash = $2",
+                &[&time_text(now), hash],
+            )
+            .await
+            .map_err(pg("revoking a token"))?;
+            record(
+                &tx,
+                AuditAction::TokenRevoke,
+                &AuditRecord {
+                    actor: "cli",
+                    kind: Some(kind),
+                    org,
+                    name: Some(name),
+                    token_hash: Some(hash),
+                    detail: Some(detail),
+                },
+                now,
+            )
+            .await?;
+        }
+        if let Some(hash) = new_hash {
+            tx.execute(
+                "INSERT INTO tokens (hash, kind, org, name, created_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&hash, &kind.as_str(), &org, &name, &time_text(now)],
+            )
+            .await
+            .map_err(pg("storing the new token hash"))?;
+            record(
+                &tx,
+                AuditAction::TokenCreate,
+                &AuditRecord {
+                    actor: "cli",
+                    kind: Some(kind),
+                    org,
+                    name: Some(name),
+                    token_hash: Some(hash),
+                    detail: Some("rotation"),
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(pg("committing the revocation"))?;
+        Ok(hashes.len())
+    }
+
+    pub(super) async fn audit(
+        &self,
+        action: AuditAction,
+        record_: &AuditRecord<'_>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the audit transaction"))?;
+        record(&tx, action, record_, Utc::now()).await?;
+        tx.commit().await.map_err(pg("writing the audit log"))
+    }
+
+    pub(super) async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query(
+                "SELECT at, action, actor, kind, org, name, fingerprint, detail
+                 FROM audit_log ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(pg("reading the audit log"))?
+            .iter()
+            .map(|row| AuditEntry {
+                at: row.get(0),
+                action: row.get(1),
+                actor: row.get(2),
+                kind: row.get(3),
+                org: row.get(4),
+                name: row.get(5),
+                fingerprint: row.get(6),
+                detail: row.get(7),
+            })
+            .collect())
+    }
+
+    /// Deletes up to `limit` reports received before `before` that no current-state row
+    /// points at; returns how many.
+    pub(super) async fn prune(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM reports WHERE report_id IN (
+                     SELECT r.report_id FROM reports r
+                     WHERE r.received_at < $1
+                       AND r.report_id NOT IN (SELECT report_id FROM latest)
+                       AND r.report_id NOT IN (SELECT report_id FROM tls_certificates)
+                     LIMIT $2)",
+                &[&time_text(before), &limit],
+            )
+            .await
+            .map_err(pg("pruning old reports"))
+    }
+}
+
+async fn version_in(client: &tokio_postgres::Transaction<'_>) -> Result<u32, StoreError> {
+    let version: i32 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(pg("reading the schema version"))?
+        .get(0);
+    Ok(u32::try_from(version).unwrap_or(0))
+}
+
+/// Writes one audit row with `client` (inside the caller's transaction, if any).
+async fn record(
+    client: &tokio_postgres::Transaction<'_>,
+    action: AuditAction,
+    record: &AuditRecord<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO audit_log (at, action, actor, kind, org, name, fingerprint, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &time_text(at),
+                &action.as_str(),
+                &record.actor,
+                &record.kind.map(TokenKind::as_str),
+                &record.org,
+                &record.name,
+                &record.token_hash.map(fingerprint),
+                &record.detail,
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(pg("writing the audit log"))
+}
+
+async fn org_ids(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<String>, StoreError> {
+    Ok(tx
+        .query("SELECT org FROM orgs ORDER BY org", &[])
+        .await
+        .map_err(pg("listing organizations"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+async fn finding_counts(
+    tx: &tokio_postgres::Transaction<'_>,
+) -> Result<Vec<(String, Status, vigie_model::Severity, u64)>, StoreError> {
+    let mut counts = Vec::new();
+    for row in tx
+        .query(
+            "SELECT org, status, severity, COUNT(*) FROM current_latest
+             GROUP BY org, status, severity ORDER BY org, status, severity",
+            &[],
+        )
+        .await
+        .map_err(pg("counting findings"))?
+    {
+        let (org, status, severity, count): (String, String, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        counts.push((
+            org,
+            parse_status("latest.status", &status)?,
+            parse_severity("latest.severity", &severity)?,
+            u64::try_from(count).unwrap_or(0),
+        ));
+    }
+    Ok(counts)
+}
+
+type TlsRow = (String, String, DateTime<Utc>, DateTime<Utc>);
+
+async fn tls_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    org: Option<&str>,
+) -> Result<Vec<TlsRow>, StoreError> {
+    let mut out = Vec::new();
+    for row in tx
+        .query(
+            "SELECT org, target, not_after, observed_at FROM current_tls_certificates
+             WHERE $1::text IS NULL OR org = $1 ORDER BY org, target",
+            &[&org],
+        )
+        .await
+        .map_err(pg("listing certificates"))?
+    {
+        let (not_after, observed): (String, String) = (row.get(2), row.get(3));
+        out.push((
+            row.get(0),
+            row.get(1),
+            parse_time("tls_certificates.not_after", &not_after)?,
+            parse_time("tls_certificates.observed_at", &observed)?,
+        ));
+    }
+    Ok(out)
+}
+
+async fn answers(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<Answer>, StoreError> {
+    let rows: Vec<Row> = tx
+        .query(
+            "SELECT org, question, answer, respondent_role, answered_on, evidence
+             FROM assessments ORDER BY org, question, answered_on",
+            &[],
+        )
+        .await
+        .map_err(pg("reading answers"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let answered_on: String = row.get(4);
+        let answered_on =
+            chrono::NaiveDate::parse_from_str(&answered_on, "%Y-%m-%d").map_err(|_| {
+                StoreError::Corrupt {
+                    column: "assessments.answered_on",
+                    value: answered_on.clone(),
+                }
+            })?;
+        out.push(Answer {
+            org: row.get(0),
+            question: row.get(1),
+            answer: row.get(2),
+            respondent_role: row.get(3),
+            answered_on,
+            evidence: row.get(5),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,499 @@
+//! The store's conformance suite: the same test functions run against SQLite (a fresh file)
+//! and PostgreSQL (a real server started for each test, one database each), through the
+//! HTTP API where a client would go and through `Store` for what only the CLI reaches. A
+//! backend that answers differently from the other fails here.
+//!
+//! Each case is an `async fn(TestCollector)`; `conformance!` makes `sqlite::NAME` and
+//! `postgres::NAME` tests of it.
+
+mod common;
+
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use common::*;
+use vigie_collector::store::audit::AuditAction;
+use vigie_collector::{Principal, Store, StoreError, TokenKind};
+use vigie_model::Status;
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::TestCollector::with_backend(super::Backend::Sqlite).await)
+                        .await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(
+                        super::TestCollector::with_backend(super::Backend::Postgres).await,
+                    )
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    schema_is_at_the_newest_version_and_migrating_again_does_nothing,
+    ingest_is_idempotent_and_a_conflict_changes_nothing,
+    current_state_is_the_agents_newest_report,
+    transitions_record_status_changes_only,
+    orgs_and_org_detail,
+    metrics_snapshot_counts_the_current_state,
+    matrix_state_now_and_in_the_past,
+    tokens_authenticate_revoke_and_rotate,
+    assessments_are_all_or_nothing,
+    audit_log_records_tokens_and_exports_without_tokens,
+    prune_keeps_current_reports_and_history,
+);
+
+fn url_of(c: &TestCollector) -> String {
+    match &c.postgres {
+        Some(server) => server.url("vigie"),
+        None => format!("sqlite://{}", c.dir.path().join("vigie.db").display()),
+    }
+}
+
+async fn schema_is_at_the_newest_version_and_migrating_again_does_nothing(c: TestCollector) {
+    let known = Store::known_schema_version();
+    assert!(known >= 5, "{known}");
+    assert_eq!(c.store().schema_version().await.unwrap(), known);
+    let (again, from, to) = Store::open_with(&url_of(&c), true).await.unwrap();
+    assert_eq!((from, to), (known, known));
+    assert_eq!(again.schema_version().await.unwrap(), known);
+}
+
+async fn ingest_is_idempotent_and_a_conflict_changes_nothing(c: TestCollector) {
+    let report = fixture_report(ORG, t0(), Status::Fail);
+    let (status, first) = c.post(Some(&c.agent), body_of(&report)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let rows = c.rows().await;
+    assert_eq!(c.rows_of("reports").await, 1);
+    assert_eq!(c.rows_of("latest").await, report.findings.len() as u64);
+
+    let (status, again) = c.post(Some(&c.agent), body_of(&report)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["received_at"], first["received_at"]);
+    assert_eq!(c.rows().await, rows, "a duplicate wrote something");
+
+    let mut other = report.clone();
+    other.findings[0].summary = "another body under the same id".to_owned();
+    let (status, conflict) = c.post(Some(&c.agent), body_of(&other)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert_eq!(c.rows().await, rows, "a conflict wrote something");
+
+    // Another organization's token cannot store this organization's report.
+    let (status, refused) = c
+        .post(
+            Some(&c.other_agent),
+            body_of(&fixture_report(
+                ORG,
+                t0() + Duration::hours(1),
+                Status::Pass,
+            )),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {refused}");
+    assert_eq!(c.rows().await, rows);
+}
+
+async fn current_state_is_the_agents_newest_report(c: TestCollector) {
+    let first = fixture_report(ORG, t0(), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&first)).await.0,
+        StatusCode::CREATED
+    );
+    let mut second = fixture_report(ORG, t0() + Duration::hours(6), Status::Pass);
+    second.findings.retain(|f| f.target != MAIL);
+    second.observations.tls.retain(|o| o.target != MAIL);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&second)).await.0,
+        StatusCode::CREATED
+    );
+    // A late copy of an older scan changes nothing newer.
+    let late = fixture_report(ORG, t0() + Duration::hours(1), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&late)).await.0,
+        StatusCode::CREATED
+    );
+    let detail = c.store().org(ORG).await.unwrap().unwrap();
+    assert_eq!(detail.findings.len(), second.findings.len());
+    assert!(detail.findings.iter().all(|f| f.target != MAIL));
+    let tls1_0 = detail
+        .findings
+        .iter()
+        .find(|f| f.check == "tls.protocol.tls1_0")
+        .unwrap();
+    assert_eq!(tls1_0.status, Status::Pass);
+    assert_eq!(tls1_0.report_id, second.report_id.to_string());
+    assert_eq!(tls1_0.observed_at, t0() + Duration::hours(6));
+    assert_eq!(tls1_0.since, t0() + Duration::hours(6));
+    let connect = detail
+        .findings
+        .iter()
+        .find(|f| f.check == "tls.connect" && f.target == WWW)
+        .unwrap();
+    assert_eq!(connect.since, t0(), "an unchanged status keeps its since");
+    assert_eq!(connect.evidence["address"], "192.0.2.10:443");
+    assert_eq!(detail.agents.len(), 1);
+    assert_eq!(detail.agents[0].last_report_at, t0() + Duration::hours(6));
+    assert_eq!(
+        detail
+            .tls_certificates
+            .iter()
+            .map(|t| t.target.as_str())
+            .collect::<Vec<_>>(),
+        vec![WWW]
+    );
+}
+
+async fn transitions_record_status_changes_only(c: TestCollector) {
+    for (hours, status) in [
+        (0, Status::Pass),
+        (6, Status::Fail),
+        (12, Status::Fail),
+        (18, Status::Pass),
+    ] {
+        let report = fixture_report(ORG, t0() + Duration::hours(hours), status);
+        assert_eq!(
+            c.post(Some(&c.agent), body_of(&report)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let history = c
+        .store()
+        .transitions(ORG, WWW, "tls.protocol.tls1_0")
+        .await
+        .unwrap();
+    let steps: Vec<(Option<Status>, Status, chrono::DateTime<Utc>)> =
+        history.iter().map(|t| (t.0, t.1, t.2)).collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, Status::Pass, t0()),
+            (Some(Status::Pass), Status::Fail, t0() + Duration::hours(6)),
+            (Some(Status::Fail), Status::Pass, t0() + Duration::hours(18)),
+        ]
+    );
+    // A key whose status never changed has its first verdict only.
+    assert_eq!(
+        c.store()
+            .transitions(ORG, WWW, "tls.connect")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn orgs_and_org_detail(c: TestCollector) {
+    let report = fixture_report(ORG, t0(), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&report)).await.0,
+        StatusCode::CREATED
+    );
+    let (status, orgs) = c.get("/api/v1/orgs", Some(&c.viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{orgs}");
+    let list = orgs["orgs"].as_array().unwrap();
+    let ids: Vec<&str> = list.iter().filter_map(|o| o["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![OTHER_ORG, ORG],
+        "sorted, with the org without reports"
+    );
+    let maple = &list[1];
+    assert_eq!(maple["agents"], 1);
+    assert_eq!(maple["findings"]["total"], report.findings.len() as u64);
+    assert_eq!(maple["findings"]["by_status"]["fail"], 2);
+    assert_eq!(maple["findings"]["by_status"]["error"], 1);
+    assert_eq!(
+        maple["findings"]["by_status_and_severity"]["fail"]["high"],
+        1
+    );
+    assert_eq!(list[0]["agents"], 0);
+    assert_eq!(list[0]["findings"]["total"], 0);
+
+    let (status, detail) = c.get(&format!("/api/v1/orgs/{ORG}"), Some(&c.viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["agents"][0]["id"], format!("{ORG}-srv01"));
+    assert_eq!(
+        detail["findings"].as_array().unwrap().len(),
+        report.findings.len()
+    );
+    assert_eq!(detail["tls_certificates"][0]["target"], WWW);
+    let (status, _) = c.get("/api/v1/orgs/no-such-org", Some(&c.viewer)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn metrics_snapshot_counts_the_current_state(c: TestCollector) {
+    let report = fixture_report(ORG, t0(), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&report)).await.0,
+        StatusCode::CREATED
+    );
+    let snapshot = c.store().metrics_snapshot().await.unwrap();
+    assert_eq!(snapshot.orgs, vec![OTHER_ORG.to_owned(), ORG.to_owned()]);
+    assert_eq!(snapshot.agents.len(), 1);
+    assert_eq!(snapshot.checks.len(), report.findings.len());
+    assert!(snapshot.checks.contains(&(
+        ORG.to_owned(),
+        WWW.to_owned(),
+        "tls.protocol.tls1_0".to_owned(),
+        Status::Fail
+    )));
+    let total: u64 = snapshot.finding_counts.iter().map(|c| c.3).sum();
+    assert_eq!(total, report.findings.len() as u64);
+    assert_eq!(
+        snapshot.tls_not_after,
+        vec![(ORG.to_owned(), WWW.to_owned(), www_not_after())]
+    );
+    let metrics = c.metrics().await;
+    assert!(metrics.contains(&format!(
+        "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\""
+    )));
+}
+
+async fn matrix_state_now_and_in_the_past(c: TestCollector) {
+    for (hours, status) in [(0, Status::Pass), (6, Status::Fail)] {
+        let report = fixture_report(ORG, t0() + Duration::hours(hours), status);
+        assert_eq!(
+            c.post(Some(&c.agent), body_of(&report)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let now = c.store().matrix_state().await.unwrap();
+    assert_eq!(now.orgs, vec![OTHER_ORG.to_owned(), ORG.to_owned()]);
+    let status_of = |state: &vigie_collector::store::MatrixState| {
+        state
+            .findings
+            .iter()
+            .find(|(_, f)| f.check.id() == "tls.protocol.tls1_0" && f.target == WWW)
+            .map(|(_, f)| (f.status, f.evidence.clone()))
+    };
+    let (status, evidence) = status_of(&now).unwrap();
+    assert_eq!(status, Status::Fail);
+    assert_eq!(
+        evidence["negotiated_cipher"],
+        "TLS_RSA_WITH_AES_128_CBC_SHA"
+    );
+    let before = c
+        .store()
+        .matrix_state_at(t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    let (status, evidence) = status_of(&before).unwrap();
+    assert_eq!(status, Status::Pass);
+    assert_eq!(
+        evidence["negotiated_cipher"], "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "evidence read back from the stored report"
+    );
+    let nothing_yet = c
+        .store()
+        .matrix_state_at(t0() - Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(nothing_yet.findings.is_empty());
+}
+
+async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
+    let store = c.store();
+    assert_eq!(
+        store.authenticate(&c.agent).await.unwrap(),
+        Some(Principal::Agent {
+            org: ORG.to_owned(),
+            name: "srv01".to_owned()
+        })
+    );
+    assert_eq!(
+        store.authenticate(&c.viewer).await.unwrap(),
+        Some(Principal::Viewer {
+            name: "sector-lead".to_owned()
+        })
+    );
+    assert_eq!(store.authenticate("vga_not-a-token").await.unwrap(), None);
+    assert!(matches!(
+        store.create_token(TokenKind::Viewer, Some(ORG), "x").await,
+        Err(StoreError::TokenOrg)
+    ));
+    assert!(matches!(
+        store
+            .create_token(TokenKind::Agent, Some("Bad Org!"), "x")
+            .await,
+        Err(StoreError::InvalidOrg(_))
+    ));
+
+    let rotated = store
+        .rotate_token(TokenKind::Agent, Some(ORG), "srv01")
+        .await
+        .unwrap();
+    assert_eq!(store.authenticate(&c.agent).await.unwrap(), None);
+    assert!(store.authenticate(&rotated).await.unwrap().is_some());
+    let (status, _) = c
+        .post(
+            Some(&c.agent),
+            body_of(&fixture_report(ORG, t0(), Status::Pass)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(
+        store
+            .revoke_tokens(TokenKind::Viewer, None, "sector-lead")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.authenticate(&c.viewer).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .revoke_tokens(TokenKind::Viewer, None, "sector-lead")
+            .await,
+        Err(StoreError::NoSuchToken { .. })
+    ));
+    // The other organization's agent of the same name is untouched.
+    assert!(store.authenticate(&c.other_agent).await.unwrap().is_some());
+}
+
+async fn assessments_are_all_or_nothing(c: TestCollector) {
+    let answer = |org: &str, question: &str, answer: &str| vigie_matrix::Answer {
+        org: org.to_owned(),
+        question: question.to_owned(),
+        answer: answer.to_owned(),
+        respondent_role: "CISO".to_owned(),
+        answered_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        evidence: Some("policy-7".to_owned()),
+    };
+    let refused = c
+        .store()
+        .import_answers(vec![
+            answer(ORG, "mfa.remote", "yes"),
+            answer("no-such-org", "mfa.remote", "yes"),
+        ])
+        .await;
+    assert!(matches!(refused, Err(StoreError::UnknownOrg(ref o)) if o == "no-such-org"));
+    assert_eq!(c.rows_of("assessments").await, 0);
+    let count = c
+        .store()
+        .import_answers(vec![
+            answer(ORG, "mfa.remote", "no"),
+            answer(OTHER_ORG, "mfa.remote", "yes"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    // The same question on the same day replaces the earlier answer.
+    c.store()
+        .import_answers(vec![answer(ORG, "mfa.remote", "yes")])
+        .await
+        .unwrap();
+    let state = c.store().matrix_state().await.unwrap();
+    assert_eq!(state.answers.len(), 2);
+    let maple = state.answers.iter().find(|a| a.org == ORG).unwrap();
+    assert_eq!(maple.answer, "yes");
+    assert_eq!(maple.evidence.as_deref(), Some("policy-7"));
+}
+
+async fn audit_log_records_tokens_and_exports_without_tokens(c: TestCollector) {
+    let store = c.store();
+    store
+        .rotate_token(TokenKind::Agent, Some(ORG), "srv01")
+        .await
+        .unwrap();
+    store
+        .audit(
+            AuditAction::MatrixExport,
+            "viewer:sector-lead",
+            "view=org format=csv",
+        )
+        .await
+        .unwrap();
+    let entries = store.audit_entries().await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "token.create",
+            "token.create",
+            "token.create",
+            "token.revoke",
+            "token.create",
+            "matrix.export"
+        ]
+    );
+    assert_eq!(entries[3].detail.as_deref(), Some("rotated"));
+    assert_eq!(entries[3].org.as_deref(), Some(ORG));
+    assert_eq!(entries[5].actor, "viewer:sector-lead");
+    let text = format!("{entries:?}");
+    for token in [&c.agent, &c.other_agent, &c.viewer] {
+        assert!(!text.contains(token.as_str()), "a token in the audit log");
+    }
+    assert!(entries[0]
+        .fingerprint
+        .as_deref()
+        .is_some_and(|f| f.len() == 12));
+}
+
+async fn prune_keeps_current_reports_and_history(c: TestCollector) {
+    // Three scans: the first two are history, the last is the current state.
+    let reports: Vec<_> = [(0, Status::Pass), (6, Status::Fail), (12, Status::Fail)]
+        .into_iter()
+        .map(|(hours, status)| fixture_report(ORG, t0() + Duration::hours(hours), status))
+        .collect();
+    for report in &reports {
+        assert_eq!(
+            c.post(Some(&c.agent), body_of(report)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let transitions = c.rows_of("transitions").await;
+    let latest_before = c.store().org(ORG).await.unwrap().unwrap();
+    // Received a moment ago: a cutoff in the past prunes nothing.
+    assert_eq!(
+        c.store()
+            .prune(Utc::now() - Duration::days(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(c.rows_of("reports").await, 3);
+    let deleted = c
+        .store()
+        .prune(Utc::now() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2, "only the reports nothing current points at");
+    assert_eq!(c.rows_of("reports").await, 1);
+    assert_eq!(c.rows_of("transitions").await, transitions, "history kept");
+    assert_eq!(
+        c.store().org(ORG).await.unwrap().unwrap(),
+        latest_before,
+        "the current state is unchanged"
+    );
+    let history = c
+        .store()
+        .transitions(ORG, WWW, "tls.protocol.tls1_0")
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].3, reports[0].report_id.to_string());
+    // A pruned report's id may come back: it is stored again, not refused.
+    let (status, _) = c.post(Some(&c.agent), body_of(&reports[0])).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The matrix of the past still grades, without the pruned evidence.
+    let past = c
+        .store()
+        .matrix_state_at(t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(past
+        .findings
+        .iter()
+        .any(|(_, f)| f.check.id() == "tls.protocol.tls1_0" && f.status == Status::Pass));
+}
