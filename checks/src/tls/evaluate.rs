@@ -19,14 +19,23 @@ pub const EXPIRING_FAIL_WITHIN: Duration = Duration::days(7);
 pub const EXPIRING_WARN_WITHIN: Duration = Duration::days(30);
 
 /// The certificate checks this module grades, in report order after `tls.connect`.
-pub const CERTIFICATE_CHECKS: [Check; 6] = [
+pub const CERTIFICATE_CHECKS: [Check; 10] = [
     Check::TlsCertUntrusted,
     Check::TlsCertSelfSigned,
+    Check::TlsCertIncompleteChain,
     Check::TlsCertHostnameMismatch,
     Check::TlsCertExpired,
     Check::TlsCertNotYetValid,
     Check::TlsCertExpiring,
+    Check::TlsCertWeakKey,
+    Check::TlsCertWeakSignature,
+    Check::TlsCertTransparency,
 ];
+
+/// `tls.cert.weak_key`: the smallest RSA (and DSA) modulus that passes.
+pub const MIN_RSA_BITS: u32 = 2048;
+/// `tls.cert.weak_key`: the smallest elliptic-curve key that passes.
+pub const MIN_EC_BITS: u32 = 256;
 
 /// The verdicts of `tls.connect`, every certificate check and, when the enumeration ran, the
 /// protocol, cipher and extension checks for one observation, graded with the default
@@ -71,7 +80,11 @@ fn handshake_verdicts(observation: &TlsObservation, now: DateTime<Utc>) -> Vec<V
             .evidence("protocol", &handshake.protocol)
             .evidence("cipher_suite", &handshake.cipher_suite)];
             if let Some(stapled) = handshake.ocsp_stapled {
-                verdicts.push(ocsp_verdict(target, stapled));
+                let must_staple = handshake
+                    .certificates
+                    .first()
+                    .is_some_and(|leaf| leaf.must_staple);
+                verdicts.push(ocsp_verdict(target, stapled, must_staple));
             }
             match handshake.certificates.first() {
                 Some(leaf) => {
@@ -319,16 +332,276 @@ fn certificate_verdicts(
     vec![
         untrusted,
         self_signed,
+        incomplete_chain_verdict(target, handshake),
         hostname,
         expired,
         not_yet_valid,
         expiring,
+        weak_key_verdict(target, handshake),
+        weak_signature_verdict(target, handshake),
+        transparency_verdict(target, handshake, leaf),
     ]
 }
 
-/// `tls.ocsp_stapling`: a fact (info) when nothing is stapled, as the spec grades it.
-fn ocsp_verdict(target: &str, stapled: bool) -> Verdict {
-    if stapled {
+/// The certificates whose own key and signature are the server's business: the leaf and the
+/// intermediates. A self-signed certificate after the leaf is a root the server sent along;
+/// clients take roots from their trust store, so its key and self-signature do not count.
+fn judged_certificates(
+    handshake: &TlsHandshake,
+) -> impl Iterator<Item = (usize, &CertificateInfo)> {
+    handshake
+        .certificates
+        .iter()
+        .enumerate()
+        .filter(|(position, cert)| *position == 0 || !cert.self_signed)
+}
+
+/// What the evidence says of one certificate: enough to find it and to see why it was judged.
+fn certificate_evidence(position: usize, cert: &CertificateInfo) -> serde_json::Value {
+    serde_json::json!({
+        "position": position,
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "serial": cert.serial,
+        "key_type": cert.key_type,
+        "key_bits": cert.key_bits,
+        "signature_algorithm": cert.signature_algorithm,
+    })
+}
+
+/// `RSA 1024 bits (CN=www.example.ca)`, the same in both languages.
+fn describe_key(cert: &CertificateInfo) -> String {
+    match cert.key_bits {
+        Some(bits) => format!("{} {bits} bits ({})", cert.key_type, cert.subject),
+        None => format!("{} ({})", cert.key_type, cert.subject),
+    }
+}
+
+/// Whether a key is below the spec's floor: RSA < 2048, EC < 256, any DSA.
+fn weak_key(cert: &CertificateInfo) -> bool {
+    match (cert.key_type.as_str(), cert.key_bits) {
+        ("RSA", Some(bits)) => bits < MIN_RSA_BITS,
+        ("EC", Some(bits)) => bits < MIN_EC_BITS,
+        ("DSA", _) => true,
+        _ => false,
+    }
+}
+
+fn weak_key_verdict(target: &str, handshake: &TlsHandshake) -> Verdict {
+    let judged: Vec<_> = judged_certificates(handshake).collect();
+    let weak: Vec<String> = judged
+        .iter()
+        .filter(|(_, cert)| weak_key(cert))
+        .map(|(_, cert)| describe_key(cert))
+        .collect();
+    let verdict = if weak.is_empty() {
+        let keys: Vec<String> = judged.iter().map(|(_, c)| describe_key(c)).collect();
+        Verdict::new(
+            Check::TlsCertWeakKey,
+            target,
+            Status::Pass,
+            Message::new("tls.cert.weak_key.pass").arg("keys", keys.join(", ")),
+        )
+    } else {
+        Verdict::new(
+            Check::TlsCertWeakKey,
+            target,
+            Status::Fail,
+            Message::new("tls.cert.weak_key.fail").arg("weak", weak.join(", ")),
+        )
+        .remediation(Message::new("tls.cert.weak_key.fix"))
+    };
+    let certificates: Vec<_> = judged
+        .iter()
+        .map(|(position, cert)| certificate_evidence(*position, cert))
+        .collect();
+    let mut verdict = verdict
+        .evidence("certificates", certificates)
+        .evidence("weak", &weak)
+        .evidence("min_rsa_bits", MIN_RSA_BITS)
+        .evidence("min_ec_bits", MIN_EC_BITS);
+    if let Some(reason) = &handshake.key_proof_unverified {
+        verdict = verdict.evidence("key_proof_unverified", reason);
+    }
+    verdict
+}
+
+/// SHA-1, MD5 and older hashes, by the names x509-parser gives signature algorithms
+/// (`sha1WithRSAEncryption`, `ecdsa-with-SHA1`, `md5WithRSAEncryption`…).
+fn weak_signature(algorithm: &str) -> bool {
+    let lower = algorithm.to_ascii_lowercase();
+    ["sha1", "sha-1", "md5", "md4", "md2"]
+        .iter()
+        .any(|hash| lower.contains(hash))
+}
+
+fn weak_signature_verdict(target: &str, handshake: &TlsHandshake) -> Verdict {
+    let judged: Vec<_> = judged_certificates(handshake).collect();
+    let weak: Vec<String> = judged
+        .iter()
+        .filter(|(_, cert)| weak_signature(&cert.signature_algorithm))
+        .map(|(_, cert)| format!("{} ({})", cert.signature_algorithm, cert.subject))
+        .collect();
+    let verdict = if weak.is_empty() {
+        let mut algorithms: Vec<&str> = judged
+            .iter()
+            .map(|(_, c)| c.signature_algorithm.as_str())
+            .collect();
+        algorithms.dedup();
+        Verdict::new(
+            Check::TlsCertWeakSignature,
+            target,
+            Status::Pass,
+            Message::new("tls.cert.weak_signature.pass").arg("algorithms", algorithms.join(", ")),
+        )
+    } else {
+        Verdict::new(
+            Check::TlsCertWeakSignature,
+            target,
+            Status::Fail,
+            Message::new("tls.cert.weak_signature.fail").arg("weak", weak.join(", ")),
+        )
+        .remediation(Message::new("tls.cert.weak_signature.fix"))
+    };
+    let certificates: Vec<_> = judged
+        .iter()
+        .map(|(position, cert)| certificate_evidence(*position, cert))
+        .collect();
+    verdict
+        .evidence("certificates", certificates)
+        .evidence("weak", &weak)
+}
+
+/// The certificate at which the chain the server sent stops short: following issuers from
+/// the leaf through the certificates sent, the first one whose issuer was not sent and which
+/// is not self-signed. `None` when the chain ends in a self-signed certificate.
+fn chain_end_missing_issuer(certificates: &[CertificateInfo]) -> Option<&CertificateInfo> {
+    let mut current = certificates.first()?;
+    // Bounded by the chain's length, so that a loop of issuers cannot spin.
+    for _ in 0..certificates.len() {
+        if current.self_signed {
+            return None;
+        }
+        match certificates
+            .iter()
+            .find(|c| c.subject == current.issuer && c.sha256 != current.sha256)
+        {
+            Some(issuer) => current = issuer,
+            None => return Some(current),
+        }
+    }
+    None
+}
+
+/// `tls.cert.incomplete_chain`. Only an unknown issuer can come from a missing
+/// intermediate; when the chain fails for another reason, `tls.cert.untrusted` says why.
+/// The AIA `caIssuers` URL is the hint that an intermediate exists and names where it is;
+/// it is recorded, never fetched.
+fn incomplete_chain_verdict(target: &str, handshake: &TlsHandshake) -> Verdict {
+    let sent = handshake.certificates.len();
+    let unknown_issuer = !handshake.chain.trusted
+        && handshake
+            .chain
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("UnknownIssuer"));
+    let missing = unknown_issuer
+        .then(|| chain_end_missing_issuer(&handshake.certificates))
+        .flatten();
+    let pass = || {
+        Verdict::new(
+            Check::TlsCertIncompleteChain,
+            target,
+            Status::Pass,
+            Message::new("tls.cert.incomplete_chain.pass").arg("count", sent),
+        )
+    };
+    let verdict = match missing {
+        None => pass(),
+        Some(last) => {
+            let verdict = match last.ca_issuers.first() {
+                Some(url) => Verdict::new(
+                    Check::TlsCertIncompleteChain,
+                    target,
+                    Status::Fail,
+                    Message::new("tls.cert.incomplete_chain.fail")
+                        .arg("issuer", &last.issuer)
+                        .arg("url", url),
+                ),
+                None => Verdict::new(
+                    Check::TlsCertIncompleteChain,
+                    target,
+                    Status::Warn,
+                    Message::new("tls.cert.incomplete_chain.warn").arg("issuer", &last.issuer),
+                ),
+            };
+            verdict
+                .remediation(Message::new("tls.cert.incomplete_chain.fix"))
+                .evidence("missing_issuer", &last.issuer)
+                .evidence("issued_to", &last.subject)
+                .evidence("ca_issuers", &last.ca_issuers)
+        }
+    };
+    let chain: Vec<&str> = handshake
+        .certificates
+        .iter()
+        .map(|c| c.subject.as_str())
+        .collect();
+    verdict
+        .evidence("chain", chain)
+        .evidence("certificates_sent", sent)
+}
+
+/// `tls.cert.transparency`: graded for publicly trusted certificates only, where browsers
+/// enforce CT. The probe sees the SCTs embedded in the certificate; rustls neither asks for
+/// the TLS extension nor exposes SCTs of a stapled OCSP response, so those are not counted.
+fn transparency_verdict(target: &str, handshake: &TlsHandshake, leaf: &CertificateInfo) -> Verdict {
+    let count = leaf.sct_log_ids.len();
+    let public = handshake.chain.trusted && handshake.chain.public_root == Some(true);
+    let verdict = if !public {
+        Verdict::new(
+            Check::TlsCertTransparency,
+            target,
+            Status::Skip,
+            Message::new("tls.cert.transparency.private").arg("count", count),
+        )
+    } else if count > 0 {
+        Verdict::new(
+            Check::TlsCertTransparency,
+            target,
+            Status::Pass,
+            Message::new("tls.cert.transparency.pass").arg("count", count),
+        )
+    } else {
+        Verdict::new(
+            Check::TlsCertTransparency,
+            target,
+            Status::Fail,
+            Message::new("tls.cert.transparency.fail"),
+        )
+        .remediation(Message::new("tls.cert.transparency.fix"))
+    };
+    verdict
+        .evidence("sct_count", count)
+        .evidence("sct_log_ids", &leaf.sct_log_ids)
+        .evidence("sct_sources_checked", ["certificate"])
+        .evidence("publicly_trusted", public)
+}
+
+/// `tls.ocsp_stapling`: a fact (info) when nothing is stapled, as the spec grades it, but a
+/// failure (high) when the certificate demands stapling (must-staple, RFC 7633): clients
+/// that honour it refuse the connection, so the site is down for them.
+fn ocsp_verdict(target: &str, stapled: bool, must_staple: bool) -> Verdict {
+    if must_staple && !stapled {
+        Verdict::new(
+            Check::TlsOcspStapling,
+            target,
+            Status::Fail,
+            Message::new("tls.ocsp_stapling.must_staple"),
+        )
+        .severity(Severity::High)
+        .remediation(Message::new("tls.ocsp_stapling.must_staple_fix"))
+    } else if stapled {
         Verdict::new(
             Check::TlsOcspStapling,
             target,
@@ -345,6 +618,7 @@ fn ocsp_verdict(target: &str, stapled: bool) -> Verdict {
         .remediation(Message::new("tls.ocsp_stapling.fix"))
     }
     .evidence("ocsp_stapled", stapled)
+    .evidence("must_staple", must_staple)
 }
 
 /// A date for a sentence, the same in both languages.
@@ -377,7 +651,7 @@ mod tests {
             sha256: "00".repeat(32),
             ca_issuers: Vec::new(),
             must_staple: false,
-            sct_log_ids: Vec::new(),
+            sct_log_ids: vec!["A".repeat(43) + "=", "B".repeat(43) + "="],
         }
     }
 
@@ -390,7 +664,7 @@ mod tests {
                 trusted: true,
                 error: None,
                 trust_store: "system+ca-file".to_owned(),
-                public_root: Some(false),
+                public_root: Some(true),
             },
             hostname_matches: true,
             ocsp_stapled: Some(true),
@@ -689,6 +963,209 @@ mod tests {
             }),
             now(),
         ));
+        assert_all_texts_defined(&all);
+        for verdict in &all {
+            assert_ne!(
+                verdict.summary.render(Lang::En),
+                verdict.summary.render(Lang::Fr),
+                "{}",
+                verdict.summary.key
+            );
+        }
+    }
+
+    fn intermediate(subject: &str, issuer: &str) -> CertificateInfo {
+        let mut cert = leaf(now() - Duration::days(365), now() + Duration::days(365));
+        cert.subject = subject.to_owned();
+        cert.issuer = issuer.to_owned();
+        cert.subject_alt_names.clear();
+        cert.sha256 = "11".repeat(32);
+        cert
+    }
+
+    fn unknown_issuer(hs: &mut TlsHandshake) {
+        hs.chain.trusted = false;
+        hs.chain.error = Some("no path to a trusted root (UnknownIssuer)".to_owned());
+        hs.chain.public_root = None;
+    }
+
+    #[test]
+    fn a_missing_intermediate_named_by_aia_fails_incomplete_chain_with_url_and_issuer() {
+        let mut hs = good(90);
+        hs.certificates[0].ca_issuers = vec!["http://ca.example.ca/issuing.crt".to_owned()];
+        unknown_issuer(&mut hs);
+        let verdicts = grade(hs.clone());
+        let verdict = find(&verdicts, Check::TlsCertIncompleteChain);
+        assert_eq!(verdict.status, Status::Fail);
+        assert_eq!(verdict.severity, Severity::Medium);
+        assert_eq!(verdict.evidence["missing_issuer"], "CN=Example CA");
+        assert_eq!(
+            verdict.evidence["ca_issuers"],
+            serde_json::json!(["http://ca.example.ca/issuing.crt"])
+        );
+        assert!(verdict
+            .summary
+            .render(Lang::Fr)
+            .contains("http://ca.example.ca/issuing.crt"));
+        // Without the hint, it cannot be told from an unknown root: a warning.
+        hs.certificates[0].ca_issuers.clear();
+        let verdicts = grade(hs.clone());
+        assert_eq!(
+            status(&verdicts, Check::TlsCertIncompleteChain),
+            Status::Warn
+        );
+        // With the intermediate sent, the chain reaches a self-signed root: nothing missing
+        // even if that root is not trusted.
+        let mut root = intermediate("CN=Example CA", "CN=Example CA");
+        root.self_signed = true;
+        hs.certificates.push(root);
+        hs.certificates[0].ca_issuers = vec!["http://ca.example.ca/issuing.crt".to_owned()];
+        assert_eq!(
+            status(&grade(hs), Check::TlsCertIncompleteChain),
+            Status::Pass
+        );
+        assert_all_texts_defined(&verdicts);
+    }
+
+    #[test]
+    fn a_chain_failing_for_another_reason_is_not_called_incomplete() {
+        let mut hs = good(90);
+        hs.certificates[0].ca_issuers = vec!["http://ca.example.ca/issuing.crt".to_owned()];
+        hs.chain.trusted = false;
+        hs.chain.error = Some("a signature in the chain does not verify".to_owned());
+        assert_eq!(
+            status(&grade(hs), Check::TlsCertIncompleteChain),
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn weak_keys_fail_at_the_spec_boundaries_for_leaf_and_intermediates() {
+        for (key_type, bits, weak) in [
+            ("RSA", 1024, true),
+            ("RSA", 2047, true),
+            ("RSA", 2048, false),
+            ("EC", 224, true),
+            ("EC", 256, false),
+            ("DSA", 2048, true),
+            ("Ed25519", 256, false),
+        ] {
+            let mut hs = good(90);
+            hs.certificates[0].key_type = key_type.to_owned();
+            hs.certificates[0].key_bits = Some(bits);
+            let verdicts = grade(hs.clone());
+            let verdict = find(&verdicts, Check::TlsCertWeakKey);
+            let expected = if weak { Status::Fail } else { Status::Pass };
+            assert_eq!(verdict.status, expected, "{key_type} {bits}");
+            assert_eq!(verdict.evidence["certificates"][0]["key_bits"], bits);
+            assert_eq!(verdict.evidence["certificates"][0]["serial"], "01ab");
+            // The same key in an intermediate.
+            let mut hs = good(90);
+            let mut int = intermediate("CN=Example CA", "CN=Example Root");
+            int.key_type = key_type.to_owned();
+            int.key_bits = Some(bits);
+            hs.certificates.push(int);
+            assert_eq!(status(&grade(hs), Check::TlsCertWeakKey), expected);
+        }
+        // A self-signed root sent along is the trust store's business.
+        let mut hs = good(90);
+        let mut root = intermediate("CN=Example Root", "CN=Example Root");
+        root.self_signed = true;
+        root.key_type = "RSA".to_owned();
+        root.key_bits = Some(1024);
+        hs.certificates.push(root);
+        assert_eq!(status(&grade(hs), Check::TlsCertWeakKey), Status::Pass);
+    }
+
+    #[test]
+    fn sha1_or_md5_in_leaf_or_intermediate_fails_weak_signature() {
+        for (algorithm, weak) in [
+            ("sha1WithRSAEncryption", true),
+            ("ecdsa-with-SHA1", true),
+            ("md5WithRSAEncryption", true),
+            ("sha256WithRSAEncryption", false),
+            ("ecdsa-with-SHA384", false),
+            ("ED25519", false),
+        ] {
+            let expected = if weak { Status::Fail } else { Status::Pass };
+            let mut hs = good(90);
+            hs.certificates[0].signature_algorithm = algorithm.to_owned();
+            let verdicts = grade(hs);
+            let verdict = find(&verdicts, Check::TlsCertWeakSignature);
+            assert_eq!(verdict.status, expected, "{algorithm}");
+            assert_eq!(
+                verdict.evidence["certificates"][0]["signature_algorithm"],
+                algorithm
+            );
+            let mut hs = good(90);
+            let mut int = intermediate("CN=Example CA", "CN=Example Root");
+            int.signature_algorithm = algorithm.to_owned();
+            hs.certificates.push(int);
+            assert_eq!(status(&grade(hs), Check::TlsCertWeakSignature), expected);
+        }
+    }
+
+    #[test]
+    fn transparency_is_graded_for_public_roots_only() {
+        let mut hs = good(90);
+        hs.certificates[0].sct_log_ids.clear();
+        assert_eq!(
+            status(&grade(hs.clone()), Check::TlsCertTransparency),
+            Status::Fail
+        );
+        hs.certificates[0].sct_log_ids = vec!["a".repeat(44), "b".repeat(44)];
+        let verdicts = grade(hs.clone());
+        let verdict = find(&verdicts, Check::TlsCertTransparency);
+        assert_eq!(verdict.status, Status::Pass);
+        assert_eq!(verdict.evidence["sct_count"], 2);
+        hs.chain.public_root = Some(false);
+        assert_eq!(
+            status(&grade(hs.clone()), Check::TlsCertTransparency),
+            Status::Skip
+        );
+        unknown_issuer(&mut hs);
+        assert_eq!(status(&grade(hs), Check::TlsCertTransparency), Status::Skip);
+    }
+
+    #[test]
+    fn must_staple_without_a_stapled_response_fails_high() {
+        let mut hs = good(90);
+        hs.certificates[0].must_staple = true;
+        hs.ocsp_stapled = Some(false);
+        let verdicts = grade(hs.clone());
+        let verdict = find(&verdicts, Check::TlsOcspStapling);
+        assert_eq!(verdict.status, Status::Fail);
+        assert_eq!(verdict.severity, Severity::High);
+        assert_eq!(verdict.evidence["must_staple"], true);
+        assert_all_texts_defined(&verdicts);
+        hs.ocsp_stapled = Some(true);
+        assert_eq!(
+            status(&grade(hs.clone()), Check::TlsOcspStapling),
+            Status::Pass
+        );
+        hs.certificates[0].must_staple = false;
+        hs.ocsp_stapled = Some(false);
+        assert_eq!(status(&grade(hs), Check::TlsOcspStapling), Status::Info);
+    }
+
+    #[test]
+    fn the_new_certificate_checks_render_in_both_languages() {
+        let mut all = Vec::new();
+        let mut hs = good(90);
+        all.extend(grade(hs.clone()));
+        hs.certificates[0].sct_log_ids.clear();
+        hs.certificates[0].key_bits = Some(1024);
+        hs.certificates[0].key_type = "RSA".to_owned();
+        hs.certificates[0].signature_algorithm = "sha1WithRSAEncryption".to_owned();
+        hs.certificates[0].sct_log_ids = vec!["x".to_owned()];
+        hs.certificates[0].must_staple = true;
+        hs.ocsp_stapled = Some(false);
+        all.extend(grade(hs.clone()));
+        hs.certificates[0].ca_issuers = vec!["http://x/".to_owned()];
+        unknown_issuer(&mut hs);
+        all.extend(grade(hs.clone()));
+        hs.certificates[0].ca_issuers.clear();
+        all.extend(grade(hs));
         assert_all_texts_defined(&all);
         for verdict in &all {
             assert_ne!(
