@@ -23,6 +23,7 @@ pub mod daemon;
 pub mod exit;
 pub mod outbox;
 pub mod output;
+pub mod progress;
 pub mod scan;
 pub mod scope;
 pub mod shutdown;

@@ -438,13 +438,7 @@ async fn probe_services(
     if scan.pacing == crate::config::Pacing::Fixed {
         options.min_per_host_interval = options.per_host_interval;
     }
-    // A progress bar on a terminal; indicatif hides it when stderr is not one (the daemon,
-    // a redirect), so `run` and scripts see nothing.
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{wide_bar} {pos}/{len} {elapsed}") {
-        bar.set_style(style);
-    }
+    let bar = crate::progress::bar(None);
     let drawn = bar.clone();
     options.progress = Some(Arc::new(move |step: services::ScanProgress| {
         drawn.set_length(step.total as u64);
@@ -533,6 +527,9 @@ async fn probe_https(
         .collect())
 }
 
+/// How many endpoints of one host a TLS scan enumerates at once.
+pub const TLS_ENDPOINTS_PER_HOST: usize = 2;
+
 /// One observation per target, in the targets' order.
 async fn probe_tls(
     resolvers: &[SocketAddr],
@@ -555,8 +552,23 @@ async fn probe_tls(
         ..EnumerationOptions::default()
     }));
     let permits = Arc::new(Semaphore::new(scan.concurrency.max(1)));
+    // Several endpoints of one host (443, 8443, 993…) are scanned side by side only up to
+    // this cap, so that the host sees at most this many times the enumeration's own
+    // connections at once, whatever `--concurrency` lets the whole scan do.
+    let mut per_host: std::collections::HashMap<String, Arc<Semaphore>> =
+        std::collections::HashMap::new();
+    let bar = crate::progress::bar(Some(targets.len() as u64));
     let mut tasks = JoinSet::new();
     for (index, target) in targets.iter().cloned().enumerate() {
+        let host = match scan.connect {
+            Some(address) => address.to_string(),
+            None => target.host.to_ascii_lowercase(),
+        };
+        let host_permits = Arc::clone(
+            per_host
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(TLS_ENDPOINTS_PER_HOST))),
+        );
         let (resolver, trust, options, permits, deep) = (
             Arc::clone(&resolver),
             Arc::clone(&trust),
@@ -565,7 +577,9 @@ async fn probe_tls(
             Arc::clone(&deep),
         );
         tasks.spawn(async move {
-            // The semaphore is never closed, so acquiring only waits for a free slot.
+            // The semaphores are never closed, so acquiring only waits for a free slot; the
+            // host's first, so that waiting for it holds none of the scan's slots.
+            let _host_permit = host_permits.acquire_owned().await.ok();
             let _permit = permits.acquire_owned().await.ok();
             tracing::debug!(%target, "probing");
             let observation = match deep.as_ref() {
@@ -579,11 +593,13 @@ async fn probe_tls(
     }
     let mut slots: Vec<Option<TlsObservation>> = vec![None; targets.len()];
     while let Some(joined) = tasks.join_next().await {
+        bar.inc(1);
         match joined {
             Ok((index, observation)) => slots[index] = Some(observation),
             Err(error) => tracing::error!(%error, "a probe task failed"),
         }
     }
+    bar.finish_and_clear();
     Ok(slots
         .into_iter()
         .zip(targets)
