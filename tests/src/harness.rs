@@ -179,7 +179,8 @@ pub fn run(command: &mut Command, timeout: Duration) -> Output {
     }
 }
 
-/// A `vigie-collector serve` process on 127.0.0.1 with its SQLite database in `dir`.
+/// A `vigie-collector serve` process on 127.0.0.1 with its SQLite database in `dir`, or on
+/// any database URL ([`Collector::start_with_url`], e.g. a [`crate::postgres`] server's).
 pub struct Collector {
     pub addr: SocketAddr,
     pub database_url: String,
@@ -196,6 +197,16 @@ impl Collector {
     /// Starts (or restarts) a collector at a given address.
     pub fn start_at(dir: &Path, addr: SocketAddr) -> Collector {
         let database_url = format!("sqlite://{}", dir.join("vigie.db").display());
+        Collector::start_at_url(database_url, addr)
+    }
+
+    /// Starts a collector on a free port of 127.0.0.1 over `database_url`.
+    pub fn start_with_url(database_url: String) -> Collector {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
+        Collector::start_at_url(database_url, addr)
+    }
+
+    fn start_at_url(database_url: String, addr: SocketAddr) -> Collector {
         let mut collector = Collector {
             addr,
             database_url,

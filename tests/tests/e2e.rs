@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use vigie_tests::harness::{self, metric_value, Collector, Process};
 use vigie_tests::pki::{self, LeafSpec, TestCa};
+use vigie_tests::postgres::PostgresServer;
 use vigie_tests::tls_server::TlsServer;
 
 const ORG: &str = "lab-org";
@@ -164,10 +165,25 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn agent_scans_loopback_tls_and_collector_stores_and_exposes_the_verdicts() {
+    full_pipeline(None);
+}
+
+/// The same pipeline with the collector on PostgreSQL (a real server started for the test).
+#[test]
+fn agent_scans_loopback_tls_and_a_collector_on_postgresql_stores_and_exposes_the_verdicts() {
+    full_pipeline(Some(PostgresServer::start("127.0.72.1")));
+}
+
+/// Agent → collector (over SQLite in a scratch folder, or over `postgres`) → read API and
+/// metrics.
+fn full_pipeline(postgres: Option<PostgresServer>) {
     let rt = runtime();
     let lab = rt.block_on(start_lab());
     let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::start(dir.path());
+    let collector = match &postgres {
+        Some(server) => Collector::start_with_url(server.create_database("vigie")),
+        None => Collector::start(dir.path()),
+    };
     let token = collector.agent_token(ORG);
     let viewer = collector.viewer_token();
     let config = write_agent_config(dir.path(), &collector, &token, &lab, "6h");
@@ -188,7 +204,11 @@ fn agent_scans_loopback_tls_and_collector_stores_and_exposes_the_verdicts() {
         outbox_reports(dir.path()).is_empty(),
         "the delivered report is still in the outbox"
     );
-    assert_eq!(stored_report_ids(&collector).len(), 1);
+    let stored = match &postgres {
+        Some(server) => server.psql("vigie", "SELECT COUNT(*) FROM reports"),
+        None => stored_report_ids(&collector).len().to_string(),
+    };
+    assert_eq!(stored, "1");
 
     // What the collector exposes to Prometheus.
     let (status, metrics) = harness::http_get(&collector.url("/metrics"), None).unwrap();
