@@ -56,8 +56,13 @@ pub enum Command {
     /// Manage read-API tokens.
     #[command(subcommand)]
     Viewer(ViewerCommand),
-    /// Create the database or bring its schema up to date, then exit.
+    /// Create the database or bring its schema up to date, then exit; prints the schema
+    /// versions before and after.
     Migrate,
+    /// Delete raw reports older than --older-than-days (default: the config's
+    /// `[retention] reports_days`), except those the current state points at; the history
+    /// of status transitions is kept.
+    Prune(PruneArgs),
     /// The capability matrix.
     #[command(subcommand)]
     Matrix(MatrixCommand),
@@ -67,6 +72,14 @@ pub enum Command {
     /// The audit log of enrollments, revocations and exports.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+/// `prune` flags.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete reports received more than this many days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub older_than_days: Option<u64>,
 }
 
 /// `audit …`.
@@ -345,6 +358,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("imported {count} answers from {}", path.display());
             Ok(())
         }
+        Command::Prune(args) => {
+            let days = match args.older_than_days {
+                Some(0) => {
+                    return Err(UsageError("--older-than-days must be at least 1".to_owned()).into())
+                }
+                Some(days) => config::MAX_RETENTION_DAYS.min(days) as u32,
+                None => file.retention_days()?.ok_or_else(|| {
+                    UsageError(
+                        "how old is too old? give --older-than-days DAYS or set [retention] reports_days in the config file".to_owned(),
+                    )
+                })?,
+            };
+            let store = open(cli.database_url, file).await?;
+            let before = retention_cutoff(days);
+            let deleted = store.prune(before).await.context("pruning old reports")?;
+            eprintln!(
+                "deleted {deleted} reports received before {} ({days} days ago); reports the current state points at and the transition history are kept",
+                before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let url = cli
                 .database_url
@@ -440,6 +474,29 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When reports kept `days` days start.
+fn retention_cutoff(days: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::days(i64::from(days))
+}
+
+/// `[retention] reports_days`: prunes once at start, then every 24 hours, for as long as the
+/// server runs. A failure is logged and retried the next day; it never stops the server.
+fn spawn_daily_prune(store: Store, days: u32) {
+    tokio::spawn(async move {
+        let mut every_day = tokio::time::interval(Duration::from_secs(24 * 3600));
+        every_day.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every_day.tick().await;
+            match store.prune(retention_cutoff(days)).await {
+                Ok(deleted) => tracing::info!(deleted, days, "pruned old reports"),
+                Err(error) => {
+                    tracing::warn!(%error, "pruning old reports failed; retrying in 24 h")
+                }
+            }
+        }
+    });
+}
+
 /// A command-line mistake the message explains (exit status 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -471,6 +528,9 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(listen = %local, tls = tls.is_some(), database = %store.location(), "collector serving");
 
+    if let Some(days) = config.retention_days {
+        spawn_daily_prune(store.clone(), days);
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::with_limits(
         store,

@@ -51,7 +51,7 @@ pub enum ConfigError {
 pub struct FileConfig {
     /// `ADDR:PORT` to listen on.
     pub listen: Option<String>,
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH` or `postgres://…`.
     pub database_url: Option<String>,
     /// Allow a non-loopback listen address.
     pub insecure_listen: Option<bool>,
@@ -69,9 +69,35 @@ pub struct FileConfig {
     pub body_timeout_seconds: Option<u64>,
     /// Requests per minute per token; 0 turns the limit off.
     pub rate_limit_per_minute: Option<u64>,
+    /// `[retention]`: how long raw reports are kept.
+    pub retention: Option<RetentionConfig>,
 }
 
+/// `[retention]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Raw reports received more than this many days ago are deleted once a day (and by
+    /// `vigie-collector prune`), except those the current state points at; transitions
+    /// are kept. Absent: reports are kept forever.
+    pub reports_days: Option<u64>,
+}
+
+/// The longest retention accepted: 100 years, so that the cutoff date is always valid.
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
+
 impl FileConfig {
+    /// `[retention] reports_days`, checked.
+    pub fn retention_days(&self) -> Result<Option<u32>, ConfigError> {
+        self.retention
+            .as_ref()
+            .and_then(|r| r.reports_days)
+            .map(|days| {
+                in_range("retention.reports_days", days, 1, MAX_RETENTION_DAYS).map(|d| d as u32)
+            })
+            .transpose()
+    }
+
     /// Reads and parses a TOML config file.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -112,7 +138,7 @@ pub struct TlsFiles {
 pub struct CollectorConfig {
     /// The address to listen on; loopback unless `insecure_listen`.
     pub listen: SocketAddr,
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH` or `postgres://…`.
     pub database_url: String,
     /// Whether a non-loopback `listen` was explicitly allowed.
     pub insecure_listen: bool,
@@ -128,6 +154,8 @@ pub struct CollectorConfig {
     pub body_timeout: Duration,
     /// Requests per minute per token; `None` for no limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// Days raw reports are kept (`[retention] reports_days`); `None`: forever.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for CollectorConfig {
@@ -142,6 +170,7 @@ impl Default for CollectorConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            retention_days: None,
         }
     }
 }
@@ -161,6 +190,7 @@ fn in_range(name: &'static str, value: u64, min: u64, max: u64) -> Result<u64, C
 
 /// Merges command line over file over defaults, and checks the result.
 pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, ConfigError> {
+    let retention_days = file.retention_days()?;
     let listen = match cli.listen.or(file.listen) {
         Some(value) => value
             .trim()
@@ -208,6 +238,7 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         None => DEFAULT_MAX_BODY_BYTES,
     };
     Ok(CollectorConfig {
+        retention_days,
         listen,
         database_url: cli
             .database_url

@@ -116,11 +116,18 @@ impl CollectorProcess {
     /// Starts on a free port; waits until it accepts connections (and, without TLS, until
     /// `/readyz` answers 200).
     pub fn start(dir: &Path, extra: &[&str]) -> CollectorProcess {
+        let url = format!("sqlite://{}", dir.join("vigie.db").display());
+        CollectorProcess::start_with_url(dir, url, extra)
+    }
+
+    /// Starts over `database_url` (e.g. a [`crate::postgres`] server's), with its log in
+    /// `dir`.
+    pub fn start_with_url(dir: &Path, database_url: String, extra: &[&str]) -> CollectorProcess {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, harness::free_port(Ipv4Addr::LOCALHOST)));
         let mut collector = CollectorProcess {
             addr,
             dir: dir.to_owned(),
-            database_url: format!("sqlite://{}", dir.join("vigie.db").display()),
+            database_url,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             process: None,
             restarts: 0,

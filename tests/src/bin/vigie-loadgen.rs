@@ -1,7 +1,9 @@
 //! `vigie-loadgen`: the collector's load benchmark.
 //!
 //! Starts a real `vigie-collector serve` (the binary beside this one, so build both with the
-//! same profile) on 127.0.0.1 over a fresh SQLite database, enrolls `--orgs` organizations,
+//! same profile) on 127.0.0.1 over a fresh SQLite database (or, with `--backend postgres`, a
+//! fresh PostgreSQL server started for the run with its durable defaults, `fsync=on` and
+//! `synchronous_commit=on`), enrolls `--orgs` organizations,
 //! then posts reports as `--agents` distinct agents would (each agent its own targets,
 //! `--findings` findings a report, ~280 bytes of JSON each) from `--clients` keep-alive
 //! connections, and prints the sustained rate and the latency percentiles of two phases:
@@ -11,6 +13,7 @@
 //! ```text
 //! cargo build --release -p vigie-collector -p vigie-tests --bins
 //! target/release/vigie-loadgen --seconds 30
+//! target/release/vigie-loadgen --seconds 30 --backend postgres
 //! ```
 //!
 //! Every report is acknowledged only after its transaction commits (`synchronous=FULL`), so
@@ -31,11 +34,12 @@ struct Options {
     clients: usize,
     seconds: u64,
     dir: Option<std::path::PathBuf>,
+    postgres: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH]"
+        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH] [--backend sqlite|postgres (sqlite)]"
     );
     std::process::exit(2)
 }
@@ -48,6 +52,7 @@ fn parse() -> Options {
         clients: 8,
         seconds: 30,
         dir: None,
+        postgres: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -60,6 +65,13 @@ fn parse() -> Options {
             "--clients" => options.clients = number() as usize,
             "--seconds" => options.seconds = number(),
             "--dir" => options.dir = Some(value.into()),
+            "--backend" => {
+                options.postgres = match value.as_str() {
+                    "sqlite" => false,
+                    "postgres" => true,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
@@ -82,11 +94,24 @@ fn main() {
     // The collector binary is the one beside this one; never rebuild the workspace from here.
     std::env::set_var("VIGIE_TEST_NO_BUILD", "1");
     let scratch = tempfile_dir(options.dir.clone());
-    let collector = CollectorProcess::start(&scratch, &["--rate-limit", "0"]);
+    let postgres = options
+        .postgres
+        .then(|| vigie_tests::postgres::PostgresServer::start_with("127.0.73.1", true));
+    let collector = match &postgres {
+        Some(server) => CollectorProcess::start_with_url(
+            &scratch,
+            server.create_database("vigie"),
+            &["--rate-limit", "0"],
+        ),
+        None => CollectorProcess::start(&scratch, &["--rate-limit", "0"]),
+    };
     eprintln!(
         "collector {} over {}; enrolling {} organizations",
         collector.addr,
-        collector.db_path().display(),
+        match &postgres {
+            Some(server) => format!("PostgreSQL at {}:{}", server.ip, server.port),
+            None => collector.db_path().display().to_string(),
+        },
         options.orgs
     );
     let orgs: Vec<(String, String)> = (0..options.orgs)
@@ -152,8 +177,16 @@ fn main() {
         ),
         Err(error) => println!("/metrics: no answer ({error})"),
     }
-    let database_bytes = std::fs::metadata(collector.db_path()).map_or(0, |m| m.len())
-        + std::fs::metadata(scratch.join("vigie.db-wal")).map_or(0, |m| m.len());
+    let database_bytes = match &postgres {
+        Some(server) => server
+            .psql("vigie", "SELECT pg_database_size('vigie')")
+            .parse::<u64>()
+            .unwrap_or(0),
+        None => {
+            std::fs::metadata(collector.db_path()).map_or(0, |m| m.len())
+                + std::fs::metadata(scratch.join("vigie.db-wal")).map_or(0, |m| m.len())
+        }
+    };
     let stored = first.latencies.len() + steady.latencies.len();
     println!(
         "database: {:.1} MiB for {stored} reports ({:.1} KiB a report)",
@@ -161,6 +194,7 @@ fn main() {
         database_bytes as f64 / 1024.0 / stored.max(1) as f64
     );
     drop(collector);
+    drop(postgres);
     if options.dir.is_none() {
         let _ = std::fs::remove_dir_all(&scratch);
     }
