@@ -186,6 +186,17 @@ pub fn quarter_start(date: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date)
 }
 
+/// The first days of the current quarter and of the three before it, newest first: the
+/// days after the last four quarter ends.
+fn quarter_starts(today: NaiveDate) -> Vec<NaiveDate> {
+    let mut starts = vec![quarter_start(today)];
+    for _ in 0..3 {
+        let last = starts[starts.len() - 1];
+        starts.push(quarter_start(last.pred_opt().unwrap_or(last)));
+    }
+    starts
+}
+
 fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
@@ -287,12 +298,21 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
         }
     }
     let current = grade_state(&current_state, now, request.profile);
-    let since_at = start_of_day(since);
-    let before = grade_state(
-        &store.matrix_state_at(since_at).await?,
-        since_at,
-        request.profile,
-    );
+    // The comparison date is by default the first quarter end below: each past state is
+    // read and graded once.
+    let mut past: BTreeMap<NaiveDate, BTreeMap<String, Graded>> = BTreeMap::new();
+    for date in std::iter::once(since).chain(quarter_starts(today)) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = past.entry(date) {
+            let at = start_of_day(date);
+            slot.insert(grade_state(
+                &store.matrix_state_at(at).await?,
+                at,
+                request.profile,
+            ));
+        }
+    }
+    let empty = BTreeMap::new();
+    let before = past.get(&since).unwrap_or(&empty);
 
     let mut orgs = Vec::new();
     for (org, graded) in current.iter().filter(|(o, _)| keep(o)) {
@@ -352,10 +372,8 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
 
     // The last four quarter ends before today, oldest first.
     let mut quarters = Vec::new();
-    let mut start = quarter_start(today);
-    for _ in 0..4 {
-        let at = start_of_day(start);
-        let graded = grade_state(&store.matrix_state_at(at).await?, at, request.profile);
+    for start in quarter_starts(today) {
+        let graded = past.get(&start).unwrap_or(&empty);
         let shown: Vec<(String, Vec<Value>)> = graded
             .iter()
             .filter(|(o, _)| keep(o))
@@ -371,7 +389,6 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
             orgs: shown,
             medians: medians(&cells, capabilities),
         });
-        start = quarter_start(start.pred_opt().unwrap_or(start));
     }
     quarters.reverse();
 
@@ -409,6 +426,19 @@ mod tests {
         assert_eq!(quarter_start(d(2026, 10, 1)), d(2026, 10, 1));
         assert_eq!(quarter_start(d(2026, 3, 31)), d(2026, 1, 1));
         assert_eq!(quarter_start(d(2026, 6, 30)), d(2026, 4, 1));
+    }
+
+    #[test]
+    fn the_four_quarter_starts_go_back_a_year() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(
+            quarter_starts(d(2026, 11, 30)),
+            vec![d(2026, 10, 1), d(2026, 7, 1), d(2026, 4, 1), d(2026, 1, 1)]
+        );
+        assert_eq!(
+            quarter_starts(d(2026, 2, 1)),
+            vec![d(2026, 1, 1), d(2025, 10, 1), d(2025, 7, 1), d(2025, 4, 1)]
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! comes from a bounded set (organization ids, targets and check ids an agent reported,
 //! closed enums) and is escaped as the format requires.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vigie_model::{Severity, Status};
 
@@ -106,8 +107,19 @@ impl IngestMetrics {
 }
 
 /// Escapes a label value: backslash, double quote and line feed.
+#[cfg(test)]
 fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    escape_label_into(&mut out, value);
+    out
+}
+
+/// Appends `value` escaped to `out`.
+fn escape_label_into(out: &mut String, value: &str) {
+    if !value.contains(['\\', '"', '\n']) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -116,7 +128,6 @@ fn escape_label(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// A sample value as the format writes it: Go-style `+Inf`/`-Inf`/`NaN`, else the shortest
@@ -150,11 +161,20 @@ impl Encoder {
                 if i > 0 {
                     self.out.push(',');
                 }
-                let _ = write!(self.out, "{key}=\"{}\"", escape_label(val));
+                self.out.push_str(key);
+                self.out.push_str("=\"");
+                escape_label_into(&mut self.out, val);
+                self.out.push('"');
             }
             self.out.push('}');
         }
-        let _ = writeln!(self.out, " {}", value(v));
+        self.out.push(' ');
+        // Most samples are small integers: written without going through a String.
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            let _ = writeln!(self.out, "{}", v as i64);
+        } else {
+            let _ = writeln!(self.out, "{}", value(v));
+        }
     }
 }
 
@@ -245,7 +265,23 @@ fn render_families(e: &mut Encoder, family: &FamilyMetrics) {
 
 /// The whole `/metrics` page.
 pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
-    let mut e = Encoder { out: String::new() };
+    let mut page = render_state(snapshot);
+    page.push_str(&render_ingest(ingest));
+    page
+}
+
+/// The part of the page read from the store: every posture series.
+pub fn render_state(snapshot: &MetricsSnapshot) -> String {
+    let mut e = Encoder {
+        // The page is large (about 90 bytes a series); growing by doubling from empty
+        // copies it some twenty times.
+        out: String::with_capacity(
+            64 * 1024
+                + 96 * (snapshot.checks.len()
+                    + snapshot.capability_levels.len()
+                    + snapshot.orgs.len() * Severity::ALL.len() * Status::ALL.len()),
+        ),
+    };
 
     e.header(
         "vigie_agent_last_report_timestamp_seconds",
@@ -294,15 +330,20 @@ pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
         "Number of latest findings per organization, severity and status.",
     );
     // Every combination for every organization, so that a count falling to zero reads 0
-    // rather than vanishing.
+    // rather than vanishing. Indexed: a search of the whole list per sample made this loop
+    // quadratic in the number of organizations (most of a 1,000-organization page's time).
+    let counts: HashMap<(&str, Status, Severity), u64> = snapshot
+        .finding_counts
+        .iter()
+        .map(|(org, status, severity, count)| ((org.as_str(), *status, *severity), *count))
+        .collect();
     for org in &snapshot.orgs {
         for severity in Severity::ALL {
             for status in Status::ALL {
-                let count = snapshot
-                    .finding_counts
-                    .iter()
-                    .find(|(o, st, sev, _)| o == org && *st == status && *sev == severity)
-                    .map_or(0, |c| c.3);
+                let count = counts
+                    .get(&(org.as_str(), status, severity))
+                    .copied()
+                    .unwrap_or(0);
                 e.sample(
                     "vigie_findings",
                     &[
@@ -330,7 +371,13 @@ pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
     }
 
     render_families(&mut e, &snapshot.family);
+    e.out
+}
 
+/// The collector's own counters: cheap, and live at every scrape even when the store's part
+/// comes from the cache.
+pub fn render_ingest(ingest: &IngestMetrics) -> String {
+    let mut e = Encoder { out: String::new() };
     e.header(
         "vigie_ingest_reports_total",
         "counter",
@@ -371,10 +418,149 @@ pub fn render(snapshot: &MetricsSnapshot, ingest: &IngestMetrics) -> String {
     e.out
 }
 
+/// Renders older than this are redone even if no report arrived: levels change with time
+/// alone (answers expire, observations go stale), and another process (`assess import`,
+/// `org set`, a second collector on the same database) may have written.
+pub const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// A render is reused after new reports for ten times as long as it took, up to this: under
+/// a steady flow of reports the page is rebuilt at most every few seconds (at most a tenth
+/// of the time spent rendering), while a small collector, whose render takes a millisecond,
+/// shows each report at the next scrape.
+pub const CACHE_MAX_HOLD: Duration = Duration::from_secs(15);
+
+/// The store's part of `/metrics`, rendered once and shared by the scrapes that follow
+/// until the data changes (see [`MetricsCache::get_or_render`]).
+#[derive(Debug, Default)]
+pub struct MetricsCache {
+    // A tokio mutex held across the render: scrapes arriving during a render wait for it
+    // and take its result instead of starting their own.
+    rendered: tokio::sync::Mutex<Option<Rendered>>,
+}
+
+#[derive(Debug, Clone)]
+struct Rendered {
+    /// The data generation it was rendered from.
+    generation: u64,
+    at: Instant,
+    took: Duration,
+    page: axum::body::Bytes,
+}
+
+/// Whether a render of `generation` done at `at` in `took` may still be served at `now`
+/// for data at `current`.
+fn reusable(rendered: &Rendered, current: u64, now: Instant) -> bool {
+    let age = now.saturating_duration_since(rendered.at);
+    if age >= CACHE_MAX_AGE {
+        return false;
+    }
+    rendered.generation == current || age < rendered.took.saturating_mul(10).min(CACHE_MAX_HOLD)
+}
+
+impl MetricsCache {
+    /// The store's part of the page for data generation `generation` (a counter that grows
+    /// whenever the data changes, e.g. reports stored): the cached page if it is still
+    /// fresh, else what `render` returns, which is then cached. Concurrent callers share
+    /// one render.
+    pub async fn get_or_render<F, Fut, E>(
+        &self,
+        generation: u64,
+        render: F,
+    ) -> Result<axum::body::Bytes, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, E>>,
+    {
+        let mut slot = self.rendered.lock().await;
+        if let Some(rendered) = slot.as_ref() {
+            if reusable(rendered, generation, Instant::now()) {
+                return Ok(rendered.page.clone());
+            }
+        }
+        let started = Instant::now();
+        let page = axum::body::Bytes::from(render().await?);
+        *slot = Some(Rendered {
+            generation,
+            at: Instant::now(),
+            took: started.elapsed(),
+            page: page.clone(),
+        });
+        Ok(page)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    fn rendered(generation: u64, at: Instant, took: Duration) -> Rendered {
+        Rendered {
+            generation,
+            at,
+            took,
+            page: axum::body::Bytes::from_static(b"x"),
+        }
+    }
+
+    #[test]
+    fn a_render_is_reused_until_data_changes_and_then_for_ten_times_its_cost() {
+        let t = Instant::now();
+        let fast = rendered(7, t, Duration::from_millis(2));
+        // Same data: reused until the maximum age.
+        assert!(reusable(&fast, 7, t + Duration::from_secs(59)));
+        assert!(!reusable(&fast, 7, t + CACHE_MAX_AGE));
+        // New data after a cheap render: rendered again 20 ms later.
+        assert!(reusable(&fast, 8, t + Duration::from_millis(19)));
+        assert!(!reusable(&fast, 8, t + Duration::from_millis(21)));
+        // After a 3 s render, new data waits up to the hold limit.
+        let slow = rendered(7, t, Duration::from_secs(3));
+        assert!(reusable(&slow, 8, t + Duration::from_secs(14)));
+        assert!(!reusable(&slow, 8, t + CACHE_MAX_HOLD));
+    }
+
+    #[tokio::test]
+    async fn concurrent_scrapes_share_one_render_and_new_data_renders_again() {
+        let cache = std::sync::Arc::new(MetricsCache::default());
+        let renders = std::sync::Arc::new(AtomicU64::new(0));
+        let scrape = |generation: u64| {
+            let (cache, renders) = (cache.clone(), renders.clone());
+            async move {
+                cache
+                    .get_or_render(generation, || async {
+                        let n = renders.fetch_add(1, Ordering::SeqCst) + 1;
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        Ok::<_, std::convert::Infallible>(format!("render {n}"))
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        let pages = futures_join(vec![
+            tokio::spawn(scrape(1)),
+            tokio::spawn(scrape(1)),
+            tokio::spawn(scrape(1)),
+        ])
+        .await;
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+        assert!(pages.iter().all(|p| &p[..] == b"render 1"));
+        assert_eq!(&scrape(1).await[..], b"render 1");
+        // A 30 ms render is held 300 ms after new data, then redone.
+        assert_eq!(&scrape(2).await[..], b"render 1");
+        tokio::time::sleep(Duration::from_millis(320)).await;
+        assert_eq!(&scrape(2).await[..], b"render 2");
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    async fn futures_join(
+        handles: Vec<tokio::task::JoinHandle<axum::body::Bytes>>,
+    ) -> Vec<axum::body::Bytes> {
+        let mut out = Vec::new();
+        for handle in handles {
+            out.push(handle.await.unwrap());
+        }
+        out
+    }
 
     #[test]
     fn label_values_are_escaped() {

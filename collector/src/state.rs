@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::ratelimit::RateLimiter;
-use crate::metrics::IngestMetrics;
+use crate::metrics::{IngestMetrics, MetricsCache};
 use crate::store::Store;
 
 /// The default `--max-body-bytes`: 8 MiB, room for tens of thousands of findings.
@@ -52,6 +52,7 @@ pub struct AppState {
 struct Inner {
     store: Store,
     ingest: IngestMetrics,
+    metrics_cache: MetricsCache,
     max_body_bytes: usize,
     body_timeout: Duration,
     rate_limiter: Option<RateLimiter>,
@@ -76,6 +77,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 ingest: IngestMetrics::default(),
+                metrics_cache: MetricsCache::default(),
                 max_body_bytes: limits.max_body_bytes,
                 body_timeout: limits.body_timeout,
                 rate_limiter: limits.rate_limit_per_minute.map(RateLimiter::new),
@@ -91,6 +93,11 @@ impl AppState {
     /// The ingest counters exported on `/metrics`.
     pub fn ingest_metrics(&self) -> &IngestMetrics {
         &self.inner.ingest
+    }
+
+    /// The rendered store part of `/metrics`, shared by scrapes until the data changes.
+    pub fn metrics_cache(&self) -> &MetricsCache {
+        &self.inner.metrics_cache
     }
 
     /// The largest report body accepted, in bytes.

@@ -155,3 +155,44 @@ async fn metrics_need_no_token_and_are_text() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
 }
+
+/// The store's part of `/metrics` is cached: the ingest counters move at every scrape, and a
+/// report stored after a scrape shows up once the short hold of a cheap render has passed
+/// (bounded wait), never left out until the cache's maximum age.
+#[tokio::test]
+async fn cached_metrics_follow_new_reports() {
+    let c = TestCollector::new().await;
+    let first = c.metrics().await;
+    assert!(!first.contains(WWW), "{first}");
+    assert!(first.contains("vigie_ingest_reports_total{result=\"stored\"} 0\n"));
+
+    let report = fixture_report(ORG, t0(), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&report)).await.0,
+        StatusCode::CREATED
+    );
+    let started = std::time::Instant::now();
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = c.metrics().await;
+        // Counters are live from the first scrape after the report.
+        assert!(
+            page.contains("vigie_ingest_reports_total{result=\"stored\"} 1\n"),
+            "{page}"
+        );
+        if page.contains(&format!(
+            "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\"}} 2\n"
+        )) || started.elapsed() > std::time::Duration::from_secs(10)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        page.contains(&format!(
+            "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\"}} 2\n"
+        )),
+        "the new report never reached /metrics:\n{page}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

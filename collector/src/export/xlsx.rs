@@ -45,6 +45,27 @@ fn level_format(value: Value, source: Option<Source>, stale: bool) -> Format {
     format
 }
 
+/// The formats of value cells, built once per workbook: a matrix of 1,000 organizations has
+/// some 90,000 value cells and a handful of distinct formats.
+#[derive(Default)]
+struct LevelFormats(Vec<(LevelKey, Format)>);
+
+type LevelKey = (Value, Option<Source>, bool);
+
+impl LevelFormats {
+    fn get(&mut self, value: Value, source: Option<Source>, stale: bool) -> &Format {
+        let key = (value, source, stale);
+        let index = match self.0.iter().position(|(k, _)| *k == key) {
+            Some(index) => index,
+            None => {
+                self.0.push((key, level_format(value, source, stale)));
+                self.0.len() - 1
+            }
+        };
+        &self.0[index].1
+    }
+}
+
 fn header_format() -> Format {
     Format::new()
         .set_bold()
@@ -114,6 +135,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
     let header = header_format();
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
+    let mut formats = LevelFormats::default();
     let mut workbook = Workbook::new();
 
     // Matrix: rows are capabilities; columns organizations (org view) or the aggregate.
@@ -173,7 +195,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                             row,
                             col,
                             cell_text(cell, *trend),
-                            &level_format(cell.value, cell.source, cell.stale),
+                            formats.get(cell.value, cell.source, cell.stale),
                         )?;
                         let note = Note::new(cell_note(lang, cell, *previous)).set_author("Vigie");
                         sheet.insert_note(row, col, &note)?;
@@ -207,7 +229,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                         row,
                         4,
                         value.label(),
-                        &level_format(value, Some(Source::Observed), false),
+                        formats.get(value, Some(Source::Observed), false),
                     )?;
                     sheet.write_string(row, 5, percent(agg.share_at_baseline()))?;
                     sheet.write_number(row, 6, agg.known as f64)?;
@@ -255,7 +277,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                 row,
                 0,
                 value.label(),
-                &level_format(value, Some(Source::Observed), false),
+                formats.get(value, Some(Source::Observed), false),
             )?;
             sheet.write_string(row, 1, t(lang, &value.text_key()))?;
             sheet.write_string(row, 2, format!("#{}", colours(value).0))?;
@@ -278,7 +300,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                 row,
                 0,
                 sample.label(),
-                &level_format(Value::Level(3), Some(source), false),
+                formats.get(Value::Level(3), Some(source), false),
             )?;
             sheet.write_string(
                 row,
@@ -347,23 +369,26 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
         let mut row = 1u32;
         match matrix.view {
             View::Org => {
+                let by_org: Vec<std::collections::HashMap<&str, &Vec<Value>>> = matrix
+                    .quarters
+                    .iter()
+                    .map(|q| q.orgs.iter().map(|(o, v)| (o.as_str(), v)).collect())
+                    .collect();
                 for org in &matrix.orgs {
                     for (i, capability) in catalogue().capabilities.iter().enumerate() {
                         sheet.write_string(row, 0, &org.org)?;
                         sheet.write_string(row, 1, &capability.id)?;
                         sheet.write_string(row, 2, capability.name(lang))?;
-                        for (q, quarter) in matrix.quarters.iter().enumerate() {
+                        for (q, quarter) in by_org.iter().enumerate() {
                             let value = quarter
-                                .orgs
-                                .iter()
-                                .find(|(o, _)| *o == org.org)
-                                .and_then(|(_, values)| values.get(i).copied())
+                                .get(org.org.as_str())
+                                .and_then(|values| values.get(i).copied())
                                 .unwrap_or(Value::Unknown);
                             sheet.write_string_with_format(
                                 row,
                                 first_quarter_col + q as u16,
                                 value.label(),
-                                &level_format(value, Some(Source::Observed), false),
+                                formats.get(value, Some(Source::Observed), false),
                             )?;
                         }
                         let cell = &org.cells[i];
@@ -371,7 +396,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                             row,
                             current_col,
                             cell.label(),
-                            &level_format(cell.value, cell.source, cell.stale),
+                            formats.get(cell.value, cell.source, cell.stale),
                         )?;
                         row += 1;
                     }
@@ -392,7 +417,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                             row,
                             first_quarter_col + q as u16,
                             value.label(),
-                            &level_format(value, Some(Source::Observed), false),
+                            formats.get(value, Some(Source::Observed), false),
                         )?;
                     }
                     let value = agg.median.map_or(Value::Unknown, Value::Level);
@@ -400,7 +425,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                         row,
                         current_col,
                         value.label(),
-                        &level_format(value, Some(Source::Observed), false),
+                        formats.get(value, Some(Source::Observed), false),
                     )?;
                     row += 1;
                 }
