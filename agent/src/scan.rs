@@ -21,7 +21,7 @@ use vigie_checks::services::{
     self, PortSet, PortSetError, ScopeError, ServiceTarget, ServicesObservation,
 };
 use vigie_checks::tls::{
-    EnumerationOptions, Profile, TlsError, TlsProbeOptions, TlsTarget, TrustStore,
+    EnumerationOptions, Profile, Starttls, TlsError, TlsProbeOptions, TlsTarget, TrustStore,
 };
 use vigie_model::{
     AgentInfo, Finding, Lang, Observations, Report, Target, TargetKind, TlsObservation, Verdict,
@@ -211,6 +211,16 @@ pub struct TlsScan {
     pub deep: bool,
     /// Grades the TLS findings' severities (`--profile`, `[tls] profile`); the report names it.
     pub profile: Profile,
+    /// The STARTTLS preamble of every endpoint (`--starttls`); without it, the one of the
+    /// endpoint's well-known port (25 and 587 SMTP, 143 IMAP, 110 POP3), else implicit TLS.
+    pub starttls: Option<Starttls>,
+}
+
+impl TlsScan {
+    /// The preamble `target` is probed with.
+    pub fn starttls_for(&self, target: &TlsTarget) -> Option<Starttls> {
+        self.starttls.or_else(|| Starttls::for_port(target.port))
+    }
 }
 
 impl ScanRequest {
@@ -230,6 +240,7 @@ impl ScanRequest {
                 concurrency: config.tls.concurrency,
                 deep: true,
                 profile: config.tls.profile,
+                starttls: None,
             },
             email: EmailScan {
                 domains: config.email.domains.clone(),
@@ -541,11 +552,12 @@ async fn probe_tls(
     }
     let resolver = Arc::new(Resolver::new(resolvers, scan.timeout)?);
     let trust = Arc::new(TrustStore::load(scan.ca_file.as_deref())?);
-    let options = Arc::new(TlsProbeOptions {
+    let options = TlsProbeOptions {
         sni: scan.sni.clone(),
         connect: scan.connect,
         timeout: scan.timeout,
-    });
+        starttls: None,
+    };
     // Each enumeration connection is bounded by the scan's timeout, at most 5 s.
     let deep = Arc::new(scan.deep.then(|| EnumerationOptions {
         timeout: scan.timeout.min(Duration::from_secs(5)),
@@ -569,10 +581,13 @@ async fn probe_tls(
                 .entry(host)
                 .or_insert_with(|| Arc::new(Semaphore::new(TLS_ENDPOINTS_PER_HOST))),
         );
-        let (resolver, trust, options, permits, deep) = (
+        let options = TlsProbeOptions {
+            starttls: scan.starttls_for(&target),
+            ..options.clone()
+        };
+        let (resolver, trust, permits, deep) = (
             Arc::clone(&resolver),
             Arc::clone(&trust),
-            Arc::clone(&options),
             Arc::clone(&permits),
             Arc::clone(&deep),
         );
@@ -770,6 +785,7 @@ mod tests {
                 concurrency: 2,
                 deep: false,
                 profile: Profile::default(),
+                starttls: None,
             },
             email: EmailScan::none(),
             host: None,
@@ -805,6 +821,25 @@ mod tests {
             assert_eq!(connect.status, Status::Error);
         }
         assert_eq!(report.profile.as_deref(), Some("modern"));
+    }
+
+    #[test]
+    fn starttls_follows_the_flag_else_the_well_known_port() {
+        let mut scan = request(Vec::new()).tls;
+        let on = |port: u16| TlsTarget {
+            host: "mail.example.ca".to_owned(),
+            port,
+        };
+        assert_eq!(scan.starttls_for(&on(25)), Some(Starttls::Smtp));
+        assert_eq!(scan.starttls_for(&on(587)), Some(Starttls::Smtp));
+        assert_eq!(scan.starttls_for(&on(143)), Some(Starttls::Imap));
+        assert_eq!(scan.starttls_for(&on(110)), Some(Starttls::Pop3));
+        for implicit in [443, 465, 993, 995, 8443] {
+            assert_eq!(scan.starttls_for(&on(implicit)), None, "{implicit}");
+        }
+        scan.starttls = Some(Starttls::Imap);
+        assert_eq!(scan.starttls_for(&on(2525)), Some(Starttls::Imap));
+        assert_eq!(scan.starttls_for(&on(25)), Some(Starttls::Imap));
     }
 
     #[test]

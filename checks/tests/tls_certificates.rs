@@ -311,6 +311,7 @@ async fn probe(server: &OpenSslServer, trust: &TrustStore) -> Vec<Verdict> {
         sni: None,
         connect: Some(server.addr.ip()),
         timeout: Duration::from_secs(5),
+        starttls: None,
     };
     // Nothing answers DNS there: the probe must not resolve.
     let resolver =

@@ -387,6 +387,7 @@ async fn probe_deep_adds_the_enumeration_to_the_observation_and_evaluate_grades_
         sni: None,
         connect: Some(server.addr.ip()),
         timeout: Duration::from_secs(5),
+        starttls: None,
     };
     // Never asked: --connect gives the address.
     let resolver =
@@ -435,6 +436,7 @@ async fn a_tls10_only_server_fails_the_rustls_probe_yet_the_enumeration_names_th
         sni: None,
         connect: Some(server.addr.ip()),
         timeout: Duration::from_secs(5),
+        starttls: None,
     };
     let resolver =
         Resolver::new(&["127.0.0.1:9".parse().unwrap()], Duration::from_secs(1)).unwrap();
@@ -495,6 +497,7 @@ async fn a_stapled_ocsp_response_is_recorded_by_the_probe() {
             sni: None,
             connect: Some(server.addr.ip()),
             timeout: Duration::from_secs(5),
+            starttls: None,
         };
         let resolver =
             Resolver::new(&["127.0.0.1:9".parse().unwrap()], Duration::from_secs(1)).unwrap();

@@ -54,6 +54,7 @@ fn options(connect: Option<IpAddr>) -> TlsProbeOptions {
         sni: None,
         connect,
         timeout: Duration::from_secs(5),
+        starttls: None,
     }
 }
 

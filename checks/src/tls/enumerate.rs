@@ -21,7 +21,8 @@ use vigie_model::{
 };
 
 use super::ciphers::{self, SuiteFamily};
-use super::probe::{probe, TlsProbeOptions};
+use super::probe::{probe_reporting_preamble, TlsProbeOptions};
+use super::starttls::{self, Starttls};
 use super::target::TlsTarget;
 use super::verify::TrustStore;
 use super::wire::heartbeat::{self, HeartbeatAnswer};
@@ -51,6 +52,9 @@ pub struct EnumerationOptions {
     /// The least time between two connection starts to the endpoint (politeness: 10 ms is
     /// at most 100 new connections a second).
     pub min_interval: Duration,
+    /// Every connection speaks this protocol's STARTTLS preamble before its hello (each reply
+    /// bounded by `timeout`); `None` is implicit TLS.
+    pub starttls: Option<Starttls>,
 }
 
 impl Default for EnumerationOptions {
@@ -62,6 +66,7 @@ impl Default for EnumerationOptions {
             protocols: ProtocolVersion::ALL.to_vec(),
             total_timeout: Duration::from_secs(120),
             min_interval: Duration::from_millis(10),
+            starttls: None,
         }
     }
 }
@@ -91,6 +96,8 @@ struct Session {
     slots: Semaphore,
     random: Randomness,
     errors: Mutex<Vec<String>>,
+    /// Said in `EHLO` by the SMTP preamble.
+    ehlo_name: String,
 }
 
 /// What a read of the first flight waits for.
@@ -156,11 +163,18 @@ impl Session {
         }
     }
 
-    /// A TCP connection to the endpoint, ready for a ClientHello.
+    /// A TCP connection to the endpoint, ready for a ClientHello: after the STARTTLS
+    /// preamble when there is one.
     async fn open(&self) -> Result<TcpStream, String> {
-        TcpStream::connect(self.address)
+        let mut stream = TcpStream::connect(self.address)
             .await
-            .map_err(|error| format!("connect: {error}"))
+            .map_err(|error| format!("connect: {error}"))?;
+        if let Some(protocol) = self.options.starttls {
+            starttls::upgrade(&mut stream, protocol, &self.ehlo_name, self.options.timeout)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(stream)
     }
 
     /// Sends `hello` on a new connection and reads the first flight; the stream comes back
@@ -253,20 +267,28 @@ pub async fn probe_deep(
     resolver: &Resolver,
     trust: &TrustStore,
 ) -> TlsObservation {
-    let mut observation = probe(target, probe_options, resolver, trust).await;
-    let reached = !matches!(
-        observation.result,
-        TlsProbeResult::Failed {
-            stage: ProbeStage::Resolve | ProbeStage::Connect,
-            ..
-        }
-    );
+    let (mut observation, preamble_failed) =
+        probe_reporting_preamble(target, probe_options, resolver, trust).await;
+    // A server that refuses STARTTLS would refuse it to every hello as well.
+    let reached = !preamble_failed
+        && !matches!(
+            observation.result,
+            TlsProbeResult::Failed {
+                stage: ProbeStage::Resolve | ProbeStage::Connect,
+                ..
+            }
+        );
     let address = observation
         .address
         .as_deref()
         .and_then(|a| a.parse::<SocketAddr>().ok());
     if let (true, Some(address)) = (reached, address) {
-        observation.enumeration = Some(enumerate(address, &observation.server_name, options).await);
+        let options = EnumerationOptions {
+            starttls: probe_options.starttls,
+            ..options.clone()
+        };
+        observation.enumeration =
+            Some(enumerate(address, &observation.server_name, &options).await);
     }
     observation
 }
@@ -288,6 +310,7 @@ pub async fn enumerate(
         slots: Semaphore::new(options.concurrency.max(1)),
         random: Randomness::default(),
         errors: Mutex::new(Vec::new()),
+        ehlo_name: starttls::ehlo_name(),
     });
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -10,6 +10,7 @@
 //! - [`ciphers`]: the cipher-suite registry (data: `checks/data/tls-ciphers.csv`);
 //! - [`enumerate`]: protocols, suites, groups with our own hellos, into a
 //!   [`TlsEnumeration`](vigie_model::TlsEnumeration) that joins the observation;
+//! - [`starttls`]: the SMTP, IMAP and POP3 preambles before TLS (`--starttls`);
 //! - [`posture`]: pure grading of the enumeration (`tls.protocol.*`, `tls.cipher.*`…).
 
 pub mod certificate;
@@ -18,6 +19,7 @@ pub mod enumerate;
 pub mod evaluate;
 pub mod posture;
 pub mod probe;
+pub mod starttls;
 pub mod target;
 pub mod verify;
 pub mod wire;
@@ -26,5 +28,6 @@ pub use enumerate::{enumerate, probe_deep, EnumerationOptions};
 pub use evaluate::{evaluate, evaluate_with_profile};
 pub use posture::Profile;
 pub use probe::{probe, TlsProbeOptions};
+pub use starttls::Starttls;
 pub use target::{TargetError, TlsTarget};
 pub use verify::{TlsError, TrustStore};

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use vigie_model::{ProbeStage, TlsHandshake, TlsObservation, TlsProbeResult};
 
 use super::certificate;
+use super::starttls::{self, Starttls};
 use super::target::TlsTarget;
 use super::verify::{self, RecordingVerifier, TrustStore};
 use crate::dns::Resolver;
@@ -31,8 +32,12 @@ pub struct TlsProbeOptions {
     pub sni: Option<String>,
     /// Connect to this address instead of resolving the host (`--connect`).
     pub connect: Option<IpAddr>,
-    /// Bounds the connection and, separately, the handshake.
+    /// Bounds the connection and, separately, the handshake (and each reply of a STARTTLS
+    /// preamble).
     pub timeout: Duration,
+    /// Speak this protocol in clear and ask it for TLS before every handshake (`--starttls`,
+    /// or the well-known port); `None` is implicit TLS.
+    pub starttls: Option<Starttls>,
 }
 
 impl Default for TlsProbeOptions {
@@ -41,6 +46,7 @@ impl Default for TlsProbeOptions {
             sni: None,
             connect: None,
             timeout: Duration::from_secs(10),
+            starttls: None,
         }
     }
 }
@@ -53,6 +59,18 @@ pub async fn probe(
     resolver: &Resolver,
     trust: &TrustStore,
 ) -> TlsObservation {
+    probe_reporting_preamble(target, options, resolver, trust)
+        .await
+        .0
+}
+
+/// [`probe`], and whether the STARTTLS preamble failed (then no TLS can be spoken at all).
+pub(crate) async fn probe_reporting_preamble(
+    target: &TlsTarget,
+    options: &TlsProbeOptions,
+    resolver: &Resolver,
+    trust: &TrustStore,
+) -> (TlsObservation, bool) {
     let server_name = options
         .sni
         .as_deref()
@@ -78,12 +96,12 @@ pub async fn probe(
             Err(error) => {
                 tracing::debug!(%target, %error, "resolution failed");
                 observation.result = failed(ProbeStage::Resolve, error.to_string());
-                return observation;
+                return (observation, false);
             }
         },
     };
 
-    let stream = match connect(&addresses, target.port, options.timeout).await {
+    let mut stream = match connect(&addresses, target.port, options.timeout).await {
         Ok((stream, address)) => {
             observation.address = Some(address.to_string());
             stream
@@ -92,10 +110,24 @@ pub async fn probe(
             tracing::debug!(%target, %error, "connection failed");
             observation.address = address.map(|a| a.to_string());
             observation.result = failed(ProbeStage::Connect, error);
-            return observation;
+            return (observation, false);
         }
     };
 
+    if let Some(protocol) = options.starttls {
+        if let Err(error) = starttls::upgrade(
+            &mut stream,
+            protocol,
+            &starttls::ehlo_name(),
+            options.timeout,
+        )
+        .await
+        {
+            tracing::debug!(%target, %error, "STARTTLS failed");
+            observation.result = failed(ProbeStage::Handshake, error.to_string());
+            return (observation, true);
+        }
+    }
     observation.result = match handshake(stream, &server_name, options.timeout, trust).await {
         Ok(handshake) => TlsProbeResult::Handshake(handshake),
         Err(error) => {
@@ -103,7 +135,7 @@ pub async fn probe(
             failed(ProbeStage::Handshake, error)
         }
     };
-    observation
+    (observation, false)
 }
 
 /// Connects to the first address that answers, each attempt bounded by `timeout`. On
