@@ -63,6 +63,10 @@ pub enum Command {
     /// `[retention] reports_days`), except those the current state points at; the history
     /// of status transitions is kept.
     Prune(PruneArgs),
+    /// Recompute the current verdicts from the stored observations with this version's
+    /// grading rules, recording the changes as status transitions (run after an upgrade
+    /// that changed the rules).
+    Regrade,
     /// The capability matrix.
     #[command(subcommand)]
     Matrix(MatrixCommand),
@@ -376,6 +380,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "deleted {deleted} reports received before {} ({days} days ago); reports the current state points at and the transition history are kept",
                 before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            Ok(())
+        }
+        Command::Regrade => {
+            let store = open(cli.database_url, file).await?;
+            let summary = crate::regrade::regrade(&store, chrono::Utc::now())
+                .await
+                .context("regrading the stored reports")?;
+            eprintln!(
+                "regraded {} reports: {} verdicts changed, {} added, {} reports skipped (unreadable observations, see the log)",
+                summary.reports, summary.changed, summary.added, summary.skipped
             );
             Ok(())
         }

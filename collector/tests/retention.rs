@@ -1,7 +1,7 @@
-//! Retention through the binary: `vigie-collector prune` and the daily task of `serve` with
-//! `[retention] reports_days` delete old raw reports, keep the report the current state
-//! points at and keep the history. (The store's pruning rule itself is in the conformance
-//! suite, on both backends.)
+//! Retention and regrading through the binary: `vigie-collector prune` and the daily task of
+//! `serve` with `[retention] reports_days` delete old raw reports, keep the report the current
+//! state points at and keep the history; `vigie-collector regrade` says what it did. (The
+//! store's rules themselves are in the conformance suite, on both backends.)
 
 mod common;
 
@@ -201,4 +201,17 @@ fn a_bad_retention_is_a_configuration_error() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("retention.reports_days"), "{stderr}");
+}
+
+#[tokio::test]
+async fn regrade_command_regrades_each_agents_newest_report() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(dir.path()).await;
+    let output = run(collector().args(["regrade", "--database-url", &database_url(dir.path())]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // The fixture's hand-written findings are a few of what its observations grade to: the
+    // certificate checks it lacks are added.
+    assert!(stderr.contains("regraded 1 reports"), "{stderr}");
+    assert!(!stderr.contains(" 0 added"), "{stderr}");
 }

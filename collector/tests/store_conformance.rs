@@ -52,6 +52,7 @@ conformance!(
     assessments_are_all_or_nothing,
     audit_log_records_tokens_and_exports_without_tokens,
     prune_keeps_current_reports_and_history,
+    regrade_recomputes_verdicts_from_the_stored_observations,
 );
 
 fn url_of(c: &TestCollector) -> String {
@@ -496,4 +497,91 @@ async fn prune_keeps_current_reports_and_history(c: TestCollector) {
         .findings
         .iter()
         .any(|(_, f)| f.check.id() == "tls.protocol.tls1_0" && f.status == Status::Pass));
+}
+
+/// A report graded by older rules: its observations say one thing, one of its verdicts
+/// another. `regrade` recomputes the verdict with the agent's grading code, records the
+/// change as a transition, and leaves the stored report as it was.
+async fn regrade_recomputes_verdicts_from_the_stored_observations(c: TestCollector) {
+    let mut report = fixture_report(ORG, t0(), Status::Pass);
+    report.findings = vigie_checks::grade::grade_observations(
+        &report.observations,
+        vigie_checks::tls::Profile::Modern,
+        report.finished_at,
+        vigie_model::Lang::En,
+    )
+    .unwrap();
+    let key = "tls.cert.expired";
+    let graded = report
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == key && f.target == WWW)
+        .map(|f| f.status)
+        .unwrap();
+    assert_eq!(
+        graded,
+        Status::Pass,
+        "the fixture's certificate is valid at t0"
+    );
+    // What an older rule said.
+    for finding in report
+        .findings
+        .iter_mut()
+        .filter(|f| f.check.as_str() == key && f.target == WWW)
+    {
+        finding.status = Status::Fail;
+    }
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&report)).await.0,
+        StatusCode::CREATED
+    );
+    let body_before = c
+        .store()
+        .report_body(&report.report_id.to_string())
+        .await
+        .unwrap();
+    let at = Utc::now();
+    let summary = vigie_collector::regrade::regrade(c.store(), at)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        vigie_collector::regrade::RegradeSummary {
+            reports: 1,
+            changed: 1,
+            added: 0,
+            skipped: 0
+        }
+    );
+    let detail = c.store().org(ORG).await.unwrap().unwrap();
+    let row = detail
+        .findings
+        .iter()
+        .find(|f| f.check == key && f.target == WWW)
+        .unwrap();
+    assert_eq!(row.status, Status::Pass);
+    assert_eq!(row.observed_at, t0(), "the observation did not change");
+    let history = c.store().transitions(ORG, WWW, key).await.unwrap();
+    let steps: Vec<_> = history.iter().map(|t| (t.0, t.1)).collect();
+    assert_eq!(
+        steps,
+        vec![(None, Status::Fail), (Some(Status::Fail), Status::Pass)]
+    );
+    assert!(
+        (history[1].2 - at).num_milliseconds().abs() < 1,
+        "{history:?}"
+    );
+    assert_eq!(
+        c.store()
+            .report_body(&report.report_id.to_string())
+            .await
+            .unwrap(),
+        body_before,
+        "the report as received is kept"
+    );
+    // Nothing left to change.
+    let again = vigie_collector::regrade::regrade(c.store(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((again.changed, again.added), (0, 0));
 }

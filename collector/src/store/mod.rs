@@ -657,6 +657,38 @@ impl Store {
             .await
     }
 
+    /// The newest stored report of every agent, which its current state comes from: what
+    /// `regrade` recomputes.
+    pub async fn regrade_candidates(&self) -> Result<Vec<String>, StoreError> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.regrade_candidates().await;
+        }
+        self.with_connection(sqlite::regrade_candidates).await
+    }
+
+    /// The body of a stored report, as received; `None` if it is not (or no longer) stored.
+    pub async fn report_body(&self, report_id: &str) -> Result<Option<String>, StoreError> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.report_body(report_id).await;
+        }
+        let report_id = report_id.to_owned();
+        self.with_connection(move |c| sqlite::report_body(c, &report_id))
+            .await
+    }
+
+    /// Writes the regraded findings of one report into the latest state, in one transaction:
+    /// a changed status updates the row (its `since` becomes `regrade.at`) and records a
+    /// transition at `regrade.at`; a changed severity alone updates the row only; a key
+    /// the rules did not have is added; a row another report wrote since is left alone.
+    /// The stored report itself is never changed. Returns `(changed, added)`.
+    pub async fn apply_regrade(&self, regrade: Regrade) -> Result<(u64, u64), StoreError> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.apply_regrade(&regrade).await;
+        }
+        self.with_connection(move |c| sqlite::apply_regrade(c, &regrade))
+            .await
+    }
+
     /// Deletes the raw reports received before `before`, except those the current state
     /// points at (`latest`, `tls_certificates`); transitions stay. Works in batches of
     /// [`PRUNE_BATCH`] reports, one transaction each, so that ingests go on meanwhile.
@@ -678,6 +710,50 @@ impl Store {
             }
         }
         Ok(total)
+    }
+}
+
+/// The regraded findings of one stored report, for [`Store::apply_regrade`].
+#[derive(Debug, Clone)]
+pub struct Regrade {
+    pub org: String,
+    pub report_id: String,
+    /// The report's finished_at: the observed_at of a verdict a new rule adds.
+    pub finished_at: DateTime<Utc>,
+    /// When the regrade ran: the time of the transitions it records.
+    pub at: DateTime<Utc>,
+    pub findings: Vec<vigie_model::Finding>,
+}
+
+/// What one regraded finding does to the latest state.
+#[derive(Debug, PartialEq, Eq)]
+enum RegradeStep {
+    /// Same verdict, or a row that another report wrote since: nothing.
+    Keep,
+    /// No row for the key (a check the rules did not have): insert it, with a transition
+    /// from nothing.
+    Add,
+    /// The status (then `from` is the old one, and a transition is recorded) or the severity,
+    /// summary or remediation changed: update the row.
+    Update { from: Option<String> },
+}
+
+/// The rule of [`RegradeStep`]; `current` is the row's `(status, severity, report_id)`.
+fn regrade_step(
+    current: Option<&(String, String, String)>,
+    regrade: &Regrade,
+    finding: &vigie_model::Finding,
+) -> RegradeStep {
+    match current {
+        None => RegradeStep::Add,
+        Some((_, _, report_id)) if *report_id != regrade.report_id => RegradeStep::Keep,
+        Some((status, _, _)) if status != finding.status.as_str() => RegradeStep::Update {
+            from: Some(status.clone()),
+        },
+        Some((_, severity, _)) if severity != finding.severity.as_str() => {
+            RegradeStep::Update { from: None }
+        }
+        Some(_) => RegradeStep::Keep,
     }
 }
 

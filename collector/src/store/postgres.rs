@@ -1053,6 +1053,152 @@ impl PgStore {
             .collect())
     }
 
+    pub(super) async fn regrade_candidates(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query(super::sqlite::REGRADE_CANDIDATES, &[])
+            .await
+            .map_err(pg("listing the reports to regrade"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect())
+    }
+
+    pub(super) async fn report_body(&self, report_id: &str) -> Result<Option<String>, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt(
+                "SELECT body FROM reports WHERE report_id = $1",
+                &[&report_id],
+            )
+            .await
+            .map_err(pg("reading a stored report"))?
+            .map(|row| row.get(0)))
+    }
+
+    /// The same rules as SQLite's `apply_regrade`, under the organization's ingest lock.
+    pub(super) async fn apply_regrade(
+        &self,
+        regrade: &super::Regrade,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(pg("starting the regrade"))?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&regrade.org],
+        )
+        .await
+        .map_err(pg("locking the organization"))?;
+        let at = time_text(regrade.at);
+        let (mut changed, mut added) = (0, 0);
+        for finding in &regrade.findings {
+            let check = finding.check.as_str();
+            let status = finding.status.as_str();
+            let severity = finding.severity.as_str();
+            let evidence = serde_json::to_string(&finding.evidence).map_err(|source| {
+                StoreError::Serialize {
+                    what: "finding evidence",
+                    source,
+                }
+            })?;
+            let current: Option<(String, String, String)> = tx
+                .query_opt(
+                    "SELECT status, severity, report_id FROM latest
+                     WHERE org = $1 AND target = $2 AND check_id = $3 FOR UPDATE",
+                    &[&regrade.org, &finding.target, &check],
+                )
+                .await
+                .map_err(pg("reading the latest state"))?
+                .map(|row| (row.get(0), row.get(1), row.get(2)));
+            match super::regrade_step(current.as_ref(), regrade, finding) {
+                super::RegradeStep::Keep => {}
+                super::RegradeStep::Add => {
+                    tx.execute(
+                        "INSERT INTO latest (org, target, check_id, status, severity, summary,
+                                             remediation, evidence, report_id, observed_at, since)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        &[
+                            &regrade.org,
+                            &finding.target,
+                            &check,
+                            &status,
+                            &severity,
+                            &finding.summary,
+                            &finding.remediation,
+                            &evidence,
+                            &regrade.report_id,
+                            &time_text(regrade.finished_at),
+                            &at,
+                        ],
+                    )
+                    .await
+                    .map_err(pg("adding a regraded verdict"))?;
+                    tx.execute(
+                        "INSERT INTO transitions (org, target, check_id, from_status, to_status,
+                                                  at, report_id)
+                         VALUES ($1, $2, $3, NULL, $4, $5, $6)",
+                        &[
+                            &regrade.org,
+                            &finding.target,
+                            &check,
+                            &status,
+                            &at,
+                            &regrade.report_id,
+                        ],
+                    )
+                    .await
+                    .map_err(pg("recording a regraded transition"))?;
+                    added += 1;
+                }
+                super::RegradeStep::Update { from } => {
+                    tx.execute(
+                        "UPDATE latest SET status = $4, severity = $5, summary = $6,
+                             remediation = $7, evidence = $8,
+                             since = CASE WHEN status = $4 THEN since ELSE $9 END
+                         WHERE org = $1 AND target = $2 AND check_id = $3",
+                        &[
+                            &regrade.org,
+                            &finding.target,
+                            &check,
+                            &status,
+                            &severity,
+                            &finding.summary,
+                            &finding.remediation,
+                            &evidence,
+                            &at,
+                        ],
+                    )
+                    .await
+                    .map_err(pg("updating a regraded verdict"))?;
+                    if let Some(from) = from {
+                        tx.execute(
+                            "INSERT INTO transitions (org, target, check_id, from_status,
+                                                      to_status, at, report_id)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            &[
+                                &regrade.org,
+                                &finding.target,
+                                &check,
+                                &from,
+                                &status,
+                                &at,
+                                &regrade.report_id,
+                            ],
+                        )
+                        .await
+                        .map_err(pg("recording a regraded transition"))?;
+                    }
+                    changed += 1;
+                }
+            }
+        }
+        tx.commit().await.map_err(pg("committing the regrade"))?;
+        Ok((changed, added))
+    }
+
     /// Deletes up to `limit` reports received before `before` that no current-state row
     /// points at; returns how many.
     pub(super) async fn prune(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {

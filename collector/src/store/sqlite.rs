@@ -900,6 +900,144 @@ pub(super) fn row_counts(
 
 use super::TransitionRow;
 
+/// The newest stored report of every agent (the one its current state comes from).
+pub(super) const REGRADE_CANDIDATES: &str = "SELECT r.report_id FROM reports r
+     JOIN agents a ON a.org = r.org AND a.agent_id = r.agent_id
+     WHERE r.finished_at = a.last_report_at ORDER BY r.org, r.agent_id, r.report_id";
+
+pub(super) fn regrade_candidates(connection: &mut Connection) -> Result<Vec<String>, StoreError> {
+    let mut statement = connection
+        .prepare(REGRADE_CANDIDATES)
+        .map_err(sql("listing the reports to regrade"))?;
+    let rows = statement
+        .query_map([], |row| row.get(0))
+        .map_err(sql("listing the reports to regrade"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(sql("listing the reports to regrade"))
+}
+
+pub(super) fn report_body(
+    connection: &mut Connection,
+    report_id: &str,
+) -> Result<Option<String>, StoreError> {
+    connection
+        .query_row(
+            "SELECT body FROM reports WHERE report_id = ?1",
+            [report_id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(sql("reading a stored report"))
+}
+
+/// Applies regraded findings of one report; see [`super::Store::apply_regrade`].
+pub(super) fn apply_regrade(
+    connection: &mut Connection,
+    regrade: &super::Regrade,
+) -> Result<(u64, u64), StoreError> {
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("starting the regrade"))?;
+    let at = time_text(regrade.at);
+    let (mut changed, mut added) = (0, 0);
+    for finding in &regrade.findings {
+        let check = finding.check.as_str();
+        let evidence =
+            serde_json::to_string(&finding.evidence).map_err(|source| StoreError::Serialize {
+                what: "finding evidence",
+                source,
+            })?;
+        let current: Option<(String, String, String)> = tx
+            .query_row(
+                "SELECT status, severity, report_id FROM latest
+                 WHERE org = ?1 AND target = ?2 AND check_id = ?3",
+                params![regrade.org, finding.target, check],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(sql("reading the latest state"))?;
+        match super::regrade_step(current.as_ref(), regrade, finding) {
+            super::RegradeStep::Keep => {}
+            super::RegradeStep::Add => {
+                tx.execute(
+                    "INSERT INTO latest (org, target, check_id, status, severity, summary,
+                                         remediation, evidence, report_id, observed_at, since)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        regrade.org,
+                        finding.target,
+                        check,
+                        finding.status.as_str(),
+                        finding.severity.as_str(),
+                        finding.summary,
+                        finding.remediation,
+                        evidence,
+                        regrade.report_id,
+                        time_text(regrade.finished_at),
+                        at
+                    ],
+                )
+                .map_err(sql("adding a regraded verdict"))?;
+                tx.execute(
+                    "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
+                                              report_id)
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+                    params![
+                        regrade.org,
+                        finding.target,
+                        check,
+                        finding.status.as_str(),
+                        at,
+                        regrade.report_id
+                    ],
+                )
+                .map_err(sql("recording a regraded transition"))?;
+                added += 1;
+            }
+            super::RegradeStep::Update { from } => {
+                tx.execute(
+                    "UPDATE latest SET status = ?4, severity = ?5, summary = ?6,
+                         remediation = ?7, evidence = ?8,
+                         since = CASE WHEN status = ?4 THEN since ELSE ?9 END
+                     WHERE org = ?1 AND target = ?2 AND check_id = ?3",
+                    params![
+                        regrade.org,
+                        finding.target,
+                        check,
+                        finding.status.as_str(),
+                        finding.severity.as_str(),
+                        finding.summary,
+                        finding.remediation,
+                        evidence,
+                        at
+                    ],
+                )
+                .map_err(sql("updating a regraded verdict"))?;
+                if let Some(from) = from {
+                    tx.execute(
+                        "INSERT INTO transitions (org, target, check_id, from_status, to_status,
+                                                  at, report_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![
+                            regrade.org,
+                            finding.target,
+                            check,
+                            from,
+                            finding.status.as_str(),
+                            at,
+                            regrade.report_id
+                        ],
+                    )
+                    .map_err(sql("recording a regraded transition"))?;
+                }
+                changed += 1;
+            }
+        }
+    }
+    tx.commit().map_err(sql("committing the regrade"))?;
+    Ok((changed, added))
+}
+
 /// Deletes up to `limit` reports received before `before` that no current-state row points
 /// at, in one transaction; returns how many. Small batches keep the writer free for ingests.
 pub(super) fn prune(
