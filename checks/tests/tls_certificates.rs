@@ -1,18 +1,19 @@
-//! The certificate checks that need certificates rustls and rcgen cannot make or serve:
+//! Every certificate check against `openssl s_server`, in particular those that need
+//! certificates rustls and rcgen cannot make or serve:
 //! RSA-1024 keys, SHA-1 signatures, a chain missing its intermediate (named by the AIA
 //! caIssuers URL), embedded SCTs and OCSP must-staple. A PKI made with the openssl CLI at
 //! test time, served by `openssl s_server -cipher 'ALL:@SECLEVEL=0'` on 127.0.33.x; each
 //! check has an endpoint where it must fail and one where it must pass.
 //!
-//! The validity, self-signed, name and trust cases are served by the rustls lab server in
-//! `tls_probe.rs`.
+//! Expired, not yet valid, expiring, self-signed and wrong-name leaves are served here too;
+//! `tls_probe.rs` has the same cases with rcgen certificates on the rustls lab server.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Duration as Days, Utc};
 use vigie_checks::dns::Resolver;
 use vigie_checks::tls::{self, TlsProbeOptions, TlsTarget, TrustStore};
 use vigie_model::{Check, Lang, Severity, Status, TlsProbeResult, Verdict};
@@ -68,6 +69,13 @@ struct Leaf<'a> {
     by_intermediate: bool,
     /// Extra `x509v3` lines.
     extensions: &'a [&'a str],
+    /// The name in the subject and subjectAltName.
+    name: &'a str,
+    /// Valid from now for this many days…
+    days: u32,
+    /// …unless given here (notBefore, notAfter): then issued with `openssl ca`, the only
+    /// openssl 3.0 command that sets both dates.
+    dates: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl<'a> Leaf<'a> {
@@ -78,6 +86,9 @@ impl<'a> Leaf<'a> {
             digest: "sha256",
             by_intermediate: true,
             extensions: &[],
+            name: HOST,
+            days: 90,
+            dates: None,
         }
     }
 }
@@ -170,7 +181,7 @@ impl Pki {
         if spec.key == "ec" {
             req.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
         }
-        let subject = format!("/CN={HOST}");
+        let subject = format!("/CN={}", spec.name);
         req.extend([
             "-subj",
             &subject,
@@ -183,7 +194,7 @@ impl Pki {
         let mut lines = vec![
             "[v3]".to_owned(),
             "basicConstraints=critical,CA:FALSE".to_owned(),
-            format!("subjectAltName=DNS:{HOST}"),
+            format!("subjectAltName=DNS:{}", spec.name),
             "extendedKeyUsage=serverAuth".to_owned(),
             "authorityKeyIdentifier=keyid".to_owned(),
         ];
@@ -196,6 +207,58 @@ impl Pki {
             (self.root.clone(), d.join("root.key"))
         };
         let digest = format!("-{}", spec.digest);
+        if let Some((not_before, not_after)) = spec.dates {
+            let stamp = |at: DateTime<Utc>| at.format("%Y%m%d%H%M%SZ").to_string();
+            let (start, end) = (stamp(not_before), stamp(not_after));
+            let db = d.join("ca-db");
+            std::fs::create_dir_all(&db).expect("create the CA database");
+            let index = db.join("index.txt");
+            if !index.exists() {
+                std::fs::write(&index, "").expect("write index");
+                std::fs::write(db.join("serial"), "1000\n").expect("write serial");
+            }
+            let config = d.join("ca.cnf");
+            std::fs::write(
+                &config,
+                format!(
+                    "[ca]\ndefault_ca = lab\n[lab]\ndatabase = {db}/index.txt\nnew_certs_dir = {db}\n\
+                     serial = {db}/serial\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n",
+                    db = path_str(&db)
+                ),
+            )
+            .expect("write ca.cnf");
+            openssl(&[
+                "ca",
+                "-batch",
+                "-notext",
+                "-config",
+                path_str(&config),
+                "-cert",
+                path_str(&ca),
+                "-keyfile",
+                path_str(&ca_key),
+                "-in",
+                path_str(&csr),
+                "-md",
+                spec.digest,
+                "-startdate",
+                &start,
+                "-enddate",
+                &end,
+                "-extfile",
+                path_str(&ext),
+                "-extensions",
+                "v3",
+                "-out",
+                path_str(&leaf),
+            ]);
+            return Issued {
+                leaf,
+                intermediate: spec.by_intermediate.then_some(ca),
+                key,
+            };
+        }
+        let days = spec.days.to_string();
         openssl(&[
             "x509",
             "-req",
@@ -207,7 +270,7 @@ impl Pki {
             path_str(&ca_key),
             "-CAcreateserial",
             "-days",
-            "90",
+            &days,
             &digest,
             "-extfile",
             path_str(&ext),
@@ -219,6 +282,41 @@ impl Pki {
         Issued {
             leaf,
             intermediate: spec.by_intermediate.then_some(ca),
+            key,
+        }
+    }
+
+    /// A self-signed leaf for `name` (subject = issuer, signed with its own key).
+    fn self_signed(&self, file: &str, name: &str) -> Issued {
+        let d = self.dir.path();
+        let key = d.join(format!("{file}.key"));
+        let leaf = d.join(format!("{file}.pem"));
+        let subject = format!("/CN={name}");
+        let san = format!("subjectAltName=DNS:{name}");
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "90",
+            "-subj",
+            &subject,
+            "-addext",
+            &san,
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            path_str(&key),
+            "-out",
+            path_str(&leaf),
+        ]);
+        Issued {
+            leaf,
+            intermediate: None,
             key,
         }
     }
@@ -588,4 +686,107 @@ async fn a_must_staple_leaf_fails_without_a_stapled_response_and_passes_with_one
     let verdict = find(&verdicts, Check::TlsOcspStapling);
     assert_eq!(verdict.status, Status::Info);
     assert_eq!(verdict.evidence["must_staple"], false);
+}
+
+#[tokio::test]
+async fn an_expired_leaf_fails_expired_and_expiring_does_not_apply() {
+    require_openssl!();
+    let pki = Pki::new();
+    let now = Utc::now();
+    let issued = pki.issue(&Leaf {
+        dates: Some((now - Days::days(100), now - Days::days(10))),
+        ..Leaf::new("expired")
+    });
+    let server = OpenSslServer::start(ip(13), &issued, true, &[]).await;
+    let verdicts = probe(&server, &pki.private_trust()).await;
+    let verdict = find(&verdicts, Check::TlsCertExpired);
+    assert_eq!(verdict.status, Status::Fail, "{verdict:#?}");
+    assert_eq!(verdict.severity, Severity::Critical);
+    assert_eq!(verdict.evidence["days_since_expiry"], 10);
+    assert_eq!(status(&verdicts, Check::TlsCertExpiring), Status::Skip);
+    assert_eq!(status(&verdicts, Check::TlsCertNotYetValid), Status::Pass);
+    assert_eq!(
+        status(&verdicts, Check::TlsCertHostnameMismatch),
+        Status::Pass
+    );
+    // The openssl CAs are made now, so the chain cannot be judged inside the leaf's past
+    // validity: tls.cert.untrusted is not asserted here (tls_probe.rs does, with a
+    // backdated CA).
+}
+
+#[tokio::test]
+async fn a_leaf_valid_from_next_week_fails_not_yet_valid_only() {
+    require_openssl!();
+    let pki = Pki::new();
+    let now = Utc::now();
+    let issued = pki.issue(&Leaf {
+        dates: Some((now + Days::days(7), now + Days::days(97))),
+        ..Leaf::new("future")
+    });
+    let server = OpenSslServer::start(ip(14), &issued, true, &[]).await;
+    let verdicts = probe(&server, &pki.private_trust()).await;
+    let verdict = find(&verdicts, Check::TlsCertNotYetValid);
+    assert_eq!(verdict.status, Status::Fail, "{verdict:#?}");
+    assert_eq!(verdict.severity, Severity::High);
+    assert_eq!(status(&verdicts, Check::TlsCertExpired), Status::Pass);
+    // Judged inside the validity window: the chain itself is fine.
+    assert_eq!(status(&verdicts, Check::TlsCertUntrusted), Status::Pass);
+}
+
+#[tokio::test]
+async fn a_leaf_expiring_in_3_days_fails_expiring_high() {
+    require_openssl!();
+    let pki = Pki::new();
+    let issued = pki.issue(&Leaf {
+        days: 3,
+        ..Leaf::new("soon")
+    });
+    let server = OpenSslServer::start(ip(15), &issued, true, &[]).await;
+    let verdicts = probe(&server, &pki.private_trust()).await;
+    let verdict = find(&verdicts, Check::TlsCertExpiring);
+    assert_eq!(verdict.status, Status::Fail, "{verdict:#?}");
+    assert_eq!(verdict.severity, Severity::High);
+    assert_eq!(status(&verdicts, Check::TlsCertExpired), Status::Pass);
+}
+
+#[tokio::test]
+async fn a_self_signed_leaf_fails_self_signed_and_untrusted_but_misses_no_intermediate() {
+    require_openssl!();
+    let pki = Pki::new();
+    let issued = pki.self_signed("selfsigned", HOST);
+    let server = OpenSslServer::start(ip(16), &issued, false, &[]).await;
+    let verdicts = probe(&server, &pki.private_trust()).await;
+    let verdict = find(&verdicts, Check::TlsCertSelfSigned);
+    assert_eq!(verdict.status, Status::Fail, "{verdict:#?}");
+    assert_eq!(verdict.evidence["subject"], "CN=www.lab.test");
+    assert_eq!(status(&verdicts, Check::TlsCertUntrusted), Status::Fail);
+    assert_eq!(
+        status(&verdicts, Check::TlsCertIncompleteChain),
+        Status::Pass
+    );
+    assert_eq!(
+        status(&verdicts, Check::TlsCertHostnameMismatch),
+        Status::Pass
+    );
+    assert_eq!(status(&verdicts, Check::TlsCertWeakKey), Status::Pass);
+}
+
+#[tokio::test]
+async fn a_leaf_for_another_name_fails_hostname_mismatch_naming_it() {
+    require_openssl!();
+    let pki = Pki::new();
+    let issued = pki.issue(&Leaf {
+        name: "other.lab.test",
+        ..Leaf::new("wrongname")
+    });
+    let server = OpenSslServer::start(ip(17), &issued, true, &[]).await;
+    let verdicts = probe(&server, &pki.private_trust()).await;
+    let verdict = find(&verdicts, Check::TlsCertHostnameMismatch);
+    assert_eq!(verdict.status, Status::Fail, "{verdict:#?}");
+    assert_eq!(
+        verdict.evidence["subject_alt_names"],
+        serde_json::json!(["other.lab.test"])
+    );
+    assert_eq!(status(&verdicts, Check::TlsCertUntrusted), Status::Pass);
+    assert_eq!(status(&verdicts, Check::TlsCertSelfSigned), Status::Pass);
 }
