@@ -167,6 +167,7 @@ pub async fn serve_with(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.set_listener_tls(options.tls.is_some());
     let service = TowerToHyperService::new(crate::app(state));
     let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1)));
     let graceful = GracefulShutdown::new();

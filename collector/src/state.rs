@@ -53,6 +53,8 @@ struct Inner {
     store: Store,
     ingest: IngestMetrics,
     metrics_cache: MetricsCache,
+    web_sessions: WebSessions,
+    listener_tls: std::sync::atomic::AtomicBool,
     max_body_bytes: usize,
     body_timeout: Duration,
     rate_limiter: Option<RateLimiter>,
@@ -78,6 +80,8 @@ impl AppState {
                 store,
                 ingest: IngestMetrics::default(),
                 metrics_cache: MetricsCache::default(),
+                web_sessions: WebSessions::default(),
+                listener_tls: std::sync::atomic::AtomicBool::new(false),
                 max_body_bytes: limits.max_body_bytes,
                 body_timeout: limits.body_timeout,
                 rate_limiter: limits.rate_limit_per_minute.map(RateLimiter::new),
@@ -100,6 +104,25 @@ impl AppState {
         &self.inner.metrics_cache
     }
 
+    /// The web view's sessions.
+    pub fn web_sessions(&self) -> &WebSessions {
+        &self.inner.web_sessions
+    }
+
+    /// Whether the listener speaks TLS (the web view's cookie is then `Secure`).
+    pub fn listener_tls(&self) -> bool {
+        self.inner
+            .listener_tls
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set by [`crate::server::serve_with`] from its options.
+    pub fn set_listener_tls(&self, tls: bool) {
+        self.inner
+            .listener_tls
+            .store(tls, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The largest report body accepted, in bytes.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes
@@ -113,5 +136,87 @@ impl AppState {
     /// The per-token limiter, if rate limiting is on.
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {
         self.inner.rate_limiter.as_ref()
+    }
+}
+
+/// How long a web view session lasts after its login.
+pub const WEB_SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+
+/// Sessions open at once at most; the oldest is closed beyond.
+const MAX_WEB_SESSIONS: usize = 10_000;
+
+/// The web view's sessions, in memory (a restart signs everyone out): the SHA-256 of the
+/// random value the browser holds in its cookie → the viewer token given at login, which
+/// never leaves the process and is authenticated again at each page.
+#[derive(Default)]
+pub struct WebSessions {
+    sessions: std::sync::Mutex<std::collections::HashMap<String, WebSession>>,
+}
+
+// By hand, so that the tokens never reach a log through `{:?}`.
+impl std::fmt::Debug for WebSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = self.sessions.lock().map(|s| s.len()).unwrap_or_default();
+        f.debug_struct("WebSessions").field("open", &open).finish()
+    }
+}
+
+struct WebSession {
+    token: String,
+    expires: std::time::Instant,
+}
+
+impl WebSessions {
+    /// Opens a session for `token` (already authenticated as a viewer); returns the value
+    /// to put in the cookie.
+    pub fn open(&self, token: String) -> String {
+        use base64::Engine as _;
+        use rand::RngCore as _;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let now = std::time::Instant::now();
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sessions.retain(|_, s| s.expires > now);
+        if sessions.len() >= MAX_WEB_SESSIONS {
+            if let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(k, _)| k.clone())
+            {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(
+            crate::auth::hash(&value),
+            WebSession {
+                token,
+                expires: now + WEB_SESSION_LIFETIME,
+            },
+        );
+        value
+    }
+
+    /// The token behind a live session.
+    pub fn token(&self, value: &str) -> Option<String> {
+        let sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sessions
+            .get(&crate::auth::hash(value))
+            .filter(|s| s.expires > std::time::Instant::now())
+            .map(|s| s.token.clone())
+    }
+
+    /// Ends a session.
+    pub fn close(&self, value: &str) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&crate::auth::hash(value));
     }
 }

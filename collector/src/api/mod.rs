@@ -5,6 +5,7 @@ mod ingest;
 mod matrix;
 mod ops;
 mod read;
+pub mod web;
 
 pub use error::{code, ApiError};
 
@@ -26,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .merge(web::routes())
         .fallback(ops::not_found)
         .with_state(state)
 }

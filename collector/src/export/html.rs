@@ -164,6 +164,34 @@ pub(super) fn render(matrix: &Matrix) -> String {
     out
 }
 
+/// The page of the collector's web view: one language only (the view's `?lang=` switch
+/// chooses it), `nav` (trusted HTML made by the caller) above the same body as the export's.
+pub(crate) fn render_view(matrix: &Matrix, nav: &str) -> String {
+    let lang = matrix.lang;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{}nav {{ margin: 2.2em 0 0; }} nav a, nav button {{ margin-right: 1.2em; }}\n@media print {{ nav {{ display: none; }} }}\n</style>\n</head>\n<body>\n{nav}\n<div lang=\"{}\">\n",
+        lang.as_str(),
+        escape(&t(lang, "title.matrix")),
+        css(),
+        lang.as_str(),
+    );
+    out.push_str(&version_body(matrix));
+    out.push_str("</div>\n</body>\n</html>\n");
+    out
+}
+
+/// Escapes text for HTML (for the web view's own markup).
+pub(crate) fn escape_html(text: &str) -> String {
+    escape(text)
+}
+
+/// The export's style sheet, for the web view's other pages.
+pub(crate) fn style() -> String {
+    css()
+}
+
 /// One language's version of the page.
 fn version_body(matrix: &Matrix) -> String {
     let lang = matrix.lang;
@@ -213,9 +241,9 @@ fn version_body(matrix: &Matrix) -> String {
     for (i, capability) in catalogue().capabilities.iter().enumerate() {
         let _ = write!(
             out,
-            "<tr><th scope=\"row\">{}</th><td>{}</td>",
-            escape(&capability.id),
-            escape(&capability.name(lang))
+            "<tr data-capability=\"{id}\"><th scope=\"row\">{id}</th><td>{}</td>",
+            escape(&capability.name(lang)),
+            id = escape(&capability.id),
         );
         match matrix.view {
             View::Org => {

@@ -4,7 +4,7 @@
 //! rules version and the TLS profile. Exports only lay out a computed [`Matrix`].
 
 mod csv;
-mod html;
+pub(crate) mod html;
 mod json;
 mod xlsx;
 

@@ -1,0 +1,346 @@
+//! The built-in web view of the capability matrix, for people without Grafana: read-only,
+//! server-rendered HTML (the HTML export's rendering, one language a page), behind a viewer
+//! token.
+//!
+//! A browser cannot easily send a bearer header, so the token is given once to a login form
+//! (`POST /ui/login`, form body, never a URL); the collector then sets a cookie holding a
+//! random session value (`HttpOnly`, `SameSite=Strict`, `Path=/ui`, `Secure` when the
+//! listener speaks TLS). Sessions live in memory ([`crate::state::WebSessions`]) and each
+//! page authenticates the token behind its session again, so a revoked viewer token closes
+//! its sessions at the next click.
+//!
+//! Pages: `/ui/matrix` (sector aggregate, the committee's default), `/ui/orgs` (the list),
+//! `/ui/orgs/{org}` (one organization's column), each with `?lang=en|fr`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use vigie_matrix::catalogue::text as t;
+use vigie_model::Lang;
+
+use crate::auth::Principal;
+use crate::export::html::{escape_html as escape, render_view, style};
+use crate::matrix::{self, MatrixError, MatrixRequest, View};
+use crate::state::AppState;
+use crate::store::audit::AuditAction;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "vigie_session";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/matrix") }))
+        .route("/ui/", get(|| async { Redirect::to("/ui/matrix") }))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", post(logout))
+        .route("/ui/matrix", get(aggregate))
+        .route("/ui/orgs", get(org_list))
+        .route("/ui/orgs/{org}", get(org_page))
+}
+
+fn lang_of(params: &HashMap<String, String>) -> Lang {
+    params
+        .get("lang")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(Lang::En)
+}
+
+/// An HTML answer that no cache keeps (named organizations are sensitive) and no other
+/// site may frame.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// The login page, with an optional message (already a locale key).
+fn login_html(lang: Lang, message: Option<&str>) -> String {
+    let other = match lang {
+        Lang::En => Lang::Fr,
+        Lang::Fr => Lang::En,
+    };
+    let message = message
+        .map(|key| {
+            format!(
+                "<p role=\"alert\"><strong>{}</strong></p>\n",
+                escape(&t(lang, key))
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n<main>\n<p><a href=\"/ui/login?lang={other_code}\" lang=\"{other_code}\">{other_name}</a></p>\n<h1>{title}</h1>\n{message}<form method=\"post\" action=\"/ui/login\">\n<input type=\"hidden\" name=\"lang\" value=\"{code}\">\n<p><label for=\"token\">{token}</label><br>\n<input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" required size=\"60\"></p>\n<p class=\"meta\">{help}</p>\n<p><button type=\"submit\">{submit}</button></p>\n</form>\n</main>\n</body>\n</html>\n",
+        code = lang.as_str(),
+        other_code = other.as_str(),
+        other_name = escape(&t(other, "lang.name")),
+        title = escape(&t(lang, "web.login.title")),
+        css = style(),
+        token = escape(&t(lang, "web.login.token")),
+        help = escape(&t(lang, "web.login.help")),
+        submit = escape(&t(lang, "web.login.submit")),
+    )
+}
+
+async fn login_page(Query(params): Query<HashMap<String, String>>) -> Response {
+    html(StatusCode::OK, login_html(lang_of(&params), None))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct LoginForm {
+    token: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let lang = form
+        .lang
+        .as_deref()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(Lang::En);
+    let token = form.token.trim();
+    if token.is_empty() || token.len() > 256 {
+        return html(
+            StatusCode::UNAUTHORIZED,
+            login_html(lang, Some("web.login.wrong")),
+        );
+    }
+    match state.store().authenticate(token).await {
+        Ok(Some(Principal::Viewer { .. })) => {
+            let session = state.web_sessions().open(token.to_owned());
+            let mut cookie = format!(
+                "{SESSION_COOKIE}={session}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
+                crate::state::WEB_SESSION_LIFETIME.as_secs()
+            );
+            if state.listener_tls() {
+                cookie.push_str("; Secure");
+            }
+            let mut response =
+                Redirect::to(&format!("/ui/matrix?lang={}", lang.as_str())).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Ok(Some(Principal::Agent { .. })) => html(
+            StatusCode::FORBIDDEN,
+            login_html(lang, Some("web.login.agent")),
+        ),
+        Ok(None) => html(
+            StatusCode::UNAUTHORIZED,
+            login_html(lang, Some("web.login.wrong")),
+        ),
+        Err(error) => super::ApiError::unavailable(error).into_response(),
+    }
+}
+
+/// The session value of the request's cookie, if any.
+fn session_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(session) = session_of(&headers) {
+        state.web_sessions().close(session);
+    }
+    let mut response = Redirect::to("/ui/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("vigie_session=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+/// The viewer behind the request's session, or the login page to answer with (401).
+async fn viewer(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<String, Response> {
+    let needed = || {
+        html(
+            StatusCode::UNAUTHORIZED,
+            login_html(lang, Some("web.login.needed")),
+        )
+    };
+    let Some(token) = session_of(headers).and_then(|s| state.web_sessions().token(s)) else {
+        return Err(needed());
+    };
+    match state.store().authenticate(&token).await {
+        Ok(Some(Principal::Viewer { name })) => Ok(name),
+        // Revoked since the login (or no longer a viewer): the session is over.
+        Ok(_) => {
+            if let Some(session) = session_of(headers) {
+                state.web_sessions().close(session);
+            }
+            Err(needed())
+        }
+        Err(error) => Err(super::ApiError::unavailable(error).into_response()),
+    }
+}
+
+/// The links above every page: the views, the other language, sign out.
+fn nav(lang: Lang, here: &str) -> String {
+    let other = match lang {
+        Lang::En => Lang::Fr,
+        Lang::Fr => Lang::En,
+    };
+    format!(
+        "<nav><a href=\"/ui/matrix?lang={code}\">{aggregate}</a><a href=\"/ui/orgs?lang={code}\">{orgs}</a><a href=\"{here}?lang={other_code}\" lang=\"{other_code}\">{other_name}</a><form method=\"post\" action=\"/ui/logout\" style=\"display:inline\"><button type=\"submit\">{logout}</button></form></nav>",
+        code = lang.as_str(),
+        other_code = other.as_str(),
+        aggregate = escape(&t(lang, "web.nav.aggregate")),
+        orgs = escape(&t(lang, "web.nav.orgs")),
+        here = escape(here),
+        other_name = escape(&t(other, "lang.name")),
+        logout = escape(&t(lang, "web.nav.logout")),
+    )
+}
+
+async fn matrix_page(
+    state: &AppState,
+    viewer: &str,
+    lang: Lang,
+    org: Option<String>,
+    here: &str,
+) -> Response {
+    let view = if org.is_some() {
+        View::Org
+    } else {
+        View::Aggregate
+    };
+    let request = MatrixRequest {
+        view,
+        lang,
+        since: None,
+        org: org.clone(),
+        profile: vigie_matrix::TlsProfile::Modern,
+        now: chrono::Utc::now(),
+    };
+    let computed = match matrix::compute(state.store(), &request).await {
+        Ok(computed) => computed,
+        Err(MatrixError::UnknownOrg(_)) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>404</title></head><body>{}<p>{}</p></body></html>\n",
+                    lang.as_str(),
+                    nav(lang, "/ui/orgs"),
+                    escape(&t(lang, "web.not_found"))
+                ),
+            )
+        }
+        Err(MatrixError::Store(error)) => return super::ApiError::unavailable(error).into_response(),
+        Err(error) => return super::ApiError::internal(error).into_response(),
+    };
+    // Seeing a named organization's matrix is an export to a screen: it leaves a trace too.
+    if let Err(error) = state
+        .store()
+        .audit(
+            AuditAction::MatrixExport,
+            &format!("viewer:{viewer}"),
+            &format!(
+                "web view={}{} lang={}",
+                view.as_str(),
+                org.map(|o| format!(" org={o}")).unwrap_or_default(),
+                lang.as_str()
+            ),
+        )
+        .await
+    {
+        return super::ApiError::unavailable(error).into_response();
+    }
+    html(StatusCode::OK, render_view(&computed, &nav(lang, here)))
+}
+
+async fn aggregate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&params);
+    match viewer(&state, &headers, lang).await {
+        Ok(name) => matrix_page(&state, &name, lang, None, "/ui/matrix").await,
+        Err(response) => response,
+    }
+}
+
+async fn org_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&params);
+    let name = match viewer(&state, &headers, lang).await {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    if !vigie_model::validate::is_valid_org(&org) {
+        return matrix_page(&state, &name, lang, Some(String::new()), "/ui/orgs").await;
+    }
+    let here = format!("/ui/orgs/{org}");
+    matrix_page(&state, &name, lang, Some(org), &here).await
+}
+
+async fn org_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&params);
+    if let Err(response) = viewer(&state, &headers, lang).await {
+        return response;
+    }
+    let orgs = match state.store().orgs().await {
+        Ok(orgs) => orgs,
+        Err(error) => return super::ApiError::unavailable(error).into_response(),
+    };
+    let mut list = String::new();
+    for org in &orgs {
+        list.push_str(&format!(
+            "<li><a href=\"/ui/orgs/{id}?lang={code}\">{id}</a></li>\n",
+            id = escape(&org.id),
+            code = lang.as_str()
+        ));
+    }
+    if orgs.is_empty() {
+        list = format!("<li>{}</li>\n", escape(&t(lang, "web.orgs.none")));
+    }
+    html(
+        StatusCode::OK,
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n{nav}\n<main>\n<h1>{title}</h1>\n<ul>\n{list}</ul>\n</main>\n</body>\n</html>\n",
+            code = lang.as_str(),
+            title = escape(&t(lang, "web.orgs.title")),
+            css = style(),
+            nav = nav(lang, "/ui/orgs"),
+        ),
+    )
+}
