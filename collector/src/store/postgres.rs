@@ -284,15 +284,22 @@ impl PgStore {
             .transaction()
             .await
             .map_err(pg("starting the ingest transaction"))?;
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&org])
-            .await
-            .map_err(pg("locking the organization"))?;
+        tx.execute(
+            &cached(&tx, "SELECT pg_advisory_xact_lock(hashtext($1))").await?,
+            &[&org],
+        )
+        .await
+        .map_err(pg("locking the organization"))?;
         let inserted = tx
             .query_opt(
-                "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
+                &cached(
+                    &tx,
+                    "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
                                       started_at, finished_at, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
+                )
+                .await?,
                 &[
                     &report_id,
                     &org,
@@ -309,7 +316,11 @@ impl PgStore {
         if inserted.is_none() {
             let row = tx
                 .query_one(
-                    "SELECT body_sha256, received_at FROM reports WHERE report_id = $1",
+                    &cached(
+                        &tx,
+                        "SELECT body_sha256, received_at FROM reports WHERE report_id = $1",
+                    )
+                    .await?,
                     &[&report_id],
                 )
                 .await
@@ -326,13 +337,17 @@ impl PgStore {
         }
 
         tx.execute(
-            "INSERT INTO agents (org, agent_id, hostname, version, last_report_at)
+            &cached(
+                &tx,
+                "INSERT INTO agents (org, agent_id, hostname, version, last_report_at)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (org, agent_id) DO UPDATE SET
                  hostname = excluded.hostname,
                  version = excluded.version,
                  last_report_at = excluded.last_report_at
              WHERE excluded.last_report_at >= agents.last_report_at",
+            )
+            .await?,
             &[
                 &org,
                 &report.agent.id,
@@ -353,8 +368,12 @@ impl PgStore {
         let mut state: HashMap<(String, String), (String, String, String)> = HashMap::new();
         for row in tx
             .query(
-                "SELECT target, check_id, status, observed_at, since FROM latest
+                &cached(
+                    &tx,
+                    "SELECT target, check_id, status, observed_at, since FROM latest
                  WHERE org = $1 AND target = ANY($2)",
+                )
+                .await?,
                 &[&org, &targets],
             )
             .await
@@ -410,12 +429,16 @@ impl PgStore {
             }
             let params: &Params = &[&org, &finished_at, &report_id, &t, &c, &f, &s];
             tx.execute(
-                "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
+                &cached(
+                    &tx,
+                    "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
                                           report_id)
                  SELECT $1, u.t, u.c, u.f, u.s, $2, $3
                  FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[])
                       WITH ORDINALITY AS u(t, c, f, s, n)
                  ORDER BY u.n",
+                )
+                .await?,
                 params,
             )
             .await
@@ -455,7 +478,9 @@ impl PgStore {
                 si,
             ];
             tx.execute(
-                "INSERT INTO latest (org, target, check_id, status, severity, summary,
+                &cached(
+                    &tx,
+                    "INSERT INTO latest (org, target, check_id, status, severity, summary,
                                      remediation, evidence, report_id, observed_at, since)
                  SELECT $1, u.t, u.c, u.s, u.sev, u.sum, u.rem, u.ev, $2, $3, u.si
                  FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
@@ -466,6 +491,8 @@ impl PgStore {
                      summary = excluded.summary, remediation = excluded.remediation,
                      evidence = excluded.evidence, report_id = excluded.report_id,
                      observed_at = excluded.observed_at, since = excluded.since",
+                )
+                .await?,
                 params,
             )
             .await
@@ -481,12 +508,16 @@ impl PgStore {
                 continue;
             };
             tx.execute(
-                "INSERT INTO tls_certificates (org, target, not_after, observed_at, report_id)
+                &cached(
+                    &tx,
+                    "INSERT INTO tls_certificates (org, target, not_after, observed_at, report_id)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (org, target) DO UPDATE SET
                      not_after = excluded.not_after, observed_at = excluded.observed_at,
                      report_id = excluded.report_id
                  WHERE excluded.observed_at >= tls_certificates.observed_at",
+                )
+                .await?,
                 &[
                     &org,
                     &observation.target,
@@ -1216,6 +1247,17 @@ impl PgStore {
             .await
             .map_err(pg("pruning old reports"))
     }
+}
+
+/// A statement prepared once per pooled connection: the ingest path runs the same few
+/// statements for every report, so they are parsed and planned once, not every time.
+async fn cached(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+) -> Result<tokio_postgres::Statement, StoreError> {
+    tx.prepare_cached(sql)
+        .await
+        .map_err(pg("preparing a statement"))
 }
 
 async fn version_in(client: &tokio_postgres::Transaction<'_>) -> Result<u32, StoreError> {
