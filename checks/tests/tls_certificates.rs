@@ -607,8 +607,7 @@ fn sct_extension(count: u8) -> String {
     }
     let mut tls = u16::try_from(list.len()).unwrap().to_be_bytes().to_vec();
     tls.extend(list);
-    let mut der = vec![0x04, u8::try_from(tls.len()).unwrap()];
-    der.extend(tls);
+    let der = tlv(0x04, &tls);
     format!("1.3.6.1.4.1.11129.2.4.2=DER:{}", hex::encode(der))
 }
 
@@ -789,4 +788,83 @@ async fn a_leaf_for_another_name_fails_hostname_mismatch_naming_it() {
     );
     assert_eq!(status(&verdicts, Check::TlsCertUntrusted), Status::Pass);
     assert_eq!(status(&verdicts, Check::TlsCertSelfSigned), Status::Pass);
+}
+
+/// A DER TLV; lengths in long form when needed.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap());
+    } else {
+        let bytes = u32::try_from(len).unwrap().to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | u8::try_from(4 - skip).unwrap());
+        out.extend(&bytes[skip..]);
+    }
+    out.extend(content);
+    out
+}
+
+/// A successful OCSP response for one certificate, "good", whose single response carries
+/// the SCT list extension (RFC 6962 §3.3) with `count` SCTs. The signature is made up: the
+/// probe records SCTs, it does not judge the response.
+fn ocsp_response_with_scts(count: u8) -> Vec<u8> {
+    let seq = |parts: &[Vec<u8>]| tlv(0x30, &parts.concat());
+    let oid = |content: &[u8]| tlv(0x06, content);
+    let time = tlv(0x18, b"20261130000000Z");
+    // The SCT list as a certificate carries it: the `DER:` hex of sct_extension, after `=DER:`.
+    let sct_value = hex::decode(sct_extension(count).split("DER:").nth(1).unwrap()).unwrap();
+    let sct_oid = [0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x05];
+    let extension = seq(&[oid(&sct_oid), tlv(0x04, &sct_value)]);
+    let cert_id = seq(&[
+        seq(&[oid(&[0x2b, 0x0e, 0x03, 0x02, 0x1a]), vec![0x05, 0x00]]),
+        tlv(0x04, &[0x11; 20]),
+        tlv(0x04, &[0x22; 20]),
+        tlv(0x02, &[0x01]),
+    ]);
+    let single = seq(&[
+        cert_id,
+        vec![0x80, 0x00],
+        time.clone(),
+        tlv(0xa1, &seq(&[extension])),
+    ]);
+    let response_data = seq(&[tlv(0xa2, &tlv(0x04, &[0x33; 20])), time, seq(&[single])]);
+    let basic = seq(&[
+        response_data,
+        seq(&[oid(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])]),
+        tlv(0x03, &[0x00, 0xab, 0xcd]),
+    ]);
+    let response_bytes = seq(&[
+        oid(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]),
+        tlv(0x04, &basic),
+    ]);
+    seq(&[tlv(0x0a, &[0x00]), tlv(0xa0, &response_bytes)])
+}
+
+#[tokio::test]
+async fn scts_in_the_stapled_ocsp_response_pass_transparency() {
+    require_openssl!();
+    let pki = Pki::new();
+    let issued = pki.issue(&Leaf::new("ocspsct"));
+    let response = pki.dir.path().join("ocsp-sct.der");
+    std::fs::write(&response, ocsp_response_with_scts(3)).expect("write");
+    let server = OpenSslServer::start(
+        ip(18),
+        &issued,
+        true,
+        &["-status_file", path_str(&response)],
+    )
+    .await;
+    let verdicts = probe(&server, &pki.public_trust()).await;
+    let verdict = find(&verdicts, Check::TlsCertTransparency);
+    assert_eq!(verdict.status, Status::Pass, "{verdict:#?}");
+    assert_eq!(verdict.evidence["sct_count"], 3);
+    assert_eq!(verdict.evidence["sct_log_ids"], serde_json::json!([]));
+    assert_eq!(
+        verdict.evidence["ocsp_sct_log_ids"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
 }

@@ -427,6 +427,10 @@ pub struct TlsHandshake {
     /// judged all the same; absent when the signature verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_proof_unverified: Option<String>,
+    /// The log ids (base64) of the SCTs in the stapled OCSP response (RFC 6962 §3.3), the
+    /// other place besides the certificate where the probe can see them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocsp_sct_log_ids: Vec<String>,
 }
 
 /// The outcome of path building from the leaf to a trusted root.

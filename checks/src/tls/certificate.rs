@@ -54,6 +54,97 @@ pub fn parse(index: usize, der: &[u8]) -> Result<CertificateInfo, CertificateErr
     })
 }
 
+/// The DER content of `1.3.6.1.4.1.11129.2.4.5`, the SCT list extension of an OCSP
+/// single response (RFC 6962 §3.3).
+const OCSP_SCT_LIST_OID: [u8; 10] = [0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x05];
+/// The most elements read at one level of a stapled OCSP response: far above any real one,
+/// it bounds the work a hostile server can cause.
+const MAX_DER_CHILDREN: usize = 64;
+
+/// The log ids (base64) of the SCTs in a stapled OCSP response's single-response
+/// extensions. Read leniently: only the path to the extensions is followed, and anything
+/// unreadable gives no SCT rather than an error, as the response is only a hint here.
+pub fn stapled_sct_log_ids(ocsp: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use x509_parser::asn1_rs::{Any, Class, FromDer, Tag};
+
+    fn one(bytes: &[u8]) -> Option<Any<'_>> {
+        Any::from_der(bytes).ok().map(|(_, any)| any)
+    }
+    fn children(data: &[u8]) -> Vec<Any<'_>> {
+        let mut out = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() && out.len() < MAX_DER_CHILDREN {
+            match Any::from_der(rest) {
+                Ok((next, any)) => {
+                    out.push(any);
+                    rest = next;
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+    let universal =
+        |any: &Any<'_>, tag: Tag| any.header.class() == Class::Universal && any.header.tag() == tag;
+    let context = |any: &Any<'_>, n: u32| {
+        any.header.class() == Class::ContextSpecific && any.header.tag() == Tag(n)
+    };
+
+    // OCSPResponse → responseBytes [0] → ResponseBytes → response OCTET STRING.
+    let Some(response) = one(ocsp) else {
+        return Vec::new();
+    };
+    let Some(basic) = children(response.data)
+        .iter()
+        .find(|a| context(a, 0))
+        .and_then(|explicit| one(explicit.data))
+        .and_then(|bytes| {
+            children(bytes.data)
+                .into_iter()
+                .find(|a| universal(a, Tag::OctetString))
+        })
+        .and_then(|octets| one(octets.data))
+    else {
+        return Vec::new();
+    };
+    // BasicOCSPResponse → tbsResponseData → the first untagged SEQUENCE is `responses`
+    // (version and responderID are tagged).
+    let Some(responses) = children(basic.data).into_iter().next().and_then(|tbs| {
+        children(tbs.data)
+            .into_iter()
+            .find(|a| universal(a, Tag::Sequence))
+    }) else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    for single in children(responses.data) {
+        // singleExtensions [1] EXPLICIT Extensions.
+        for explicit in children(single.data).iter().filter(|a| context(a, 1)) {
+            let Some(extensions) = one(explicit.data) else {
+                continue;
+            };
+            for extension in children(extensions.data) {
+                let fields = children(extension.data);
+                let is_sct = fields.first().is_some_and(|oid| {
+                    universal(oid, Tag::Oid) && oid.data == OCSP_SCT_LIST_OID.as_slice()
+                });
+                let Some(value) = fields.last().filter(|_| is_sct) else {
+                    continue;
+                };
+                if let Ok((_, scts)) =
+                    x509_parser::extensions::parse_ct_signed_certificate_timestamp_list(value.data)
+                {
+                    ids.extend(scts.iter().map(|sct| {
+                        base64::engine::general_purpose::STANDARD.encode(sct.id.key_id)
+                    }));
+                }
+            }
+        }
+    }
+    ids
+}
+
 /// `id-ad-caIssuers` (RFC 5280 §4.2.2.1).
 const CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 /// `id-pe-tlsfeature` (RFC 7633).
@@ -216,6 +307,24 @@ mod tests {
                 name.contains("sha1") || name.contains("md"),
                 "{dotted}: {name}"
             );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_ocsp_response_has_no_scts_and_no_panic() {
+        // The minimal malformedRequest response, truncated DER, absurd lengths, deep nesting.
+        let mut nested = vec![0x30, 0x80];
+        for _ in 0..200 {
+            nested.extend([0xa0, 0x02, 0x30, 0x00]);
+        }
+        for bytes in [
+            &[0x30, 0x03, 0x0a, 0x01, 0x01][..],
+            b"",
+            &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff],
+            &[0x30, 0x05, 0xa0, 0x03, 0x30, 0x01],
+            &nested,
+        ] {
+            assert!(stapled_sct_log_ids(bytes).is_empty());
         }
     }
 

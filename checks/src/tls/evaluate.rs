@@ -553,10 +553,10 @@ fn incomplete_chain_verdict(target: &str, handshake: &TlsHandshake) -> Verdict {
 }
 
 /// `tls.cert.transparency`: graded for publicly trusted certificates only, where browsers
-/// enforce CT. The probe sees the SCTs embedded in the certificate; rustls neither asks for
-/// the TLS extension nor exposes SCTs of a stapled OCSP response, so those are not counted.
+/// enforce CT. The probe sees the SCTs embedded in the certificate and those of a stapled
+/// OCSP response; rustls does not ask for the SCT TLS extension, so those are not counted.
 fn transparency_verdict(target: &str, handshake: &TlsHandshake, leaf: &CertificateInfo) -> Verdict {
-    let count = leaf.sct_log_ids.len();
+    let count = leaf.sct_log_ids.len() + handshake.ocsp_sct_log_ids.len();
     let public = handshake.chain.trusted && handshake.chain.public_root == Some(true);
     let verdict = if !public {
         Verdict::new(
@@ -584,7 +584,8 @@ fn transparency_verdict(target: &str, handshake: &TlsHandshake, leaf: &Certifica
     verdict
         .evidence("sct_count", count)
         .evidence("sct_log_ids", &leaf.sct_log_ids)
-        .evidence("sct_sources_checked", ["certificate"])
+        .evidence("ocsp_sct_log_ids", &handshake.ocsp_sct_log_ids)
+        .evidence("sct_sources_checked", ["certificate", "stapled_ocsp"])
         .evidence("publicly_trusted", public)
 }
 
@@ -669,6 +670,7 @@ mod tests {
             hostname_matches: true,
             ocsp_stapled: Some(true),
             key_proof_unverified: None,
+            ocsp_sct_log_ids: Vec::new(),
         }
     }
 
@@ -1118,6 +1120,14 @@ mod tests {
         let verdict = find(&verdicts, Check::TlsCertTransparency);
         assert_eq!(verdict.status, Status::Pass);
         assert_eq!(verdict.evidence["sct_count"], 2);
+        // SCTs from the stapled OCSP response count as well.
+        let mut stapled = hs.clone();
+        stapled.certificates[0].sct_log_ids.clear();
+        stapled.ocsp_sct_log_ids = vec!["c".repeat(44)];
+        let verdicts = grade(stapled);
+        let verdict = find(&verdicts, Check::TlsCertTransparency);
+        assert_eq!(verdict.status, Status::Pass);
+        assert_eq!(verdict.evidence["sct_count"], 1);
         hs.chain.public_root = Some(false);
         assert_eq!(
             status(&grade(hs.clone()), Check::TlsCertTransparency),

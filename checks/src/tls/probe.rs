@@ -238,6 +238,7 @@ async fn handshake(
         hostname_matches,
         ocsp_stapled: Some(verifier.ocsp_stapled()),
         key_proof_unverified: verifier.key_proof_unverified(),
+        ocsp_sct_log_ids: verifier.stapled_sct_log_ids(),
     })
 }
 

@@ -257,6 +257,7 @@ pub(crate) struct RecordingVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     seen: Mutex<Vec<CertificateDer<'static>>>,
     ocsp: AtomicBool,
+    ocsp_response: Mutex<Vec<u8>>,
     key_proof_unverified: Mutex<Option<String>>,
 }
 
@@ -266,8 +267,17 @@ impl RecordingVerifier {
             algorithms: provider.signature_verification_algorithms,
             seen: Mutex::new(Vec::new()),
             ocsp: AtomicBool::new(false),
+            ocsp_response: Mutex::new(Vec::new()),
             key_proof_unverified: Mutex::new(None),
         }
+    }
+
+    /// The log ids of the SCTs in the stapled OCSP response, if any.
+    pub(crate) fn stapled_sct_log_ids(&self) -> Vec<String> {
+        self.ocsp_response
+            .lock()
+            .map(|response| super::certificate::stapled_sct_log_ids(&response))
+            .unwrap_or_default()
     }
 
     /// Why the handshake signature was accepted unverified, when it was.
@@ -330,6 +340,9 @@ impl ServerCertVerifier for RecordingVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.ocsp.store(!ocsp_response.is_empty(), Ordering::SeqCst);
+        if let Ok(mut stapled) = self.ocsp_response.lock() {
+            *stapled = ocsp_response.to_vec();
+        }
         if let Ok(mut seen) = self.seen.lock() {
             seen.clear();
             seen.push(end_entity.clone().into_owned());

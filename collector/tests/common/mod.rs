@@ -98,6 +98,7 @@ fn observation(target: &str, at: DateTime<Utc>, not_after: DateTime<Utc>) -> Tls
             hostname_matches: true,
             ocsp_stapled: Some(true),
             key_proof_unverified: None,
+            ocsp_sct_log_ids: Vec::new(),
         }),
         enumeration: None,
     }
