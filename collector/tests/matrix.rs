@@ -276,15 +276,17 @@ async fn html_is_self_contained_printable_and_marked() {
     assert!(html.contains("@page { size: landscape"));
     assert_eq!(
         html.matches("PROTÉGÉ A").count(),
-        3,
-        "top and bottom of every page, and the method"
+        4,
+        "the printed page's margin, the screen's top and bottom banners, and the method"
     );
+    assert!(html.contains("@top-center { content: \"PROTÉGÉ A"));
+    assert!(html.contains("@bottom-center { content: \"PROTECTED A"));
     assert!(html.contains("Matrice des capacités de cybersécurité"));
     assert!(html.contains("<th scope=\"row\">C03</th>"));
     // Both languages, equal in status; French shown first because it was asked for.
     assert!(html.contains("id=\"lang-fr\" checked>"));
     assert!(html.contains("<div class=\"version\" id=\"v-en\" lang=\"en\">"));
-    assert_eq!(html.matches("PROTECTED A").count(), 3);
+    assert_eq!(html.matches("PROTECTED A").count(), 4);
     assert!(html.find("id=\"v-fr\"") < html.find("id=\"v-en\""));
     assert!(
         html.contains("class=\"v l4 s\""),

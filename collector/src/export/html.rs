@@ -42,10 +42,56 @@ fn class_of(value: Value) -> &'static str {
     }
 }
 
+/// A CSS string literal.
+fn css_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The printed page: the marking in the page's margins, so that it can never overlap
+/// content (a fixed banner covers the table header repeated at the top of a continuation
+/// page): the chosen language's at the top, the other's at the bottom, the rules version
+/// and page number beside it. The fixed banners stay for the screen.
+fn print_css(matrix: &Matrix) -> String {
+    let chosen = matrix.lang;
+    let other = match chosen {
+        Lang::En => Lang::Fr,
+        Lang::Fr => Lang::En,
+    };
+    let mut other_version = matrix.clone();
+    other_version.lang = other;
+    format!(
+        "@page {{ size: landscape; margin: 16mm 10mm;
+  @top-center {{ content: {}; font: bold 9pt system-ui, Arial, sans-serif; }}
+  @bottom-center {{ content: {}; font: bold 8pt system-ui, Arial, sans-serif; }}
+  @bottom-right {{ content: {} counter(page) \"/\" counter(pages); font: 8pt system-ui, Arial, sans-serif; }}
+}}
+@media print {{ .marking {{ display: none; }} main {{ margin-top: 0; }} }}
+",
+        css_string(&marking(matrix)),
+        css_string(&marking(&other_version)),
+        css_string(&format!(
+            "{} {} — ",
+            t(chosen, "method.rules_version"),
+            matrix.rules_version
+        )),
+    )
+}
+
 fn css() -> String {
     let mut css = String::from(
-        "@page { size: landscape; margin: 16mm 10mm; }
-@media print { .toggle { display: none; } thead { display: table-header-group; } }
+        "@media print { .toggle { display: none; } thead { display: table-header-group; } }
 .version { display: none; }
 #lang-en:checked ~ #v-en, #lang-fr:checked ~ #v-fr { display: block; }
 label.toggle { margin-right: 1em; }
@@ -139,7 +185,7 @@ pub(super) fn render(matrix: &Matrix) -> String {
         "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{}</style>\n</head>\n<body>\n",
         chosen.as_str(),
         escape(&t(chosen, "title.matrix")),
-        css()
+        css() + &print_css(matrix)
     );
     for (lang, checked) in [(chosen, " checked"), (other, "")] {
         let _ = writeln!(
@@ -174,7 +220,7 @@ pub(crate) fn render_view(matrix: &Matrix, nav: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{}nav {{ margin: 2.2em 0 0; }} nav a, nav button {{ margin-right: 1.2em; }}\n@media print {{ nav {{ display: none; }} }}\n</style>\n</head>\n<body>\n{nav}\n<div lang=\"{}\">\n",
         lang.as_str(),
         escape(&t(lang, "title.matrix")),
-        css(),
+        css() + &print_css(matrix),
         lang.as_str(),
     );
     out.push_str(&version_body(matrix));
