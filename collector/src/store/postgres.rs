@@ -58,6 +58,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "retention",
         include_str!("../../migrations/postgres/0005_retention.sql"),
     ),
+    (
+        6,
+        "org_meta",
+        include_str!("../../migrations/postgres/0006_org_meta.sql"),
+    ),
 ];
 
 /// Connections held at most by one collector. PostgreSQL's default `max_connections` is
@@ -73,7 +78,7 @@ const MIGRATION_LOCK: i64 = 0x5649_4749_4500_0001;
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-fn pg(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+pub(super) fn pg(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     move |source| StoreError::Postgres { operation, source }
 }
 
@@ -111,7 +116,7 @@ impl PgStore {
         Ok((store, from, to))
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(source) => StoreError::Postgres {
                 operation: "connecting to PostgreSQL",

@@ -43,13 +43,18 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "retention",
         include_str!("../../migrations/0005_retention.sql"),
     ),
+    (
+        6,
+        "org_meta",
+        include_str!("../../migrations/0006_org_meta.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
 /// readiness probe) before failing.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(super) fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sqlite { operation, source }
 }
 
