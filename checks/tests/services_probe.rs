@@ -437,66 +437,11 @@ async fn redis_without_a_password_is_unauthenticated_and_with_one_is_not() {
 
 #[tokio::test]
 async fn postgresql_is_identified_by_its_ssl_request_answer() {
-    let (Some(initdb), Some(postgres)) = (find_program("initdb"), find_program("postgres")) else {
-        panic!("PostgreSQL is needed by this test: apt-get install postgresql (scripts/test installs it)");
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    // PostgreSQL refuses to run as root: as root, run it as `nobody` through setpriv, which
-    // execs (so the child we hold is the server itself).
-    let as_user = |program: &Path| -> Command {
-        if root {
-            let mut command = Command::new("setpriv");
-            command
-                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-                .arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    };
-    if root {
-        let status = Command::new("chown")
-            .arg("nobody:nogroup")
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "chown of the temporary directory failed");
-    }
-    let output = as_user(&initdb)
-        .args(["-A", "trust", "-U", "lab", "--no-sync", "-D"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-
+    // The shared helper: initdb and postgres on a fresh folder (as `nobody` when root),
+    // stopped when `server` is dropped.
+    let server = vigie_tests::postgres::PostgresServer::start("127.0.63.1");
     let ip = "127.0.63.1";
-    let port = free_port(ip);
-    let child = as_user(&postgres)
-        .arg("-D")
-        .arg(&data)
-        .arg("-k")
-        .arg(dir.path())
-        .args(["-h", ip, "-p", &port.to_string(), "-c", "fsync=off"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server {
-        child,
-        name: "postgres",
-    };
-    let addr = SocketAddr::new(ip.parse().unwrap(), port);
-    wait_listening(addr, &mut server).await;
+    let port = server.port;
 
     let scope = Scope::parse(&["127.0.63.1"]).unwrap();
     let obs = probe(&targets(&[ip]), &options(&[port]), &scope)
