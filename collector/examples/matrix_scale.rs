@@ -363,6 +363,7 @@ async fn main() -> anyhow::Result<()> {
         org: None,
         profile: vigie_matrix::TlsProfile::Modern,
         now,
+        group_by: None,
     };
     let mut computes = Vec::new();
     let mut xlsx = Vec::new();

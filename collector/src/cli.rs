@@ -73,6 +73,9 @@ pub enum Command {
     /// Self-assessment answers.
     #[command(subcommand)]
     Assess(AssessCommand),
+    /// Organization metadata (region, size band) for the aggregate matrix.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// The audit log of enrollments, revocations and exports.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -123,9 +126,37 @@ pub struct ExportArgs {
     /// The TLS grading profile of the levels: modern or itsp-strict.
     #[arg(long, default_value = "modern")]
     pub tls_profile: TlsProfile,
+    /// Aggregate view: add the median and share at level 3 or more per region or size band
+    /// (set with `org set` or `org import`).
+    #[arg(long, value_enum)]
+    pub group_by: Option<crate::matrix::GroupBy>,
     /// The file to write; `-` for standard output.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+/// `org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Set an organization's region and/or size band (a field not given is kept).
+    Set {
+        /// The organization id.
+        org: String,
+        /// Its region, e.g. a province code (ON, QC …).
+        #[arg(long)]
+        region: Option<String>,
+        /// Its size band, e.g. 1-9, 10-49, 50-249, 250+.
+        #[arg(long)]
+        size_band: Option<String>,
+    },
+    /// Import regions and size bands from a CSV file with the header `org,region,size_band`
+    /// (an empty cell keeps the stored value); all lines or none.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Print every organization's metadata, one JSON object per line.
+    Show,
 }
 
 /// `assess …`.
@@ -345,6 +376,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(cli.database_url, file).await?;
             export(&store, args).await
         }
+        Command::Org(command) => {
+            let store = open(cli.database_url, file).await?;
+            org_command(&store, command).await
+        }
         Command::Assess(AssessCommand::Import { file: path }) => {
             let store = open(cli.database_url, file).await?;
             let text = std::fs::read_to_string(&path).with_context(|| {
@@ -418,9 +453,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+async fn org_command(store: &Store, command: OrgCommand) -> anyhow::Result<()> {
+    let updates = match command {
+        OrgCommand::Show => {
+            for meta in store
+                .org_meta()
+                .await
+                .context("reading organization metadata")?
+            {
+                println!("{}", serde_json::to_string(&meta)?);
+            }
+            return Ok(());
+        }
+        OrgCommand::Set {
+            org,
+            region,
+            size_band,
+        } => vec![
+            crate::orgmeta::update(&org, region.as_deref(), size_band.as_deref())
+                .map_err(|e| UsageError(e.to_string()))?,
+        ],
+        OrgCommand::Import { file: path } => {
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!("cannot read {} (is it a UTF-8 CSV file?)", path.display())
+            })?;
+            crate::orgmeta::parse_csv(&text)
+                .map_err(|e| UsageError(format!("{} was not imported: {e}", path.display())))?
+        }
+    };
+    let count = store
+        .set_org_meta(updates)
+        .await
+        .context("storing organization metadata; nothing was changed")?;
+    eprintln!("stored the metadata of {count} organization(s)");
+    Ok(())
+}
+
 async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
     if args.org.is_some() && args.view == View::Aggregate {
         return Err(UsageError("--org needs --view org".to_owned()).into());
+    }
+    if args.group_by.is_some() && args.view == View::Org {
+        return Err(UsageError("--group-by needs --view aggregate".to_owned()).into());
     }
     let request = crate::matrix::MatrixRequest {
         view: args.view,
@@ -429,6 +503,7 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         org: args.org,
         profile: args.tls_profile,
         now: chrono::Utc::now(),
+        group_by: args.group_by,
     };
     let matrix = crate::matrix::compute(store, &request)
         .await

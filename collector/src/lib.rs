@@ -32,6 +32,7 @@ pub mod export;
 pub mod family_metrics;
 pub mod matrix;
 pub mod metrics;
+pub mod orgmeta;
 pub mod regrade;
 pub mod server;
 pub mod state;

@@ -31,6 +31,64 @@ impl View {
     }
 }
 
+/// What the aggregate view groups organizations by (their metadata, `org set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupBy {
+    Region,
+    SizeBand,
+}
+
+impl GroupBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Region => "region",
+            GroupBy::SizeBand => "size-band",
+        }
+    }
+
+    /// The locale key of the grouping's name.
+    pub fn text_key(self) -> &'static str {
+        match self {
+            GroupBy::Region => "header.region",
+            GroupBy::SizeBand => "header.size_band",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GroupBy> {
+        match text {
+            "region" => Some(GroupBy::Region),
+            "size-band" | "size_band" => Some(GroupBy::SizeBand),
+            _ => None,
+        }
+    }
+}
+
+/// One capability in one group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupCell {
+    pub median: Option<u8>,
+    pub at_baseline: usize,
+    pub known: usize,
+}
+
+impl GroupCell {
+    /// The share at ≥3 among the group's organizations with a known level, 0–1.
+    pub fn share_at_baseline(&self) -> Option<f64> {
+        (self.known > 0).then(|| self.at_baseline as f64 / self.known as f64)
+    }
+}
+
+/// The aggregate of the organizations sharing one region or size band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupAggregate {
+    /// The region or size band; `None` for organizations without one.
+    pub key: Option<String>,
+    pub orgs: usize,
+    /// One per capability, in catalogue order.
+    pub cells: Vec<GroupCell>,
+}
+
 /// What to compute.
 #[derive(Debug, Clone)]
 pub struct MatrixRequest {
@@ -43,6 +101,8 @@ pub struct MatrixRequest {
     pub org: Option<String>,
     pub profile: TlsProfile,
     pub now: DateTime<Utc>,
+    /// Aggregate view: also per region or size band.
+    pub group_by: Option<GroupBy>,
 }
 
 /// The change of a level since the comparison date.
@@ -167,6 +227,9 @@ pub struct Matrix {
     pub quarters: Vec<Quarter>,
     /// The current answers of the organizations shown (org view).
     pub answers: Vec<Answer>,
+    /// The grouping asked for, and its groups: named ones sorted, the unassigned last.
+    pub group_by: Option<GroupBy>,
+    pub groups: Vec<GroupAggregate>,
 }
 
 /// Why the matrix cannot be computed.
@@ -392,6 +455,11 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     }
     quarters.reverse();
 
+    let groups = match request.group_by {
+        Some(by) => group(&orgs, &store.org_meta().await?, by, capabilities),
+        None => Vec::new(),
+    };
+
     let answers = if request.view == View::Org {
         current_state
             .answers
@@ -412,7 +480,58 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
         aggregate,
         quarters,
         answers,
+        group_by: request.group_by,
+        groups,
     })
+}
+
+/// The organizations' current levels by region or size band: per capability, the median
+/// and the count at ≥3 among those with a known level.
+fn group(
+    orgs: &[OrgColumn],
+    meta: &[crate::store::orgmeta::OrgMeta],
+    by: GroupBy,
+    capabilities: usize,
+) -> Vec<GroupAggregate> {
+    let keys: BTreeMap<&str, Option<&String>> = meta
+        .iter()
+        .map(|m| {
+            let key = match by {
+                GroupBy::Region => m.region.as_ref(),
+                GroupBy::SizeBand => m.size_band.as_ref(),
+            };
+            (m.org.as_str(), key)
+        })
+        .collect();
+    // `None` sorts first in an Option; the unassigned go last, so key them apart.
+    let mut members: BTreeMap<(bool, Option<String>), Vec<&OrgColumn>> = BTreeMap::new();
+    for org in orgs {
+        let key = keys.get(org.org.as_str()).copied().flatten().cloned();
+        members.entry((key.is_none(), key)).or_default().push(org);
+    }
+    members
+        .into_iter()
+        .map(|((_, key), columns)| {
+            let cells = (0..capabilities)
+                .map(|i| {
+                    let levels: Vec<u8> = columns
+                        .iter()
+                        .filter_map(|o| o.cells.get(i).and_then(|c| c.value.level()))
+                        .collect();
+                    GroupCell {
+                        median: grade::median(&levels),
+                        at_baseline: levels.iter().filter(|l| **l >= 3).count(),
+                        known: levels.len(),
+                    }
+                })
+                .collect();
+            GroupAggregate {
+                key,
+                orgs: columns.len(),
+                cells,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -545,10 +545,18 @@ mod tests {
         assert_eq!(renders.load(Ordering::SeqCst), 1);
         assert!(pages.iter().all(|p| &p[..] == b"render 1"));
         assert_eq!(&scrape(1).await[..], b"render 1");
-        // A 30 ms render is held 300 ms after new data, then redone.
+        // A render of at least 30 ms is held at least 300 ms after new data, then redone
+        // (polled: a loaded machine makes the render, hence the hold, longer).
         assert_eq!(&scrape(2).await[..], b"render 1");
-        tokio::time::sleep(Duration::from_millis(320)).await;
-        assert_eq!(&scrape(2).await[..], b"render 2");
+        let mut page = scrape(2).await;
+        for _ in 0..100 {
+            if &page[..] == b"render 2" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            page = scrape(2).await;
+        }
+        assert_eq!(&page[..], b"render 2");
         assert_eq!(renders.load(Ordering::SeqCst), 2);
     }
 

@@ -312,6 +312,8 @@ async fn matrix_needs_a_viewer_token_and_valid_parameters() {
         "since=yesterday",
         "colour=1",
         "view=aggregate&org=x",
+        "group_by=province",
+        "view=org&group_by=region",
     ] {
         let (status, body) = c
             .get(&format!("/api/v1/matrix?{query}"), Some(&c.viewer))
@@ -322,6 +324,14 @@ async fn matrix_needs_a_viewer_token_and_valid_parameters() {
         .get("/api/v1/matrix?view=org&org=nobody", Some(&c.viewer))
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    // Grouped without any metadata: one group, every organization unassigned.
+    let (status, body) = c
+        .get("/api/v1/matrix?group_by=size-band", Some(&c.viewer))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["group_by"], "size-band");
+    assert_eq!(body["groups"].as_array().unwrap().len(), 1, "{body}");
+    assert!(body["groups"][0]["key"].is_null());
 }
 
 #[tokio::test]

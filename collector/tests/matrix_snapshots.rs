@@ -65,6 +65,7 @@ async fn csv_exports_and_dictionary_match_the_snapshots() {
                 org: None,
                 profile: TlsProfile::Modern,
                 now: t0() + Duration::days(1),
+                group_by: None,
             };
             let computed = matrix::compute(c.store(), &request).await.unwrap();
             let csv = export::render(&computed, Format::Csv).unwrap();

@@ -1,5 +1,6 @@
 //! `GET /api/v1/matrix?view=org|aggregate&format=json|csv|xlsx|html&lang=en|fr
-//! [&since=YYYY-MM-DD][&org=ORG][&profile=modern|itsp-strict][&table=dictionary]`, viewer
+//! [&since=YYYY-MM-DD][&org=ORG][&profile=modern|itsp-strict][&table=dictionary]
+//! [&group_by=region|size-band]`, viewer
 //! token. Defaults: the aggregate view (the committee's default), JSON, English, since the
 //! start of the current quarter. `table=dictionary` (CSV only) returns the data dictionary.
 
@@ -41,7 +42,9 @@ pub(super) async fn get_matrix(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let viewer = require_viewer(&state, &headers).await?;
-    let known = ["view", "format", "lang", "since", "org", "profile", "table"];
+    let known = [
+        "view", "format", "lang", "since", "org", "profile", "table", "group_by",
+    ];
     if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_query(format!(
             "unknown parameter `{}`; known: {}",
@@ -104,6 +107,16 @@ pub(super) async fn get_matrix(
             export::dictionary_csv(lang),
         ));
     }
+    let group_by = match params.get("group_by") {
+        None => None,
+        Some(v) => Some(
+            matrix::GroupBy::parse(v)
+                .ok_or_else(|| ApiError::bad_query("`group_by` must be region or size-band"))?,
+        ),
+    };
+    if group_by.is_some() && view == View::Org {
+        return Err(ApiError::bad_query("`group_by` needs view=aggregate"));
+    }
     let org = params.get("org").cloned();
     if org.is_some() && view == View::Aggregate {
         return Err(ApiError::bad_query("`org` needs view=org"));
@@ -115,6 +128,7 @@ pub(super) async fn get_matrix(
         org,
         profile,
         now: chrono::Utc::now(),
+        group_by,
     };
     let computed = matrix::compute(state.store(), &request)
         .await

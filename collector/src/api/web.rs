@@ -242,6 +242,7 @@ async fn matrix_page(
         org: org.clone(),
         profile: vigie_matrix::TlsProfile::Modern,
         now: chrono::Utc::now(),
+        group_by: None,
     };
     let computed = match matrix::compute(state.store(), &request).await {
         Ok(computed) => computed,

@@ -6,7 +6,7 @@
 use vigie_matrix::catalogue::catalogue;
 use vigie_model::Lang;
 
-use super::{attainment_text, capability_name, percent, t, weakest_text};
+use super::{attainment_text, capability_name, group_headers, percent, t, weakest_text};
 use crate::matrix::{Matrix, View};
 
 const BOM: &str = "\u{feff}";
@@ -81,41 +81,47 @@ pub(super) fn matrix(matrix: &Matrix) -> Vec<u8> {
             }
         }
         View::Aggregate => {
-            push_row(
-                &mut out,
-                &[
-                    t(lang, "header.capability_id"),
-                    t(lang, "header.capability"),
-                    t(lang, "header.median"),
-                    t(lang, "header.share_baseline"),
-                    t(lang, "header.orgs_known"),
-                    t(lang, "header.orgs_unknown"),
-                    t(lang, "header.previous"),
-                    t(lang, "header.trend"),
-                    t(lang, "header.profile"),
-                    t(lang, "method.rules_version"),
-                ],
-            );
-            for row in &matrix.aggregate {
-                push_row(
-                    &mut out,
-                    &[
-                        row.capability.clone(),
-                        capability_name(lang, &row.capability),
-                        row.median
+            let mut header = vec![
+                t(lang, "header.capability_id"),
+                t(lang, "header.capability"),
+                t(lang, "header.median"),
+                t(lang, "header.share_baseline"),
+                t(lang, "header.orgs_known"),
+                t(lang, "header.orgs_unknown"),
+                t(lang, "header.previous"),
+                t(lang, "header.trend"),
+                t(lang, "header.profile"),
+                t(lang, "method.rules_version"),
+            ];
+            header.extend(group_headers(matrix).into_iter().flatten());
+            push_row(&mut out, &header);
+            for (i, row) in matrix.aggregate.iter().enumerate() {
+                let mut cells = vec![
+                    row.capability.clone(),
+                    capability_name(lang, &row.capability),
+                    row.median
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    percent(row.share_at_baseline()),
+                    row.known.to_string(),
+                    row.unknown.to_string(),
+                    row.previous_median
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    row.trend.symbol().to_owned(),
+                    matrix.profile.as_str().to_owned(),
+                    matrix.rules_version.clone(),
+                ];
+                for group in &matrix.groups {
+                    let cell = &group.cells[i];
+                    cells.push(
+                        cell.median
                             .map(|m| m.to_string())
                             .unwrap_or_else(|| "?".into()),
-                        percent(row.share_at_baseline()),
-                        row.known.to_string(),
-                        row.unknown.to_string(),
-                        row.previous_median
-                            .map(|m| m.to_string())
-                            .unwrap_or_else(|| "?".into()),
-                        row.trend.symbol().to_owned(),
-                        matrix.profile.as_str().to_owned(),
-                        matrix.rules_version.clone(),
-                    ],
-                );
+                    );
+                    cells.push(percent(cell.share_at_baseline()));
+                }
+                push_row(&mut out, &cells);
             }
         }
     }

@@ -10,8 +10,8 @@ use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
 
 use super::{
-    attainment_text, capability_name, colours, legend_values, marking, method_lines, percent, t,
-    weakest_text,
+    attainment_text, capability_name, colours, group_headers, legend_values, marking, method_lines,
+    percent, t, weakest_text,
 };
 use crate::matrix::{Matrix, Trend, View};
 
@@ -281,6 +281,14 @@ fn version_body(matrix: &Matrix) -> String {
             ] {
                 let _ = write!(out, "<th scope=\"col\">{}</th>", escape(&t(lang, key)));
             }
+            for [median, share] in group_headers(matrix) {
+                let _ = write!(
+                    out,
+                    "<th scope=\"col\" class=\"group\">{}</th><th scope=\"col\" class=\"group\">{}</th>",
+                    escape(&median),
+                    escape(&share)
+                );
+            }
         }
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -329,6 +337,23 @@ fn version_body(matrix: &Matrix) -> String {
                     row.unknown,
                     row.trend.symbol()
                 );
+                for group in &matrix.groups {
+                    let cell = &group.cells[i];
+                    let value = cell.median.map_or(Value::Unknown, Value::Level);
+                    value_cell(
+                        &mut out,
+                        value,
+                        Some(Source::Observed),
+                        false,
+                        &value.label(),
+                        "",
+                    );
+                    let _ = write!(
+                        out,
+                        "<td>{}</td>",
+                        escape(&percent(cell.share_at_baseline()))
+                    );
+                }
             }
         }
         out.push_str("</tr>\n");

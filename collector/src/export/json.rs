@@ -97,6 +97,38 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
         })
         .collect();
     root["quarters"] = Json::Array(quarters);
+    if let Some(by) = matrix.group_by {
+        let groups: Vec<Json> = matrix
+            .groups
+            .iter()
+            .map(|g| {
+                let capabilities: serde_json::Map<String, Json> = catalogue()
+                    .capabilities
+                    .iter()
+                    .zip(&g.cells)
+                    .map(|(c, cell)| {
+                        (
+                            c.id.clone(),
+                            json!({
+                                "median": cell.median,
+                                "at_baseline": cell.at_baseline,
+                                "known": cell.known,
+                                "share_at_baseline": cell.share_at_baseline(),
+                            }),
+                        )
+                    })
+                    .collect();
+                json!({
+                    "key": g.key,
+                    "label": super::group_label(matrix, g),
+                    "orgs": g.orgs,
+                    "capabilities": capabilities,
+                })
+            })
+            .collect();
+        root["group_by"] = json!(by.as_str());
+        root["groups"] = Json::Array(groups);
+    }
     if matrix.view == View::Org {
         let orgs: Vec<Json> = matrix
             .orgs

@@ -137,6 +137,39 @@ fn capability_name(lang: Lang, id: &str) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
+/// The name of one group of the aggregate view: `Region: ON (n = 12)`.
+fn group_label(matrix: &Matrix, group: &crate::matrix::GroupAggregate) -> String {
+    let lang = matrix.lang;
+    let by = matrix
+        .group_by
+        .map(|b| t(lang, b.text_key()))
+        .unwrap_or_default();
+    let key = group
+        .key
+        .clone()
+        .unwrap_or_else(|| t(lang, "group.unassigned"));
+    format!(
+        "{by}: {key} ({})",
+        vigie_matrix::catalogue::render(lang, "group.orgs", &[("count", group.orgs.to_string())])
+    )
+}
+
+/// The two column headers of each group: its median, its share at ≥3.
+fn group_headers(matrix: &Matrix) -> Vec<[String; 2]> {
+    let lang = matrix.lang;
+    matrix
+        .groups
+        .iter()
+        .map(|g| {
+            let label = group_label(matrix, g);
+            [
+                format!("{label} — {}", t(lang, "header.median")),
+                format!("{label} — {}", t(lang, "header.share_baseline")),
+            ]
+        })
+        .collect()
+}
+
 /// The method lines shared by the XLSX Method sheet and the HTML page: (label, value).
 fn method_lines(matrix: &Matrix) -> Vec<(String, String)> {
     let lang = matrix.lang;
@@ -182,4 +215,11 @@ fn method_lines(matrix: &Matrix) -> Vec<(String, String)> {
         (t(lang, "method.baseline"), t(lang, "method.baseline.text")),
         (t(lang, "method.marking"), marking(matrix)),
     ]
+    .into_iter()
+    .chain(
+        matrix
+            .group_by
+            .map(|by| (t(lang, "method.group_by"), t(lang, by.text_key()))),
+    )
+    .collect()
 }

@@ -10,8 +10,8 @@ use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
 
 use super::{
-    attainment_text, capability_name, colours, legend_values, marking, method_lines, percent, t,
-    weakest_text, ExportError,
+    attainment_text, capability_name, colours, group_headers, legend_values, marking, method_lines,
+    percent, t, weakest_text, ExportError,
 };
 use crate::matrix::{Matrix, Trend, View};
 
@@ -222,7 +222,30 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                     sheet.write_string_with_format(1, i as u16 + 4, t(lang, key), &header)?;
                     sheet.set_column_width(i as u16 + 4, 14)?;
                 }
+                for (g, [median, share]) in group_headers(matrix).into_iter().enumerate() {
+                    let col = 10 + 2 * g as u16;
+                    sheet.write_string_with_format(1, col, median, &header)?;
+                    sheet.write_string_with_format(1, col + 1, share, &header)?;
+                    sheet.set_column_width(col, 16)?;
+                    sheet.set_column_width(col + 1, 16)?;
+                }
                 for (row, agg) in matrix.aggregate.iter().enumerate() {
+                    for (g, group) in matrix.groups.iter().enumerate() {
+                        let col = 10 + 2 * g as u16;
+                        let cell = &group.cells[row];
+                        let value = cell.median.map_or(Value::Unknown, Value::Level);
+                        sheet.write_string_with_format(
+                            row as u32 + 2,
+                            col,
+                            value.label(),
+                            formats.get(value, Some(Source::Observed), false),
+                        )?;
+                        sheet.write_string(
+                            row as u32 + 2,
+                            col + 1,
+                            percent(cell.share_at_baseline()),
+                        )?;
+                    }
                     let row = row as u32 + 2;
                     let value = agg.median.map_or(Value::Unknown, Value::Level);
                     sheet.write_string_with_format(
