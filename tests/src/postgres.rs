@@ -14,6 +14,8 @@ use std::time::Duration;
 /// A running PostgreSQL server; stopped (fast shutdown, then SIGKILL) on drop.
 pub struct PostgresServer {
     child: Child,
+    /// The command that starts the server, for [`PostgresServer::restart`].
+    command: Vec<std::ffi::OsString>,
     dir: PathBuf,
     /// The loopback address it listens on.
     pub ip: String,
@@ -133,24 +135,39 @@ impl PostgresServer {
             String::from_utf8_lossy(&output.stderr)
         );
         let port = free_port(ip);
-        let mut command = as_server_user(&postgres, root);
-        command
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(&dir)
-            .args(["-h", ip, "-p", &port.to_string()])
-            .args(["-c", "max_connections=200"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if !durable {
-            command.args(["-c", "fsync=off"]);
+        let mut command: Vec<std::ffi::OsString> = Vec::new();
+        if root {
+            command.extend(
+                [
+                    "setpriv",
+                    "--reuid=nobody",
+                    "--regid=nogroup",
+                    "--clear-groups",
+                    "--",
+                ]
+                .map(Into::into),
+            );
         }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
+        command.push(postgres.into_os_string());
+        command.extend(["-D".into(), data.into_os_string(), "-k".into()]);
+        command.push(dir.clone().into_os_string());
+        for arg in [
+            "-h",
+            ip,
+            "-p",
+            &port.to_string(),
+            "-c",
+            "max_connections=200",
+        ] {
+            command.push(arg.into());
+        }
+        if !durable {
+            command.extend(["-c", "fsync=off"].map(Into::into));
+        }
+        let child = spawn(&command);
         let mut server = PostgresServer {
             child,
+            command,
             dir,
             ip: ip.to_owned(),
             port,
@@ -158,6 +175,18 @@ impl PostgresServer {
         };
         server.wait_ready();
         server
+    }
+
+    /// Stops the server (fast shutdown), keeping its data, until [`PostgresServer::restart`]:
+    /// a database that is away.
+    pub fn stop(&mut self) {
+        stop(&mut self.child);
+    }
+
+    /// Starts the server again on the same data, address and port; waits until it is ready.
+    pub fn restart(&mut self) {
+        self.child = spawn(&self.command);
+        self.wait_ready();
     }
 
     /// Waits (at most 20 s) until the server accepts connections.
@@ -245,23 +274,39 @@ impl PostgresServer {
     }
 }
 
+fn spawn(command: &[std::ffi::OsString]) -> Child {
+    let (program, args) = command
+        .split_first()
+        .unwrap_or_else(|| panic!("empty postgres command"));
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start postgres: {e}"))
+}
+
+/// SIGINT (PostgreSQL's fast shutdown; SIGTERM would wait for clients to leave), then
+/// SIGKILL after 5 s.
+fn stop(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for PostgresServer {
     fn drop(&mut self) {
-        // SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for clients to leave).
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let mut stopped = false;
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                stopped = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if !stopped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        stop(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
