@@ -82,6 +82,24 @@ pub(super) fn pg(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) 
     move |source| StoreError::Postgres { operation, source }
 }
 
+/// A column read that fails with an error, not a panic, when the database holds a type or a
+/// NULL this build does not expect (a schema changed behind the collector's back).
+trait RowExt {
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        index: usize,
+    ) -> Result<T, StoreError>;
+}
+
+impl RowExt for Row {
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        index: usize,
+    ) -> Result<T, StoreError> {
+        self.try_get(index).map_err(pg("reading a column"))
+    }
+}
+
 /// The pooled PostgreSQL store.
 #[derive(Clone)]
 pub(super) struct PgStore {
@@ -262,7 +280,7 @@ impl PgStore {
             return Ok(None);
         };
         let (kind, org, name): (String, Option<String>, String) =
-            (row.get(0), row.get(1), row.get(2));
+            (row.col(0)?, row.col(1)?, row.col(2)?);
         match (TokenKind::from_stored(&kind), org) {
             (Some(TokenKind::Agent), Some(org)) => Ok(Some(Principal::Agent { org, name })),
             (Some(TokenKind::Viewer), None) => Ok(Some(Principal::Viewer { name })),
@@ -330,7 +348,7 @@ impl PgStore {
                 )
                 .await
                 .map_err(pg("looking up the report id"))?;
-            let (sha256, first_received_at): (String, String) = (row.get(0), row.get(1));
+            let (sha256, first_received_at): (String, String) = (row.col(0)?, row.col(1)?);
             // Nothing was written; the transaction ends without a commit.
             return Ok(if sha256 == incoming.body_sha256 {
                 IngestOutcome::Duplicate {
@@ -385,8 +403,8 @@ impl PgStore {
             .map_err(pg("reading the latest state"))?
         {
             state.insert(
-                (row.get(0), row.get(1)),
-                (row.get(2), row.get(3), row.get(4)),
+                (row.col(0)?, row.col(1)?),
+                (row.col(2)?, row.col(3)?, row.col(4)?),
             );
         }
         // Rows to write, last finding of a key wins (as the second upsert would in SQLite).
@@ -575,7 +593,8 @@ impl PgStore {
             .await
             .map_err(pg("counting agents"))?
         {
-            let (org, agents, last): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+            let (org, agents, last): (String, i64, String) =
+                (row.col(0)?, row.col(1)?, row.col(2)?);
             if let Some(i) = index(&summaries, &org) {
                 summaries[i].agents = u64::try_from(agents).unwrap_or(0);
                 summaries[i].last_report_at = Some(parse_time("agents.last_report_at", &last)?);
@@ -610,11 +629,11 @@ impl PgStore {
             .await
             .map_err(pg("listing agents"))?
         {
-            let last: String = row.get(3);
+            let last: String = row.col(3)?;
             agents.push(AgentRow {
-                id: row.get(0),
-                hostname: row.get(1),
-                version: row.get(2),
+                id: row.col(0)?,
+                hostname: row.col(1)?,
+                version: row.col(2)?,
                 last_report_at: parse_time("agents.last_report_at", &last)?,
             });
         }
@@ -635,19 +654,25 @@ impl PgStore {
                 String,
                 String,
                 String,
-            ) = (row.get(2), row.get(3), row.get(6), row.get(8), row.get(9));
+            ) = (
+                row.col(2)?,
+                row.col(3)?,
+                row.col(6)?,
+                row.col(8)?,
+                row.col(9)?,
+            );
             findings.push(LatestFinding {
-                check: row.get(0),
-                target: row.get(1),
+                check: row.col(0)?,
+                target: row.col(1)?,
                 status: parse_status("latest.status", &status)?,
                 severity: parse_severity("latest.severity", &severity)?,
-                summary: row.get(4),
-                remediation: row.get(5),
+                summary: row.col(4)?,
+                remediation: row.col(5)?,
                 evidence: serde_json::from_str(&evidence).map_err(|_| StoreError::Corrupt {
                     column: "latest.evidence",
                     value: evidence.chars().take(64).collect(),
                 })?,
-                report_id: row.get(7),
+                report_id: row.col(7)?,
                 observed_at: parse_time("latest.observed_at", &observed)?,
                 since: parse_time("latest.since", &since)?,
             });
@@ -682,10 +707,10 @@ impl PgStore {
             .await
             .map_err(pg("listing agents"))?
         {
-            let last: String = row.get(2);
+            let last: String = row.col(2)?;
             agents.push((
-                row.get(0),
-                row.get(1),
+                row.col(0)?,
+                row.col(1)?,
                 parse_time("agents.last_report_at", &last)?,
             ));
         }
@@ -699,11 +724,11 @@ impl PgStore {
             .await
             .map_err(pg("listing checks"))?
         {
-            let status: String = row.get(3);
+            let status: String = row.col(3)?;
             checks.push((
-                row.get(0),
-                row.get(1),
-                row.get(2),
+                row.col(0)?,
+                row.col(1)?,
+                row.col(2)?,
                 parse_status("latest.status", &status)?,
             ));
         }
@@ -726,15 +751,15 @@ impl PgStore {
             .await
             .map_err(pg("listing the family verdicts"))?
         {
-            let check: String = row.get(2);
+            let check: String = row.col(2)?;
             if !crate::family_metrics::wanted(&check) {
                 continue;
             }
             let (status, severity, evidence): (String, String, String) =
-                (row.get(3), row.get(4), row.get(5));
+                (row.col(3)?, row.col(4)?, row.col(5)?);
             family.push(crate::family_metrics::LatestFinding {
-                org: row.get(0),
-                target: row.get(1),
+                org: row.col(0)?,
+                target: row.col(1)?,
                 check,
                 status: parse_status("latest.status", &status)?,
                 severity: parse_severity("latest.severity", &severity)?,
@@ -767,18 +792,18 @@ impl PgStore {
             .await
             .map_err(pg("reading the latest verdicts"))?
         {
-            let check: String = row.get(2);
+            let check: String = row.col(2)?;
             // A check this build does not know (a newer agent) grades nothing.
             let Some(check) = vigie_model::Check::from_id(&check) else {
                 continue;
             };
             let (status, evidence, observed): (String, String, String) =
-                (row.get(3), row.get(4), row.get(5));
+                (row.col(3)?, row.col(4)?, row.col(5)?);
             findings.push((
-                row.get(0),
+                row.col(0)?,
                 FindingFact {
                     check,
-                    target: row.get(1),
+                    target: row.col(1)?,
                     status: parse_status("latest.status", &status)?,
                     evidence: parse_evidence("latest.evidence", &evidence)?,
                     observed_at: parse_time("latest.observed_at", &observed)?,
@@ -822,12 +847,12 @@ impl PgStore {
                 String,
                 String,
             ) = (
-                row.get(0),
-                row.get(1),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                row.get(5),
+                row.col(0)?,
+                row.col(1)?,
+                row.col(2)?,
+                row.col(3)?,
+                row.col(4)?,
+                row.col(5)?,
             );
             let Some(check_known) = vigie_model::Check::from_id(&check) else {
                 continue;
@@ -840,7 +865,8 @@ impl PgStore {
                     )
                     .await
                     .map_err(pg("reading a stored report"))?
-                    .map(|row| row.get(0));
+                    .map(|row| row.col(0))
+                    .transpose()?;
                 let parsed =
                     body.and_then(|b| serde_json::from_str::<vigie_model::Report>(&b).ok());
                 reports.insert(report_id.clone(), parsed);
@@ -955,13 +981,13 @@ impl PgStore {
             .map_err(pg("reading history"))?
         {
             let (from, to, at): (Option<String>, String, String) =
-                (row.get(0), row.get(1), row.get(2));
+                (row.col(0)?, row.col(1)?, row.col(2)?);
             out.push((
                 from.map(|f| parse_status("transitions.from_status", &f))
                     .transpose()?,
                 parse_status("transitions.to_status", &to)?,
                 parse_time("transitions.at", &at)?,
-                row.get(3),
+                row.col(3)?,
             ));
         }
         Ok(out)
@@ -998,8 +1024,8 @@ impl PgStore {
             .await
             .map_err(pg("finding the tokens to revoke"))?
             .iter()
-            .map(|row| row.get(0))
-            .collect();
+            .map(|row| row.col(0))
+            .collect::<Result<_, _>>()?;
         if hashes.is_empty() {
             return Ok(0);
         }
@@ -1067,7 +1093,7 @@ impl PgStore {
 
     pub(super) async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
         let client = self.client().await?;
-        Ok(client
+        client
             .query(
                 "SELECT at, action, actor, kind, org, name, fingerprint, detail
                  FROM audit_log ORDER BY id",
@@ -1076,40 +1102,43 @@ impl PgStore {
             .await
             .map_err(pg("reading the audit log"))?
             .iter()
-            .map(|row| AuditEntry {
-                at: row.get(0),
-                action: row.get(1),
-                actor: row.get(2),
-                kind: row.get(3),
-                org: row.get(4),
-                name: row.get(5),
-                fingerprint: row.get(6),
-                detail: row.get(7),
+            .map(|row| {
+                Ok(AuditEntry {
+                    at: row.col(0)?,
+                    action: row.col(1)?,
+                    actor: row.col(2)?,
+                    kind: row.col(3)?,
+                    org: row.col(4)?,
+                    name: row.col(5)?,
+                    fingerprint: row.col(6)?,
+                    detail: row.col(7)?,
+                })
             })
-            .collect())
+            .collect::<Result<_, StoreError>>()
     }
 
     pub(super) async fn regrade_candidates(&self) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
-        Ok(client
+        client
             .query(super::sqlite::REGRADE_CANDIDATES, &[])
             .await
             .map_err(pg("listing the reports to regrade"))?
             .iter()
-            .map(|row| row.get(0))
-            .collect())
+            .map(|row| row.col(0))
+            .collect::<Result<_, _>>()
     }
 
     pub(super) async fn report_body(&self, report_id: &str) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
-        Ok(client
+        client
             .query_opt(
                 "SELECT body FROM reports WHERE report_id = $1",
                 &[&report_id],
             )
             .await
             .map_err(pg("reading a stored report"))?
-            .map(|row| row.get(0)))
+            .map(|row| row.col(0))
+            .transpose()
     }
 
     /// The same rules as SQLite's `apply_regrade`, under the organization's ingest lock.
@@ -1148,7 +1177,8 @@ impl PgStore {
                 )
                 .await
                 .map_err(pg("reading the latest state"))?
-                .map(|row| (row.get(0), row.get(1), row.get(2)));
+                .map(|row| Ok::<_, StoreError>((row.col(0)?, row.col(1)?, row.col(2)?)))
+                .transpose()?;
             match super::regrade_step(current.as_ref(), regrade, finding) {
                 super::RegradeStep::Keep => {}
                 super::RegradeStep::Add => {
@@ -1305,13 +1335,12 @@ async fn record(
 }
 
 async fn org_ids(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<String>, StoreError> {
-    Ok(tx
-        .query("SELECT org FROM orgs ORDER BY org", &[])
+    tx.query("SELECT org FROM orgs ORDER BY org", &[])
         .await
         .map_err(pg("listing organizations"))?
         .iter()
-        .map(|row| row.get(0))
-        .collect())
+        .map(|row| row.col(0))
+        .collect::<Result<_, _>>()
 }
 
 async fn finding_counts(
@@ -1328,7 +1357,7 @@ async fn finding_counts(
         .map_err(pg("counting findings"))?
     {
         let (org, status, severity, count): (String, String, String, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
+            (row.col(0)?, row.col(1)?, row.col(2)?, row.col(3)?);
         counts.push((
             org,
             parse_status("latest.status", &status)?,
@@ -1355,10 +1384,10 @@ async fn tls_rows(
         .await
         .map_err(pg("listing certificates"))?
     {
-        let (not_after, observed): (String, String) = (row.get(2), row.get(3));
+        let (not_after, observed): (String, String) = (row.col(2)?, row.col(3)?);
         out.push((
-            row.get(0),
-            row.get(1),
+            row.col(0)?,
+            row.col(1)?,
             parse_time("tls_certificates.not_after", &not_after)?,
             parse_time("tls_certificates.observed_at", &observed)?,
         ));
@@ -1377,7 +1406,7 @@ async fn answers(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<Answer>, St
         .map_err(pg("reading answers"))?;
     let mut out = Vec::new();
     for row in rows {
-        let answered_on: String = row.get(4);
+        let answered_on: String = row.col(4)?;
         let answered_on =
             chrono::NaiveDate::parse_from_str(&answered_on, "%Y-%m-%d").map_err(|_| {
                 StoreError::Corrupt {
@@ -1386,12 +1415,12 @@ async fn answers(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<Answer>, St
                 }
             })?;
         out.push(Answer {
-            org: row.get(0),
-            question: row.get(1),
-            answer: row.get(2),
-            respondent_role: row.get(3),
+            org: row.col(0)?,
+            question: row.col(1)?,
+            answer: row.col(2)?,
+            respondent_role: row.col(3)?,
             answered_on,
-            evidence: row.get(5),
+            evidence: row.col(5)?,
         });
     }
     Ok(out)
