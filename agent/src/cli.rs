@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use vigie_checks::services::{PortSet, ScopeEntry, ServiceTarget};
-use vigie_checks::tls::{Profile, Starttls, TlsTarget};
+use vigie_checks::tls::{Profile, TlsTarget};
 use vigie_model::{Lang, Severity};
 
 use crate::config::{
@@ -115,10 +115,11 @@ pub struct ScanTlsArgs {
     /// tls.policy.itsp_40_062 always reports the strict ITSP.40.062 view.
     #[arg(long, value_name = "PROFILE", default_value = "modern")]
     pub profile: Profile,
-    /// Speak SMTP, IMAP or POP3 in clear and ask for TLS (STARTTLS) before every handshake
-    /// [default: by port: 25 and 587 smtp, 143 imap, 110 pop3; implicit TLS on any other].
+    /// Speak SMTP, IMAP or POP3 in clear and ask for TLS (STARTTLS) before every handshake,
+    /// or `none`: implicit TLS on every port [default: by port: 25 and 587 smtp, 143 imap,
+    /// 110 pop3; implicit TLS on any other].
     #[arg(long, value_name = "PROTOCOL")]
-    pub starttls: Option<Starttls>,
+    pub starttls: Option<crate::scan::Upgrade>,
     /// Organization id written in the report.
     #[arg(long, value_name = "ORG", default_value = DEFAULT_ORG, value_parser = parse_org)]
     pub org: String,
@@ -327,7 +328,7 @@ impl Cli {
                 request.tls.connect = args.connect;
                 request.tls.deep = !args.quick;
                 request.tls.profile = args.profile;
-                request.tls.starttls = args.starttls;
+                request.tls.starttls = args.starttls.unwrap_or_default();
                 Ok(Command::Scan {
                     request: Box::new(request),
                     output: common.output_options(lang),
@@ -482,7 +483,7 @@ fn command_line_request(org: &str, lang: Lang, common: &CommonArgs) -> ScanReque
             concurrency: common.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
             deep: true,
             profile: Profile::default(),
-            starttls: None,
+            starttls: crate::scan::Upgrade::ByPort,
         },
         email: EmailScan {
             ca_file: common.ca_file.clone(),

@@ -211,15 +211,45 @@ pub struct TlsScan {
     pub deep: bool,
     /// Grades the TLS findings' severities (`--profile`, `[tls] profile`); the report names it.
     pub profile: Profile,
-    /// The STARTTLS preamble of every endpoint (`--starttls`); without it, the one of the
-    /// endpoint's well-known port (25 and 587 SMTP, 143 IMAP, 110 POP3), else implicit TLS.
-    pub starttls: Option<Starttls>,
+    /// How every endpoint reaches TLS (`--starttls`).
+    pub starttls: Upgrade,
 }
 
 impl TlsScan {
     /// The preamble `target` is probed with.
     pub fn starttls_for(&self, target: &TlsTarget) -> Option<Starttls> {
-        self.starttls.or_else(|| Starttls::for_port(target.port))
+        match self.starttls {
+            Upgrade::ByPort => Starttls::for_port(target.port),
+            Upgrade::Starttls(protocol) => Some(protocol),
+            Upgrade::Implicit => None,
+        }
+    }
+}
+
+/// How `scan tls` reaches TLS on an endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Upgrade {
+    /// STARTTLS on the well-known mail ports (25 and 587 SMTP, 143 IMAP, 110 POP3), implicit
+    /// TLS on any other.
+    #[default]
+    ByPort,
+    /// This STARTTLS preamble on every endpoint.
+    Starttls(Starttls),
+    /// Implicit TLS on every endpoint, mail ports included (`--starttls none`).
+    Implicit,
+}
+
+impl std::str::FromStr for Upgrade {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("none") {
+            return Ok(Upgrade::Implicit);
+        }
+        s.parse().map(Upgrade::Starttls).map_err(|_| {
+            format!(
+                "unknown STARTTLS protocol `{s}` (expected smtp, imap, pop3, or none for implicit TLS)"
+            )
+        })
     }
 }
 
@@ -240,7 +270,7 @@ impl ScanRequest {
                 concurrency: config.tls.concurrency,
                 deep: true,
                 profile: config.tls.profile,
-                starttls: None,
+                starttls: Upgrade::ByPort,
             },
             email: EmailScan {
                 domains: config.email.domains.clone(),
@@ -785,7 +815,7 @@ mod tests {
                 concurrency: 2,
                 deep: false,
                 profile: Profile::default(),
-                starttls: None,
+                starttls: Upgrade::ByPort,
             },
             email: EmailScan::none(),
             host: None,
@@ -837,9 +867,16 @@ mod tests {
         for implicit in [443, 465, 993, 995, 8443] {
             assert_eq!(scan.starttls_for(&on(implicit)), None, "{implicit}");
         }
-        scan.starttls = Some(Starttls::Imap);
+        scan.starttls = Upgrade::Starttls(Starttls::Imap);
         assert_eq!(scan.starttls_for(&on(2525)), Some(Starttls::Imap));
         assert_eq!(scan.starttls_for(&on(25)), Some(Starttls::Imap));
+        scan.starttls = "none".parse().unwrap();
+        assert_eq!(scan.starttls_for(&on(25)), None);
+        assert_eq!(scan.starttls_for(&on(143)), None);
+        assert_eq!("POP3".parse(), Ok(Upgrade::Starttls(Starttls::Pop3)));
+        assert!("ftp"
+            .parse::<Upgrade>()
+            .is_err_and(|e| e.contains("none for implicit TLS")));
     }
 
     #[test]
