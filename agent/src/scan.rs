@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vigie_checks::dns::{DnsError, Resolver};
 use vigie_checks::email::{self, CachedLookups, EmailObservation, NetLookups, NetOptions};
+use vigie_checks::grade::{grade_observations, GradeError};
 use vigie_checks::host::{self, HostObservation};
 use vigie_checks::https::{self, HttpsObservation, HttpsOptions};
 use vigie_checks::services::{
@@ -24,8 +25,7 @@ use vigie_checks::tls::{
     EnumerationOptions, Profile, Starttls, TlsError, TlsProbeOptions, TlsTarget, TrustStore,
 };
 use vigie_model::{
-    AgentInfo, Finding, Lang, Observations, Report, Target, TargetKind, TlsObservation, Verdict,
-    SCHEMA_V1,
+    AgentInfo, Lang, Observations, Report, Target, TargetKind, TlsObservation, SCHEMA_V1,
 };
 
 use crate::config::{AgentConfig, DEFAULT_VULNDB};
@@ -66,6 +66,9 @@ pub enum ScanError {
     /// Shutdown was asked for before the scan finished; no report was produced.
     #[error("the scan was interrupted by shutdown")]
     Cancelled,
+    /// An observation this scan recorded could not be read back for grading: a bug.
+    #[error("internal error: {0}; please report it")]
+    Grade(#[from] GradeError),
 }
 
 /// Everything one scan needs, already parsed.
@@ -358,15 +361,6 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         _ = shutdown.wait() => return Err(ScanError::Cancelled),
         web = probe_https(&request.tls, &tls_targets, &tls) => web?,
     };
-    let now = Utc::now();
-    let lang = request.lang;
-    let findings = |verdicts: Vec<Verdict>| -> Vec<Finding> {
-        verdicts
-            .into_iter()
-            .map(|verdict| verdict.into_finding(lang))
-            .collect()
-    };
-
     let mut targets: Vec<Target> = tls_targets
         .iter()
         .map(|target| Target {
@@ -374,22 +368,11 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
             target: target.to_string(),
         })
         .collect();
-    let mut all_findings: Vec<Finding> = tls
-        .iter()
-        .flat_map(|observation| {
-            findings(vigie_checks::tls::evaluate_with_profile(
-                observation,
-                now,
-                request.tls.profile,
-            ))
-        })
-        .collect();
     let mut observations = Observations {
         tls,
         ..Observations::default()
     };
     for observation in &web {
-        all_findings.extend(findings(https::evaluate(observation, now)));
         match serde_json::to_value(observation) {
             Ok(value) => observations.https.push(value),
             Err(error) => {
@@ -402,7 +385,6 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         target: domain.clone(),
     }));
     for observation in &email {
-        all_findings.extend(findings(email::evaluate(observation, now)));
         match serde_json::to_value(observation) {
             Ok(value) => observations.email.push(value),
             Err(error) => {
@@ -415,7 +397,6 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
             kind: TargetKind::Host,
             target: host::evaluate::target_of(observation),
         });
-        all_findings.extend(findings(host::evaluate(observation, now)));
         match serde_json::to_value(observation) {
             Ok(value) => observations.host = Some(value),
             Err(error) => tracing::error!(%error, "cannot record the host observation"),
@@ -426,9 +407,12 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
             kind: TargetKind::Services,
             target: target.to_string(),
         }));
-        all_findings.extend(findings(services::evaluate(observation)));
         observations.services.push(observation.to_json());
     }
+    // Graded from the recorded observations by the one function `vigie-collector regrade`
+    // also uses, so that a report's findings are exactly what its observations say today.
+    let all_findings =
+        grade_observations(&observations, request.tls.profile, Utc::now(), request.lang)?;
     Ok(Report {
         schema: SCHEMA_V1.to_owned(),
         report_id: uuid::Uuid::new_v4(),

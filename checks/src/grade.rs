@@ -1,7 +1,7 @@
-//! Grading a report's observations into findings after the fact (`vigie-collector regrade`):
-//! the same evaluators the agent runs at the end of a scan (`vigie-agent`'s `scan`), family by
-//! family and in the same order, so that a verdict recomputed from stored observations is the
-//! one the agent would give today.
+//! Grading a report's observations into findings: the agent grades every scan with it, from
+//! the observations it records, and `vigie-collector regrade` grades stored observations with
+//! it again, so that a verdict recomputed from a stored report is the one the agent would
+//! give today (one grading path, not two kept in step).
 //!
 //! Time-dependent checks (certificate expiry, stale DMARC reports, end-of-life dates) are
 //! graded at the scan's own time, not at the regrade's: a certificate valid when it was
