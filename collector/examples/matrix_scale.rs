@@ -400,7 +400,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    // A new report makes the next scrape render again.
+    // A new report makes the next scrape render again, after the hold.
+    let (fresh, _, _) = scrape(&state).await;
+    println!("/metrics before one more report: {}", ms(fresh));
     let body = report(0, &orgs[0], now, 2).to_string();
     let posted = app(state.clone())
         .oneshot(

@@ -9,6 +9,7 @@
 //! on a pool of async connections, one transaction per request.
 
 pub mod audit;
+mod evidence;
 pub mod orgmeta;
 mod postgres;
 mod sqlite;

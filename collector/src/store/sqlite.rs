@@ -1304,7 +1304,7 @@ pub(super) fn matrix_state_at(
         }
     }
     // Evidence comes from the report that set each status; each report is parsed once.
-    let mut reports: std::collections::HashMap<String, Option<vigie_model::Report>> =
+    let mut reports: std::collections::HashMap<String, Option<super::evidence::ReportEvidence>> =
         std::collections::HashMap::new();
     let mut findings = Vec::new();
     for (org, target, check, status, changed_at, report_id) in rows_out {
@@ -1320,18 +1320,14 @@ pub(super) fn matrix_state_at(
                 )
                 .optional()
                 .map_err(sql("reading a stored report"))?;
-            let parsed = body.and_then(|b| serde_json::from_str::<vigie_model::Report>(&b).ok());
+            let parsed = body.and_then(|b| super::evidence::ReportEvidence::parse(&b));
             reports.insert(report_id.clone(), parsed);
         }
         let evidence = reports
             .get(&report_id)
             .and_then(Option::as_ref)
-            .and_then(|r| {
-                r.findings
-                    .iter()
-                    .find(|f| f.target == target && f.check.as_str() == check)
-            })
-            .map(|f| f.evidence.clone())
+            .and_then(|r| r.get(&target, &check))
+            .cloned()
             .unwrap_or_default();
         findings.push((
             org,
