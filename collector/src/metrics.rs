@@ -423,19 +423,32 @@ pub fn render_ingest(ingest: &IngestMetrics) -> String {
 /// `org set`, a second collector on the same database) may have written.
 pub const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 
-/// A render is reused after new reports for ten times as long as it took, up to this: under
-/// a steady flow of reports the page is rebuilt at most every few seconds (at most a tenth
-/// of the time spent rendering), while a small collector, whose render takes a millisecond,
-/// shows each report at the next scrape.
+/// A render that took at least [`CACHE_SLOW_RENDER`] is reused after new reports for ten
+/// times as long as it took, up to this: under a steady flow of reports a large sector's
+/// page is rebuilt at most every few seconds (at most a tenth of the time spent rendering),
+/// while a small collector, whose render is quick, shows each report at the next scrape.
 pub const CACHE_MAX_HOLD: Duration = Duration::from_secs(15);
+
+/// Renders quicker than this are never held: the next scrape after a report renders again.
+pub const CACHE_SLOW_RENDER: Duration = Duration::from_millis(250);
 
 /// The store's part of `/metrics`, rendered once and shared by the scrapes that follow
 /// until the data changes (see [`MetricsCache::get_or_render`]).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MetricsCache {
     // A tokio mutex held across the render: scrapes arriving during a render wait for it
     // and take its result instead of starting their own.
     rendered: tokio::sync::Mutex<Option<Rendered>>,
+    slow_render: Duration,
+}
+
+impl Default for MetricsCache {
+    fn default() -> MetricsCache {
+        MetricsCache {
+            rendered: tokio::sync::Mutex::default(),
+            slow_render: CACHE_SLOW_RENDER,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -448,13 +461,16 @@ struct Rendered {
 }
 
 /// Whether a render of `generation` done at `at` in `took` may still be served at `now`
-/// for data at `current`.
-fn reusable(rendered: &Rendered, current: u64, now: Instant) -> bool {
+/// for data at `current`; renders quicker than `slow_render` are not held.
+fn reusable(rendered: &Rendered, current: u64, now: Instant, slow_render: Duration) -> bool {
     let age = now.saturating_duration_since(rendered.at);
     if age >= CACHE_MAX_AGE {
         return false;
     }
-    rendered.generation == current || age < rendered.took.saturating_mul(10).min(CACHE_MAX_HOLD)
+    if rendered.generation == current {
+        return true;
+    }
+    rendered.took >= slow_render && age < rendered.took.saturating_mul(10).min(CACHE_MAX_HOLD)
 }
 
 impl MetricsCache {
@@ -473,7 +489,7 @@ impl MetricsCache {
     {
         let mut slot = self.rendered.lock().await;
         if let Some(rendered) = slot.as_ref() {
-            if reusable(rendered, generation, Instant::now()) {
+            if reusable(rendered, generation, Instant::now(), self.slow_render) {
                 return Ok(rendered.page.clone());
             }
         }
@@ -506,22 +522,44 @@ mod tests {
     #[test]
     fn a_render_is_reused_until_data_changes_and_then_for_ten_times_its_cost() {
         let t = Instant::now();
+        let slow_render = CACHE_SLOW_RENDER;
         let fast = rendered(7, t, Duration::from_millis(2));
         // Same data: reused until the maximum age.
-        assert!(reusable(&fast, 7, t + Duration::from_secs(59)));
-        assert!(!reusable(&fast, 7, t + CACHE_MAX_AGE));
-        // New data after a cheap render: rendered again 20 ms later.
-        assert!(reusable(&fast, 8, t + Duration::from_millis(19)));
-        assert!(!reusable(&fast, 8, t + Duration::from_millis(21)));
+        assert!(reusable(&fast, 7, t + Duration::from_secs(59), slow_render));
+        assert!(!reusable(&fast, 7, t + CACHE_MAX_AGE, slow_render));
+        // New data after a quick render: rendered again at once.
+        assert!(!reusable(
+            &fast,
+            8,
+            t + Duration::from_millis(1),
+            slow_render
+        ));
+        // After a 300 ms render, new data waits 3 s.
+        let medium = rendered(7, t, Duration::from_millis(300));
+        assert!(reusable(
+            &medium,
+            8,
+            t + Duration::from_millis(2900),
+            slow_render
+        ));
+        assert!(!reusable(
+            &medium,
+            8,
+            t + Duration::from_millis(3100),
+            slow_render
+        ));
         // After a 3 s render, new data waits up to the hold limit.
         let slow = rendered(7, t, Duration::from_secs(3));
-        assert!(reusable(&slow, 8, t + Duration::from_secs(14)));
-        assert!(!reusable(&slow, 8, t + CACHE_MAX_HOLD));
+        assert!(reusable(&slow, 8, t + Duration::from_secs(14), slow_render));
+        assert!(!reusable(&slow, 8, t + CACHE_MAX_HOLD, slow_render));
     }
 
     #[tokio::test]
     async fn concurrent_scrapes_share_one_render_and_new_data_renders_again() {
-        let cache = std::sync::Arc::new(MetricsCache::default());
+        let cache = std::sync::Arc::new(MetricsCache {
+            slow_render: Duration::from_millis(10),
+            ..MetricsCache::default()
+        });
         let renders = std::sync::Arc::new(AtomicU64::new(0));
         let scrape = |generation: u64| {
             let (cache, renders) = (cache.clone(), renders.clone());
