@@ -63,6 +63,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "org_meta",
         include_str!("../../migrations/postgres/0006_org_meta.sql"),
     ),
+    (
+        7,
+        "matrix_snapshots",
+        include_str!("../../migrations/postgres/0007_matrix_snapshots.sql"),
+    ),
 ];
 
 /// Connections held at most by one collector. PostgreSQL's default `max_connections` is

@@ -48,6 +48,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "org_meta",
         include_str!("../../migrations/0006_org_meta.sql"),
     ),
+    (
+        7,
+        "matrix_snapshots",
+        include_str!("../../migrations/0007_matrix_snapshots.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
