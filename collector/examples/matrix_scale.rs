@@ -369,7 +369,7 @@ async fn main() -> anyhow::Result<()> {
     let mut xlsx = Vec::new();
     let mut size = 0;
     let mut matrix_orgs = 0;
-    for _ in 0..options.repeat.max(1) {
+    for _ in 0..options.repeat.max(1) + 1 {
         let started = Instant::now();
         let computed = matrix::compute(&store, &requests(View::Org)).await?;
         computes.push(started.elapsed());
@@ -379,11 +379,19 @@ async fn main() -> anyhow::Result<()> {
         xlsx.push(started.elapsed());
         size = bytes.len();
     }
-    let (c, x) = (median(computes), median(xlsx));
+    // The first compute grades the past quarter ends from the history and keeps them; the
+    // next ones read them back (they change only when data about the past arrives late).
+    let first = computes.first().copied().unwrap_or_default();
+    let later = median(computes.iter().skip(1).copied().collect());
+    let (c, x) = (later, median(xlsx));
     println!(
-        "matrix {matrix_orgs} organizations × 18: computed in {} (median of {}), XLSX written in {} ({:.1} MiB); total {}",
+        "matrix {matrix_orgs} organizations × 18: first compute {} (grades and keeps the past quarter ends)",
+        ms(first)
+    );
+    println!(
+        "matrix {matrix_orgs} organizations × 18: computed in {} (median of the {} next), XLSX written in {} ({:.1} MiB); total {}",
         ms(c),
-        options.repeat.max(1),
+        computes.len().saturating_sub(1),
         ms(x),
         size as f64 / 1048576.0,
         ms(c + x)

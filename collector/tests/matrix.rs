@@ -352,3 +352,43 @@ async fn metrics_expose_capability_levels() {
         "unknown levels are not exported"
     );
 }
+
+/// The state at the comparison date is graded once and kept (migration 0007); a report about
+/// that past which arrives afterwards (an agent's outbox catching up) must show in the next
+/// export, not the kept levels.
+#[tokio::test]
+async fn a_late_report_about_the_past_changes_the_previous_levels_of_the_next_export() {
+    let (c, since) = collector_with_history().await;
+    let previous_c01 = |body: Vec<u8>, org: &str| -> Value {
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        let orgs = json["orgs"].as_array().unwrap();
+        let column = orgs.iter().find(|o| o["org"] == org).unwrap();
+        cell(column, "C01")["previous_level"].clone()
+    };
+    let path = format!("/api/v1/matrix?view=org&format=json&lang=en&since={since}");
+    let (status, _, body) = get_bytes(&c, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        previous_c01(body, OTHER_ORG),
+        "?",
+        "no data before the date"
+    );
+    let kept = c.rows_of("matrix_snapshots").await;
+    assert!(kept >= 1, "the past states are kept: {kept}");
+
+    // Read back from the store: the same answer, nothing graded again.
+    let (_, _, again) = get_bytes(&c, &path).await;
+    assert_eq!(previous_c01(again, ORG), 1);
+    assert_eq!(c.rows_of("matrix_snapshots").await, kept);
+
+    // The other organization's agent delivers a report from 40 days ago.
+    let late = fixture_report(OTHER_ORG, Utc::now() - Duration::days(40), Status::Fail);
+    let (status, body) = c.post(Some(&c.other_agent), body_of(&late)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, _, body) = get_bytes(&c, &path).await;
+    assert_eq!(
+        previous_c01(body, OTHER_ORG),
+        1,
+        "TLS 1.0 accepted 40 days ago: C01 was 1 at the comparison date"
+    );
+}

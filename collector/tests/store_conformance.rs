@@ -53,6 +53,7 @@ conformance!(
     audit_log_records_tokens_and_exports_without_tokens,
     prune_keeps_current_reports_and_history,
     regrade_recomputes_verdicts_from_the_stored_observations,
+    past_levels_hold_until_the_past_changes,
 );
 
 fn url_of(c: &TestCollector) -> String {
@@ -584,4 +585,108 @@ async fn regrade_recomputes_verdicts_from_the_stored_observations(c: TestCollect
         .await
         .unwrap();
     assert_eq!((again.changed, again.added), (0, 0));
+}
+
+/// A past date's graded levels are kept with the fingerprint of the data up to that date,
+/// and read back only while it holds: a report about the past that arrives late, an answer
+/// dated before it and a new organization each change it; data after the date does not.
+async fn past_levels_hold_until_the_past_changes(c: TestCollector) {
+    let store = c.store();
+    let at = t0() + Duration::hours(1);
+    let report = fixture_report(ORG, t0(), Status::Pass);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&report)).await.0,
+        StatusCode::CREATED
+    );
+    let first = store.past_levels(&[at], "modern/1").await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].levels, None, "nothing kept yet");
+    store
+        .save_past_levels(at, "modern/1", &first[0].inputs, "levels-1", Utc::now())
+        .await
+        .unwrap();
+    let kept = |grading: &'static str| {
+        let store = store.clone();
+        async move {
+            let past = store.past_levels(&[at], grading).await.unwrap();
+            (past[0].inputs.clone(), past[0].levels.clone())
+        }
+    };
+    assert_eq!(
+        kept("modern/1").await,
+        (first[0].inputs.clone(), Some("levels-1".to_owned()))
+    );
+    assert_eq!(kept("intermediate/1").await.1, None, "another grading");
+
+    // A report after the date leaves the past as it was.
+    let later = fixture_report(ORG, t0() + Duration::hours(6), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&later)).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(kept("modern/1").await.1, Some("levels-1".to_owned()));
+
+    // Another organization's report about the past, received late.
+    let late = fixture_report(OTHER_ORG, t0() + Duration::minutes(30), Status::Pass);
+    assert_eq!(
+        c.post(Some(&c.other_agent), body_of(&late)).await.0,
+        StatusCode::CREATED
+    );
+    let (inputs, levels) = kept("modern/1").await;
+    assert_eq!(levels, None, "a late report changes the past");
+    store
+        .save_past_levels(at, "modern/1", &inputs, "levels-2", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(kept("modern/1").await.1, Some("levels-2".to_owned()));
+
+    // An answer dated before the date, then the same answer imported again (replaced).
+    let answer = |answer: &str| vigie_matrix::Answer {
+        org: ORG.to_owned(),
+        question: "mfa.remote".to_owned(),
+        answer: answer.to_owned(),
+        respondent_role: "CISO".to_owned(),
+        answered_on: (t0() - Duration::days(2)).date_naive(),
+        evidence: None,
+    };
+    for given in ["no", "yes"] {
+        // imported_at has a nanosecond resolution; make the replacement's later for sure.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store.import_answers(vec![answer(given)]).await.unwrap();
+        let (inputs, levels) = kept("modern/1").await;
+        assert_eq!(levels, None, "an answer about the past ({given})");
+        store
+            .save_past_levels(at, "modern/1", &inputs, given, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(kept("modern/1").await.1.as_deref(), Some(given));
+    }
+    // An answer dated after it does not.
+    store
+        .import_answers(vec![vigie_matrix::Answer {
+            answered_on: (t0() + Duration::days(2)).date_naive(),
+            ..answer("no")
+        }])
+        .await
+        .unwrap();
+    assert_eq!(kept("modern/1").await.1.as_deref(), Some("yes"));
+
+    // A new organization.
+    store
+        .create_token(TokenKind::Agent, Some("rowan-clinic"), "agent")
+        .await
+        .unwrap();
+    assert_eq!(kept("modern/1").await.1, None, "a new organization");
+
+    // Several dates at once: each its own fingerprint.
+    let dates = [t0() - Duration::hours(1), at, t0() + Duration::days(1)];
+    let past = store.past_levels(&dates, "modern/1").await.unwrap();
+    assert_eq!(past.len(), 3);
+    assert_ne!(past[0].inputs, past[1].inputs);
+    assert_ne!(past[1].inputs, past[2].inputs);
+    assert_eq!(
+        past[1].inputs,
+        kept("modern/1").await.0,
+        "the same as asked alone"
+    );
 }

@@ -330,6 +330,18 @@ pub struct MatrixState {
     pub answers: Vec<vigie_matrix::Answer>,
 }
 
+/// A stored past state of the matrix (migration 0007) and what it must have been graded from
+/// to still hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastLevels {
+    /// The fingerprint of the data up to that date, as it is now: the transitions, answers
+    /// and organizations a grading of that date reads. Opaque; equal means unchanged.
+    pub inputs: String,
+    /// The levels stored for that date and grading, if they were graded from `inputs`;
+    /// `None` if none were stored or the data has changed since.
+    pub levels: Option<String>,
+}
+
 /// The collector's store. Cheap to clone; clones share one connection (SQLite) or one pool
 /// (PostgreSQL).
 #[derive(Clone)]
@@ -608,6 +620,41 @@ impl Store {
         }
         self.with_connection(move |c| sqlite::matrix_state_at(c, at))
             .await
+    }
+
+    /// For each date, the fingerprint of the data up to it and the levels stored for it
+    /// under `grading` if they still match (one read, one consistent snapshot).
+    pub async fn past_levels(
+        &self,
+        dates: &[DateTime<Utc>],
+        grading: &str,
+    ) -> Result<Vec<PastLevels>, StoreError> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.past_levels(dates, grading).await;
+        }
+        let (dates, grading) = (dates.to_vec(), grading.to_owned());
+        self.with_connection(move |c| sqlite::past_levels(c, &dates, &grading))
+            .await
+    }
+
+    /// Keeps the levels graded at `at` from data whose fingerprint was `inputs`, replacing
+    /// any stored before for that date and grading.
+    pub async fn save_past_levels(
+        &self,
+        at: DateTime<Utc>,
+        grading: &str,
+        inputs: &str,
+        levels: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.save_past_levels(at, grading, inputs, levels, now).await;
+        }
+        let (grading, inputs, levels) = (grading.to_owned(), inputs.to_owned(), levels.to_owned());
+        self.with_connection(move |c| {
+            sqlite::save_past_levels(c, at, &grading, &inputs, &levels, now)
+        })
+        .await
     }
 
     /// Stores self-assessment answers, all or none; returns how many.

@@ -26,7 +26,7 @@ use super::audit::{fingerprint, AuditAction, AuditEntry, AuditRecord};
 use super::sqlite::{parse_evidence, parse_severity, parse_status, parse_time, time_text};
 use super::{
     AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MatrixState,
-    MetricsSnapshot, OrgDetail, OrgSummary, StoreError, TlsCertificateRow,
+    MetricsSnapshot, OrgDetail, OrgSummary, PastLevels, StoreError, TlsCertificateRow,
 };
 use crate::auth::{Principal, TokenKind};
 
@@ -903,6 +903,86 @@ impl PgStore {
             findings,
             answers,
         })
+    }
+
+    /// See `sqlite::past_levels`: the same fingerprint, in one repeatable-read snapshot.
+    pub(super) async fn past_levels(
+        &self,
+        dates: &[DateTime<Utc>],
+        grading: &str,
+    ) -> Result<Vec<PastLevels>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        let orgs: i64 = tx
+            .query_one("SELECT COUNT(*) FROM orgs", &[])
+            .await
+            .map_err(pg("counting organizations"))?
+            .col(0)?;
+        let texts: Vec<String> = dates.iter().map(|at| time_text(*at)).collect();
+        let latest = texts.iter().max().cloned().unwrap_or_default();
+        let mut parameters: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            texts.iter().map(|t| t as _).collect();
+        parameters.push(&latest);
+        let history = tx
+            .query_one(
+                &super::sqlite::history_fingerprint_sql(dates.len(), "$"),
+                &parameters,
+            )
+            .await
+            .map_err(pg("fingerprinting the history"))?;
+        let mut out = Vec::with_capacity(dates.len());
+        for (i, (at, at_text)) in dates.iter().zip(&texts).enumerate() {
+            let (transitions, last_id): (i64, i64) = (history.col(2 * i)?, history.col(2 * i + 1)?);
+            let answers = tx
+                .query_one(
+                    "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments
+                     WHERE answered_on <= $1",
+                    &[&at.date_naive().to_string()],
+                )
+                .await
+                .map_err(pg("fingerprinting the answers"))?;
+            let (answered, last_import): (i64, String) = (answers.col(0)?, answers.col(1)?);
+            let inputs = format!("{transitions}:{last_id}/{answered}:{last_import}/{orgs}");
+            let stored = tx
+                .query_opt(
+                    "SELECT inputs, levels FROM matrix_snapshots WHERE at = $1 AND grading = $2",
+                    &[at_text, &grading],
+                )
+                .await
+                .map_err(pg("reading a matrix snapshot"))?;
+            let levels = match stored {
+                Some(row) => {
+                    let (was, levels): (String, String) = (row.col(0)?, row.col(1)?);
+                    (was == inputs).then_some(levels)
+                }
+                None => None,
+            };
+            out.push(PastLevels { inputs, levels });
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn save_past_levels(
+        &self,
+        at: DateTime<Utc>,
+        grading: &str,
+        inputs: &str,
+        levels: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO matrix_snapshots (at, grading, inputs, levels, computed_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (at, grading) DO UPDATE SET
+                     inputs = excluded.inputs, levels = excluded.levels,
+                     computed_at = excluded.computed_at",
+                &[&time_text(at), &grading, &inputs, &levels, &time_text(now)],
+            )
+            .await
+            .map_err(pg("storing a matrix snapshot"))?;
+        Ok(())
     }
 
     pub(super) async fn insert_answers(

@@ -877,7 +877,7 @@ fn family_findings(
 }
 
 /// The tables whose rows tests count before and after a refused request.
-pub(super) const COUNTED_TABLES: [&str; 8] = [
+pub(super) const COUNTED_TABLES: [&str; 9] = [
     "orgs",
     "tokens",
     "reports",
@@ -886,6 +886,7 @@ pub(super) const COUNTED_TABLES: [&str; 8] = [
     "agents",
     "tls_certificates",
     "assessments",
+    "matrix_snapshots",
 ];
 
 pub(super) fn row_counts(
@@ -1207,6 +1208,10 @@ pub(super) fn parse_evidence(
     column: &'static str,
     text: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    // Most verdicts carry no evidence; the matrix reads a sector's worth of them.
+    if text == "{}" {
+        return Ok(serde_json::Map::new());
+    }
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt {
         column,
         value: text.chars().take(64).collect(),
@@ -1239,12 +1244,22 @@ pub(super) fn matrix_state(connection: &mut Connection) -> Result<MatrixState, S
                 ))
             })
             .map_err(sql("reading the latest verdicts"))?;
+        // The verdicts of one report share their observation time: parse it once.
+        let mut last_observed: Option<(String, DateTime<Utc>)> = None;
         for row in rows {
             let (org, target, check, status, evidence, observed) =
                 row.map_err(sql("reading the latest verdicts"))?;
             // A check this build does not know (a newer agent) grades nothing.
             let Some(check) = vigie_model::Check::from_id(&check) else {
                 continue;
+            };
+            let observed_at = match &last_observed {
+                Some((text, at)) if *text == observed => *at,
+                _ => {
+                    let at = parse_time("latest.observed_at", &observed)?;
+                    last_observed = Some((observed, at));
+                    at
+                }
             };
             findings.push((
                 org,
@@ -1253,7 +1268,7 @@ pub(super) fn matrix_state(connection: &mut Connection) -> Result<MatrixState, S
                     target,
                     status: parse_status("latest.status", &status)?,
                     evidence: parse_evidence("latest.evidence", &evidence)?,
-                    observed_at: parse_time("latest.observed_at", &observed)?,
+                    observed_at,
                 },
             ));
         }
@@ -1351,4 +1366,114 @@ pub(super) fn matrix_state_at(
         findings,
         answers,
     })
+}
+
+/// The fingerprint of what a grading at each date reads, with the stored levels that match it.
+/// A transition recorded late (a backlog) or regraded, an answer imported or replaced, or a new
+/// organization changes the counts or maxima; nothing in these tables is updated in place
+/// except answers, whose `imported_at` moves when they are.
+pub(super) fn past_levels(
+    connection: &mut Connection,
+    dates: &[DateTime<Utc>],
+    grading: &str,
+) -> Result<Vec<super::PastLevels>, StoreError> {
+    let tx = connection
+        .transaction()
+        .map_err(sql("starting a read transaction"))?;
+    let orgs: i64 = tx
+        .query_row("SELECT COUNT(*) FROM orgs", [], |row| row.get(0))
+        .map_err(sql("counting organizations"))?;
+    let texts: Vec<String> = dates.iter().map(|at| time_text(*at)).collect();
+    let latest = texts.iter().max().cloned().unwrap_or_default();
+    // One pass over the history for every date, not one per date: the transitions up to the
+    // latest date are the one cost here that grows with the years kept.
+    let history = {
+        let mut statement = tx
+            .prepare_cached(&history_fingerprint_sql(dates.len(), "?"))
+            .map_err(sql("preparing the history fingerprint"))?;
+        statement
+            .query_row(
+                rusqlite::params_from_iter(texts.iter().chain(std::iter::once(&latest))),
+                |row| {
+                    (0..dates.len())
+                        .map(|i| Ok((row.get::<_, i64>(2 * i)?, row.get::<_, i64>(2 * i + 1)?)))
+                        .collect::<Result<Vec<(i64, i64)>, rusqlite::Error>>()
+                },
+            )
+            .map_err(sql("fingerprinting the history"))?
+    };
+    let mut out = Vec::with_capacity(dates.len());
+    {
+        let mut answers = tx
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments
+                 WHERE answered_on <= ?1",
+            )
+            .map_err(sql("preparing the answers fingerprint"))?;
+        let mut stored = tx
+            .prepare_cached(
+                "SELECT inputs, levels FROM matrix_snapshots WHERE at = ?1 AND grading = ?2",
+            )
+            .map_err(sql("preparing the snapshot lookup"))?;
+        for ((at, at_text), (transitions, last_id)) in dates.iter().zip(&texts).zip(history) {
+            let (answered, last_import): (i64, String) = answers
+                .query_row([at.date_naive().to_string()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .map_err(sql("fingerprinting the answers"))?;
+            let inputs = format!("{transitions}:{last_id}/{answered}:{last_import}/{orgs}");
+            let levels = stored
+                .query_row(params![at_text, grading], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .optional()
+                .map_err(sql("reading a matrix snapshot"))?
+                .and_then(|(was, levels)| (was == inputs).then_some(levels));
+            out.push(super::PastLevels { inputs, levels });
+        }
+    }
+    Ok(out)
+}
+
+/// `SELECT COUNT(*) FILTER (WHERE at <= $1), MAX(id) FILTER (…), …` for `dates` dates, in
+/// one scan of the transitions up to the latest date, which is parameter `dates + 1`. `placeholder` is `?` (SQLite) or `$`
+/// (PostgreSQL); both number their parameters from 1.
+pub(super) fn history_fingerprint_sql(dates: usize, placeholder: &str) -> String {
+    if dates == 0 {
+        return "SELECT 0".to_owned();
+    }
+    let mut columns = Vec::with_capacity(dates * 2);
+    for i in 1..=dates {
+        columns.push(format!("COUNT(*) FILTER (WHERE at <= {placeholder}{i})"));
+        columns.push(format!(
+            "COALESCE(MAX(id) FILTER (WHERE at <= {placeholder}{i}), 0)"
+        ));
+    }
+    // The last parameter is the latest of the dates: one range of the `at` index.
+    format!(
+        "SELECT {} FROM transitions WHERE at <= {placeholder}{}",
+        columns.join(", "),
+        dates + 1
+    )
+}
+
+pub(super) fn save_past_levels(
+    connection: &mut Connection,
+    at: DateTime<Utc>,
+    grading: &str,
+    inputs: &str,
+    levels: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "INSERT INTO matrix_snapshots (at, grading, inputs, levels, computed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (at, grading) DO UPDATE SET
+                 inputs = excluded.inputs, levels = excluded.levels,
+                 computed_at = excluded.computed_at",
+            params![time_text(at), grading, inputs, levels, time_text(now)],
+        )
+        .map_err(sql("storing a matrix snapshot"))?;
+    Ok(())
 }

@@ -12,6 +12,8 @@ use vigie_model::Lang;
 
 use crate::store::{MatrixState, Store, StoreError};
 
+mod past;
+
 /// Which layout: one column per organization, or the sector aggregate (the committee's
 /// default: no organization named).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
@@ -271,52 +273,85 @@ struct Graded {
     assessed_on: Option<DateTime<Utc>>,
 }
 
-/// Grades every organization of `state` at `now`.
+/// Grades every organization of `state` at `now`. Takes the state by value so that each
+/// verdict moves to its organization instead of being copied; the organizations are graded
+/// on two threads (the grading of a sector is pure CPU work, and the collector's machine has
+/// at least two cores).
 fn grade_state(
-    state: &MatrixState,
+    state: MatrixState,
     now: DateTime<Utc>,
     profile: TlsProfile,
 ) -> BTreeMap<String, Graded> {
-    let mut findings: BTreeMap<&str, Vec<FindingFact>> = BTreeMap::new();
-    for (org, finding) in &state.findings {
-        findings.entry(org).or_default().push(finding.clone());
+    let MatrixState {
+        orgs,
+        findings,
+        answers,
+    } = state;
+    let mut by_org: BTreeMap<String, Vec<FindingFact>> = BTreeMap::new();
+    for (org, finding) in findings {
+        match by_org.get_mut(&org) {
+            Some(list) => list.push(finding),
+            None => {
+                by_org.insert(org, vec![finding]);
+            }
+        }
     }
-    let mut answers: BTreeMap<&str, Vec<Answer>> = BTreeMap::new();
-    for answer in state
-        .answers
-        .iter()
-        .filter(|a| a.answered_on <= now.date_naive())
-    {
-        answers.entry(&answer.org).or_default().push(answer.clone());
+    let mut answers_by_org: BTreeMap<&str, Vec<Answer>> = BTreeMap::new();
+    for answer in answers.iter().filter(|a| a.answered_on <= now.date_naive()) {
+        answers_by_org
+            .entry(&answer.org)
+            .or_default()
+            .push(answer.clone());
     }
-    let lifetimes = BTreeMap::new();
-    state
-        .orgs
+    let work: Vec<(&String, &[FindingFact], &[Answer])> = orgs
         .iter()
         .map(|org| {
-            let f = findings.get(org.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            let a = answers.get(org.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            let cells = vigie_matrix::grade_org(Inputs {
-                findings: f,
-                answers: a,
-                now,
-                profile,
-                certificate_lifetimes: &lifetimes,
-            });
-            let newest_observation = f.iter().map(|f| f.observed_at).max();
-            let newest_answer = a.iter().map(|a| start_of_day(a.answered_on)).max();
-            let assessed_on = newest_observation.max(newest_answer);
-            (org.clone(), Graded { cells, assessed_on })
+            (
+                org,
+                by_org.get(org).map(Vec::as_slice).unwrap_or(&[]),
+                answers_by_org
+                    .get(org.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            )
         })
-        .collect()
+        .collect();
+    let grade = |part: &[(&String, &[FindingFact], &[Answer])]| -> Vec<(String, Graded)> {
+        let lifetimes = BTreeMap::new();
+        part.iter()
+            .map(|(org, f, a)| {
+                let cells = vigie_matrix::grade_org(Inputs {
+                    findings: f,
+                    answers: a,
+                    now,
+                    profile,
+                    certificate_lifetimes: &lifetimes,
+                });
+                let newest_observation = f.iter().map(|f| f.observed_at).max();
+                let newest_answer = a.iter().map(|a| start_of_day(a.answered_on)).max();
+                let assessed_on = newest_observation.max(newest_answer);
+                ((*org).clone(), Graded { cells, assessed_on })
+            })
+            .collect()
+    };
+    let (first, second) = work.split_at(work.len() / 2);
+    let (mut graded, rest) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| grade(second));
+        let mine = grade(first);
+        // A panic in the grading is a bug; grade the half again here to surface it.
+        let theirs = other.join().unwrap_or_else(|_| grade(second));
+        (mine, theirs)
+    });
+    graded.extend(rest);
+    graded.into_iter().collect()
 }
 
-fn medians(graded: &[&Vec<Cell>], capabilities: usize) -> Vec<Option<u8>> {
+fn medians(graded: &[&[Value]], capabilities: usize) -> Vec<Option<u8>> {
     (0..capabilities)
         .map(|i| {
             let levels: Vec<u8> = graded
                 .iter()
-                .filter_map(|cells| cells.get(i).and_then(|c| c.value.level()))
+                .filter_map(|values| values.get(i).and_then(|v| v.level()))
                 .collect();
             grade::median(&levels)
         })
@@ -331,7 +366,7 @@ pub async fn current_levels(
     profile: TlsProfile,
 ) -> Result<Vec<(String, String, u8)>, StoreError> {
     let state = store.matrix_state().await?;
-    Ok(grade_state(&state, now, profile)
+    Ok(grade_state(state, now, profile)
         .into_iter()
         .flat_map(|(org, graded)| {
             graded.cells.into_iter().filter_map(move |cell| {
@@ -354,34 +389,38 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     let capabilities = catalogue().capabilities.len();
     let keep = |org: &str| request.org.as_deref().is_none_or(|o| o == org);
 
-    let current_state = store.matrix_state().await?;
+    let mut current_state = store.matrix_state().await?;
     if let Some(org) = &request.org {
         if !current_state.orgs.contains(org) {
             return Err(MatrixError::UnknownOrg(org.chars().take(64).collect()));
         }
     }
-    let current = grade_state(&current_state, now, request.profile);
+    let current_answers = std::mem::take(&mut current_state.answers);
+    let current = grade_state(
+        MatrixState {
+            answers: current_answers.clone(),
+            ..current_state
+        },
+        now,
+        request.profile,
+    );
     // The comparison date is by default the first quarter end below: each past state is
-    // read and graded once.
-    let mut past: BTreeMap<NaiveDate, BTreeMap<String, Graded>> = BTreeMap::new();
-    for date in std::iter::once(since).chain(quarter_starts(today)) {
-        if let std::collections::btree_map::Entry::Vacant(slot) = past.entry(date) {
-            let at = start_of_day(date);
-            slot.insert(grade_state(
-                &store.matrix_state_at(at).await?,
-                at,
-                request.profile,
-            ));
+    // read once (from the store's snapshots where they still hold).
+    let mut dates = vec![since];
+    for start in quarter_starts(today) {
+        if !dates.contains(&start) {
+            dates.push(start);
         }
     }
-    let empty = BTreeMap::new();
+    let past = past::levels_at(store, &dates, request.profile, now).await?;
+    let empty = past::Levels::new();
     let before = past.get(&since).unwrap_or(&empty);
 
     let mut orgs = Vec::new();
     for (org, graded) in current.iter().filter(|(o, _)| keep(o)) {
         let (cells, assessed_on) = (&graded.cells, &graded.assessed_on);
         let previous: Vec<Value> = match before.get(org) {
-            Some(old) => old.cells.iter().map(|c| c.value).collect(),
+            Some(old) => old.clone(),
             None => vec![Value::Unknown; capabilities],
         };
         let trends = cells
@@ -398,22 +437,26 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
         });
     }
 
-    let now_cells: Vec<&Vec<Cell>> = orgs.iter().map(|o| &o.cells).collect();
-    let before_cells: Vec<&Vec<Cell>> = before
+    let now_values: Vec<Vec<Value>> = orgs
+        .iter()
+        .map(|o| o.cells.iter().map(|c| c.value).collect())
+        .collect();
+    let now_values: Vec<&[Value]> = now_values.iter().map(Vec::as_slice).collect();
+    let before_values: Vec<&[Value]> = before
         .iter()
         .filter(|(o, _)| keep(o))
-        .map(|(_, graded)| &graded.cells)
+        .map(|(_, values)| values.as_slice())
         .collect();
-    let now_medians = medians(&now_cells, capabilities);
-    let before_medians = medians(&before_cells, capabilities);
+    let now_medians = medians(&now_values, capabilities);
+    let before_medians = medians(&before_values, capabilities);
     let aggregate = catalogue()
         .capabilities
         .iter()
         .enumerate()
         .map(|(i, capability)| {
-            let levels: Vec<u8> = now_cells
+            let levels: Vec<u8> = now_values
                 .iter()
-                .filter_map(|cells| cells.get(i).and_then(|c| c.value.level()))
+                .filter_map(|values| values.get(i).and_then(|v| v.level()))
                 .collect();
             let median = now_medians[i];
             let previous_median = before_medians[i];
@@ -426,7 +469,7 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
                 median,
                 at_baseline: levels.iter().filter(|l| **l >= 3).count(),
                 known: levels.len(),
-                unknown: now_cells.len() - levels.len(),
+                unknown: now_values.len() - levels.len(),
                 previous_median,
                 trend,
             }
@@ -436,21 +479,17 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     // The last four quarter ends before today, oldest first.
     let mut quarters = Vec::new();
     for start in quarter_starts(today) {
-        let graded = past.get(&start).unwrap_or(&empty);
-        let shown: Vec<(String, Vec<Value>)> = graded
+        let levels = past.get(&start).unwrap_or(&empty);
+        let shown: Vec<(String, Vec<Value>)> = levels
             .iter()
             .filter(|(o, _)| keep(o))
-            .map(|(o, g)| (o.clone(), g.cells.iter().map(|c| c.value).collect()))
+            .map(|(o, values)| (o.clone(), values.clone()))
             .collect();
-        let cells: Vec<&Vec<Cell>> = graded
-            .iter()
-            .filter(|(o, _)| keep(o))
-            .map(|(_, graded)| &graded.cells)
-            .collect();
+        let values: Vec<&[Value]> = shown.iter().map(|(_, v)| v.as_slice()).collect();
         quarters.push(Quarter {
             last_day: start.pred_opt().unwrap_or(start),
+            medians: medians(&values, capabilities),
             orgs: shown,
-            medians: medians(&cells, capabilities),
         });
     }
     quarters.reverse();
@@ -461,8 +500,7 @@ pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, M
     };
 
     let answers = if request.view == View::Org {
-        current_state
-            .answers
+        current_answers
             .into_iter()
             .filter(|a| keep(&a.org))
             .collect()
