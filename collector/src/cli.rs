@@ -587,6 +587,25 @@ fn spawn_daily_prune(store: Store, days: u32) {
     });
 }
 
+/// Keeps the past quarter ends of the matrix graded (see `matrix::keep_past_states`): at
+/// start, then hourly, so that a quarter that has just ended or a late report is graded
+/// before someone exports, not while they wait. The API's default profile is the one kept.
+fn spawn_past_states(store: Store) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        every_hour.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every_hour.tick().await;
+            let now = chrono::Utc::now();
+            if let Err(error) =
+                crate::matrix::keep_past_states(&store, now, vigie_matrix::TlsProfile::Modern).await
+            {
+                tracing::warn!(%error, "grading the past quarter ends failed; retrying in an hour");
+            }
+        }
+    });
+}
+
 /// A command-line mistake the message explains (exit status 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -621,6 +640,7 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
     if let Some(days) = config.retention_days {
         spawn_daily_prune(store.clone(), days);
     }
+    spawn_past_states(store.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::with_limits(
         store,

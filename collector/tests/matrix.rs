@@ -392,3 +392,34 @@ async fn a_late_report_about_the_past_changes_the_previous_levels_of_the_next_ex
         "TLS 1.0 accepted 40 days ago: C01 was 1 at the comparison date"
     );
 }
+
+/// What `serve` runs hourly: the last four quarter ends graded and kept, so that a default
+/// export (compared with the current quarter's start) grades only the present.
+#[tokio::test]
+async fn the_past_quarter_ends_are_graded_ahead_of_the_first_export() {
+    let (c, _) = collector_with_history().await;
+    assert_eq!(c.rows_of("matrix_snapshots").await, 0);
+    vigie_collector::matrix::keep_past_states(
+        c.store(),
+        Utc::now(),
+        vigie_matrix::TlsProfile::Modern,
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.rows_of("matrix_snapshots").await, 4, "four quarter ends");
+    // Nothing changed: kept as they are.
+    vigie_collector::matrix::keep_past_states(
+        c.store(),
+        Utc::now(),
+        vigie_matrix::TlsProfile::Modern,
+    )
+    .await
+    .unwrap();
+    let (status, _, _) = get_bytes(&c, "/api/v1/matrix?view=org&format=json&lang=en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        c.rows_of("matrix_snapshots").await,
+        4,
+        "the default export compares with a kept quarter end"
+    );
+}

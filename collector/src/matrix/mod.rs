@@ -378,6 +378,19 @@ pub async fn current_levels(
         .collect())
 }
 
+/// Grades and keeps the past states a default export compares with (the last four quarter
+/// ends) where none is kept or the kept one no longer holds, so that the first export after
+/// a quarter ends or a late report arrives does not pay for it. Cheap when all hold: one
+/// fingerprint read.
+pub async fn keep_past_states(
+    store: &Store,
+    now: DateTime<Utc>,
+    profile: TlsProfile,
+) -> Result<(), StoreError> {
+    past::levels_at(store, &quarter_starts(now.date_naive()), profile, now).await?;
+    Ok(())
+}
+
 /// Computes the matrix from the store.
 pub async fn compute(store: &Store, request: &MatrixRequest) -> Result<Matrix, MatrixError> {
     let now = request.now;
