@@ -11,9 +11,10 @@ mod common;
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use common::*;
+use uuid::Uuid;
 use vigie_collector::store::audit::AuditAction;
 use vigie_collector::{Principal, Store, StoreError, TokenKind};
-use vigie_model::Status;
+use vigie_model::{Severity, Status};
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
@@ -54,6 +55,8 @@ conformance!(
     prune_keeps_current_reports_and_history,
     regrade_recomputes_verdicts_from_the_stored_observations,
     past_levels_hold_until_the_past_changes,
+    a_verdict_that_only_changed_in_its_details_is_written,
+    a_retired_verdict_is_not_current_until_reported_again,
 );
 
 fn url_of(c: &TestCollector) -> String {
@@ -689,4 +692,201 @@ async fn past_levels_hold_until_the_past_changes(c: TestCollector) {
         kept("modern/1").await.0,
         "the same as asked alone"
     );
+}
+
+/// The findings of the current state, by `(target, check)`.
+async fn current(
+    c: &TestCollector,
+) -> std::collections::BTreeMap<(String, String), vigie_collector::store::LatestFinding> {
+    c.store()
+        .org(ORG)
+        .await
+        .unwrap()
+        .unwrap()
+        .findings
+        .into_iter()
+        .map(|f| ((f.target.clone(), f.check.clone()), f))
+        .collect()
+}
+
+// Ingest writes a `latest` row only when something in it changes: a change of severity,
+// summary, remediation or evidence alone (the status the same) must still be written, and
+// every current row must name the newest report.
+async fn a_verdict_that_only_changed_in_its_details_is_written(c: TestCollector) {
+    let first = fixture_report(ORG, t0(), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&first)).await.0,
+        StatusCode::CREATED
+    );
+    let mut second = fixture_report(ORG, t0() + Duration::hours(6), Status::Fail);
+    second.findings[0].severity = Severity::Critical;
+    second.findings[2].summary = "The certificate expires in 48 days".to_owned();
+    second.findings[3].remediation = Some("Refuse the CBC suites".to_owned());
+    // Equal as parsed JSON would not do: the text differs, so the evidence changed.
+    second.findings[5].evidence = serde_json::json!({"record": "v=DMARC1;  p=none"})
+        .as_object()
+        .unwrap()
+        .clone();
+    second.findings[4].evidence = serde_json::json!({"stage": "connect", "port": 587})
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&second)).await.0,
+        StatusCode::CREATED
+    );
+    // The same verdicts again: nothing to write, yet all current and from the third report.
+    let mut third = second.clone();
+    third.report_id = Uuid::from_u128(0x0008_0003);
+    third.finished_at = t0() + Duration::hours(12);
+    third.started_at = third.finished_at - Duration::seconds(4);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&third)).await.0,
+        StatusCode::CREATED
+    );
+
+    let now = current(&c).await;
+    assert_eq!(now.len(), third.findings.len());
+    for finding in &third.findings {
+        let row = &now[&(finding.target.clone(), finding.check.as_str().to_owned())];
+        assert_eq!(row.status, finding.status, "{}", finding.check.as_str());
+        assert_eq!(row.severity, finding.severity, "{}", finding.check.as_str());
+        assert_eq!(row.summary, finding.summary);
+        assert_eq!(row.remediation, finding.remediation);
+        assert_eq!(
+            serde_json::to_string(&row.evidence).unwrap(),
+            serde_json::to_string(&finding.evidence).unwrap()
+        );
+        assert_eq!(row.report_id, third.report_id.to_string());
+        assert_eq!(row.observed_at, t0() + Duration::hours(12));
+        // No status changed after the first report.
+        assert_eq!(row.since, t0(), "{}", finding.check.as_str());
+    }
+    for finding in &third.findings {
+        let history = c
+            .store()
+            .transitions(ORG, &finding.target, finding.check.as_str())
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1, "{}", finding.check.as_str());
+    }
+    // The metrics and the matrix read the same current state.
+    let snapshot = c.store().metrics_snapshot().await.unwrap();
+    assert_eq!(
+        snapshot.checks.iter().filter(|k| k.0 == ORG).count(),
+        third.findings.len()
+    );
+}
+
+// A verdict the agent's newest report no longer carries is history: out of every read of the
+// current state until a report carries it again. A key another agent of the organization
+// took over is that agent's: the first agent's reports without it leave it current.
+async fn a_retired_verdict_is_not_current_until_reported_again(c: TestCollector) {
+    let first = fixture_report(ORG, t0(), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&first)).await.0,
+        StatusCode::CREATED
+    );
+    let mut second = fixture_report(ORG, t0() + Duration::hours(6), Status::Fail);
+    second
+        .findings
+        .retain(|f| f.target != MAIL && f.target != DOMAIN);
+    second
+        .targets
+        .retain(|t| t.target != MAIL && t.target != DOMAIN);
+    second.observations.tls.retain(|o| o.target != MAIL);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&second)).await.0,
+        StatusCode::CREATED
+    );
+
+    let now = current(&c).await;
+    assert_eq!(now.len(), second.findings.len());
+    assert!(
+        now.keys().all(|(target, _)| target == WWW),
+        "{:?}",
+        now.keys()
+    );
+    let snapshot = c.store().metrics_snapshot().await.unwrap();
+    assert!(snapshot.checks.iter().all(|k| k.1 != MAIL && k.1 != DOMAIN));
+    let counts: u64 = snapshot
+        .finding_counts
+        .iter()
+        .filter(|k| k.0 == ORG)
+        .map(|k| k.3)
+        .sum();
+    assert_eq!(counts, second.findings.len() as u64);
+    let matrix = c.store().matrix_state().await.unwrap();
+    assert!(matrix.findings.iter().all(|(_, f)| f.target == WWW));
+
+    // Carried again, with the status it had: current, observed now, its since kept.
+    let third = fixture_report(ORG, t0() + Duration::hours(12), Status::Fail);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&third)).await.0,
+        StatusCode::CREATED
+    );
+    let now = current(&c).await;
+    assert_eq!(now.len(), third.findings.len());
+    let mail = &now[&(MAIL.to_owned(), "tls.connect".to_owned())];
+    assert_eq!(mail.status, Status::Error);
+    assert_eq!(mail.report_id, third.report_id.to_string());
+    assert_eq!(mail.observed_at, t0() + Duration::hours(12));
+    assert_eq!(mail.since, t0());
+    assert_eq!(
+        c.store()
+            .transitions(ORG, MAIL, "tls.connect")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A second agent of the organization reports the mail domain, with another verdict.
+    let mut other = fixture_report(ORG, t0() + Duration::hours(13), Status::Fail);
+    other.report_id = Uuid::from_u128(0x0008_0013);
+    other.agent.id = format!("{ORG}-srv02");
+    other.findings.retain(|f| f.target == DOMAIN);
+    other.findings[0].status = Status::Pass;
+    other.findings[0].summary = "DMARC policy is p=reject".to_owned();
+    other.targets.retain(|t| t.target == DOMAIN);
+    other.observations.tls.clear();
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&other)).await.0,
+        StatusCode::CREATED
+    );
+    // The first agent's next report no longer carries it: it stays the second agent's.
+    let mut fourth = fixture_report(ORG, t0() + Duration::hours(14), Status::Fail);
+    fourth.findings.retain(|f| f.target != DOMAIN);
+    fourth.targets.retain(|t| t.target != DOMAIN);
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&fourth)).await.0,
+        StatusCode::CREATED
+    );
+    let now = current(&c).await;
+    assert_eq!(now.len(), fourth.findings.len() + 1);
+    let dmarc = &now[&(DOMAIN.to_owned(), "email.dmarc.policy".to_owned())];
+    assert_eq!(dmarc.status, Status::Pass);
+    assert_eq!(dmarc.report_id, other.report_id.to_string());
+    assert_eq!(dmarc.observed_at, t0() + Duration::hours(13));
+    assert_eq!(dmarc.since, t0() + Duration::hours(13));
+    let www = &now[&(WWW.to_owned(), "tls.connect".to_owned())];
+    assert_eq!(www.report_id, fourth.report_id.to_string());
+
+    // Retention keeps each agent's newest report, whatever the rows point at.
+    assert!(
+        c.store()
+            .prune(Utc::now() + Duration::days(1))
+            .await
+            .unwrap()
+            > 0
+    );
+    for report in [&other, &fourth] {
+        assert!(c
+            .store()
+            .report_body(&report.report_id.to_string())
+            .await
+            .unwrap()
+            .is_some());
+    }
+    assert_eq!(current(&c).await.len(), fourth.findings.len() + 1);
 }

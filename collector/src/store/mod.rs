@@ -11,6 +11,7 @@
 pub mod audit;
 mod evidence;
 pub mod orgmeta;
+mod plan;
 mod postgres;
 mod sqlite;
 
@@ -738,8 +739,9 @@ impl Store {
             .await
     }
 
-    /// Deletes the raw reports received before `before`, except those the current state
-    /// points at (`latest`, `tls_certificates`); transitions stay. Works in batches of
+    /// Deletes the raw reports received before `before`, except each agent's newest (the
+    /// current state's, which regrade reads), those retired `latest` rows and
+    /// `tls_certificates` point at; transitions stay. Works in batches of
     /// [`PRUNE_BATCH`] reports, one transaction each, so that ingests go on meanwhile.
     /// Returns how many reports were deleted.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -23,6 +23,7 @@ use vigie_matrix::{Answer, FindingFact};
 use vigie_model::{Status, TlsProbeResult};
 
 use super::audit::{fingerprint, AuditAction, AuditEntry, AuditRecord};
+use super::plan;
 use super::sqlite::{parse_evidence, parse_severity, parse_status, parse_time, time_text};
 use super::{
     AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MatrixState,
@@ -67,6 +68,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         7,
         "matrix_snapshots",
         include_str!("../../migrations/postgres/0007_matrix_snapshots.sql"),
+    ),
+    (
+        8,
+        "latest_by_agent",
+        include_str!("../../migrations/postgres/0008_latest_by_agent.sql"),
     ),
 ];
 
@@ -364,153 +370,144 @@ impl PgStore {
             });
         }
 
-        tx.execute(
-            &cached(
-                &tx,
-                "INSERT INTO agents (org, agent_id, hostname, version, last_report_at)
-             VALUES ($1, $2, $3, $4, $5)
+        // The agent's newest report before this one (a report that finished earlier arrives
+        // late: kept in `reports`, it changes nothing newer) and the agent's current rows,
+        // in one round trip.
+        let agent_lookup = cached(
+            &tx,
+            "SELECT last_report_at, last_report_id FROM agents WHERE org = $1 AND agent_id = $2",
+        )
+        .await?;
+        let mine = cached(
+            &tx,
+            "SELECT target, check_id, status, severity, summary, remediation, evidence, since,
+                    observed_at
+             FROM latest WHERE org = $1 AND agent_id = $2 AND retired = 0",
+        )
+        .await?;
+        let agent_key: &Params = &[&org, &report.agent.id];
+        let (newest, mine) = tokio::try_join!(
+            tx.query_opt(&agent_lookup, agent_key),
+            tx.query(&mine, agent_key),
+        )
+        .map_err(pg("reading the agent's latest state"))?;
+        let newest: Option<(String, Option<String>)> = match newest {
+            Some(row) => Some((row.col(0)?, row.col(1)?)),
+            None => None,
+        };
+        let late = newest
+            .as_ref()
+            .is_some_and(|(last_report_at, _)| *last_report_at > finished_at);
+        let mut stored = plan::StoredRows::default();
+        for row in &mine {
+            stored.insert(
+                row.col(0)?,
+                row.col(1)?,
+                plan::Stored {
+                    status: row.col(2)?,
+                    severity: row.col(3)?,
+                    summary: row.col(4)?,
+                    remediation: row.col(5)?,
+                    evidence: row.col(6)?,
+                    since: row.col(7)?,
+                    observed_at: row.col(8)?,
+                    agent_current: true,
+                    ..plan::Stored::default()
+                },
+            );
+        }
+        // Keys the agent does not hold now: new, retired, or another agent's (observed at
+        // that agent's newest report). None in the steady state.
+        let (mut missing_targets, mut missing_checks) = (Vec::new(), Vec::new());
+        if !late {
+            let mut asked = std::collections::HashSet::new();
+            for finding in &report.findings {
+                let (target, check) = (finding.target.as_str(), finding.check.as_str());
+                if !stored.contains(target, check) && asked.insert((target, check)) {
+                    missing_targets.push(target);
+                    missing_checks.push(check);
+                }
+            }
+        }
+        let agent_update = cached(
+            &tx,
+            "INSERT INTO agents (org, agent_id, hostname, version, last_report_at, last_report_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (org, agent_id) DO UPDATE SET
                  hostname = excluded.hostname,
                  version = excluded.version,
-                 last_report_at = excluded.last_report_at
+                 last_report_at = excluded.last_report_at,
+                 last_report_id = excluded.last_report_id
              WHERE excluded.last_report_at >= agents.last_report_at",
-            )
-            .await?,
-            &[
-                &org,
-                &report.agent.id,
-                &report.agent.hostname,
-                &report.agent.version,
-                &finished_at,
-            ],
         )
-        .await
-        .map_err(pg("recording the agent"))?;
+        .await?;
+        let others = cached(
+            &tx,
+            "SELECT l.target, l.check_id, l.status, l.severity, l.summary, l.remediation,
+                    l.evidence, l.since,
+                    CASE WHEN l.retired = 0 AND a.last_report_at IS NOT NULL
+                         THEN a.last_report_at ELSE l.observed_at END
+             FROM latest l
+             JOIN UNNEST($2::text[], $3::text[]) AS k(t, c)
+               ON l.target = k.t AND l.check_id = k.c
+             LEFT JOIN agents a ON a.org = l.org AND a.agent_id = l.agent_id
+             WHERE l.org = $1",
+        )
+        .await?;
+        let agent_params: &Params = &[
+            &org,
+            &report.agent.id,
+            &report.agent.hostname,
+            &report.agent.version,
+            &finished_at,
+            &report_id,
+        ];
+        let look_up_others = async {
+            if missing_targets.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.query(&others, &[&org, &missing_targets, &missing_checks])
+                .await
+        };
+        let (_, other_rows) =
+            tokio::try_join!(tx.execute(&agent_update, agent_params), look_up_others)
+                .map_err(pg("recording the agent"))?;
+        for row in &other_rows {
+            stored.insert(
+                row.col(0)?,
+                row.col(1)?,
+                plan::Stored {
+                    status: row.col(2)?,
+                    severity: row.col(3)?,
+                    summary: row.col(4)?,
+                    remediation: row.col(5)?,
+                    evidence: row.col(6)?,
+                    since: row.col(7)?,
+                    observed_at: row.col(8)?,
+                    agent_current: false,
+                    ..plan::Stored::default()
+                },
+            );
+        }
 
-        // The stored state of every target of the report in one query, then the same rules
-        // as SQLite's finding by finding, then one statement for all rows: a report of 200
-        // findings is a handful of round trips, not 400.
-        let mut targets: Vec<&str> = report.findings.iter().map(|f| f.target.as_str()).collect();
-        targets.sort_unstable();
-        targets.dedup();
-        let mut state: HashMap<(String, String), (String, String, String)> = HashMap::new();
-        for row in tx
-            .query(
-                &cached(
-                    &tx,
-                    "SELECT target, check_id, status, observed_at, since FROM latest
-                 WHERE org = $1 AND target = ANY($2)",
-                )
-                .await?,
-                &[&org, &targets],
-            )
-            .await
-            .map_err(pg("reading the latest state"))?
-        {
-            state.insert(
-                (row.col(0)?, row.col(1)?),
-                (row.col(2)?, row.col(3)?, row.col(4)?),
-            );
-        }
-        // Rows to write, last finding of a key wins (as the second upsert would in SQLite).
-        let mut upserts: Vec<(String, String, usize, String)> = Vec::new();
-        let mut upsert_index: HashMap<(String, String), usize> = HashMap::new();
-        let mut history: Vec<(String, String, Option<String>, String)> = Vec::new();
-        for (i, finding) in report.findings.iter().enumerate() {
-            let key = (finding.target.clone(), finding.check.as_str().to_owned());
-            let status = finding.status.as_str();
-            let previous = state.get(&key);
-            let since = match previous {
-                // A report that finished before the stored verdict was observed arrives
-                // late (an outbox backlog): it is kept in `reports` but changes nothing newer.
-                Some((_, observed_at, _)) if *observed_at > finished_at => continue,
-                Some((previous_status, _, since)) if previous_status == status => since.clone(),
-                _ => {
-                    history.push((
-                        key.0.clone(),
-                        key.1.clone(),
-                        previous.map(|p| p.0.clone()),
-                        status.to_owned(),
-                    ));
-                    finished_at.clone()
-                }
-            };
-            state.insert(
-                key.clone(),
-                (status.to_owned(), finished_at.clone(), since.clone()),
-            );
-            match upsert_index.get(&key) {
-                Some(&at) => upserts[at] = (key.0, key.1, i, since),
-                None => {
-                    upsert_index.insert(key.clone(), upserts.len());
-                    upserts.push((key.0, key.1, i, since));
-                }
-            }
-        }
-        if !history.is_empty() {
-            let (mut t, mut c, mut f, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (target, check, from, to) in history {
-                t.push(target);
-                c.push(check);
-                f.push(from);
-                s.push(to);
-            }
-            let params: &Params = &[&org, &finished_at, &report_id, &t, &c, &f, &s];
-            tx.execute(
-                &cached(
-                    &tx,
-                    "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
+        if !late {
+            let plan = plan::plan(report, &finished_at, stored)?;
+            let transitions = cached(
+                &tx,
+                "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
                                           report_id)
                  SELECT $1, u.t, u.c, u.f, u.s, $2, $3
                  FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[])
                       WITH ORDINALITY AS u(t, c, f, s, n)
                  ORDER BY u.n",
-                )
-                .await?,
-                params,
             )
-            .await
-            .map_err(pg("recording status transitions"))?;
-        }
-        if !upserts.is_empty() {
-            let mut columns: [Vec<Option<String>>; 8] = Default::default();
-            for (target, check, i, since) in upserts {
-                let finding = &report.findings[i];
-                let evidence = serde_json::to_string(&finding.evidence).map_err(|source| {
-                    StoreError::Serialize {
-                        what: "finding evidence",
-                        source,
-                    }
-                })?;
-                columns[0].push(Some(target));
-                columns[1].push(Some(check));
-                columns[2].push(Some(finding.status.as_str().to_owned()));
-                columns[3].push(Some(finding.severity.as_str().to_owned()));
-                columns[4].push(Some(finding.summary.clone()));
-                columns[5].push(finding.remediation.clone());
-                columns[6].push(Some(evidence));
-                columns[7].push(Some(since));
-            }
-            let [t, c, s, sev, sum, rem, ev, si] = &columns;
-            let params: &Params = &[
-                &org,
-                &report_id,
-                &finished_at,
-                t,
-                c,
-                s,
-                sev,
-                sum,
-                rem,
-                ev,
-                si,
-            ];
-            tx.execute(
-                &cached(
-                    &tx,
-                    "INSERT INTO latest (org, target, check_id, status, severity, summary,
-                                     remediation, evidence, report_id, observed_at, since)
-                 SELECT $1, u.t, u.c, u.s, u.sev, u.sum, u.rem, u.ev, $2, $3, u.si
+            .await?;
+            let upsert = cached(
+                &tx,
+                "INSERT INTO latest (org, target, check_id, status, severity, summary,
+                                     remediation, evidence, report_id, observed_at, since,
+                                     agent_id, retired)
+                 SELECT $1, u.t, u.c, u.s, u.sev, u.sum, u.rem, u.ev, $2, $3, u.si, $12, 0
                  FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                              $9::text[], $10::text[], $11::text[])
                       AS u(t, c, s, sev, sum, rem, ev, si)
@@ -518,13 +515,86 @@ impl PgStore {
                      status = excluded.status, severity = excluded.severity,
                      summary = excluded.summary, remediation = excluded.remediation,
                      evidence = excluded.evidence, report_id = excluded.report_id,
-                     observed_at = excluded.observed_at, since = excluded.since",
-                )
-                .await?,
-                params,
+                     observed_at = excluded.observed_at, since = excluded.since,
+                     agent_id = excluded.agent_id, retired = 0",
             )
-            .await
-            .map_err(pg("updating the latest state"))?;
+            .await?;
+            let retire = cached(
+                &tx,
+                "UPDATE latest l SET retired = 1,
+                     report_id = COALESCE($4, l.report_id),
+                     observed_at = COALESCE($5, l.observed_at)
+                 FROM UNNEST($2::text[], $3::text[]) AS k(t, c)
+                 WHERE l.org = $1 AND l.target = k.t AND l.check_id = k.c",
+            )
+            .await?;
+
+            let mut history: [Vec<Option<String>>; 4] = Default::default();
+            for change in plan.transitions {
+                history[0].push(Some(change.target));
+                history[1].push(Some(change.check));
+                history[2].push(change.from);
+                history[3].push(Some(change.to.to_owned()));
+            }
+            let mut columns: [Vec<Option<String>>; 8] = Default::default();
+            for write in plan.writes {
+                let Some(finding) = report.findings.get(write.finding) else {
+                    continue;
+                };
+                columns[0].push(Some(finding.target.clone()));
+                columns[1].push(Some(finding.check.as_str().to_owned()));
+                columns[2].push(Some(finding.status.as_str().to_owned()));
+                columns[3].push(Some(finding.severity.as_str().to_owned()));
+                columns[4].push(Some(finding.summary.clone()));
+                columns[5].push(finding.remediation.clone());
+                columns[6].push(Some(write.evidence));
+                columns[7].push(Some(write.since));
+            }
+            let (retired_targets, retired_checks): (Vec<String>, Vec<String>) =
+                plan.retire.into_iter().unzip();
+            let (last_at, last_id) = newest.unzip();
+            let last_id = last_id.flatten();
+
+            let [ht, hc, hf, hs] = &history;
+            let history_params: &Params = &[&org, &finished_at, &report_id, ht, hc, hf, hs];
+            let [t, c, st, sev, sum, rem, ev, si] = &columns;
+            let upsert_params: &Params = &[
+                &org,
+                &report_id,
+                &finished_at,
+                t,
+                c,
+                st,
+                sev,
+                sum,
+                rem,
+                ev,
+                si,
+                &report.agent.id,
+            ];
+            let retire_params: &Params =
+                &[&org, &retired_targets, &retired_checks, &last_id, &last_at];
+            // Pipelined: the three statements go in one round trip, run in this order.
+            let record_history = async {
+                if ht.is_empty() {
+                    return Ok(0);
+                }
+                tx.execute(&transitions, history_params).await
+            };
+            let write_rows = async {
+                if t.is_empty() {
+                    return Ok(0);
+                }
+                tx.execute(&upsert, upsert_params).await
+            };
+            let retire_rows = async {
+                if retired_targets.is_empty() {
+                    return Ok(0);
+                }
+                tx.execute(&retire, retire_params).await
+            };
+            tokio::try_join!(record_history, write_rows, retire_rows)
+                .map_err(pg("updating the latest state"))?;
         }
 
         for observation in &report.observations.tls {
@@ -1256,8 +1326,13 @@ impl PgStore {
             })?;
             let current: Option<(String, String, String)> = tx
                 .query_opt(
-                    "SELECT status, severity, report_id FROM latest
-                     WHERE org = $1 AND target = $2 AND check_id = $3 FOR UPDATE",
+                    "SELECT l.status, l.severity,
+                            CASE WHEN l.retired = 0 AND a.last_report_id IS NOT NULL
+                                 THEN a.last_report_id ELSE l.report_id END
+                     FROM latest l
+                     LEFT JOIN agents a ON a.org = l.org AND a.agent_id = l.agent_id
+                     WHERE l.org = $1 AND l.target = $2 AND l.check_id = $3
+                     FOR UPDATE OF l",
                     &[&regrade.org, &finding.target, &check],
                 )
                 .await
@@ -1269,8 +1344,10 @@ impl PgStore {
                 super::RegradeStep::Add => {
                     tx.execute(
                         "INSERT INTO latest (org, target, check_id, status, severity, summary,
-                                             remediation, evidence, report_id, observed_at, since)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                             remediation, evidence, report_id, observed_at, since,
+                                             agent_id, retired)
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, r.agent_id, 0
+                         FROM reports r WHERE r.report_id = $9",
                         &[
                             &regrade.org,
                             &finding.target,
@@ -1359,7 +1436,9 @@ impl PgStore {
                 "DELETE FROM reports WHERE report_id IN (
                      SELECT r.report_id FROM reports r
                      WHERE r.received_at < $1
-                       AND r.report_id NOT IN (SELECT report_id FROM latest)
+                       AND r.report_id NOT IN (SELECT last_report_id FROM agents
+                                               WHERE last_report_id IS NOT NULL)
+                       AND r.report_id NOT IN (SELECT report_id FROM latest WHERE retired = 1)
                        AND r.report_id NOT IN (SELECT report_id FROM tls_certificates)
                      LIMIT $2)",
                 &[&time_text(before), &limit],

@@ -53,6 +53,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "matrix_snapshots",
         include_str!("../../migrations/0007_matrix_snapshots.sql"),
     ),
+    (
+        8,
+        "latest_by_agent",
+        include_str!("../../migrations/0008_latest_by_agent.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
@@ -399,103 +404,47 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
     )
     .map_err(sql("storing the report"))?;
 
-    tx.execute(
-        "INSERT INTO agents (org, agent_id, hostname, version, last_report_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+    // The agent's newest report before this one: a report that finished earlier arrives late
+    // (an outbox backlog) and is kept in `reports` but changes nothing newer.
+    let newest: Option<(String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT last_report_at, last_report_id FROM agents WHERE org = ?1 AND agent_id = ?2",
+        )
+        .map_err(sql("preparing the agent lookup"))?
+        .query_row(params![org, report.agent.id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()
+        .map_err(sql("looking up the agent"))?;
+    let late = newest
+        .as_ref()
+        .is_some_and(|(last_report_at, _)| *last_report_at > finished_at);
+    tx.prepare_cached(
+        "INSERT INTO agents (org, agent_id, hostname, version, last_report_at, last_report_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (org, agent_id) DO UPDATE SET
              hostname = excluded.hostname,
              version = excluded.version,
-             last_report_at = excluded.last_report_at
+             last_report_at = excluded.last_report_at,
+             last_report_id = excluded.last_report_id
          WHERE excluded.last_report_at >= agents.last_report_at",
-        params![
-            org,
-            report.agent.id,
-            report.agent.hostname,
-            report.agent.version,
-            finished_at
-        ],
     )
+    .map_err(sql("preparing the agent update"))?
+    .execute(params![
+        org,
+        report.agent.id,
+        report.agent.hostname,
+        report.agent.version,
+        finished_at,
+        report_id
+    ])
     .map_err(sql("recording the agent"))?;
 
+    if !late {
+        update_latest(tx, incoming, &report_id, &finished_at, newest)?;
+    }
+
     {
-        let mut current = tx
-            .prepare_cached(
-                "SELECT status, observed_at, since FROM latest
-                 WHERE org = ?1 AND target = ?2 AND check_id = ?3",
-            )
-            .map_err(sql("preparing the latest-state lookup"))?;
-        let mut upsert = tx
-            .prepare_cached(
-                "INSERT INTO latest (org, target, check_id, status, severity, summary, remediation,
-                                     evidence, report_id, observed_at, since)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (org, target, check_id) DO UPDATE SET
-                     status = excluded.status, severity = excluded.severity,
-                     summary = excluded.summary, remediation = excluded.remediation,
-                     evidence = excluded.evidence, report_id = excluded.report_id,
-                     observed_at = excluded.observed_at, since = excluded.since",
-            )
-            .map_err(sql("preparing the latest-state update"))?;
-        let mut transition = tx
-            .prepare_cached(
-                "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
-                                          report_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(sql("preparing the history insert"))?;
-
-        for finding in &report.findings {
-            let check = finding.check.as_str();
-            let status = finding.status.as_str();
-            let previous: Option<(String, String, String)> = current
-                .query_row(params![org, finding.target, check], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })
-                .optional()
-                .map_err(sql("reading the latest state"))?;
-            let since = match &previous {
-                // A report that finished before the stored verdict was observed arrives
-                // late (an outbox backlog): it is kept in `reports` but changes nothing newer.
-                Some((_, observed_at, _)) if *observed_at > finished_at => continue,
-                Some((previous_status, _, since)) if previous_status == status => since.clone(),
-                _ => {
-                    transition
-                        .execute(params![
-                            org,
-                            finding.target,
-                            check,
-                            previous.as_ref().map(|p| p.0.as_str()),
-                            status,
-                            finished_at,
-                            report_id
-                        ])
-                        .map_err(sql("recording a status transition"))?;
-                    finished_at.clone()
-                }
-            };
-            let evidence = serde_json::to_string(&finding.evidence).map_err(|source| {
-                StoreError::Serialize {
-                    what: "finding evidence",
-                    source,
-                }
-            })?;
-            upsert
-                .execute(params![
-                    org,
-                    finding.target,
-                    check,
-                    status,
-                    finding.severity.as_str(),
-                    finding.summary,
-                    finding.remediation,
-                    evidence,
-                    report_id,
-                    finished_at,
-                    since
-                ])
-                .map_err(sql("updating the latest state"))?;
-        }
-
         let mut certificate = tx
             .prepare_cached(
                 "INSERT INTO tls_certificates (org, target, not_after, observed_at, report_id)
@@ -527,6 +476,165 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
     }
 
     Ok(IngestOutcome::Stored { received_at })
+}
+
+/// Brings `latest` to what a report that is not late says, writing only what changed (see
+/// [`super::plan`]). `previous_report` is the agent's newest report before this one
+/// (`finished_at`, `report_id`): the report that last carried the rows this one retires.
+fn update_latest(
+    tx: &Connection,
+    incoming: &IncomingReport,
+    report_id: &str,
+    finished_at: &str,
+    previous_report: Option<(String, Option<String>)>,
+) -> Result<(), StoreError> {
+    use super::plan::{self, Stored};
+    let report = &incoming.report;
+    let org = report.org.as_str();
+    let mut stored = plan::StoredRows::default();
+    {
+        let mut mine = tx
+            .prepare_cached(
+                "SELECT target, check_id, status, severity, summary, remediation, evidence,
+                        since, observed_at
+                 FROM latest WHERE org = ?1 AND agent_id = ?2 AND retired = 0",
+            )
+            .map_err(sql("preparing the agent's latest state"))?;
+        let rows = mine
+            .query_map(params![org, report.agent.id], |row| {
+                Ok((
+                    (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                    Stored {
+                        status: row.get(2)?,
+                        severity: row.get(3)?,
+                        summary: row.get(4)?,
+                        remediation: row.get(5)?,
+                        evidence: row.get(6)?,
+                        since: row.get(7)?,
+                        observed_at: row.get(8)?,
+                        agent_current: true,
+                        ..Stored::default()
+                    },
+                ))
+            })
+            .map_err(sql("reading the agent's latest state"))?;
+        for row in rows {
+            let ((target, check), row) = row.map_err(sql("reading the agent's latest state"))?;
+            stored.insert(target, check, row);
+        }
+    }
+    {
+        // Keys the agent does not hold now: new, retired, or another agent's (whose verdict
+        // counts as observed at that agent's newest report). None in the steady state.
+        let mut other = tx
+            .prepare_cached(
+                "SELECT l.status, l.severity, l.summary, l.remediation, l.evidence, l.since,
+                        CASE WHEN l.retired = 0 AND a.last_report_at IS NOT NULL
+                             THEN a.last_report_at ELSE l.observed_at END
+                 FROM latest l
+                 LEFT JOIN agents a ON a.org = l.org AND a.agent_id = l.agent_id
+                 WHERE l.org = ?1 AND l.target = ?2 AND l.check_id = ?3",
+            )
+            .map_err(sql("preparing the latest-state lookup"))?;
+        for finding in &report.findings {
+            let (target, check) = (finding.target.as_str(), finding.check.as_str());
+            if stored.contains(target, check) {
+                continue;
+            }
+            let row = other
+                .query_row(params![org, target, check], |row| {
+                    Ok(Stored {
+                        status: row.get(0)?,
+                        severity: row.get(1)?,
+                        summary: row.get(2)?,
+                        remediation: row.get(3)?,
+                        evidence: row.get(4)?,
+                        since: row.get(5)?,
+                        observed_at: row.get(6)?,
+                        agent_current: false,
+                        ..Stored::default()
+                    })
+                })
+                .optional()
+                .map_err(sql("reading the latest state"))?;
+            if let Some(row) = row {
+                stored.insert(target.to_owned(), check.to_owned(), row);
+            }
+        }
+    }
+    let plan = plan::plan(report, finished_at, stored)?;
+
+    let mut transition = tx
+        .prepare_cached(
+            "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
+                                      report_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(sql("preparing the history insert"))?;
+    for change in &plan.transitions {
+        transition
+            .execute(params![
+                org,
+                change.target,
+                change.check,
+                change.from,
+                change.to,
+                finished_at,
+                report_id
+            ])
+            .map_err(sql("recording a status transition"))?;
+    }
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO latest (org, target, check_id, status, severity, summary, remediation,
+                                 evidence, report_id, observed_at, since, agent_id, retired)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)
+             ON CONFLICT (org, target, check_id) DO UPDATE SET
+                 status = excluded.status, severity = excluded.severity,
+                 summary = excluded.summary, remediation = excluded.remediation,
+                 evidence = excluded.evidence, report_id = excluded.report_id,
+                 observed_at = excluded.observed_at, since = excluded.since,
+                 agent_id = excluded.agent_id, retired = 0",
+        )
+        .map_err(sql("preparing the latest-state update"))?;
+    for write in &plan.writes {
+        let Some(finding) = report.findings.get(write.finding) else {
+            continue;
+        };
+        upsert
+            .execute(params![
+                org,
+                finding.target,
+                finding.check.as_str(),
+                finding.status.as_str(),
+                finding.severity.as_str(),
+                finding.summary,
+                finding.remediation,
+                write.evidence,
+                report_id,
+                finished_at,
+                write.since,
+                report.agent.id
+            ])
+            .map_err(sql("updating the latest state"))?;
+    }
+    if !plan.retire.is_empty() {
+        let (last_at, last_id) = previous_report.unzip();
+        let last_id = last_id.flatten();
+        let mut retire = tx
+            .prepare_cached(
+                "UPDATE latest SET retired = 1,
+                     report_id = COALESCE(?4, report_id), observed_at = COALESCE(?5, observed_at)
+                 WHERE org = ?1 AND target = ?2 AND check_id = ?3",
+            )
+            .map_err(sql("preparing the retirement of a verdict"))?;
+        for (target, check) in &plan.retire {
+            retire
+                .execute(params![org, target, check, last_id, last_at])
+                .map_err(sql("retiring a verdict the report no longer carries"))?;
+        }
+    }
+    Ok(())
 }
 
 fn finding_counts(
@@ -960,8 +1068,12 @@ pub(super) fn apply_regrade(
             })?;
         let current: Option<(String, String, String)> = tx
             .query_row(
-                "SELECT status, severity, report_id FROM latest
-                 WHERE org = ?1 AND target = ?2 AND check_id = ?3",
+                "SELECT l.status, l.severity,
+                        CASE WHEN l.retired = 0 AND a.last_report_id IS NOT NULL
+                             THEN a.last_report_id ELSE l.report_id END
+                 FROM latest l
+                 LEFT JOIN agents a ON a.org = l.org AND a.agent_id = l.agent_id
+                 WHERE l.org = ?1 AND l.target = ?2 AND l.check_id = ?3",
                 params![regrade.org, finding.target, check],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
@@ -972,8 +1084,10 @@ pub(super) fn apply_regrade(
             super::RegradeStep::Add => {
                 tx.execute(
                     "INSERT INTO latest (org, target, check_id, status, severity, summary,
-                                         remediation, evidence, report_id, observed_at, since)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                         remediation, evidence, report_id, observed_at, since,
+                                         agent_id, retired)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, r.agent_id, 0
+                     FROM reports r WHERE r.report_id = ?9",
                     params![
                         regrade.org,
                         finding.target,
@@ -1064,7 +1178,9 @@ pub(super) fn prune(
             "DELETE FROM reports WHERE report_id IN (
                  SELECT r.report_id FROM reports r
                  WHERE r.received_at < ?1
-                   AND r.report_id NOT IN (SELECT report_id FROM latest)
+                   AND r.report_id NOT IN (SELECT last_report_id FROM agents
+                                           WHERE last_report_id IS NOT NULL)
+                   AND r.report_id NOT IN (SELECT report_id FROM latest WHERE retired = 1)
                    AND r.report_id NOT IN (SELECT report_id FROM tls_certificates)
                  LIMIT ?2)",
             params![time_text(before), limit],

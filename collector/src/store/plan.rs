@@ -1,0 +1,307 @@
+//! What a report changes in `latest`, decided in memory, the same for both backends.
+//!
+//! Most findings of a report repeat the verdict of the agent's previous report; rewriting
+//! their rows would cost a write per finding for nothing. The backend reads the agent's
+//! current rows in one range query (and the rows of keys the agent does not own now, if
+//! any), and [`plan`] returns only what differs: rows to write, status transitions to
+//! record, and the agent's rows the report no longer carries (to retire: they stop being
+//! current state). The current-state views take `observed_at` and `report_id` from the
+//! agent's newest report (migration 0008), so an unchanged row needs no write to stay
+//! current.
+
+use std::collections::HashMap;
+
+use vigie_model::Report;
+
+use super::StoreError;
+
+/// `(target, check_id)`: a row of `latest` within one organization.
+pub(super) type Key = (String, String);
+
+/// A stored `latest` row as the planner compares it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Stored {
+    pub status: String,
+    pub severity: String,
+    pub summary: String,
+    pub remediation: Option<String>,
+    /// The serialized evidence, compared as text: the same map serializes to the same text
+    /// (serde_json's maps are sorted), and text needs no parsing.
+    pub evidence: String,
+    pub since: String,
+    /// When the verdict was last observed: for a current row, the finished_at of its agent's
+    /// newest report (or earlier); for a retired one, that of the last report that carried it.
+    pub observed_at: String,
+    /// A current row of the reporting agent (read by the range query): it needs no write
+    /// when the report says the same, and is retired when the report does not carry it.
+    pub agent_current: bool,
+    /// Carried by the report being planned (the planner sets it; start with `false`).
+    pub seen: bool,
+    /// Its entry in [`Plan::writes`], if the report changes it (the planner sets it).
+    pub write: Option<usize>,
+}
+
+/// The stored rows a report is compared with, by target then check: looked up by `&str`,
+/// without building a key per finding.
+#[derive(Debug, Default)]
+pub(super) struct StoredRows {
+    by_target: HashMap<String, HashMap<String, Stored>>,
+}
+
+impl StoredRows {
+    pub(super) fn insert(&mut self, target: String, check: String, row: Stored) {
+        self.by_target.entry(target).or_default().insert(check, row);
+    }
+
+    pub(super) fn contains(&self, target: &str, check: &str) -> bool {
+        self.by_target
+            .get(target)
+            .is_some_and(|checks| checks.contains_key(check))
+    }
+
+    fn get_mut(&mut self, target: &str, check: &str) -> Option<&mut Stored> {
+        self.by_target.get_mut(target)?.get_mut(check)
+    }
+}
+
+/// A row to insert or overwrite, from `report.findings[finding]`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Write {
+    pub finding: usize,
+    pub evidence: String,
+    pub since: String,
+}
+
+/// A status change of a key (`from` is `None` for the first verdict).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Transition {
+    pub target: String,
+    pub check: String,
+    pub from: Option<String>,
+    pub to: &'static str,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Plan {
+    pub writes: Vec<Write>,
+    pub transitions: Vec<Transition>,
+    /// The agent's current rows that the report does not carry.
+    pub retire: Vec<Key>,
+}
+
+fn serialize_evidence(
+    evidence: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, StoreError> {
+    serde_json::to_string(evidence).map_err(|source| StoreError::Serialize {
+        what: "finding evidence",
+        source,
+    })
+}
+
+/// The changes a report that is not late (it finished no earlier than its agent's newest
+/// report) makes to `stored`, which holds the agent's current rows and every other stored
+/// row of a key the report carries.
+pub(super) fn plan(
+    report: &Report,
+    finished_at: &str,
+    mut stored: StoredRows,
+) -> Result<Plan, StoreError> {
+    let mut out = Plan::default();
+    // Reused for every finding: most evidence is compared, equal, and never kept.
+    let mut evidence = Vec::with_capacity(256);
+    for (i, finding) in report.findings.iter().enumerate() {
+        let (target, check) = (finding.target.as_str(), finding.check.as_str());
+        let status = finding.status.as_str();
+        evidence.clear();
+        serde_json::to_writer(&mut evidence, &finding.evidence).map_err(|source| {
+            StoreError::Serialize {
+                what: "finding evidence",
+                source,
+            }
+        })?;
+        let Some(previous) = stored.get_mut(target, check) else {
+            out.transitions.push(Transition {
+                target: target.to_owned(),
+                check: check.to_owned(),
+                from: None,
+                to: status,
+            });
+            let row = Stored {
+                status: status.to_owned(),
+                severity: finding.severity.as_str().to_owned(),
+                summary: finding.summary.clone(),
+                remediation: finding.remediation.clone(),
+                evidence: serialize_evidence(&finding.evidence)?,
+                since: finished_at.to_owned(),
+                observed_at: finished_at.to_owned(),
+                agent_current: true,
+                seen: true,
+                write: Some(out.writes.len()),
+            };
+            out.writes.push(Write {
+                finding: i,
+                evidence: row.evidence.clone(),
+                since: row.since.clone(),
+            });
+            stored.insert(target.to_owned(), check.to_owned(), row);
+            continue;
+        };
+        // Another agent's verdict observed after this report finished is newer: keep it.
+        if previous.observed_at.as_str() > finished_at {
+            continue;
+        }
+        previous.seen = true;
+        if previous.status != status {
+            out.transitions.push(Transition {
+                target: target.to_owned(),
+                check: check.to_owned(),
+                from: Some(std::mem::replace(&mut previous.status, status.to_owned())),
+                to: status,
+            });
+            previous.since = finished_at.to_owned();
+        } else if previous.agent_current
+            && previous.severity == finding.severity.as_str()
+            && previous.summary == finding.summary
+            && previous.remediation == finding.remediation
+            && previous.evidence.as_bytes() == evidence.as_slice()
+        {
+            continue;
+        }
+        previous.severity = finding.severity.as_str().to_owned();
+        previous.summary = finding.summary.clone();
+        previous.remediation = finding.remediation.clone();
+        previous.evidence = serialize_evidence(&finding.evidence)?;
+        previous.observed_at = finished_at.to_owned();
+        previous.agent_current = true;
+        let write = Write {
+            finding: i,
+            evidence: previous.evidence.clone(),
+            since: previous.since.clone(),
+        };
+        // A key twice in one report is written once, with its last verdict.
+        match previous.write {
+            Some(at) => out.writes[at] = write,
+            None => {
+                previous.write = Some(out.writes.len());
+                out.writes.push(write);
+            }
+        }
+    }
+    for (target, checks) in stored.by_target {
+        for (check, row) in checks {
+            if row.agent_current && !row.seen {
+                out.retire.push((target.clone(), check));
+            }
+        }
+    }
+    // A stable order, so that both backends write the same rows in the same order.
+    out.retire.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(findings: &[(&str, &str, &str)]) -> Report {
+        let findings: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|(target, check, status)| {
+                serde_json::json!({
+                    "check": check, "target": target, "status": status, "severity": "info",
+                    "summary": "s", "evidence": {"a": 1}
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema": "vigie.report.v1",
+            "report_id": "6d1f7c2e-8f4b-4c8e-9a57-3a2f9d1b0c11",
+            "agent": {"id": "a", "version": "0.1.0", "hostname": "h"},
+            "org": "o",
+            "started_at": "2026-11-22T10:00:00Z",
+            "finished_at": "2026-11-22T10:00:04Z",
+            "targets": [],
+            "findings": findings,
+            "observations": {},
+        }))
+        .unwrap()
+    }
+
+    fn stored(status: &str, agent_current: bool, observed_at: &str) -> Stored {
+        Stored {
+            status: status.to_owned(),
+            severity: "info".to_owned(),
+            summary: "s".to_owned(),
+            remediation: None,
+            evidence: r#"{"a":1}"#.to_owned(),
+            since: "S".to_owned(),
+            observed_at: observed_at.to_owned(),
+            agent_current,
+            ..Stored::default()
+        }
+    }
+
+    fn key(target: &str, check: &str) -> Key {
+        (target.to_owned(), check.to_owned())
+    }
+
+    fn rows(rows: Vec<(Key, Stored)>) -> StoredRows {
+        let mut out = StoredRows::default();
+        for ((target, check), row) in rows {
+            out.insert(target, check, row);
+        }
+        out
+    }
+
+    #[test]
+    fn an_unchanged_row_is_not_written_and_a_missing_one_is_retired() {
+        let r = report(&[
+            ("t1", "tls.protocol.tls1_0", "pass"),
+            ("t2", "tls.protocol.tls1_0", "fail"),
+        ]);
+        let rows = rows(vec![
+            (key("t1", "tls.protocol.tls1_0"), stored("pass", true, "0")),
+            (key("t2", "tls.protocol.tls1_0"), stored("pass", true, "0")),
+            (key("t3", "tls.protocol.tls1_0"), stored("pass", true, "0")),
+        ]);
+        let plan = plan(&r, "1", rows).unwrap();
+        assert_eq!(plan.writes.len(), 1);
+        assert_eq!(plan.writes[0].finding, 1);
+        assert_eq!(plan.writes[0].since, "1");
+        assert_eq!(plan.transitions.len(), 1);
+        assert_eq!(plan.transitions[0].from.as_deref(), Some("pass"));
+        assert_eq!(plan.retire, vec![key("t3", "tls.protocol.tls1_0")]);
+    }
+
+    #[test]
+    fn other_rows_are_written_unless_observed_later() {
+        let r = report(&[
+            ("t1", "tls.protocol.tls1_0", "pass"),
+            ("t2", "tls.protocol.tls1_0", "pass"),
+        ]);
+        let rows = rows(vec![
+            // The same verdict, but another agent's (or retired): taken over, no transition.
+            (key("t1", "tls.protocol.tls1_0"), stored("pass", false, "0")),
+            // Another agent's verdict observed after this report: kept.
+            (key("t2", "tls.protocol.tls1_0"), stored("fail", false, "2")),
+        ]);
+        let plan = plan(&r, "1", rows).unwrap();
+        assert_eq!(plan.writes.len(), 1);
+        assert_eq!(plan.writes[0].finding, 0);
+        assert_eq!(plan.writes[0].since, "S");
+        assert!(plan.transitions.is_empty());
+        assert!(plan.retire.is_empty());
+    }
+
+    #[test]
+    fn a_key_twice_is_written_once_with_the_last_verdict() {
+        let r = report(&[
+            ("t1", "tls.protocol.tls1_0", "fail"),
+            ("t1", "tls.protocol.tls1_0", "pass"),
+        ]);
+        let plan = plan(&r, "1", StoredRows::default()).unwrap();
+        assert_eq!(plan.writes.len(), 1);
+        assert_eq!(plan.writes[0].finding, 1);
+        assert_eq!(plan.transitions.len(), 2);
+    }
+}
