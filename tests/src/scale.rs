@@ -205,6 +205,11 @@ impl CollectorProcess {
             .and_then(|mut p| p.terminate(Duration::from_secs(10)))
     }
 
+    /// The running process's id (for `/proc/PID/status`), if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::pid)
+    }
+
     /// Sends a signal (`HUP`, `TERM`…) with kill(1).
     pub fn signal(&self, name: &str) {
         let pid = self

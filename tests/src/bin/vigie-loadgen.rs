@@ -9,11 +9,15 @@
 //! connections, and prints the sustained rate and the latency percentiles of two phases:
 //! the first report of every agent (every finding a new key and a history row), then
 //! `--seconds` of the steady state (agents reporting again, verdicts unchanged).
+//! With `--rss-every N`, the collector's resident memory (`VmRSS` of `/proc/PID/status`) is
+//! sampled every N seconds of the steady state and printed as a series with its first, last
+//! and highest values: a soak is `--seconds 600 --rss-every 30`.
 //!
 //! ```text
 //! cargo build --release -p vigie-collector -p vigie-tests --bins
 //! target/release/vigie-loadgen --seconds 30
 //! target/release/vigie-loadgen --seconds 30 --backend postgres
+//! target/release/vigie-loadgen --seconds 600 --rss-every 30      # the 10-minute memory soak
 //! ```
 //!
 //! Every report is acknowledged only after its transaction commits (`synchronous=FULL`), so
@@ -35,11 +39,13 @@ struct Options {
     seconds: u64,
     dir: Option<std::path::PathBuf>,
     postgres: bool,
+    /// Seconds between two samples of the collector's RSS; 0: none.
+    rss_every: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH] [--backend sqlite|postgres (sqlite)]"
+        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH] [--backend sqlite|postgres (sqlite)] [--rss-every SECONDS (0: off)]"
     );
     std::process::exit(2)
 }
@@ -53,6 +59,7 @@ fn parse() -> Options {
         seconds: 30,
         dir: None,
         postgres: false,
+        rss_every: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -63,7 +70,8 @@ fn parse() -> Options {
             "--agents" => options.agents = number() as usize,
             "--findings" => options.findings = number() as usize,
             "--clients" => options.clients = number() as usize,
-            "--seconds" => options.seconds = number(),
+            "--seconds" | "--duration" => options.seconds = number(),
+            "--rss-every" => options.rss_every = number(),
             "--dir" => options.dir = Some(value.into()),
             "--backend" => {
                 options.postgres = match value.as_str() {
@@ -155,6 +163,10 @@ fn main() {
     // row per finding. Then the steady state: agents report again, few verdicts change.
     let first = phase(&shared, options.clients, Some(options.agents as u64), None);
     print_phase("first report of each agent", &first, options.findings);
+    let sampler = (options.rss_every > 0)
+        .then(|| collector.pid())
+        .flatten()
+        .map(|pid| RssSampler::start(pid, Duration::from_secs(options.rss_every)));
     let steady = phase(
         &shared,
         options.clients,
@@ -162,6 +174,9 @@ fn main() {
         Some(Duration::from_secs(options.seconds)),
     );
     print_phase("steady state", &steady, options.findings);
+    if let Some(sampler) = sampler {
+        print_rss(options.rss_every, &sampler.finish());
+    }
     // What Prometheus would scrape from this collector now.
     let asked = Instant::now();
     match scale::request(collector.addr, "GET", "/metrics", None, None) {
@@ -319,6 +334,80 @@ fn print_phase(name: &str, phase: &Phase, findings: usize) {
         ms(0.90),
         ms(0.99),
         ms(1.0)
+    );
+}
+
+/// Samples a process's resident memory on a thread of its own until finished.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(Duration, u64)>>,
+}
+
+impl RssSampler {
+    fn start(pid: u32, every: Duration) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut samples = Vec::new();
+            let mut next = started;
+            // Bounded by the stop flag and by a day of samples at one a second.
+            for _ in 0..86_400 * 10 {
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                if Instant::now() >= next {
+                    if let Some(kib) = vm_rss_kib(pid) {
+                        samples.push((started.elapsed(), kib));
+                    }
+                    next += every;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // One last sample at the end of the phase.
+            if let Some(kib) = vm_rss_kib(pid) {
+                samples.push((started.elapsed(), kib));
+            }
+            samples
+        });
+        RssSampler { stop, thread }
+    }
+
+    fn finish(self) -> Vec<(Duration, u64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// `VmRSS` of `/proc/PID/status`, in KiB; `None` once the process is gone.
+fn vm_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+}
+
+fn print_rss(every: u64, samples: &[(Duration, u64)]) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let series: Vec<String> = samples
+        .iter()
+        .map(|(at, kib)| format!("{:.0}s {:.1}", at.as_secs_f64(), mib(*kib)))
+        .collect();
+    println!("collector RSS (MiB) every {every} s: {}", series.join(", "));
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        println!("  no sample: /proc/PID/status was not readable");
+        return;
+    };
+    let highest = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    println!(
+        "  first {:.1} MiB, last {:.1} MiB ({:+.1} MiB, {:+.1}%), highest {:.1} MiB",
+        mib(first.1),
+        mib(last.1),
+        mib(last.1) - mib(first.1),
+        (last.1 as f64 - first.1 as f64) * 100.0 / (first.1.max(1)) as f64,
+        mib(highest)
     );
 }
 
