@@ -200,7 +200,8 @@ fn string_at(sheet: &calamine::Range<Data>, row: u32, col: u32) -> String {
 #[tokio::test]
 async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
     let (c, since) = collector_with_history().await;
-    for (lang, matrix_sheet, capability_header, sheets) in [
+    let answered_on = (Utc::now().date_naive() - Duration::days(3)).to_string();
+    for (lang, matrix_sheet, capability_header, sheets, details) in [
         (
             "fr",
             "Matrice",
@@ -212,12 +213,36 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Méthode",
                 "Preuves",
             ],
+            [
+                "Source",
+                "Tendance",
+                "Niveau précédent",
+                "Couverture",
+                "Périmé",
+                "Répondu le",
+                "Preuve",
+                "Remarques",
+                "Autoévalué",
+                "Non observé",
+            ],
         ),
         (
             "en",
             "Matrix",
             "Capability",
             ["Legend", "Trends", "Mappings", "Method", "Evidence"],
+            [
+                "Source",
+                "Trend",
+                "Previous level",
+                "Coverage",
+                "Stale",
+                "Answered on",
+                "Evidence",
+                "Notes",
+                "Self-assessed",
+                "Not observed",
+            ],
         ),
     ] {
         let (status, content_type, body) = get_bytes(
@@ -249,6 +274,70 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
         assert!(
             string_at(&matrix, 16, col).starts_with("4 S"),
             "C15 self-assessed"
+        );
+        // Trends (organization view): one row per organization and capability, the levels
+        // then every detail a matrix note would give, in the chosen language.
+        let trends = workbook.worksheet_range(sheets[1]).unwrap();
+        let headers: Vec<String> = (0..trends.width() as u32)
+            .map(|col| string_at(&trends, 0, col))
+            .collect();
+        let level_col = headers
+            .iter()
+            .position(|h| {
+                h.starts_with(&format!(
+                    "{} 2",
+                    if lang == "fr" { "Niveau" } else { "Level" }
+                ))
+            })
+            .unwrap() as u32;
+        assert_eq!(
+            headers[level_col as usize + 1..],
+            [
+                details[0].to_owned(),
+                details[1].to_owned(),
+                format!("{} ({since})", details[2]),
+                details[3].to_owned(),
+                details[4].to_owned(),
+                details[5].to_owned(),
+                details[6].to_owned(),
+                details[7].to_owned(),
+            ],
+            "{headers:?}"
+        );
+        let row_of = |capability: &str| {
+            (1..trends.height() as u32)
+                .find(|r| {
+                    string_at(&trends, *r, 0) == ORG && string_at(&trends, *r, 1) == capability
+                })
+                .unwrap()
+        };
+        let detail = |row: u32, i: u32| string_at(&trends, row, level_col + 1 + i);
+        let c01 = row_of("C01");
+        assert_eq!(string_at(&trends, c01, level_col), "2");
+        assert_eq!(
+            (detail(c01, 1), detail(c01, 2), detail(c01, 3)),
+            ("▲".into(), "1".into(), "0/1".into())
+        );
+        assert!(
+            detail(c01, 7).contains(details[9]),
+            "C01 capped: {}",
+            detail(c01, 7)
+        );
+        let c15 = row_of("C15");
+        assert_eq!(string_at(&trends, c15, level_col), "4 S");
+        assert_eq!(
+            [
+                detail(c15, 0),
+                detail(c15, 1),
+                detail(c15, 5),
+                detail(c15, 6)
+            ],
+            [
+                details[8].to_owned(),
+                "✱".into(),
+                answered_on.clone(),
+                "idp-export.csv".into()
+            ]
         );
         let method = workbook.worksheet_range(sheets[3]).unwrap();
         let all: Vec<String> = (0..15).map(|r| string_at(&method, r, 1)).collect();
