@@ -10,7 +10,10 @@
 //! 18,000 notes made a 1,000-organization workbook slow to write and slow to open in Excel,
 //! and notes do not print.
 
-use rust_xlsxwriter::{Color, Format, FormatBorder, FormatPattern, Note, Workbook, Worksheet};
+use rust_xlsxwriter::{
+    Color, ConditionalFormatCell, ConditionalFormatCellRule, Format, FormatBorder, FormatPattern,
+    Note, Workbook, Worksheet,
+};
 use vigie_matrix::catalogue::catalogue;
 use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
@@ -199,6 +202,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
     let header = header_format();
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
+    let centre = Format::new().set_align(rust_xlsxwriter::FormatAlign::Center);
     let mut formats = LevelFormats::default();
     let every_note = matrix.orgs.len() <= NOTE_EVERY_CELL_UP_TO;
     let mut workbook = Workbook::new();
@@ -465,6 +469,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                 &header,
             )?;
             sheet.set_column_width(first_quarter_col + i as u16, 14)?;
+            sheet.set_column_format(first_quarter_col + i as u16, &centre)?;
         }
         let current_col = first_quarter_col + matrix.quarters.len() as u16;
         sheet.write_string_with_format(
@@ -507,22 +512,26 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                     .iter()
                     .map(|q| q.orgs.iter().map(|(o, v)| (o.as_str(), v)).collect())
                     .collect();
+                let names: Vec<String> = catalogue()
+                    .capabilities
+                    .iter()
+                    .map(|c| c.name(lang))
+                    .collect();
                 for org in &matrix.orgs {
+                    let past: Vec<Option<&&Vec<Value>>> =
+                        by_org.iter().map(|q| q.get(org.org.as_str())).collect();
                     for (i, capability) in catalogue().capabilities.iter().enumerate() {
                         sheet.write_string(row, 0, &org.org)?;
                         sheet.write_string(row, 1, &capability.id)?;
-                        sheet.write_string(row, 2, capability.name(lang))?;
-                        for (q, quarter) in by_org.iter().enumerate() {
-                            let value = quarter
-                                .get(org.org.as_str())
+                        sheet.write_string(row, 2, &names[i])?;
+                        // Coloured by the conditional formats below: a format per cell
+                        // costs a hash of the whole format, 72,000 times for 1,000
+                        // organizations.
+                        for (q, values) in past.iter().enumerate() {
+                            let value = values
                                 .and_then(|values| values.get(i).copied())
                                 .unwrap_or(Value::Unknown);
-                            sheet.write_string_with_format(
-                                row,
-                                first_quarter_col + q as u16,
-                                value.label(),
-                                formats.get(value, Some(Source::Observed), false),
-                            )?;
+                            sheet.write_string(row, first_quarter_col + q as u16, value.label())?;
                         }
                         let cell = &org.cells[i];
                         sheet.write_string_with_format(
@@ -544,6 +553,20 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                 }
                 if row > 1 {
                     sheet.autofilter(0, 0, row - 1, current_col + details.len() as u16)?;
+                    if current_col > first_quarter_col {
+                        for value in legend_values() {
+                            let rule = ConditionalFormatCell::new()
+                                .set_rule(ConditionalFormatCellRule::EqualTo(value.label()))
+                                .set_format(level_format(value, Some(Source::Observed), false));
+                            sheet.add_conditional_format(
+                                1,
+                                first_quarter_col,
+                                row - 1,
+                                current_col - 1,
+                                &rule,
+                            )?;
+                        }
+                    }
                 }
             }
             View::Aggregate => {
@@ -714,7 +737,7 @@ mod tests {
     use vigie_matrix::TlsProfile;
 
     use super::*;
-    use crate::matrix::OrgColumn;
+    use crate::matrix::{OrgColumn, Quarter};
 
     fn note(key: &'static str, args: &[(&'static str, &str)]) -> Note {
         Note {
@@ -774,7 +797,14 @@ mod tests {
             rules_version: catalogue().rules_version.clone(),
             orgs: columns,
             aggregate: Vec::new(),
-            quarters: Vec::new(),
+            quarters: vec![Quarter {
+                last_day: NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(),
+                orgs: vec![(
+                    "org-00".to_owned(),
+                    vec![Value::Level(1); capabilities.len()],
+                )],
+                medians: vec![Some(1); capabilities.len()],
+            }],
             answers: Vec::new(),
             group_by: None,
             groups: Vec::new(),
@@ -805,6 +835,41 @@ mod tests {
         assert!(comments.contains("Source: Autoévalué"));
         assert!(comments.contains("Preuve: idp-export.csv"));
         assert!(comments.contains("Répondu le: 2026-11-02"));
+    }
+
+    #[test]
+    fn past_quarters_are_coloured_by_conditional_formats_of_the_palette() {
+        let xlsx = render(&matrix(3)).unwrap();
+        let trends = part(&xlsx, "xl/worksheets/sheet3.xml").unwrap();
+        // One quarter column (D), 3 organizations × 18 capabilities.
+        let rules = trends
+            .split("<conditionalFormatting sqref=\"D2:D55\">")
+            .nth(1)
+            .and_then(|r| r.split("</conditionalFormatting>").next())
+            .unwrap_or_else(|| panic!("{trends}"));
+        for (i, label) in ["0", "1", "2", "3", "4", "N/A", "?"].iter().enumerate() {
+            assert!(
+                rules.contains(&format!(
+                    "dxfId=\"{i}\" priority=\"{}\" operator=\"equal\"><formula>\"{label}\"</formula>",
+                    i + 1
+                )),
+                "{rules}"
+            );
+        }
+        let styles = part(&xlsx, "xl/styles.xml").unwrap();
+        let dxfs: Vec<&str> = styles.split("<dxf>").skip(1).collect();
+        assert_eq!(dxfs.len(), 7);
+        assert!(dxfs[1].contains("FFEF8A62") && dxfs[3].contains("FF67A9CF"));
+        // The organization known that quarter reads its level, the others "?".
+        use calamine::Reader as _;
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+        let sheet = book.worksheet_range("Tendances").unwrap();
+        let at = |row: u32| sheet.get_value((row, 3)).map(|v| v.to_string());
+        assert_eq!(
+            [at(1), at(18), at(19)],
+            [Some("1".into()), Some("1".into()), Some("?".into())]
+        );
     }
 
     #[test]
