@@ -9,6 +9,7 @@
 //! on a pool of async connections, one transaction per request.
 
 pub mod audit;
+mod canonical;
 mod evidence;
 pub mod orgmeta;
 mod plan;
@@ -199,7 +200,8 @@ pub struct IncomingReport {
     pub report: Report,
     /// The body as received (UTF-8 JSON).
     pub body: String,
-    /// SHA-256 (hex) of the canonical JSON of the body.
+    /// SHA-256 (hex) of the body as received (a report_id sent again with another hash is
+    /// compared with the stored body in canonical JSON, see `canonical`).
     pub body_sha256: String,
     /// When the collector received it.
     pub received_at: DateTime<Utc>,

@@ -352,7 +352,7 @@ impl PgStore {
                 .query_one(
                     &cached(
                         &tx,
-                        "SELECT body_sha256, received_at FROM reports WHERE report_id = $1",
+                        "SELECT body_sha256, received_at, body FROM reports WHERE report_id = $1",
                     )
                     .await?,
                     &[&report_id],
@@ -360,8 +360,10 @@ impl PgStore {
                 .await
                 .map_err(pg("looking up the report id"))?;
             let (sha256, first_received_at): (String, String) = (row.col(0)?, row.col(1)?);
+            let same = sha256 == incoming.body_sha256
+                || super::canonical::same_report(&row.col::<String>(2)?, &incoming.body);
             // Nothing was written; the transaction ends without a commit.
-            return Ok(if sha256 == incoming.body_sha256 {
+            return Ok(if same {
                 IngestOutcome::Duplicate {
                     received_at: first_received_at,
                 }

@@ -378,7 +378,17 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
         .map_err(sql("looking up the report id"))?;
     if let Some((sha256, first_received_at)) = existing {
         // Nothing was written.
-        return Ok(if sha256 == incoming.body_sha256 {
+        let same = sha256 == incoming.body_sha256 || {
+            let body: String = tx
+                .query_row(
+                    "SELECT body FROM reports WHERE report_id = ?1",
+                    [&report_id],
+                    |row| row.get(0),
+                )
+                .map_err(sql("reading the stored report"))?;
+            super::canonical::same_report(&body, &incoming.body)
+        };
+        return Ok(if same {
             IngestOutcome::Duplicate {
                 received_at: first_received_at,
             }
