@@ -991,20 +991,17 @@ impl PgStore {
             .map_err(pg("counting organizations"))?
             .col(0)?;
         let texts: Vec<String> = dates.iter().map(|at| time_text(*at)).collect();
-        let latest = texts.iter().max().cloned().unwrap_or_default();
-        let mut parameters: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            texts.iter().map(|t| t as _).collect();
-        parameters.push(&latest);
-        let history = tx
-            .query_one(
-                &super::sqlite::history_fingerprint_sql(dates.len(), "$"),
-                &parameters,
-            )
-            .await
-            .map_err(pg("fingerprinting the history"))?;
+        let mut parts = Vec::with_capacity(dates.len());
+        for (i, after, up_to) in super::sqlite::history_ranges(&texts) {
+            let row = tx
+                .query_one(super::sqlite::HISTORY_RANGE, &[&after, &up_to])
+                .await
+                .map_err(pg("fingerprinting the history"))?;
+            parts.push((i, (row.col::<i64>(0)?, row.col::<i64>(1)?)));
+        }
+        let history = super::sqlite::accumulate_history(dates.len(), parts);
         let mut out = Vec::with_capacity(dates.len());
-        for (i, (at, at_text)) in dates.iter().zip(&texts).enumerate() {
-            let (transitions, last_id): (i64, i64) = (history.col(2 * i)?, history.col(2 * i + 1)?);
+        for ((at, at_text), (transitions, last_id)) in dates.iter().zip(&texts).zip(history) {
             let answers = tx
                 .query_one(
                     "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments
