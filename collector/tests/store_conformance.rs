@@ -149,6 +149,27 @@ async fn current_state_is_the_agents_newest_report(c: TestCollector) {
     assert_eq!(connect.evidence["address"], "192.0.2.10:443");
     assert_eq!(detail.agents.len(), 1);
     assert_eq!(detail.agents[0].last_report_at, t0() + Duration::hours(6));
+    // The matrix reads the same current state (the SQLite store reads it without the view).
+    let mut graded: Vec<(String, String, Status, chrono::DateTime<Utc>)> = c
+        .store()
+        .matrix_state()
+        .await
+        .unwrap()
+        .findings
+        .into_iter()
+        .filter(|(org, _)| org == ORG)
+        .map(|(_, f)| (f.target, f.check.id().to_owned(), f.status, f.observed_at))
+        .collect();
+    let mut shown: Vec<(String, String, Status, chrono::DateTime<Utc>)> = detail
+        .findings
+        .iter()
+        .filter(|f| vigie_model::Check::from_id(&f.check).is_some())
+        .map(|f| (f.target.clone(), f.check.clone(), f.status, f.observed_at))
+        .collect();
+    graded.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    shown.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert!(!graded.is_empty());
+    assert_eq!(graded, shown);
     assert_eq!(
         detail
             .tls_certificates
