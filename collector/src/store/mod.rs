@@ -84,11 +84,14 @@ pub enum StoreError {
     },
     #[error("the database is at schema version {found}, newer than this collector knows ({known}); run a newer vigie-collector")]
     SchemaTooNew { found: u32, known: u32 },
-    #[error("{operation} failed (PostgreSQL): {source}")]
+    /// The driver's error and its causes are in the message, not chained as a source:
+    /// tokio-postgres says only "error connecting to server" and keeps the reason in its
+    /// source, so a chained source printed the first part twice and logs of the message
+    /// alone lost the reason.
+    #[error("{operation} failed (PostgreSQL): {}", with_causes(error))]
     Postgres {
         operation: &'static str,
-        #[source]
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
     #[error("cannot get a PostgreSQL connection: {0} (is the server up, the database created and the URL right?)")]
     PostgresPool(String),
@@ -144,7 +147,7 @@ impl StoreError {
         let source = match self {
             StoreError::Open { .. } | StoreError::PostgresPool(_) => return true,
             StoreError::Sqlite { source, .. } => source,
-            StoreError::Postgres { source, .. } => return postgres_unavailable(source),
+            StoreError::Postgres { error, .. } => return postgres_unavailable(error),
             _ => return false,
         };
         matches!(
@@ -165,6 +168,21 @@ impl StoreError {
 /// Whether a PostgreSQL error means the server is away or refusing work for now: the
 /// connection is lost, or the error is of class 08 (connection), 53 (insufficient resources),
 /// 57P (shutting down, cannot connect now) or a read-only transaction (a standby).
+/// `error: cause: cause…`, each cause once.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let part = next.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = next.source();
+    }
+    text
+}
+
 fn postgres_unavailable(source: &tokio_postgres::Error) -> bool {
     if source.is_closed() {
         return true;
@@ -852,5 +870,24 @@ mod tests {
         assert_eq!(names(sqlite::MIGRATIONS), names(postgres::MIGRATIONS));
         let versions: Vec<u32> = sqlite::MIGRATIONS.iter().map(|m| m.0).collect();
         assert_eq!(versions, (1..=versions.len() as u32).collect::<Vec<_>>());
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::with_causes;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error connecting to server")]
+    struct Connect(#[source] std::io::Error);
+
+    #[test]
+    fn a_driver_error_says_its_reason_once() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        assert_eq!(
+            with_causes(&Connect(refused)),
+            "error connecting to server: Connection refused"
+        );
     }
 }

@@ -90,7 +90,7 @@ const MIGRATION_LOCK: i64 = 0x5649_4749_4500_0001;
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 pub(super) fn pg(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
-    move |source| StoreError::Postgres { operation, source }
+    move |error| StoreError::Postgres { operation, error }
 }
 
 /// A column read that fails with an error, not a panic, when the database holds a type or a
@@ -147,9 +147,9 @@ impl PgStore {
 
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(source) => StoreError::Postgres {
+            deadpool_postgres::PoolError::Backend(error) => StoreError::Postgres {
                 operation: "connecting to PostgreSQL",
-                source,
+                error,
             },
             other => StoreError::PostgresPool(other.to_string()),
         })
