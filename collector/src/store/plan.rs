@@ -98,18 +98,108 @@ fn serialize_evidence(
     })
 }
 
+/// Which findings repeat the agent's current row exactly, told row by row while the backend
+/// reads those rows, so that an unchanged row (nearly all of them in the steady state) is
+/// compared where it lies and never copied out of the database.
+pub(super) struct Unchanged<'r> {
+    report: &'r Report,
+    /// The finding of each key the report carries; `None` for a key carried twice (those go
+    /// the ordinary way, last verdict wins).
+    index: HashMap<(&'r str, &'r str), Option<usize>>,
+    unchanged: Vec<bool>,
+    evidence: Vec<u8>,
+}
+
+impl<'r> Unchanged<'r> {
+    pub(super) fn new(report: &'r Report) -> Unchanged<'r> {
+        let mut index = HashMap::with_capacity(report.findings.len());
+        for (i, finding) in report.findings.iter().enumerate() {
+            index
+                .entry((finding.target.as_str(), finding.check.as_str()))
+                .and_modify(|at: &mut Option<usize>| *at = None)
+                .or_insert(Some(i));
+        }
+        Unchanged {
+            report,
+            index,
+            unchanged: vec![false; report.findings.len()],
+            evidence: Vec::with_capacity(256),
+        }
+    }
+
+    /// Whether the agent's current row of `(target, check)` holds exactly what the report
+    /// says (the evidence compared as serialized text); the finding is then left out of the
+    /// plan and the row needs no copy.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn matches(
+        &mut self,
+        target: &str,
+        check: &str,
+        status: &str,
+        severity: &str,
+        summary: &str,
+        remediation: Option<&str>,
+        evidence: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(&Some(i)) = self.index.get(&(target, check)) else {
+            return Ok(false);
+        };
+        let Some(finding) = self.report.findings.get(i) else {
+            return Ok(false);
+        };
+        if finding.status.as_str() != status
+            || finding.severity.as_str() != severity
+            || finding.summary != summary
+            || finding.remediation.as_deref() != remediation
+        {
+            return Ok(false);
+        }
+        self.evidence.clear();
+        serde_json::to_writer(&mut self.evidence, &finding.evidence).map_err(|source| {
+            StoreError::Serialize {
+                what: "finding evidence",
+                source,
+            }
+        })?;
+        if self.evidence != evidence.as_bytes() {
+            return Ok(false);
+        }
+        self.unchanged[i] = true;
+        Ok(true)
+    }
+
+    /// Whether finding `i` was found to repeat its row.
+    pub(super) fn is_unchanged(&self, i: usize) -> bool {
+        self.unchanged.get(i).copied().unwrap_or(false)
+    }
+}
+
 /// The changes a report that is not late (it finished no earlier than its agent's newest
 /// report) makes to `stored`, which holds the agent's current rows and every other stored
 /// row of a key the report carries.
 pub(super) fn plan(
     report: &Report,
     finished_at: &str,
+    stored: StoredRows,
+) -> Result<Plan, StoreError> {
+    plan_with(report, finished_at, stored, None)
+}
+
+/// [`plan`], where the findings `unchanged` marks are left out: their rows are current rows
+/// of the agent, equal to them, and absent from `stored`.
+pub(super) fn plan_with(
+    report: &Report,
+    finished_at: &str,
     mut stored: StoredRows,
+    unchanged: Option<&Unchanged<'_>>,
 ) -> Result<Plan, StoreError> {
     let mut out = Plan::default();
     // Reused for every finding: most evidence is compared, equal, and never kept.
     let mut evidence = Vec::with_capacity(256);
     for (i, finding) in report.findings.iter().enumerate() {
+        if unchanged.is_some_and(|u| u.is_unchanged(i)) {
+            continue;
+        }
         let (target, check) = (finding.target.as_str(), finding.check.as_str());
         let status = finding.status.as_str();
         evidence.clear();
@@ -291,6 +381,46 @@ mod tests {
         assert_eq!(plan.writes[0].since, "S");
         assert!(plan.transitions.is_empty());
         assert!(plan.retire.is_empty());
+    }
+
+    #[test]
+    fn a_row_found_unchanged_is_neither_written_nor_retired() {
+        let r = report(&[
+            ("t1", "tls.protocol.tls1_0", "pass"),
+            ("t2", "tls.protocol.tls1_0", "fail"),
+            ("t3", "tls.protocol.tls1_0", "pass"),
+            ("t3", "tls.protocol.tls1_0", "pass"),
+        ]);
+        let mut unchanged = Unchanged::new(&r);
+        let same = |u: &mut Unchanged<'_>, target: &str, status: &str, evidence: &str| {
+            u.matches(
+                target,
+                "tls.protocol.tls1_0",
+                status,
+                "info",
+                "s",
+                None,
+                evidence,
+            )
+            .unwrap()
+        };
+        assert!(same(&mut unchanged, "t1", "pass", r#"{"a":1}"#));
+        // Another status, other evidence text, a key carried twice: not unchanged.
+        assert!(!same(&mut unchanged, "t2", "pass", r#"{"a":1}"#));
+        assert!(!same(&mut unchanged, "t2", "fail", r#"{"a": 1}"#));
+        assert!(!same(&mut unchanged, "t3", "pass", r#"{"a":1}"#));
+        // t1 was matched, so it is absent from the stored rows.
+        let rows = rows(vec![(
+            key("t2", "tls.protocol.tls1_0"),
+            stored("pass", true, "0"),
+        )]);
+        let plan = plan_with(&r, "1", rows, Some(&unchanged)).unwrap();
+        assert_eq!(
+            plan.writes.iter().map(|w| w.finding).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(plan.retire.is_empty());
+        assert_eq!(plan.transitions.len(), 2);
     }
 
     #[test]

@@ -489,6 +489,21 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
     Ok(IngestOutcome::Stored { received_at })
 }
 
+/// A text column of `latest`, borrowed from the row.
+fn text<'a>(row: &'a rusqlite::Row<'_>, column: usize) -> Result<&'a str, StoreError> {
+    row.get_ref(column)
+        .map_err(sql("reading the agent's latest state"))?
+        .as_str()
+        .map_err(|_| corrupt_column("latest"))
+}
+
+fn corrupt_column(column: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        column,
+        value: "a value that is not text".to_owned(),
+    }
+}
+
 /// Brings `latest` to what a report that is not late says, writing only what changed (see
 /// [`super::plan`]). `previous_report` is the agent's newest report before this one
 /// (`finished_at`, `report_id`): the report that last carried the rows this one retires.
@@ -503,6 +518,7 @@ fn update_latest(
     let report = &incoming.report;
     let org = report.org.as_str();
     let mut stored = plan::StoredRows::default();
+    let mut unchanged = plan::Unchanged::new(report);
     {
         let mut mine = tx
             .prepare_cached(
@@ -511,10 +527,33 @@ fn update_latest(
                  FROM latest WHERE org = ?1 AND agent_id = ?2 AND retired = 0",
             )
             .map_err(sql("preparing the agent's latest state"))?;
-        let rows = mine
-            .query_map(params![org, report.agent.id], |row| {
+        let mut rows = mine
+            .query(params![org, report.agent.id])
+            .map_err(sql("reading the agent's latest state"))?;
+        // Bounded by the agent's rows.
+        while let Some(row) = rows
+            .next()
+            .map_err(sql("reading the agent's latest state"))?
+        {
+            // Compared in place first: copied out only when it differs or goes.
+            if unchanged.matches(
+                text(row, 0)?,
+                text(row, 1)?,
+                text(row, 2)?,
+                text(row, 3)?,
+                text(row, 4)?,
+                row.get_ref(5)
+                    .map_err(sql("reading the agent's latest state"))?
+                    .as_str_or_null()
+                    .map_err(|_| corrupt_column("latest.remediation"))?,
+                text(row, 6)?,
+            )? {
+                continue;
+            }
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, Stored)> {
                 Ok((
-                    (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                    row.get(0)?,
+                    row.get(1)?,
                     Stored {
                         status: row.get(2)?,
                         severity: row.get(3)?,
@@ -527,10 +566,9 @@ fn update_latest(
                         ..Stored::default()
                     },
                 ))
-            })
-            .map_err(sql("reading the agent's latest state"))?;
-        for row in rows {
-            let ((target, check), row) = row.map_err(sql("reading the agent's latest state"))?;
+            };
+            let (target, check, row) =
+                read(row).map_err(sql("reading the agent's latest state"))?;
             stored.insert(target, check, row);
         }
     }
@@ -547,9 +585,9 @@ fn update_latest(
                  WHERE l.org = ?1 AND l.target = ?2 AND l.check_id = ?3",
             )
             .map_err(sql("preparing the latest-state lookup"))?;
-        for finding in &report.findings {
+        for (i, finding) in report.findings.iter().enumerate() {
             let (target, check) = (finding.target.as_str(), finding.check.as_str());
-            if stored.contains(target, check) {
+            if unchanged.is_unchanged(i) || stored.contains(target, check) {
                 continue;
             }
             let row = other
@@ -573,7 +611,7 @@ fn update_latest(
             }
         }
     }
-    let plan = plan::plan(report, finished_at, stored)?;
+    let plan = plan::plan_with(report, finished_at, stored, Some(&unchanged))?;
 
     let mut transition = tx
         .prepare_cached(
