@@ -3,7 +3,7 @@
 //! Most findings of a report repeat the verdict of the agent's previous report; rewriting
 //! their rows would cost a write per finding for nothing. The backend reads the agent's
 //! current rows in one range query (and the rows of keys the agent does not own now, if
-//! any), and [`plan`] returns only what differs: rows to write, status transitions to
+//! any), and [`plan_with`] returns only what differs: rows to write, status transitions to
 //! record, and the agent's rows the report no longer carries (to retire: they stop being
 //! current state). The current-state views take `observed_at` and `report_id` from the
 //! agent's newest report (migration 0008), so an unchanged row needs no write to stay
@@ -176,17 +176,8 @@ impl<'r> Unchanged<'r> {
 
 /// The changes a report that is not late (it finished no earlier than its agent's newest
 /// report) makes to `stored`, which holds the agent's current rows and every other stored
-/// row of a key the report carries.
-pub(super) fn plan(
-    report: &Report,
-    finished_at: &str,
-    stored: StoredRows,
-) -> Result<Plan, StoreError> {
-    plan_with(report, finished_at, stored, None)
-}
-
-/// [`plan`], where the findings `unchanged` marks are left out: their rows are current rows
-/// of the agent, equal to them, and absent from `stored`.
+/// row of a key the report carries. Findings that `unchanged` marks are left out: their rows
+/// are current rows of the agent, equal to them, and absent from `stored`.
 pub(super) fn plan_with(
     report: &Report,
     finished_at: &str,
@@ -354,7 +345,7 @@ mod tests {
             (key("t2", "tls.protocol.tls1_0"), stored("pass", true, "0")),
             (key("t3", "tls.protocol.tls1_0"), stored("pass", true, "0")),
         ]);
-        let plan = plan(&r, "1", rows).unwrap();
+        let plan = plan_with(&r, "1", rows, None).unwrap();
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].finding, 1);
         assert_eq!(plan.writes[0].since, "1");
@@ -375,7 +366,7 @@ mod tests {
             // Another agent's verdict observed after this report: kept.
             (key("t2", "tls.protocol.tls1_0"), stored("fail", false, "2")),
         ]);
-        let plan = plan(&r, "1", rows).unwrap();
+        let plan = plan_with(&r, "1", rows, None).unwrap();
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].finding, 0);
         assert_eq!(plan.writes[0].since, "S");
@@ -429,7 +420,7 @@ mod tests {
             ("t1", "tls.protocol.tls1_0", "fail"),
             ("t1", "tls.protocol.tls1_0", "pass"),
         ]);
-        let plan = plan(&r, "1", StoredRows::default()).unwrap();
+        let plan = plan_with(&r, "1", StoredRows::default(), None).unwrap();
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].finding, 1);
         assert_eq!(plan.transitions.len(), 2);

@@ -401,7 +401,22 @@ impl PgStore {
             .as_ref()
             .is_some_and(|(last_report_at, _)| *last_report_at > finished_at);
         let mut stored = plan::StoredRows::default();
+        let mut unchanged = plan::Unchanged::new(report);
         for row in &mine {
+            // Compared on the row's own text first: copied out only when it differs or goes.
+            if !late
+                && unchanged.matches(
+                    row.col::<&str>(0)?,
+                    row.col::<&str>(1)?,
+                    row.col::<&str>(2)?,
+                    row.col::<&str>(3)?,
+                    row.col::<&str>(4)?,
+                    row.col::<Option<&str>>(5)?,
+                    row.col::<&str>(6)?,
+                )?
+            {
+                continue;
+            }
             stored.insert(
                 row.col(0)?,
                 row.col(1)?,
@@ -423,9 +438,12 @@ impl PgStore {
         let (mut missing_targets, mut missing_checks) = (Vec::new(), Vec::new());
         if !late {
             let mut asked = std::collections::HashSet::new();
-            for finding in &report.findings {
+            for (i, finding) in report.findings.iter().enumerate() {
                 let (target, check) = (finding.target.as_str(), finding.check.as_str());
-                if !stored.contains(target, check) && asked.insert((target, check)) {
+                if !unchanged.is_unchanged(i)
+                    && !stored.contains(target, check)
+                    && asked.insert((target, check))
+                {
                     missing_targets.push(target);
                     missing_checks.push(check);
                 }
@@ -493,7 +511,7 @@ impl PgStore {
         }
 
         if !late {
-            let plan = plan::plan(report, &finished_at, stored)?;
+            let plan = plan::plan_with(report, &finished_at, stored, Some(&unchanged))?;
             let transitions = cached(
                 &tx,
                 "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
