@@ -102,6 +102,29 @@ trait RowExt {
     ) -> Result<T, StoreError>;
 }
 
+/// A `latest` row read for the ingest plan: target, check, status, severity, summary,
+/// remediation, evidence, since and observed_at, in that order.
+fn stored_verdict(
+    row: &Row,
+    agent_current: bool,
+) -> Result<(String, String, plan::Stored), StoreError> {
+    Ok((
+        row.col(0)?,
+        row.col(1)?,
+        plan::Stored {
+            status: row.col(2)?,
+            severity: row.col(3)?,
+            summary: row.col(4)?,
+            remediation: row.col(5)?,
+            evidence: row.col(6)?,
+            since: row.col(7)?,
+            observed_at: row.col(8)?,
+            agent_current,
+            ..plan::Stored::default()
+        },
+    ))
+}
+
 impl RowExt for Row {
     fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
         &'a self,
@@ -417,21 +440,8 @@ impl PgStore {
             {
                 continue;
             }
-            stored.insert(
-                row.col(0)?,
-                row.col(1)?,
-                plan::Stored {
-                    status: row.col(2)?,
-                    severity: row.col(3)?,
-                    summary: row.col(4)?,
-                    remediation: row.col(5)?,
-                    evidence: row.col(6)?,
-                    since: row.col(7)?,
-                    observed_at: row.col(8)?,
-                    agent_current: true,
-                    ..plan::Stored::default()
-                },
-            );
+            let (target, check, verdict) = stored_verdict(row, true)?;
+            stored.insert(target, check, verdict);
         }
         // Keys the agent does not hold now: new, retired, or another agent's (observed at
         // that agent's newest report). None in the steady state.
@@ -493,21 +503,8 @@ impl PgStore {
             tokio::try_join!(tx.execute(&agent_update, agent_params), look_up_others)
                 .map_err(pg("recording the agent"))?;
         for row in &other_rows {
-            stored.insert(
-                row.col(0)?,
-                row.col(1)?,
-                plan::Stored {
-                    status: row.col(2)?,
-                    severity: row.col(3)?,
-                    summary: row.col(4)?,
-                    remediation: row.col(5)?,
-                    evidence: row.col(6)?,
-                    since: row.col(7)?,
-                    observed_at: row.col(8)?,
-                    agent_current: false,
-                    ..plan::Stored::default()
-                },
-            );
+            let (target, check, verdict) = stored_verdict(row, false)?;
+            stored.insert(target, check, verdict);
         }
 
         if !late {
