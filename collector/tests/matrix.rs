@@ -197,6 +197,66 @@ fn string_at(sheet: &calamine::Range<Data>, row: u32, col: u32) -> String {
     }
 }
 
+/// `E3` for row 2, column 4 (both from 0).
+fn cell_ref(row: u32, col: u32) -> String {
+    assert!(col < 26, "one letter is enough here");
+    format!("{}{}", char::from(b'A' + col as u8), row + 1)
+}
+
+/// One part of the workbook's zip, as text.
+fn xlsx_part(xlsx: &[u8], name: &str) -> String {
+    use std::io::Read as _;
+    let mut archive = zip::ZipArchive::new(Cursor::new(xlsx)).unwrap();
+    let mut text = String::new();
+    archive
+        .by_name(name)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+/// The value of `name="…"` in an XML element's text.
+fn attribute<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    let pattern = format!("{name}=\"");
+    let at = element
+        .match_indices(&pattern)
+        .find(|(i, _)| *i == 0 || element.as_bytes()[i - 1].is_ascii_whitespace())?;
+    element[at.0 + pattern.len()..].split('"').next()
+}
+
+/// The fill of a cell: its pattern and the colour that pattern shows as the cell's level
+/// colour (the foreground of a solid fill, the background behind a hatching).
+fn fill_of(xlsx: &[u8], sheet: &str, cell: &str) -> (String, String) {
+    let sheet = xlsx_part(xlsx, sheet);
+    let element = sheet
+        .split("<c ")
+        .find(|c| attribute(c, "r") == Some(cell))
+        .unwrap_or_else(|| panic!("no cell {cell}"));
+    let style: usize = attribute(element, "s").unwrap_or("0").parse().unwrap();
+    let styles = xlsx_part(xlsx, "xl/styles.xml");
+    let xfs = styles.split("<cellXfs").nth(1).unwrap();
+    let xf = xfs.split("<xf ").nth(style + 1).unwrap();
+    let fill_id: usize = attribute(xf, "fillId").unwrap().parse().unwrap();
+    let fills = styles.split("<fills").nth(1).unwrap();
+    let fill = fills.split("<fill>").nth(fill_id + 1).unwrap();
+    let fill = fill.split("</fill>").next().unwrap();
+    let pattern = attribute(fill, "patternType").unwrap().to_owned();
+    let colour_of = |tag: &str| {
+        fill.split(&format!("<{tag} "))
+            .nth(1)
+            .and_then(|c| attribute(c, "rgb"))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let colour = if pattern == "solid" {
+        colour_of("fgColor")
+    } else {
+        colour_of("bgColor")
+    };
+    (pattern, colour)
+}
+
 #[tokio::test]
 async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
     let (c, since) = collector_with_history().await;
@@ -252,7 +312,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert!(content_type.contains("spreadsheetml"));
-        let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(body)).unwrap();
+        let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(body.clone())).unwrap();
         let names = workbook.sheet_names();
         assert_eq!(names[0], matrix_sheet);
         for sheet in sheets {
@@ -274,6 +334,17 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
         assert!(
             string_at(&matrix, 16, col).starts_with("4 S"),
             "C15 self-assessed"
+        );
+        // The fills, from the workbook's XML (calamine reads no styles): the spec's palette
+        // by level, solid when observed, hatched over white when self-assessed.
+        let fill = |row: u32| fill_of(&body, "xl/worksheets/sheet1.xml", &cell_ref(row, col));
+        assert_eq!(fill(2), ("solid".into(), "FFFDDBC7".into()), "C01 at 2");
+        assert_eq!(fill(4), ("solid".into(), "FFEF8A62".into()), "C03 at 1");
+        assert_eq!(fill(9), ("solid".into(), "FFBDBDBD".into()), "C08 unknown");
+        assert_eq!(
+            fill(16),
+            ("lightUp".into(), "FF2166AC".into()),
+            "C15 self-assessed at 4: hatched"
         );
         // Trends (organization view): one row per organization and capability, the levels
         // then every detail a matrix note would give, in the chosen language.
