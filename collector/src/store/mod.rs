@@ -14,6 +14,7 @@ mod evidence;
 pub mod orgmeta;
 mod plan;
 mod postgres;
+mod snapshots;
 mod sqlite;
 
 use std::path::PathBuf;

@@ -1007,31 +1007,28 @@ impl PgStore {
             .col(0)?;
         let texts: Vec<String> = dates.iter().map(|at| time_text(*at)).collect();
         let mut parts = Vec::with_capacity(dates.len());
-        for (i, after, up_to) in super::sqlite::history_ranges(&texts) {
+        for (i, after, up_to) in super::snapshots::history_ranges(&texts) {
             let row = tx
-                .query_one(super::sqlite::HISTORY_RANGE, &[&after, &up_to])
+                .query_one(super::snapshots::HISTORY_RANGE, &[&after, &up_to])
                 .await
                 .map_err(pg("fingerprinting the history"))?;
             parts.push((i, (row.col::<i64>(0)?, row.col::<i64>(1)?)));
         }
-        let history = super::sqlite::accumulate_history(dates.len(), parts);
+        let history = super::snapshots::accumulate_history(dates.len(), parts);
         let mut out = Vec::with_capacity(dates.len());
         for ((at, at_text), (transitions, last_id)) in dates.iter().zip(&texts).zip(history) {
             let answers = tx
                 .query_one(
-                    "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments
-                     WHERE answered_on <= $1",
+                    super::snapshots::ANSWERS_UP_TO,
                     &[&at.date_naive().to_string()],
                 )
                 .await
                 .map_err(pg("fingerprinting the answers"))?;
             let (answered, last_import): (i64, String) = (answers.col(0)?, answers.col(1)?);
-            let inputs = format!("{transitions}:{last_id}/{answered}:{last_import}/{orgs}");
+            let inputs =
+                super::snapshots::inputs((transitions, last_id), (answered, &last_import), orgs);
             let stored = tx
-                .query_opt(
-                    "SELECT inputs, levels FROM matrix_snapshots WHERE at = $1 AND grading = $2",
-                    &[at_text, &grading],
-                )
+                .query_opt(super::snapshots::SNAPSHOT, &[at_text, &grading])
                 .await
                 .map_err(pg("reading a matrix snapshot"))?;
             let levels = match stored {
@@ -1057,11 +1054,7 @@ impl PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO matrix_snapshots (at, grading, inputs, levels, computed_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (at, grading) DO UPDATE SET
-                     inputs = excluded.inputs, levels = excluded.levels,
-                     computed_at = excluded.computed_at",
+                super::snapshots::SAVE_SNAPSHOT,
                 &[&time_text(at), &grading, &inputs, &levels, &time_text(now)],
             )
             .await

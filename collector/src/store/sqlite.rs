@@ -1560,10 +1560,8 @@ pub(super) fn matrix_state_at(
     })
 }
 
-/// The fingerprint of what a grading at each date reads, with the stored levels that match it.
-/// A transition recorded late (a backlog) or regraded, an answer imported or replaced, or a new
-/// organization changes the counts or maxima; nothing in these tables is updated in place
-/// except answers, whose `imported_at` moves when they are.
+/// The fingerprint of what a grading at each date reads (see `snapshots`), with the stored
+/// levels that match it.
 pub(super) fn past_levels(
     connection: &mut Connection,
     dates: &[DateTime<Utc>],
@@ -1578,29 +1576,24 @@ pub(super) fn past_levels(
     let texts: Vec<String> = dates.iter().map(|at| time_text(*at)).collect();
     let history = {
         let mut range = tx
-            .prepare_cached(HISTORY_RANGE)
+            .prepare_cached(super::snapshots::HISTORY_RANGE)
             .map_err(sql("preparing the history fingerprint"))?;
         let mut parts = Vec::with_capacity(dates.len());
-        for (i, after, up_to) in history_ranges(&texts) {
+        for (i, after, up_to) in super::snapshots::history_ranges(&texts) {
             let part: (i64, i64) = range
                 .query_row([after, up_to], |row| Ok((row.get(0)?, row.get(1)?)))
                 .map_err(sql("fingerprinting the history"))?;
             parts.push((i, part));
         }
-        accumulate_history(dates.len(), parts)
+        super::snapshots::accumulate_history(dates.len(), parts)
     };
     let mut out = Vec::with_capacity(dates.len());
     {
         let mut answers = tx
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments
-                 WHERE answered_on <= ?1",
-            )
+            .prepare_cached(super::snapshots::ANSWERS_UP_TO)
             .map_err(sql("preparing the answers fingerprint"))?;
         let mut stored = tx
-            .prepare_cached(
-                "SELECT inputs, levels FROM matrix_snapshots WHERE at = ?1 AND grading = ?2",
-            )
+            .prepare_cached(super::snapshots::SNAPSHOT)
             .map_err(sql("preparing the snapshot lookup"))?;
         for ((at, at_text), (transitions, last_id)) in dates.iter().zip(&texts).zip(history) {
             let (answered, last_import): (i64, String) = answers
@@ -1608,7 +1601,8 @@ pub(super) fn past_levels(
                     Ok((row.get(0)?, row.get(1)?))
                 })
                 .map_err(sql("fingerprinting the answers"))?;
-            let inputs = format!("{transitions}:{last_id}/{answered}:{last_import}/{orgs}");
+            let inputs =
+                super::snapshots::inputs((transitions, last_id), (answered, &last_import), orgs);
             let levels = stored
                 .query_row(params![at_text, grading], |row| {
                     Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
@@ -1622,42 +1616,6 @@ pub(super) fn past_levels(
     Ok(out)
 }
 
-/// The transitions in one range of the `at` index (parameters: after, up to).
-pub(super) const HISTORY_RANGE: &str =
-    "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM transitions WHERE at > $1 AND at <= $2";
-
-/// The dates in ascending order, each with the range of `at` since the previous one
-/// (`(index in texts, after, up to)`): summed in that order, the ranges give every date's
-/// count in one pass over the history up to the latest date, the one cost here that grows
-/// with the years kept. A single query with a `FILTER` per date read the same rows three
-/// times slower.
-pub(super) fn history_ranges(texts: &[String]) -> Vec<(usize, &str, &str)> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by(|a, b| texts[*a].cmp(&texts[*b]));
-    let mut after = "";
-    order
-        .into_iter()
-        .map(|i| {
-            let range = (i, after, texts[i].as_str());
-            after = texts[i].as_str();
-            range
-        })
-        .collect()
-}
-
-/// `(count, highest id)` of the transitions up to each date, from the ranges' parts in
-/// ascending order.
-pub(super) fn accumulate_history(dates: usize, parts: Vec<(usize, (i64, i64))>) -> Vec<(i64, i64)> {
-    let mut out = vec![(0, 0); dates];
-    let (mut count, mut highest) = (0, 0);
-    for (i, (n, id)) in parts {
-        count += n;
-        highest = highest.max(id);
-        out[i] = (count, highest);
-    }
-    out
-}
-
 pub(super) fn save_past_levels(
     connection: &mut Connection,
     at: DateTime<Utc>,
@@ -1668,47 +1626,9 @@ pub(super) fn save_past_levels(
 ) -> Result<(), StoreError> {
     connection
         .execute(
-            "INSERT INTO matrix_snapshots (at, grading, inputs, levels, computed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (at, grading) DO UPDATE SET
-                 inputs = excluded.inputs, levels = excluded.levels,
-                 computed_at = excluded.computed_at",
+            super::snapshots::SAVE_SNAPSHOT,
             params![time_text(at), grading, inputs, levels, time_text(now)],
         )
         .map_err(sql("storing a matrix snapshot"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod history_fingerprint_tests {
-    use super::{accumulate_history, history_ranges};
-
-    #[test]
-    fn ranges_cover_every_date_once_in_ascending_order_and_sum_back() {
-        let texts: Vec<String> = ["2026-10-01", "2026-04-01", "2026-07-01", "2026-07-01"]
-            .map(str::to_owned)
-            .to_vec();
-        let ranges = history_ranges(&texts);
-        let bounds: Vec<(&str, &str)> = ranges.iter().map(|(_, a, b)| (*a, *b)).collect();
-        assert_eq!(
-            bounds,
-            [
-                ("", "2026-04-01"),
-                ("2026-04-01", "2026-07-01"),
-                ("2026-07-01", "2026-07-01"),
-                ("2026-07-01", "2026-10-01"),
-            ]
-        );
-        // 3 transitions up to April (highest id 9), 2 more up to July (ids up to 7), none in
-        // the empty range, 4 more up to October (highest 12).
-        let parts: Vec<(usize, (i64, i64))> = ranges
-            .iter()
-            .zip([(3, 9), (2, 7), (0, 0), (4, 12)])
-            .map(|((i, _, _), part)| (*i, part))
-            .collect();
-        assert_eq!(
-            accumulate_history(texts.len(), parts),
-            [(9, 12), (3, 9), (5, 9), (5, 9)]
-        );
-    }
 }
