@@ -338,8 +338,10 @@ fn grade_state(
     let (mut graded, rest) = std::thread::scope(|scope| {
         let other = scope.spawn(|| grade(second));
         let mine = grade(first);
-        // A panic in the grading is a bug; grade the half again here to surface it.
-        let theirs = other.join().unwrap_or_else(|_| grade(second));
+        // A panic in the grading is a bug: carry it on, as if it had happened here.
+        let theirs = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (mine, theirs)
     });
     graded.extend(rest);
