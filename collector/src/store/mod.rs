@@ -169,6 +169,27 @@ impl StoreError {
 /// Whether a PostgreSQL error means the server is away or refusing work for now: the
 /// connection is lost, or the error is of class 08 (connection), 53 (insufficient resources),
 /// 57P (shutting down, cannot connect now) or a read-only transaction (a standby).
+/// A dialect's migrations: `(version, name, SQL)`, ascending.
+type Migrations = [(u32, &'static str, &'static str)];
+
+/// The migrations a database at schema `current` still needs (`None` when only checking, as
+/// `apply` is false); refuses a database newer than this build, whatever `apply`.
+fn pending_migrations(
+    migrations: &'static Migrations,
+    current: u32,
+    apply: bool,
+) -> Result<Option<&'static Migrations>, StoreError> {
+    let known = migrations.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    let first = migrations.partition_point(|m| m.0 <= current);
+    Ok(apply.then(|| &migrations[first..]))
+}
+
 /// `error: cause: cause…`, each cause once.
 fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

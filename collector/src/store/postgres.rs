@@ -200,17 +200,10 @@ impl PgStore {
         .await
         .map_err(pg("creating schema_migrations"))?;
         let current = version_in(&tx).await?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        if !apply {
+        let Some(pending) = super::pending_migrations(MIGRATIONS, current, apply)? else {
             return Ok((current, current));
-        }
-        for &(version, name, text) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        };
+        for &(version, name, text) in pending {
             let failed = |source| StoreError::PgMigrate {
                 version,
                 name,
@@ -226,7 +219,7 @@ impl PgStore {
             tracing::info!(version, name, "applied database migration");
         }
         tx.commit().await.map_err(pg("committing the migrations"))?;
-        Ok((current, current.max(known)))
+        Ok((current, pending.last().map_or(current, |m| m.0)))
     }
 
     pub(super) async fn schema_version(&self) -> Result<u32, StoreError> {

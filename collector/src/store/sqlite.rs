@@ -161,17 +161,10 @@ fn migrate(connection: &mut Connection, apply: bool) -> Result<(u32, u32), Store
         )
         .map_err(sql("creating schema_migrations"))?;
     let current = schema_version(connection)?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > known {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            known,
-        });
-    }
-    if !apply {
+    let Some(pending) = super::pending_migrations(MIGRATIONS, current, apply)? else {
         return Ok((current, current));
-    }
-    for &(version, name, text) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    };
+    for &(version, name, text) in pending {
         let failed = |source| StoreError::Migrate {
             version,
             name,
@@ -191,7 +184,7 @@ fn migrate(connection: &mut Connection, apply: bool) -> Result<(u32, u32), Store
         tx.commit().map_err(failed)?;
         tracing::info!(version, name, "applied database migration");
     }
-    Ok((current, current.max(known)))
+    Ok((current, pending.last().map_or(current, |m| m.0)))
 }
 
 pub(super) fn schema_version(connection: &Connection) -> Result<u32, StoreError> {
