@@ -2,51 +2,15 @@
 //! hash; usage and configuration errors exit 2 with a message; `serve` refuses a
 //! non-loopback address, and stops cleanly on SIGTERM.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn collector() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie-collector"));
-    // The tests' own environment must not leak a configuration into the binary.
-    for var in [
-        "VIGIE_CONFIG",
-        "VIGIE_DATABASE_URL",
-        "VIGIE_LISTEN",
-        "VIGIE_INSECURE_LISTEN",
-        "VIGIE_MAX_BODY_BYTES",
-        "VIGIE_ORG",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("RUST_LOG", "info");
-    command
-}
-
-fn database_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("vigie.db").display())
-}
-
-/// Runs to completion within a bound (these commands take milliseconds).
-fn run(command: &mut Command) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigie-collector did not finish within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
+use common::cli::{collector, database_url, run};
 
 /// All bytes of the database and its WAL/SHM files.
 fn database_bytes(dir: &Path) -> Vec<u8> {

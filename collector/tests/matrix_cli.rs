@@ -2,34 +2,11 @@
 //! from a CSV file, exports written to files, usage mistakes refused with exit status 2 and
 //! a message that says what to fix.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn collector(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie-collector"));
-    for var in [
-        "VIGIE_CONFIG",
-        "VIGIE_DATABASE_URL",
-        "VIGIE_LISTEN",
-        "VIGIE_ORG",
-    ] {
-        command.env_remove(var);
-    }
-    command.args([
-        "--database-url",
-        &format!("sqlite://{}", dir.join("vigie.db").display()),
-    ]);
-    command
-}
+use std::process::Output;
 
-fn run(command: &mut Command) -> Output {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
+use common::cli::{collector_on, run};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -38,7 +15,7 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     let dir = tempfile::tempdir().unwrap();
-    let added = run(collector(dir.path()).args(["agent", "add", "--org", "maple-health"]));
+    let added = run(collector_on(dir.path()).args(["agent", "add", "--org", "maple-health"]));
     assert!(added.status.success(), "{}", stderr(&added));
 
     let today = chrono::Utc::now().date_naive();
@@ -54,7 +31,7 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
         ),
     )
     .unwrap();
-    let imported = run(collector(dir.path())
+    let imported = run(collector_on(dir.path())
         .args(["assess", "import"])
         .arg(&answers));
     assert!(imported.status.success(), "{}", stderr(&imported));
@@ -67,13 +44,15 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
         ),
     )
     .unwrap();
-    let imported = run(collector(dir.path()).args(["assess", "import"]).arg(&yaml));
+    let imported = run(collector_on(dir.path())
+        .args(["assess", "import"])
+        .arg(&yaml));
     assert!(imported.status.success(), "{}", stderr(&imported));
 
     for lang in ["en", "fr"] {
         for format in ["json", "csv", "xlsx", "html"] {
             let out = dir.path().join(format!("matrix-{lang}.{format}"));
-            let exported = run(collector(dir.path())
+            let exported = run(collector_on(dir.path())
                 .args([
                     "matrix", "export", "--view", "org", "--format", format, "--lang", lang,
                 ])
@@ -103,7 +82,7 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     assert!(dictionary.contains("Préparation à l'intervention en cas d'incident"));
 
     // `--out -` writes the export alone on stdout.
-    let piped = run(collector(dir.path()).args([
+    let piped = run(collector_on(dir.path()).args([
         "matrix", "export", "--format", "json", "--lang", "fr", "--out", "-",
     ]));
     assert!(piped.status.success(), "{}", stderr(&piped));
@@ -112,7 +91,7 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
 
     // The aggregate is the default view.
     let out = dir.path().join("aggregate.csv");
-    let exported = run(collector(dir.path())
+    let exported = run(collector_on(dir.path())
         .args([
             "matrix", "export", "--format", "csv", "--lang", "fr", "--out",
         ])
@@ -132,7 +111,7 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
 #[test]
 fn mistakes_exit_2_and_import_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let added = run(collector(dir.path()).args(["agent", "add", "--org", "maple-health"]));
+    let added = run(collector_on(dir.path()).args(["agent", "add", "--org", "maple-health"]));
     assert!(added.status.success(), "{}", stderr(&added));
     let file = dir.path().join("answers.csv");
     for (content, expected) in [
@@ -147,13 +126,13 @@ fn mistakes_exit_2_and_import_nothing() {
         ("org,answer\n", "`question`"),
     ] {
         std::fs::write(&file, content).unwrap();
-        let output = run(collector(dir.path()).args(["assess", "import"]).arg(&file));
+        let output = run(collector_on(dir.path()).args(["assess", "import"]).arg(&file));
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(stderr(&output).contains(expected), "{}", stderr(&output));
     }
     // Nothing of the refused files was stored: the C13 cell is still unknown.
     let out = dir.path().join("m.json");
-    let exported = run(collector(dir.path())
+    let exported = run(collector_on(dir.path())
         .args([
             "matrix", "export", "--view", "org", "--format", "json", "--out",
         ])
@@ -183,7 +162,7 @@ fn mistakes_exit_2_and_import_nothing() {
             "2999-01-01",
         ],
     ] {
-        let output = run(collector(dir.path()).args(&args).arg("--out").arg(&out));
+        let output = run(collector_on(dir.path()).args(&args).arg("--out").arg(&out));
         assert_eq!(
             output.status.code(),
             Some(2),
@@ -191,7 +170,7 @@ fn mistakes_exit_2_and_import_nothing() {
             stderr(&output)
         );
     }
-    let output = run(collector(dir.path())
+    let output = run(collector_on(dir.path())
         .args(["matrix", "export", "--format", "pdf", "--out"])
         .arg(&out));
     assert_eq!(

@@ -3,38 +3,16 @@
 //! JSON, CSV, XLSX and HTML, read back and compared with the medians and shares computed
 //! here from the organization view's own levels.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use common::cli::{collector_on, run};
 
 use calamine::{Data, Reader, Xlsx};
 use serde_json::Value;
-
-fn collector(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie-collector"));
-    for var in [
-        "VIGIE_CONFIG",
-        "VIGIE_DATABASE_URL",
-        "VIGIE_LISTEN",
-        "VIGIE_ORG",
-    ] {
-        command.env_remove(var);
-    }
-    command.args([
-        "--database-url",
-        &format!("sqlite://{}", dir.join("vigie.db").display()),
-    ]);
-    command
-}
-
-fn run(command: &mut Command) -> Output {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
 
 fn ok(output: Output) -> String {
     assert!(
@@ -47,7 +25,7 @@ fn ok(output: Output) -> String {
 
 fn export(dir: &Path, args: &[&str], name: &str) -> Vec<u8> {
     let out = dir.join(name);
-    ok(run(collector(dir)
+    ok(run(collector_on(dir)
         .args(["matrix", "export"])
         .args(args)
         .arg("--out")
@@ -67,7 +45,7 @@ fn aggregates_by_region_and_size_band_in_every_format() {
     let orgs = ["org-a", "org-b", "org-c", "org-d", "org-e"];
     for org in orgs {
         ok(run(
-            collector(dir.path()).args(["agent", "add", "--org", org])
+            collector_on(dir.path()).args(["agent", "add", "--org", org])
         ));
     }
     // Incident response (C13) and awareness (C16) at different levels per organization.
@@ -85,12 +63,12 @@ fn aggregates_by_region_and_size_band_in_every_format() {
         }
     }
     std::fs::write(dir.path().join("answers.csv"), answers).unwrap();
-    ok(run(collector(dir.path())
+    ok(run(collector_on(dir.path())
         .args(["assess", "import"])
         .arg(dir.path().join("answers.csv"))));
 
     // Metadata: two by `org set`, the rest by import; org-e has none.
-    ok(run(collector(dir.path()).args([
+    ok(run(collector_on(dir.path()).args([
         "org",
         "set",
         "org-a",
@@ -100,35 +78,35 @@ fn aggregates_by_region_and_size_band_in_every_format() {
         "1-9",
     ])));
     ok(run(
-        collector(dir.path()).args(["org", "set", "org-b", "--region", "ON"])
+        collector_on(dir.path()).args(["org", "set", "org-b", "--region", "ON"])
     ));
     std::fs::write(
         dir.path().join("meta.csv"),
         "org,region,size_band\norg-b,,10-49\norg-c,QC,1-9\norg-d,\"QC\",10-49\n",
     )
     .unwrap();
-    ok(run(collector(dir.path())
+    ok(run(collector_on(dir.path())
         .args(["org", "import"])
         .arg(dir.path().join("meta.csv"))));
-    let shown = ok(run(collector(dir.path()).args(["org", "show"])));
+    let shown = ok(run(collector_on(dir.path()).args(["org", "show"])));
     assert!(
         shown.contains(r#"{"org":"org-b","region":"ON","size_band":"10-49"}"#),
         "a field left empty keeps its value:\n{shown}"
     );
 
     // Refused: an unknown organization changes nothing; a bad value; nothing to set.
-    let unknown = run(collector(dir.path()).args(["org", "set", "nobody", "--region", "NS"]));
+    let unknown = run(collector_on(dir.path()).args(["org", "set", "nobody", "--region", "NS"]));
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("nobody"));
     assert!(
-        !run(collector(dir.path()).args(["org", "set", "org-a", "--region", " ON"]))
+        !run(collector_on(dir.path()).args(["org", "set", "org-a", "--region", " ON"]))
             .status
             .success()
     );
-    assert!(!run(collector(dir.path()).args(["org", "set", "org-a"]))
+    assert!(!run(collector_on(dir.path()).args(["org", "set", "org-a"]))
         .status
         .success());
-    assert!(!run(collector(dir.path()).args([
+    assert!(!run(collector_on(dir.path()).args([
         "matrix",
         "export",
         "--view",

@@ -6,46 +6,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
 use chrono::Utc;
+use common::cli::{collector, database_url, run};
 use common::{fixture_report, t0, ORG};
 use vigie_collector::store::IncomingReport;
 use vigie_collector::{Store, TokenKind};
 use vigie_model::Status;
-
-fn collector() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vigie-collector"));
-    for var in ["VIGIE_CONFIG", "VIGIE_DATABASE_URL", "VIGIE_LISTEN"] {
-        command.env_remove(var);
-    }
-    command.env("RUST_LOG", "info");
-    command
-}
-
-fn database_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("vigie.db").display())
-}
-
-/// Runs to completion within 30 s.
-fn run(command: &mut Command) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigie-collector did not finish within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
 
 /// A database with three scans of one agent received 30 days ago; returns the transition
 /// count.

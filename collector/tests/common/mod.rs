@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod cli;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use chrono::{DateTime, Duration, TimeZone, Utc};
