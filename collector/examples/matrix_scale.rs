@@ -246,12 +246,10 @@ fn incoming(body: &Value) -> IncomingReport {
         eprintln!("the generated report does not parse: {e}");
         std::process::exit(1)
     });
-    IncomingReport {
-        body_sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
-        report,
-        body: text,
-        received_at: Utc::now(),
-    }
+    IncomingReport::new(report, text, Utc::now()).unwrap_or_else(|e| {
+        eprintln!("the generated report cannot be stored: {e}");
+        std::process::exit(1)
+    })
 }
 
 async fn scrape(state: &AppState) -> (Duration, usize, usize) {

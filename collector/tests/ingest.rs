@@ -146,6 +146,21 @@ async fn malformed_bodies_are_refused_with_400() {
         "malformed_json",
     )
     .await;
+    // A byte that is not UTF-8 inside a string: the body is checked as a whole before
+    // parsing, and refused as malformed, not stored.
+    let text = String::from_utf8(body.clone()).unwrap();
+    let at = text.find("\"summary\":\"").unwrap() + "\"summary\":\"".len();
+    let mut not_utf8 = body.clone();
+    not_utf8.insert(at, 0xff);
+    refused(
+        &c,
+        Some(&c.agent),
+        Some("application/json"),
+        not_utf8,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
     let mut trailing = body.clone();
     trailing.extend_from_slice(b" {}");
     refused(

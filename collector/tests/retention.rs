@@ -28,12 +28,9 @@ async fn seed(dir: &Path) -> u64 {
         let report = fixture_report(ORG, t0() + chrono::Duration::hours(hours), status);
         let body = serde_json::to_string(&report).unwrap();
         store
-            .ingest(IncomingReport {
-                report,
-                body_sha256: format!("{:064x}", hours),
-                body,
-                received_at: Utc::now() - chrono::Duration::days(30),
-            })
+            .ingest(
+                IncomingReport::new(report, body, Utc::now() - chrono::Duration::days(30)).unwrap(),
+            )
             .await
             .unwrap();
     }

@@ -11,9 +11,7 @@
 
 use std::collections::HashMap;
 
-use vigie_model::Report;
-
-use super::StoreError;
+use super::IncomingReport;
 
 /// `(target, check_id)`: a row of `latest` within one organization.
 pub(super) type Key = (String, String);
@@ -89,29 +87,20 @@ pub(super) struct Plan {
     pub retire: Vec<Key>,
 }
 
-fn serialize_evidence(
-    evidence: &serde_json::Map<String, serde_json::Value>,
-) -> Result<String, StoreError> {
-    serde_json::to_string(evidence).map_err(|source| StoreError::Serialize {
-        what: "finding evidence",
-        source,
-    })
-}
-
 /// Which findings repeat the agent's current row exactly, told row by row while the backend
 /// reads those rows, so that an unchanged row (nearly all of them in the steady state) is
 /// compared where it lies and never copied out of the database.
 pub(super) struct Unchanged<'r> {
-    report: &'r Report,
+    incoming: &'r IncomingReport,
     /// The finding of each key the report carries; `None` for a key carried twice (those go
     /// the ordinary way, last verdict wins).
     index: HashMap<(&'r str, &'r str), Option<usize>>,
     unchanged: Vec<bool>,
-    evidence: Vec<u8>,
 }
 
 impl<'r> Unchanged<'r> {
-    pub(super) fn new(report: &'r Report) -> Unchanged<'r> {
+    pub(super) fn new(incoming: &'r IncomingReport) -> Unchanged<'r> {
+        let report = incoming.report();
         let mut index = HashMap::with_capacity(report.findings.len());
         for (i, finding) in report.findings.iter().enumerate() {
             index
@@ -120,10 +109,9 @@ impl<'r> Unchanged<'r> {
                 .or_insert(Some(i));
         }
         Unchanged {
-            report,
+            incoming,
             index,
             unchanged: vec![false; report.findings.len()],
-            evidence: Vec::with_capacity(256),
         }
     }
 
@@ -140,32 +128,23 @@ impl<'r> Unchanged<'r> {
         summary: &str,
         remediation: Option<&str>,
         evidence: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> bool {
         let Some(&Some(i)) = self.index.get(&(target, check)) else {
-            return Ok(false);
+            return false;
         };
-        let Some(finding) = self.report.findings.get(i) else {
-            return Ok(false);
+        let Some(finding) = self.incoming.report().findings.get(i) else {
+            return false;
         };
         if finding.status.as_str() != status
             || finding.severity.as_str() != severity
             || finding.summary != summary
             || finding.remediation.as_deref() != remediation
+            || self.incoming.evidence_text(i) != evidence
         {
-            return Ok(false);
-        }
-        self.evidence.clear();
-        serde_json::to_writer(&mut self.evidence, &finding.evidence).map_err(|source| {
-            StoreError::Serialize {
-                what: "finding evidence",
-                source,
-            }
-        })?;
-        if self.evidence != evidence.as_bytes() {
-            return Ok(false);
+            return false;
         }
         self.unchanged[i] = true;
-        Ok(true)
+        true
     }
 
     /// Whether finding `i` was found to repeat its row.
@@ -179,27 +158,19 @@ impl<'r> Unchanged<'r> {
 /// row of a key the report carries. Findings that `unchanged` marks are left out: their rows
 /// are current rows of the agent, equal to them, and absent from `stored`.
 pub(super) fn plan_with(
-    report: &Report,
+    incoming: &IncomingReport,
     finished_at: &str,
     mut stored: StoredRows,
     unchanged: Option<&Unchanged<'_>>,
-) -> Result<Plan, StoreError> {
+) -> Plan {
     let mut out = Plan::default();
-    // Reused for every finding: most evidence is compared, equal, and never kept.
-    let mut evidence = Vec::with_capacity(256);
-    for (i, finding) in report.findings.iter().enumerate() {
+    for (i, finding) in incoming.report().findings.iter().enumerate() {
         if unchanged.is_some_and(|u| u.is_unchanged(i)) {
             continue;
         }
         let (target, check) = (finding.target.as_str(), finding.check.as_str());
         let status = finding.status.as_str();
-        evidence.clear();
-        serde_json::to_writer(&mut evidence, &finding.evidence).map_err(|source| {
-            StoreError::Serialize {
-                what: "finding evidence",
-                source,
-            }
-        })?;
+        let evidence = incoming.evidence_text(i);
         let Some(previous) = stored.get_mut(target, check) else {
             out.transitions.push(Transition {
                 target: target.to_owned(),
@@ -212,7 +183,7 @@ pub(super) fn plan_with(
                 severity: finding.severity.as_str().to_owned(),
                 summary: finding.summary.clone(),
                 remediation: finding.remediation.clone(),
-                evidence: serialize_evidence(&finding.evidence)?,
+                evidence: evidence.to_owned(),
                 since: finished_at.to_owned(),
                 observed_at: finished_at.to_owned(),
                 agent_current: true,
@@ -244,14 +215,14 @@ pub(super) fn plan_with(
             && previous.severity == finding.severity.as_str()
             && previous.summary == finding.summary
             && previous.remediation == finding.remediation
-            && previous.evidence.as_bytes() == evidence.as_slice()
+            && previous.evidence == evidence
         {
             continue;
         }
         previous.severity = finding.severity.as_str().to_owned();
         previous.summary = finding.summary.clone();
         previous.remediation = finding.remediation.clone();
-        previous.evidence = serialize_evidence(&finding.evidence)?;
+        previous.evidence = evidence.to_owned();
         previous.observed_at = finished_at.to_owned();
         previous.agent_current = true;
         let write = Write {
@@ -277,14 +248,14 @@ pub(super) fn plan_with(
     }
     // A stable order, so that both backends write the same rows in the same order.
     out.retire.sort();
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn report(findings: &[(&str, &str, &str)]) -> Report {
+    fn report(findings: &[(&str, &str, &str)]) -> IncomingReport {
         let findings: Vec<serde_json::Value> = findings
             .iter()
             .map(|(target, check, status)| {
@@ -294,7 +265,7 @@ mod tests {
                 })
             })
             .collect();
-        serde_json::from_value(serde_json::json!({
+        let report: vigie_model::Report = serde_json::from_value(serde_json::json!({
             "schema": "vigie.report.v1",
             "report_id": "6d1f7c2e-8f4b-4c8e-9a57-3a2f9d1b0c11",
             "agent": {"id": "a", "version": "0.1.0", "hostname": "h"},
@@ -305,7 +276,9 @@ mod tests {
             "findings": findings,
             "observations": {},
         }))
-        .unwrap()
+        .unwrap();
+        let body = serde_json::to_string(&report).unwrap();
+        IncomingReport::new(report, body, chrono::Utc::now()).unwrap()
     }
 
     fn stored(status: &str, agent_current: bool, observed_at: &str) -> Stored {
@@ -345,7 +318,7 @@ mod tests {
             (key("t2", "tls.protocol.tls1_0"), stored("pass", true, "0")),
             (key("t3", "tls.protocol.tls1_0"), stored("pass", true, "0")),
         ]);
-        let plan = plan_with(&r, "1", rows, None).unwrap();
+        let plan = plan_with(&r, "1", rows, None);
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].finding, 1);
         assert_eq!(plan.writes[0].since, "1");
@@ -366,7 +339,7 @@ mod tests {
             // Another agent's verdict observed after this report: kept.
             (key("t2", "tls.protocol.tls1_0"), stored("fail", false, "2")),
         ]);
-        let plan = plan_with(&r, "1", rows, None).unwrap();
+        let plan = plan_with(&r, "1", rows, None);
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].finding, 0);
         assert_eq!(plan.writes[0].since, "S");
@@ -393,7 +366,6 @@ mod tests {
                 None,
                 evidence,
             )
-            .unwrap()
         };
         assert!(same(&mut unchanged, "t1", "pass", r#"{"a":1}"#));
         // Another status, other evidence text, a key carried twice: not unchanged.
@@ -405,7 +377,7 @@ mod tests {
             key("t2", "tls.protocol.tls1_0"),
             stored("pass", true, "0"),
         )]);
-        let plan = plan_with(&r, "1", rows, Some(&unchanged)).unwrap();
+        let plan = plan_with(&r, "1", rows, Some(&unchanged));
         assert_eq!(
             plan.writes.iter().map(|w| w.finding).collect::<Vec<_>>(),
             vec![1, 2]
@@ -420,7 +392,7 @@ mod tests {
             ("t1", "tls.protocol.tls1_0", "fail"),
             ("t1", "tls.protocol.tls1_0", "pass"),
         ]);
-        let plan = plan_with(&r, "1", StoredRows::default(), None).unwrap();
+        let plan = plan_with(&r, "1", StoredRows::default(), None);
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].finding, 1);
         assert_eq!(plan.transitions.len(), 2);

@@ -417,7 +417,7 @@ impl PgStore {
             .as_ref()
             .is_some_and(|(last_report_at, _)| *last_report_at > finished_at);
         let mut stored = plan::StoredRows::default();
-        let mut unchanged = plan::Unchanged::new(report);
+        let mut unchanged = plan::Unchanged::new(incoming);
         for row in &mine {
             // Compared on the row's own text first: copied out only when it differs or goes.
             if !late
@@ -429,7 +429,7 @@ impl PgStore {
                     row.col::<&str>(4)?,
                     row.col::<Option<&str>>(5)?,
                     row.col::<&str>(6)?,
-                )?
+                )
             {
                 continue;
             }
@@ -501,7 +501,7 @@ impl PgStore {
         }
 
         if !late {
-            let plan = plan::plan_with(report, &finished_at, stored, Some(&unchanged))?;
+            let plan = plan::plan_with(incoming, &finished_at, stored, Some(&unchanged));
             let transitions = cached(
                 &tx,
                 "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,

@@ -290,11 +290,14 @@ pub(super) fn find_token(
 /// each report's answer only once the transaction has committed.
 pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::PendingIngest>) {
     let fail_all = |batch: Vec<super::PendingIngest>, operation, error: &rusqlite::Error| {
-        for (_, answer) in batch {
-            let _ = answer.send(Err(StoreError::Sqlite {
-                operation,
-                source: copy_error(error),
-            }));
+        for (incoming, answer) in batch {
+            let _ = answer.send((
+                Err(StoreError::Sqlite {
+                    operation,
+                    source: copy_error(error),
+                }),
+                incoming,
+            ));
         }
     };
     // IMMEDIATE takes the write lock now, so that the existence checks and the inserts
@@ -321,20 +324,21 @@ pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::Pendin
                 source: error,
             }),
         };
-        answers.push((answer, outcome));
+        answers.push((answer, outcome, incoming));
     }
     match tx.commit() {
         Ok(()) => {
-            for (answer, outcome) in answers {
-                let _ = answer.send(outcome);
+            for (answer, outcome, incoming) in answers {
+                let _ = answer.send((outcome, incoming));
             }
         }
         Err(error) => {
-            for (answer, outcome) in answers {
-                let _ = answer.send(outcome.and(Err(StoreError::Sqlite {
+            for (answer, outcome, incoming) in answers {
+                let outcome = outcome.and(Err(StoreError::Sqlite {
                     operation: "committing the reports",
                     source: copy_error(&error),
-                })));
+                }));
+                let _ = answer.send((outcome, incoming));
             }
         }
     }
@@ -511,7 +515,7 @@ fn update_latest(
     let report = &incoming.report;
     let org = report.org.as_str();
     let mut stored = plan::StoredRows::default();
-    let mut unchanged = plan::Unchanged::new(report);
+    let mut unchanged = plan::Unchanged::new(incoming);
     {
         let mut mine = tx
             .prepare_cached(
@@ -540,7 +544,7 @@ fn update_latest(
                     .as_str_or_null()
                     .map_err(|_| corrupt_column("latest.remediation"))?,
                 text(row, 6)?,
-            )? {
+            ) {
                 continue;
             }
             let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, Stored)> {
@@ -604,7 +608,7 @@ fn update_latest(
             }
         }
     }
-    let plan = plan::plan_with(report, finished_at, stored, Some(&unchanged))?;
+    let plan = plan::plan_with(incoming, finished_at, stored, Some(&unchanged));
 
     let mut transition = tx
         .prepare_cached(
