@@ -132,26 +132,31 @@ fn main() {
     // One body per organization, with placeholders for the agent, the id and the time: an
     // agent's targets are its own (`<agent>-<n>.<org>.example:443`).
     let at = Utc::now() - chrono::Duration::hours(1);
-    let templates: Vec<String> = orgs
+    let template_at = finished_at(at);
+    let templates: Vec<Template> = orgs
         .iter()
         .map(|(org, _)| {
-            scale::report_json(
-                "__ID__",
-                org,
-                "__AGENT__",
-                "__AGENT__-",
-                options.findings,
-                at,
+            Template::new(
+                &scale::report_json(
+                    "__ID__",
+                    org,
+                    "__AGENT__",
+                    "__AGENT__-",
+                    options.findings,
+                    at,
+                ),
+                &template_at,
             )
         })
         .collect();
-    let body_bytes = templates[0].len();
+    let body_bytes = templates[0]
+        .fill(&scale::report_id(0, 0, 0), "agent-00000", &template_at)
+        .len();
     let shared = Arc::new(Shared {
         addr: collector.addr,
         agents: options.agents as u64,
         orgs,
         templates,
-        template_at: finished_at(at),
         run: Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64,
         next: AtomicU64::new(0),
     });
@@ -220,8 +225,7 @@ struct Shared {
     addr: std::net::SocketAddr,
     agents: u64,
     orgs: Vec<(String, String)>,
-    templates: Vec<String>,
-    template_at: String,
+    templates: Vec<Template>,
     run: u64,
     /// The number of the next report; report `n` is agent `n % agents`'s.
     next: AtomicU64,
@@ -231,6 +235,63 @@ struct Phase {
     latencies: Vec<Duration>,
     errors: u64,
     elapsed: Duration,
+}
+
+/// A report body cut at its placeholders (the report id, the agent, the finish time), so
+/// that a body is filled in one pass: the load generator shares the collector's two cores,
+/// and three `replace` passes over 56 KB a report took CPU from the collector it measures.
+struct Template {
+    parts: Vec<(String, Option<Slot>)>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Id,
+    Agent,
+    FinishedAt,
+}
+
+impl Template {
+    fn new(text: &str, finished_at: &str) -> Template {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        // Bounded by the text's length: each turn consumes at least one placeholder.
+        for _ in 0..=text.len() {
+            let next = [
+                ("__ID__", Slot::Id),
+                ("__AGENT__", Slot::Agent),
+                (finished_at, Slot::FinishedAt),
+            ]
+            .into_iter()
+            .filter_map(|(needle, slot)| rest.find(needle).map(|at| (at, needle.len(), slot)))
+            .min_by_key(|(at, _, _)| *at);
+            let Some((at, len, slot)) = next else {
+                parts.push((rest.to_owned(), None));
+                break;
+            };
+            parts.push((rest[..at].to_owned(), Some(slot)));
+            rest = &rest[at + len..];
+        }
+        Template { parts }
+    }
+
+    fn len(&self) -> usize {
+        self.parts.iter().map(|(text, _)| text.len()).sum()
+    }
+
+    fn fill(&self, id: &str, agent: &str, finished_at: &str) -> String {
+        let mut out = String::with_capacity(self.len() + 64 * self.parts.len());
+        for (text, slot) in &self.parts {
+            out.push_str(text);
+            out.push_str(match slot {
+                Some(Slot::Id) => id,
+                Some(Slot::Agent) => agent,
+                Some(Slot::FinishedAt) => finished_at,
+                None => "",
+            });
+        }
+        out
+    }
 }
 
 /// Posts from `clients` connections until `count` more reports were taken or `duration`
@@ -264,10 +325,11 @@ fn phase(
                     }
                     let agent = n % shared.agents;
                     let org = (agent as usize) % shared.orgs.len();
-                    let body = shared.templates[org]
-                        .replace("__ID__", &scale::report_id(shared.run, agent, n))
-                        .replace("__AGENT__", &format!("agent-{agent:05}"))
-                        .replace(shared.template_at.as_str(), &finished_at(Utc::now()));
+                    let body = shared.templates[org].fill(
+                        &scale::report_id(shared.run, agent, n),
+                        &format!("agent-{agent:05}"),
+                        &finished_at(Utc::now()),
+                    );
                     if client.is_none() {
                         client = Client::connect(shared.addr, Duration::from_secs(30)).ok();
                     }
