@@ -73,6 +73,10 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         8,
         "latest_by_agent",
         include_str!("../../migrations/postgres/0008_latest_by_agent.sql"),
+    ),    (
+        9,
+        "report_compression",
+        include_str!("../../migrations/postgres/0009_report_compression.sql"),
     ),
 ];
 

@@ -58,6 +58,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "latest_by_agent",
         include_str!("../../migrations/0008_latest_by_agent.sql"),
     ),
+    (
+        9,
+        "report_compression",
+        include_str!("../../migrations/0009_report_compression.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
