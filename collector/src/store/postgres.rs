@@ -73,7 +73,8 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         8,
         "latest_by_agent",
         include_str!("../../migrations/postgres/0008_latest_by_agent.sql"),
-    ),    (
+    ),
+    (
         9,
         "report_compression",
         include_str!("../../migrations/postgres/0009_report_compression.sql"),
@@ -338,35 +339,91 @@ impl PgStore {
             .transaction()
             .await
             .map_err(pg("starting the ingest transaction"))?;
-        tx.execute(
-            &cached(&tx, "SELECT pg_advisory_xact_lock(hashtext($1))").await?,
-            &[&org],
+        // The statements up to the agent's update go in one round trip, run in this order:
+        // the organization's lock, the report, the agent's newest report and current rows
+        // (read before the update), and the update itself. If the report is already stored,
+        // all of it is rolled back below.
+        let lock = cached(&tx, "SELECT pg_advisory_xact_lock(hashtext($1))").await?;
+        let insert = cached(
+            &tx,
+            "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
+                                  started_at, finished_at, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
         )
-        .await
-        .map_err(pg("locking the organization"))?;
-        let inserted = tx
-            .query_opt(
-                &cached(
-                    &tx,
-                    "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
-                                      started_at, finished_at, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
-                )
-                .await?,
-                &[
-                    &report_id,
-                    &org,
-                    &report.agent.id,
-                    &incoming.body_sha256,
-                    &received_at,
-                    &time_text(report.started_at),
-                    &finished_at,
-                    &incoming.body,
-                ],
-            )
-            .await
-            .map_err(pg("storing the report"))?;
+        .await?;
+        let agent_lookup = cached(
+            &tx,
+            "SELECT last_report_at, last_report_id FROM agents WHERE org = $1 AND agent_id = $2",
+        )
+        .await?;
+        let mine = cached(
+            &tx,
+            "SELECT target, check_id, status, severity, summary, remediation, evidence, since,
+                    observed_at
+             FROM latest WHERE org = $1 AND agent_id = $2 AND retired = 0",
+        )
+        .await?;
+        let agent_update = cached(
+            &tx,
+            "INSERT INTO agents (org, agent_id, hostname, version, last_report_at, last_report_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (org, agent_id) DO UPDATE SET
+                 hostname = excluded.hostname,
+                 version = excluded.version,
+                 last_report_at = excluded.last_report_at,
+                 last_report_id = excluded.last_report_id
+             WHERE excluded.last_report_at >= agents.last_report_at",
+        )
+        .await?;
+        let started_at = time_text(report.started_at);
+        let report_params: &Params = &[
+            &report_id,
+            &org,
+            &report.agent.id,
+            &incoming.body_sha256,
+            &received_at,
+            &started_at,
+            &finished_at,
+            &incoming.body,
+        ];
+        let agent_key: &Params = &[&org, &report.agent.id];
+        let agent_params: &Params = &[
+            &org,
+            &report.agent.id,
+            &report.agent.hostname,
+            &report.agent.version,
+            &finished_at,
+            &report_id,
+        ];
+        // Each statement keeps its own context: the first to fail is the one reported.
+        let (_, inserted, newest, mine, _) = tokio::try_join!(
+            async {
+                tx.execute(&lock, &[&org])
+                    .await
+                    .map_err(pg("locking the organization"))
+            },
+            async {
+                tx.query_opt(&insert, report_params)
+                    .await
+                    .map_err(pg("storing the report"))
+            },
+            async {
+                tx.query_opt(&agent_lookup, agent_key)
+                    .await
+                    .map_err(pg("looking up the agent"))
+            },
+            async {
+                tx.query(&mine, agent_key)
+                    .await
+                    .map_err(pg("reading the agent's latest state"))
+            },
+            async {
+                tx.execute(&agent_update, agent_params)
+                    .await
+                    .map_err(pg("recording the agent"))
+            },
+        )?;
         if inserted.is_none() {
             let row = tx
                 .query_one(
@@ -382,7 +439,7 @@ impl PgStore {
             let (sha256, first_received_at): (String, String) = (row.col(0)?, row.col(1)?);
             let same = sha256 == incoming.body_sha256
                 || super::canonical::same_report(&row.col::<String>(2)?, &incoming.body);
-            // Nothing was written; the transaction ends without a commit.
+            // The transaction ends without a commit: nothing above stays written.
             return Ok(if same {
                 IngestOutcome::Duplicate {
                     received_at: first_received_at,
@@ -392,27 +449,8 @@ impl PgStore {
             });
         }
 
-        // The agent's newest report before this one (a report that finished earlier arrives
-        // late: kept in `reports`, it changes nothing newer) and the agent's current rows,
-        // in one round trip.
-        let agent_lookup = cached(
-            &tx,
-            "SELECT last_report_at, last_report_id FROM agents WHERE org = $1 AND agent_id = $2",
-        )
-        .await?;
-        let mine = cached(
-            &tx,
-            "SELECT target, check_id, status, severity, summary, remediation, evidence, since,
-                    observed_at
-             FROM latest WHERE org = $1 AND agent_id = $2 AND retired = 0",
-        )
-        .await?;
-        let agent_key: &Params = &[&org, &report.agent.id];
-        let (newest, mine) = tokio::try_join!(
-            tx.query_opt(&agent_lookup, agent_key),
-            tx.query(&mine, agent_key),
-        )
-        .map_err(pg("reading the agent's latest state"))?;
+        // A report that finished before the agent's newest arrives late (an outbox backlog):
+        // kept in `reports`, it changes nothing newer.
         let newest: Option<(String, Option<String>)> = match newest {
             Some(row) => Some((row.col(0)?, row.col(1)?)),
             None => None,
@@ -441,7 +479,8 @@ impl PgStore {
             stored.insert(target, check, verdict);
         }
         // Keys the agent does not hold now: new, retired, or another agent's (observed at
-        // that agent's newest report). None in the steady state.
+        // that agent's newest report). None in the steady state, which then makes no
+        // further round trip before the commit.
         let (mut missing_targets, mut missing_checks) = (Vec::new(), Vec::new());
         if !late {
             let mut asked = std::collections::HashSet::new();
@@ -456,49 +495,26 @@ impl PgStore {
                 }
             }
         }
-        let agent_update = cached(
-            &tx,
-            "INSERT INTO agents (org, agent_id, hostname, version, last_report_at, last_report_id)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (org, agent_id) DO UPDATE SET
-                 hostname = excluded.hostname,
-                 version = excluded.version,
-                 last_report_at = excluded.last_report_at,
-                 last_report_id = excluded.last_report_id
-             WHERE excluded.last_report_at >= agents.last_report_at",
-        )
-        .await?;
-        let others = cached(
-            &tx,
-            "SELECT l.target, l.check_id, l.status, l.severity, l.summary, l.remediation,
-                    l.evidence, l.since,
-                    CASE WHEN l.retired = 0 AND a.last_report_at IS NOT NULL
-                         THEN a.last_report_at ELSE l.observed_at END
-             FROM latest l
-             JOIN UNNEST($2::text[], $3::text[]) AS k(t, c)
-               ON l.target = k.t AND l.check_id = k.c
-             LEFT JOIN agents a ON a.org = l.org AND a.agent_id = l.agent_id
-             WHERE l.org = $1",
-        )
-        .await?;
-        let agent_params: &Params = &[
-            &org,
-            &report.agent.id,
-            &report.agent.hostname,
-            &report.agent.version,
-            &finished_at,
-            &report_id,
-        ];
-        let look_up_others = async {
-            if missing_targets.is_empty() {
-                return Ok(Vec::new());
-            }
+        let other_rows = if missing_targets.is_empty() {
+            Vec::new()
+        } else {
+            let others = cached(
+                &tx,
+                "SELECT l.target, l.check_id, l.status, l.severity, l.summary, l.remediation,
+                        l.evidence, l.since,
+                        CASE WHEN l.retired = 0 AND a.last_report_at IS NOT NULL
+                             THEN a.last_report_at ELSE l.observed_at END
+                 FROM latest l
+                 JOIN UNNEST($2::text[], $3::text[]) AS k(t, c)
+                   ON l.target = k.t AND l.check_id = k.c
+                 LEFT JOIN agents a ON a.org = l.org AND a.agent_id = l.agent_id
+                 WHERE l.org = $1",
+            )
+            .await?;
             tx.query(&others, &[&org, &missing_targets, &missing_checks])
                 .await
+                .map_err(pg("reading the latest state"))?
         };
-        let (_, other_rows) =
-            tokio::try_join!(tx.execute(&agent_update, agent_params), look_up_others)
-                .map_err(pg("recording the agent"))?;
         for row in &other_rows {
             let (target, check, verdict) = stored_verdict(row, false)?;
             stored.insert(target, check, verdict);
