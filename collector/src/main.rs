@@ -4,6 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+// mimalloc, not glibc's malloc: allocation and freeing were a quarter of the collector's
+// time under load (200 findings a report, each with its strings and evidence map). In
+// alternated runs of the load test it raised PostgreSQL's steady rate by 14% (837 against
+// 733 reports/s, three runs each) and left SQLite's where it was (1,121 against 1,118).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Clap prints usage errors itself and exits with status 2.
     let cli = vigie_collector::cli::Cli::parse();
