@@ -11,13 +11,15 @@
 //! `--seconds` of the steady state (agents reporting again, verdicts unchanged).
 //! With `--rss-every N`, the collector's resident memory (`VmRSS` of `/proc/PID/status`) is
 //! sampled every N seconds of the steady state and printed as a series with its first, last
-//! and highest values: a soak is `--seconds 600 --rss-every 30`.
+//! and highest values: a soak is `--seconds 600 --rss-every 30`. `--rate N` paces the steady
+//! state to N reports a second: unpaced, 10 minutes at ~1,000 reports/s write ~50 GB of
+//! SQLite (85 KiB a report), more than a small test machine's disk.
 //!
 //! ```text
 //! cargo build --release -p vigie-collector -p vigie-tests --bins
 //! target/release/vigie-loadgen --seconds 30
 //! target/release/vigie-loadgen --seconds 30 --backend postgres
-//! target/release/vigie-loadgen --seconds 600 --rss-every 30      # the 10-minute memory soak
+//! target/release/vigie-loadgen --seconds 600 --rss-every 30 --rate 600   # the memory soak
 //! ```
 //!
 //! Every report is acknowledged only after its transaction commits (`synchronous=FULL`), so
@@ -41,11 +43,13 @@ struct Options {
     postgres: bool,
     /// Seconds between two samples of the collector's RSS; 0: none.
     rss_every: u64,
+    /// Reports a second at most in the steady state; 0: as fast as the collector answers.
+    rate: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH] [--backend sqlite|postgres (sqlite)] [--rss-every SECONDS (0: off)]"
+        "usage: vigie-loadgen [--orgs N (1000)] [--agents N (5000)] [--findings N (200)] [--clients N (8)] [--seconds N (30)] [--dir PATH] [--backend sqlite|postgres (sqlite)] [--rss-every SECONDS (0: off)] [--rate REPORTS_PER_S (0: unpaced)]"
     );
     std::process::exit(2)
 }
@@ -60,6 +64,7 @@ fn parse() -> Options {
         dir: None,
         postgres: false,
         rss_every: 0,
+        rate: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -72,6 +77,7 @@ fn parse() -> Options {
             "--clients" => options.clients = number() as usize,
             "--seconds" | "--duration" => options.seconds = number(),
             "--rss-every" => options.rss_every = number(),
+            "--rate" => options.rate = number(),
             "--dir" => options.dir = Some(value.into()),
             "--backend" => {
                 options.postgres = match value.as_str() {
@@ -166,7 +172,13 @@ fn main() {
     );
     // First contact: every agent's first report creates its latest-state rows and a history
     // row per finding. Then the steady state: agents report again, few verdicts change.
-    let first = phase(&shared, options.clients, Some(options.agents as u64), None);
+    let first = phase(
+        &shared,
+        options.clients,
+        Some(options.agents as u64),
+        None,
+        0,
+    );
     print_phase("first report of each agent", &first, options.findings);
     let sampler = (options.rss_every > 0)
         .then(|| collector.pid())
@@ -177,6 +189,7 @@ fn main() {
         options.clients,
         None,
         Some(Duration::from_secs(options.seconds)),
+        options.rate,
     );
     print_phase("steady state", &steady, options.findings);
     if let Some(sampler) = sampler {
@@ -295,12 +308,14 @@ impl Template {
 }
 
 /// Posts from `clients` connections until `count` more reports were taken or `duration`
-/// passed.
+/// passed; with a `rate` (reports a second, 0: none), report `k` of the phase is not sent
+/// before `k / rate` seconds into it.
 fn phase(
     shared: &Arc<Shared>,
     clients: usize,
     count: Option<u64>,
     duration: Option<Duration>,
+    rate: u64,
 ) -> Phase {
     let first = shared.next.load(Ordering::Relaxed);
     let end = count.map_or(u64::MAX, |c| first + c);
@@ -322,6 +337,11 @@ fn phase(
                     let n = shared.next.fetch_add(1, Ordering::Relaxed);
                     if n >= end {
                         break;
+                    }
+                    if rate > 0 {
+                        let due =
+                            started + Duration::from_secs_f64((n - first) as f64 / rate as f64);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
                     }
                     let agent = n % shared.agents;
                     let org = (agent as usize) % shared.orgs.len();
