@@ -280,13 +280,9 @@ impl IncomingReport {
         })
     }
 
+    /// The parsed report.
     pub fn report(&self) -> &Report {
         &self.report
-    }
-
-    /// SHA-256 (hex) of the body as received.
-    pub fn body_sha256(&self) -> &str {
-        &self.body_sha256
     }
 
     /// Finding `i`'s evidence as stored text; empty if there is no such finding.
