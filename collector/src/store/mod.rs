@@ -3,10 +3,11 @@
 //! (`--database-url postgres://…`, for several collectors over one database). The backend is
 //! chosen once, when the store is opened; nothing above the store knows which one it is.
 //!
-//! SQLite runs on blocking threads (`tokio::task::spawn_blocking`) behind one mutex: one
-//! writer at a time is what SQLite allows anyway, and a sector's reports (hundreds of
-//! organizations, a report every few hours each) are far from saturating it. PostgreSQL runs
-//! on a pool of async connections, one transaction per request.
+//! SQLite has one connection behind a mutex, which SQLite's one writer at a time asks for
+//! anyway: reports are stored by a writer thread of their own, in batches taken from a
+//! bounded queue (see [`Store::ingest`]), and every other call runs on a blocking thread
+//! (`tokio::task::spawn_blocking`); token lookups read on a second connection. PostgreSQL
+//! runs on a pool of async connections, one transaction per request.
 
 pub mod audit;
 mod canonical;
@@ -135,9 +136,9 @@ pub enum StoreError {
         org: Option<String>,
         name: String,
     },
-    #[error("the storage thread stopped before storing this report")]
+    #[error("the storage thread stopped before storing this report; it was not stored, and the agent sends it again from its outbox (the collector's log says why)")]
     BatchAborted,
-    #[error("starting the storage thread failed: {0}")]
+    #[error("starting the storage thread failed: {0}; the system refused a new thread, check the collector's process and memory limits")]
     Thread(#[source] std::io::Error),
 }
 
