@@ -1,0 +1,72 @@
+//! One collector process on one backend, with the tokens an attack needs.
+
+use std::path::Path;
+
+use vigie_tests::postgres::PostgresServer;
+use vigie_tests::scale::CollectorProcess;
+
+/// Which store the collector under attack runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Both backends, for tests that run each attack on each.
+    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+}
+
+/// A collector under attack. Field order matters: the collector stops before its database.
+pub struct Lab {
+    pub collector: CollectorProcess,
+    pub postgres: Option<PostgresServer>,
+    pub backend: Backend,
+    // Last: the folder outlives the processes that write into it.
+    pub dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// A collector on `backend` with `extra` flags (`--rate-limit 0` is added so that an
+    /// attack is not cut short by the per-token limit unless a test asks for it).
+    pub fn start(backend: Backend, extra: &[&str]) -> Lab {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let mut flags: Vec<&str> = Vec::new();
+        if !extra.iter().any(|f| *f == "--rate-limit") {
+            flags.extend(["--rate-limit", "0"]);
+        }
+        flags.extend_from_slice(extra);
+        let (collector, postgres) = match backend {
+            Backend::Sqlite => (CollectorProcess::start(dir.path(), &flags), None),
+            Backend::Postgres => {
+                let server = PostgresServer::start("127.0.75.1");
+                let url = server.create_database("vigie");
+                (
+                    CollectorProcess::start_with_url(dir.path(), url, &flags),
+                    Some(server),
+                )
+            }
+        };
+        Lab {
+            collector,
+            postgres,
+            backend,
+            dir,
+        }
+    }
+
+    /// The scratch folder of this lab.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A new agent token for `org`, for the agent `agent_id`.
+    pub fn agent_token(&self, org: &str, agent_id: &str) -> String {
+        self.collector.agent_token(org, agent_id)
+    }
+
+    /// A new viewer token.
+    pub fn viewer_token(&self, name: &str) -> String {
+        self.collector.manage_ok(&["viewer", "add", "--name", name])
+    }
+}
