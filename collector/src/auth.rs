@@ -1,6 +1,7 @@
 //! API tokens: how they are made, how they are recognised, and who they name.
 //!
-//! A token is a kind prefix (`vga_` for agents, `vgv_` for viewers) followed by 32 bytes from
+//! A token is a kind prefix (`vga_` for agents, `vgv_` for viewers, `vgs_` for scrapers)
+//! followed by 32 bytes from
 //! the operating system's random generator, base64url without padding. Only the SHA-256 of
 //! the whole token string is stored; a request is authenticated by looking that hash up.
 //! Tokens are never logged: nothing in this crate formats one except [`generate`]'s caller,
@@ -24,6 +25,9 @@ pub enum TokenKind {
     Agent,
     /// Reads the posture of every organization.
     Viewer,
+    /// Reads `/metrics` only: what Prometheus is given, so that its credentials file opens
+    /// neither the read API, nor the web view, nor the ingest.
+    Scraper,
 }
 
 impl TokenKind {
@@ -32,6 +36,7 @@ impl TokenKind {
         match self {
             TokenKind::Agent => "agent",
             TokenKind::Viewer => "viewer",
+            TokenKind::Scraper => "scraper",
         }
     }
 
@@ -41,6 +46,7 @@ impl TokenKind {
         match self {
             TokenKind::Agent => "vga_",
             TokenKind::Viewer => "vgv_",
+            TokenKind::Scraper => "vgs_",
         }
     }
 
@@ -49,6 +55,7 @@ impl TokenKind {
         match value {
             "agent" => Some(TokenKind::Agent),
             "viewer" => Some(TokenKind::Viewer),
+            "scraper" => Some(TokenKind::Scraper),
             _ => None,
         }
     }
@@ -61,6 +68,8 @@ pub enum Principal {
     Agent { org: String, name: String },
     /// A read-API token.
     Viewer { name: String },
+    /// A `/metrics`-only token.
+    Scraper { name: String },
 }
 
 /// A new random token of `kind` and the hash to store for it.
@@ -108,8 +117,13 @@ mod tests {
         let (agent, agent_hash) = generate(TokenKind::Agent);
         let (again, _) = generate(TokenKind::Agent);
         let (viewer, _) = generate(TokenKind::Viewer);
+        let (scraper, _) = generate(TokenKind::Scraper);
         assert!(agent.starts_with("vga_"));
         assert!(viewer.starts_with("vgv_"));
+        assert!(scraper.starts_with("vgs_"));
+        for kind in [TokenKind::Agent, TokenKind::Viewer, TokenKind::Scraper] {
+            assert_eq!(TokenKind::from_stored(kind.as_str()), Some(kind));
+        }
         assert_ne!(agent, again);
         // 32 bytes in base64url without padding are 43 characters.
         assert_eq!(agent.len(), 4 + 43);

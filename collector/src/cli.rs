@@ -79,6 +79,9 @@ pub enum Command {
     /// The audit log of enrollments, revocations and exports.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage scrape tokens: they read /metrics and nothing else (give one to Prometheus).
+    #[command(subcommand)]
+    Scraper(ScraperCommand),
 }
 
 /// `prune` flags.
@@ -222,6 +225,12 @@ pub struct ServeArgs {
     /// beyond); 0 turns the limit off [default: 120].
     #[arg(long, env = "VIGIE_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u64>,
+
+    /// Serve /metrics without a token, as before scrape tokens existed: only where nobody
+    /// but the Prometheus server can reach the listener (it names every organization's
+    /// exposed services and expiring certificates). Logged as a warning at start.
+    #[arg(long, env = "VIGIE_METRICS_PUBLIC")]
+    pub metrics_public: bool,
 }
 
 /// `agent …`.
@@ -275,6 +284,28 @@ pub enum ViewerCommand {
     },
 }
 
+/// `scraper …`.
+#[derive(Debug, Subcommand)]
+pub enum ScraperCommand {
+    /// Create a scrape token (`vgs_…`): it reads /metrics and nothing else. Prints the token
+    /// alone on stdout; put it in the file Prometheus's `credentials_file` names.
+    Add {
+        /// A label for the token, e.g. the Prometheus server that uses it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the active scrape tokens of that name: refused (401) at once.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+    /// Replace the active scrape tokens of that name by a new one, printed alone on stdout.
+    Rotate {
+        #[arg(long)]
+        name: String,
+    },
+}
+
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = match &cli.config {
@@ -294,6 +325,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 header_timeout_seconds: args.header_timeout,
                 body_timeout_seconds: args.body_timeout,
                 rate_limit_per_minute: args.rate_limit,
+                metrics_public: args.metrics_public,
             };
             let config = config::resolve(overrides, file)?;
             serve(config).await
@@ -371,6 +403,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             eprintln!("created viewer token `{name}`; it is shown only once");
             Ok(())
+        }
+        Command::Scraper(command) => {
+            let store = open(cli.database_url, file).await?;
+            scraper_command(&store, command).await
         }
         Command::Matrix(MatrixCommand::Export(args)) => {
             let store = open(cli.database_url, file).await?;
@@ -451,6 +487,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn scraper_command(store: &Store, command: ScraperCommand) -> anyhow::Result<()> {
+    match command {
+        ScraperCommand::Add { name } => {
+            let token = store
+                .create_token(TokenKind::Scraper, None, &name)
+                .await
+                .context("creating the scrape token")?;
+            println!("{token}");
+            eprintln!("created scrape token `{name}`; it is shown only once: put it in the file Prometheus's credentials_file names");
+        }
+        ScraperCommand::Revoke { name } => {
+            let count = store
+                .revoke_tokens(TokenKind::Scraper, None, &name)
+                .await
+                .context("revoking the scrape token")?;
+            eprintln!("revoked {count} scrape token(s) `{name}`; they are refused from now on");
+        }
+        ScraperCommand::Rotate { name } => {
+            let token = store
+                .rotate_token(TokenKind::Scraper, None, &name)
+                .await
+                .context("rotating the scrape token")?;
+            println!("{token}");
+            eprintln!("replaced scrape token `{name}`: the old one is refused from now on; the new one is shown only once");
+        }
+    }
+    Ok(())
 }
 
 async fn org_command(store: &Store, command: OrgCommand) -> anyhow::Result<()> {
@@ -650,6 +715,12 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
             rate_limit_per_minute: config.rate_limit_per_minute,
         },
     );
+    if config.metrics_public {
+        tracing::warn!(
+            "/metrics answers without a token (--metrics-public): anyone who reaches the listener reads every organization's exposed services and expiring certificates"
+        );
+        state.set_metrics_public(true);
+    }
     let options = crate::server::ServeOptions {
         max_connections: config.max_connections,
         header_timeout: config.header_timeout,

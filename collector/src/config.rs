@@ -71,6 +71,8 @@ pub struct FileConfig {
     pub rate_limit_per_minute: Option<u64>,
     /// `[retention]`: how long raw reports are kept.
     pub retention: Option<RetentionConfig>,
+    /// Serve `/metrics` without a token (a private network only).
+    pub metrics_public: Option<bool>,
 }
 
 /// `[retention]` of the config file.
@@ -124,6 +126,7 @@ pub struct Overrides {
     pub header_timeout_seconds: Option<u64>,
     pub body_timeout_seconds: Option<u64>,
     pub rate_limit_per_minute: Option<u64>,
+    pub metrics_public: bool,
 }
 
 /// TLS on the listener: the two PEM files.
@@ -156,6 +159,8 @@ pub struct CollectorConfig {
     pub rate_limit_per_minute: Option<u32>,
     /// Days raw reports are kept (`[retention] reports_days`); `None`: forever.
     pub retention_days: Option<u32>,
+    /// Whether `/metrics` answers without a token.
+    pub metrics_public: bool,
 }
 
 impl Default for CollectorConfig {
@@ -171,6 +176,7 @@ impl Default for CollectorConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
             retention_days: None,
+            metrics_public: false,
         }
     }
 }
@@ -251,6 +257,7 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         header_timeout,
         body_timeout,
         rate_limit_per_minute,
+        metrics_public: cli.metrics_public || file.metrics_public.unwrap_or(false),
     })
 }
 
@@ -324,6 +331,16 @@ mod tests {
         assert_eq!(config.header_timeout, Duration::from_secs(2));
         assert_eq!(config.body_timeout, Duration::from_secs(3));
         assert_eq!(config.rate_limit_per_minute, None, "0 turns the limit off");
+        assert!(
+            !config.metrics_public,
+            "metrics need a token unless said otherwise"
+        );
+        let public: FileConfig = toml::from_str("metrics_public = true\n").unwrap();
+        assert!(
+            resolve(Overrides::default(), public)
+                .unwrap()
+                .metrics_public
+        );
         let zero = Overrides {
             header_timeout_seconds: Some(0),
             ..Overrides::default()

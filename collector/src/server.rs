@@ -22,6 +22,7 @@ use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tower::Layer as _;
 
 use crate::state::AppState;
 
@@ -168,7 +169,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.set_listener_tls(options.tls.is_some());
-    let service = TowerToHyperService::new(crate::app(state));
+    let router = crate::app(state);
     let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -201,7 +202,7 @@ pub async fn serve_with(
                 }
             }
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -215,7 +216,10 @@ pub async fn serve_with(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        // The peer address, for what counts per source (the web view's failed logins).
+        let service = TowerToHyperService::new(
+            axum::Extension(axum::extract::ConnectInfo(peer)).layer(router.clone()),
+        );
         let http = http.clone();
         let watcher = graceful.watcher();
         let tls = options.tls.as_ref().map(|tls| tls.acceptor());
@@ -239,10 +243,16 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The router with the connection's [`axum::extract::ConnectInfo`] in every request.
+type PeerRouter =
+    <axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>> as tower::Layer<
+        axum::Router,
+    >>::Service;
+
 async fn serve_connection<S>(
     stream: S,
     http: &hyper::server::conn::http1::Builder,
-    service: TowerToHyperService<axum::Router>,
+    service: TowerToHyperService<PeerRouter>,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -1,5 +1,6 @@
 //! What every request handler shares.
 
+pub mod login_throttle;
 pub mod ratelimit;
 
 use std::sync::Arc;
@@ -58,6 +59,8 @@ struct Inner {
     max_body_bytes: usize,
     body_timeout: Duration,
     rate_limiter: Option<RateLimiter>,
+    metrics_public: std::sync::atomic::AtomicBool,
+    login_throttle: login_throttle::LoginThrottle,
 }
 
 impl AppState {
@@ -85,6 +88,8 @@ impl AppState {
                 max_body_bytes: limits.max_body_bytes,
                 body_timeout: limits.body_timeout,
                 rate_limiter: limits.rate_limit_per_minute.map(RateLimiter::new),
+                metrics_public: std::sync::atomic::AtomicBool::new(false),
+                login_throttle: login_throttle::LoginThrottle::default(),
             }),
         }
     }
@@ -136,6 +141,25 @@ impl AppState {
     /// The per-token limiter, if rate limiting is on.
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {
         self.inner.rate_limiter.as_ref()
+    }
+
+    /// Whether `/metrics` answers without a token (`--metrics-public`); off by default.
+    pub fn metrics_public(&self) -> bool {
+        self.inner
+            .metrics_public
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Serve `/metrics` without a token (or stop doing so).
+    pub fn set_metrics_public(&self, public: bool) {
+        self.inner
+            .metrics_public
+            .store(public, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The web view's failed logins per source address.
+    pub fn login_throttle(&self) -> &login_throttle::LoginThrottle {
+        &self.inner.login_throttle
     }
 }
 

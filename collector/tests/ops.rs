@@ -3,8 +3,9 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use common::*;
+use vigie_collector::TokenKind;
 use vigie_model::Status;
 
 #[tokio::test]
@@ -146,14 +147,56 @@ async fn a_declared_oversized_body_is_refused_before_it_is_sent() {
         .unwrap();
 }
 
+/// `/metrics` names every organization's exposed services: a scraper or viewer token reads
+/// it, nobody else unless the operator said `--metrics-public`.
 #[tokio::test]
-async fn metrics_need_no_token_and_are_text() {
+async fn metrics_need_a_scrape_or_viewer_token_and_are_text() {
     let c = TestCollector::new().await;
-    let (status, content_type, _) = c
-        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+    let (status, _) = c
+        .post(
+            Some(&c.agent),
+            body_of(&fixture_report(ORG, t0(), Status::Pass)),
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(status, StatusCode::CREATED);
+    let scraper = c
+        .store()
+        .create_token(TokenKind::Scraper, None, "prometheus")
+        .await
+        .unwrap();
+    assert!(scraper.starts_with("vgs_"), "{scraper}");
+    let scrape = |token: Option<String>| {
+        let mut request = Request::get("/metrics");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let (status, _, body) = c.send(scrape(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!String::from_utf8_lossy(&body).contains(ORG));
+    let (status, _, _) = c.send(scrape(Some(c.agent.clone()))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an agent reads no other org");
+    for token in [scraper.clone(), c.viewer.clone()] {
+        let (status, content_type, body) = c.send(scrape(Some(token))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+        assert!(String::from_utf8_lossy(&body).contains(ORG));
+    }
+    // A scraper token reads nothing else.
+    let (status, _) = c.get("/api/v1/orgs", Some(&scraper)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = c
+        .post(
+            Some(&scraper),
+            body_of(&fixture_report(ORG, t0(), Status::Pass)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    c.state.set_metrics_public(true);
+    let (status, _, _) = c.send(scrape(None)).await;
+    assert_eq!(status, StatusCode::OK, "--metrics-public");
 }
 
 /// The store's part of `/metrics` is cached: the ingest counters move at every scrape, and a

@@ -181,10 +181,38 @@ fn level_colours_are_the_matrix_palette() {
     }
 }
 
+/// The scrape config as an operator installs it: beside its rules and the scrape token file
+/// it names (promtool checks that the file exists). Without the file it is refused, so an
+/// operator who forgot the token hears it from promtool rather than from a silent target.
 #[test]
 fn promtool_accepts_the_scrape_config_and_the_rules() {
-    let out = promtool(&["check", "config", "prometheus.yml"]);
-    assert!(out.contains("SUCCESS"), "{out}");
+    let installed = tempfile::tempdir().unwrap();
+    for file in ["prometheus.yml", "alerts.yml"] {
+        std::fs::copy(root().join(file), installed.path().join(file)).unwrap();
+    }
+    let check = || {
+        Command::new("promtool")
+            .args(["check", "config", "prometheus.yml"])
+            .current_dir(installed.path())
+            .output()
+            .expect("promtool runs")
+    };
+    let missing = check();
+    assert!(!missing.status.success(), "the token file is required");
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("vigie-scrape.token"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    std::fs::write(installed.path().join("vigie-scrape.token"), "vgs_example\n").unwrap();
+    let ok = check();
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success() && out.contains("SUCCESS"), "{out}");
+    let config = std::fs::read_to_string(root().join("prometheus.yml")).unwrap();
+    assert!(
+        config.contains("type: Bearer") && config.contains("credentials_file: vigie-scrape.token"),
+        "Prometheus sends the scrape token"
+    );
     let out = promtool(&["check", "rules", "alerts.yml"]);
     assert!(out.contains("SUCCESS: 5 rules found"), "{out}");
 }

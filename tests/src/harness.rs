@@ -279,6 +279,13 @@ impl Collector {
             .trim()
             .to_owned()
     }
+
+    /// A new scrape token (reads `/metrics` only).
+    pub fn scraper_token(&self) -> String {
+        self.manage(&["scraper", "add", "--name", "e2e"])
+            .trim()
+            .to_owned()
+    }
 }
 
 /// Minimal blocking HTTP/1.1 GET on loopback, so the harness needs no HTTP client runtime.
@@ -360,7 +367,6 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(dir: &Path, scrape: SocketAddr, rule_files: &[PathBuf]) -> Prometheus {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
         let rules: Vec<String> = rule_files
             .iter()
             .map(|p| format!("  - {:?}\n", p.display().to_string()))
@@ -374,6 +380,13 @@ impl Prometheus {
             ),
         )
         .expect("write prometheus.yml");
+        Prometheus::start_with_config(dir, &config)
+    }
+
+    /// A Prometheus on a free port of 127.0.0.1 with the configuration file `config` (its
+    /// relative paths are read from the file's folder), its data in a folder of `dir`.
+    pub fn start_with_config(dir: &Path, config: &Path) -> Prometheus {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
         let process = Process::spawn(
             "prometheus",
             Command::new("prometheus")

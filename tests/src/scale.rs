@@ -257,6 +257,11 @@ impl CollectorProcess {
     pub fn agent_token(&self, org: &str, name: &str) -> String {
         self.manage_ok(&["agent", "add", "--org", org, "--name", name])
     }
+
+    /// A new scrape token (reads `/metrics` only).
+    pub fn scraper_token(&self, name: &str) -> String {
+        self.manage_ok(&["scraper", "add", "--name", name])
+    }
 }
 
 /// An HTTP answer: status, lower-cased header names with their values, body.

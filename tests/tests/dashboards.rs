@@ -226,13 +226,32 @@ fn every_dashboard_and_alert_query_returns_data_and_the_certificate_alert_fires(
         );
     }
 
+    // The shipped scrape config, as an operator installs it: beside alerts.yml and the token
+    // file of `vigie-collector scraper add`; only the target and the intervals differ.
     let prometheus_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prometheus_dir).unwrap();
-    let prometheus = Prometheus::start(
-        &prometheus_dir,
-        collector.addr,
-        &[repo_root().join("dashboards/alerts.yml")],
-    );
+    let shipped = std::fs::read_to_string(repo_root().join("dashboards/prometheus.yml")).unwrap();
+    assert!(shipped.contains("\"127.0.0.1:8080\"") && shipped.contains("60s"));
+    let config = prometheus_dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        shipped
+            .replace("\"127.0.0.1:8080\"", &format!("\"{}\"", collector.addr))
+            .replace("60s", "1s"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo_root().join("dashboards/alerts.yml"),
+        prometheus_dir.join("alerts.yml"),
+    )
+    .unwrap();
+    let scraper = collector.scraper_token();
+    std::fs::write(
+        prometheus_dir.join("vigie-scrape.token"),
+        format!("{scraper}\n"),
+    )
+    .unwrap();
+    let prometheus = Prometheus::start_with_config(&prometheus_dir, &config);
     // Enough scrapes for rate() over the 5-minute windows to have two samples.
     let scraped = harness::wait_until(Duration::from_secs(60), || {
         prometheus
@@ -327,4 +346,42 @@ fn every_dashboard_and_alert_query_returns_data_and_the_certificate_alert_fires(
         .map(|s| s["metric"]["agent"].as_str().unwrap())
         .collect();
     assert_eq!(agents, vec!["agent-org-c"]);
+}
+
+/// A Prometheus without the scrape token gets nothing: its target is down with the
+/// collector's 401, and no Vigie series reaches its database.
+#[test]
+fn a_prometheus_without_the_scrape_token_gets_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::start(dir.path());
+    let fixture = &fixtures()[0];
+    let token = collector.agent_token(fixture.org);
+    let (status, answer) = harness::http_post_json(
+        &collector.url("/api/v1/reports"),
+        Some(&token),
+        &report(fixture).to_string(),
+    )
+    .expect("collector answers");
+    assert!((200..300).contains(&status), "{status} {answer}");
+
+    let prometheus_dir = dir.path().join("prometheus");
+    std::fs::create_dir_all(&prometheus_dir).unwrap();
+    // The harness's own config: the same job, no `authorization` block.
+    let prometheus = Prometheus::start(&prometheus_dir, collector.addr, &[]);
+    let mut last_error = String::new();
+    let refused = harness::wait_until(Duration::from_secs(30), || {
+        let Ok(targets) = prometheus.api("/api/v1/targets") else {
+            return false;
+        };
+        let Some(target) = targets["activeTargets"].as_array().and_then(|t| t.first()) else {
+            return false;
+        };
+        last_error = target["lastError"].as_str().unwrap_or_default().to_owned();
+        target["health"] == "down" && last_error.contains("401")
+    });
+    assert!(refused, "the target is not down with a 401: {last_error:?}");
+    let up = prometheus.query("up{job=\"vigie-collector\"}").unwrap();
+    assert_eq!(up["result"][0]["value"][1], "0", "{up}");
+    let findings = prometheus.query("vigie_findings").unwrap();
+    assert_eq!(findings["result"], json!([]), "{findings}");
 }

@@ -211,7 +211,8 @@ fn full_pipeline(postgres: Option<PostgresServer>) {
     assert_eq!(stored, "1");
 
     // What the collector exposes to Prometheus.
-    let (status, metrics) = harness::http_get(&collector.url("/metrics"), None).unwrap();
+    let scraper = collector.scraper_token();
+    let (status, metrics) = harness::http_get(&collector.url("/metrics"), Some(&scraper)).unwrap();
     assert_eq!(status, 200);
     let check = |target: &TlsServer, check: &str| {
         metric_value(

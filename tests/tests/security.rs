@@ -300,7 +300,8 @@ fn requests_beyond_the_rate_limit_get_429_with_retry_after_per_token() {
         })
         .collect();
     assert_eq!(statuses, vec![201, 201, 201, 429]);
-    let metrics = scale::request(collector.addr, "GET", "/metrics", None, None).unwrap();
+    let scraper = collector.scraper_token("security");
+    let metrics = scale::request(collector.addr, "GET", "/metrics", Some(&scraper), None).unwrap();
     assert_eq!(
         harness::metric_value(
             &metrics.body,

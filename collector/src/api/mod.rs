@@ -29,7 +29,32 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .merge(web::routes())
         .fallback(ops::not_found)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            strict_transport_security,
+        ))
         .with_state(state)
+}
+
+/// One year, the usual value; no `includeSubDomains`, which would bind the collector's
+/// neighbours on its domain to HTTPS too.
+const HSTS: &str = "max-age=31536000";
+
+/// `Strict-Transport-Security` on every answer of a TLS listener: a browser that has seen
+/// it never again sends the session cookie or a token over plain HTTP to this host. Not on
+/// a plain listener (browsers ignore it there, and it could lock out a host that serves
+/// HTTP behind a proxy).
+async fn strict_transport_security(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if state.listener_tls() {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static(HSTS),
+        );
+    }
+    response
 }
 
 /// The principal of the request's bearer token; 401 if there is none or it is unknown.
@@ -62,6 +87,8 @@ async fn require_agent(state: &AppState, headers: &HeaderMap) -> Result<String, 
         Principal::Agent { org, .. } => Ok(org),
         Principal::Viewer { .. } => Err(ApiError::forbidden(
             "a viewer token cannot post reports; use an agent token from `vigie-collector agent add`",
+        )),        Principal::Scraper { .. } => Err(ApiError::forbidden(
+            "a scraper token can only read /metrics; use an agent token from `vigie-collector agent add`",
         )),
     }
 }
@@ -72,6 +99,21 @@ async fn require_viewer(state: &AppState, headers: &HeaderMap) -> Result<String,
         Principal::Viewer { name } => Ok(name),
         Principal::Agent { .. } => Err(ApiError::forbidden(
             "an agent token cannot read the API; use a viewer token from `vigie-collector viewer add`",
+        )),        Principal::Scraper { .. } => Err(ApiError::forbidden(
+            "a scraper token can only read /metrics; use a viewer token from `vigie-collector viewer add`",
+        )),
+    }
+}
+
+/// Whether the request may read `/metrics`: a scraper token, or a viewer token (a viewer
+/// already reads every organization through the API, so scraping shows it nothing new);
+/// 401 without a token, 403 for an agent token (an agent speaks for one organization and
+/// must not read the others').
+async fn require_scraper(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match authenticate(state, headers).await? {
+        Principal::Scraper { .. } | Principal::Viewer { .. } => Ok(()),
+        Principal::Agent { .. } => Err(ApiError::forbidden(
+            "an agent token cannot read /metrics; give Prometheus a token from `vigie-collector scraper add`",
         )),
     }
 }

@@ -1,7 +1,7 @@
 //! What operators and Prometheus call: health, readiness, metrics.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -21,8 +21,15 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Result<Response, Ap
 
 /// The Prometheus text format: the store's part from the cache while no report was stored
 /// since it was rendered (see [`crate::metrics::MetricsCache`]), the collector's own
-/// counters live.
-pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// counters live. It names every organization's exposed services and expiring certificates:
+/// a scraper or viewer token is needed unless the operator chose `--metrics-public`.
+pub(super) async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !state.metrics_public() {
+        super::require_scraper(&state, &headers).await?;
+    }
     // Read before rendering: a report stored during the render bumps it again, so the next
     // scrape renders anew rather than keeping a page that may lack it.
     let generation = state

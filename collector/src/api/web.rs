@@ -11,11 +11,17 @@
 //!
 //! Pages: `/ui/matrix` (sector aggregate, the committee's default), `/ui/orgs` (the list),
 //! `/ui/orgs/{org}` (one organization's column), each with `?lang=en|fr`.
+//!
+//! The forms defend themselves: a POST whose `Origin` (or, without one, `Referer`) is not
+//! the collector's own host is refused (403), failed logins are counted per source address
+//! ([`crate::state::login_throttle`]: the sixth within a minute is answered 429) and each
+//! one is written to the audit log with the address and the reason, never the token.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -115,18 +121,133 @@ pub(super) struct LoginForm {
     lang: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+/// The address failed logins count under: the TCP peer (behind a reverse proxy, the
+/// proxy), or `0.0.0.0` for a request without one (the router driven in process).
+fn source_address(extensions: &Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
+}
+
+/// Whether a form was posted from one of the collector's own pages: its `Origin`, or its
+/// `Referer` when a browser sent no `Origin`, names the host the request was sent to (and
+/// `https` when the listener speaks TLS). A request with neither is let through: it does
+/// not come from a browser page of another site (browsers send `Origin` on a cross-site
+/// POST), and the session cookie is `SameSite=Strict` besides.
+fn same_origin(headers: &HeaderMap, tls: bool) -> bool {
+    let claimed = match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(origin), _) => origin,
+        (None, Some(referer)) => referer,
+        (None, None) => return true,
+    };
+    let (Ok(claimed), Some(host)) = (
+        claimed.to_str(),
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    ) else {
+        return false;
+    };
+    // `Origin: null` (a sandboxed frame, a redirect across sites) has no `://`: refused.
+    let Some((scheme, rest)) = claimed.split_once("://") else {
+        return false;
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if !(scheme == "https" || (scheme == "http" && !tls)) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let strip = |a: &str| {
+        a.strip_suffix(default_port)
+            .unwrap_or(a)
+            .to_ascii_lowercase()
+    };
+    !authority.is_empty() && strip(authority) == strip(host.trim())
+}
+
+/// The answer to a form posted from another site.
+fn cross_origin(lang: Lang) -> Response {
+    html(
+        StatusCode::FORBIDDEN,
+        login_html(lang, Some("web.login.cross_origin")),
+    )
+}
+
+/// Counts a failed login from `address`, writes it to the audit log (the address and the
+/// reason; never the token) and answers with the login page and `message`.
+async fn login_failed(
+    state: &AppState,
+    address: IpAddr,
+    reason: &str,
+    status: StatusCode,
+    lang: Lang,
+    message: &str,
+) -> Response {
+    if state
+        .login_throttle()
+        .fail(address, std::time::Instant::now())
+    {
+        tracing::warn!(
+            %address,
+            failures = crate::state::login_throttle::MAX_FAILURES,
+            "web view: too many failed logins from this address; its logins are refused for a minute"
+        );
+    }
+    if let Err(error) = state
+        .store()
+        .audit(
+            AuditAction::LoginFailure,
+            "web",
+            &format!("address={address} reason={reason}"),
+        )
+        .await
+    {
+        // The refusal stands; only its trace is missing.
+        tracing::warn!(%error, %address, reason, "cannot write a failed web login to the audit log");
+    }
+    html(status, login_html(lang, Some(message)))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let lang = form
         .lang
         .as_deref()
         .and_then(|l| l.parse().ok())
         .unwrap_or(Lang::En);
+    if !same_origin(&headers, state.listener_tls()) {
+        return cross_origin(lang);
+    }
+    let address = source_address(&extensions);
+    // Before the token is looked at: during a lockout a right token is refused too.
+    if let Err(wait) = state
+        .login_throttle()
+        .check(address, std::time::Instant::now())
+    {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = html(
+            StatusCode::TOO_MANY_REQUESTS,
+            login_html(lang, Some("web.login.throttled")),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        return response;
+    }
     let token = form.token.trim();
     if token.is_empty() || token.len() > 256 {
-        return html(
+        return login_failed(
+            &state,
+            address,
+            "malformed",
             StatusCode::UNAUTHORIZED,
-            login_html(lang, Some("web.login.wrong")),
-        );
+            lang,
+            "web.login.wrong",
+        )
+        .await;
     }
     match state.store().authenticate(token).await {
         Ok(Some(Principal::Viewer { .. })) => {
@@ -145,14 +266,39 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
             }
             response
         }
-        Ok(Some(Principal::Agent { .. })) => html(
-            StatusCode::FORBIDDEN,
-            login_html(lang, Some("web.login.agent")),
-        ),
-        Ok(None) => html(
-            StatusCode::UNAUTHORIZED,
-            login_html(lang, Some("web.login.wrong")),
-        ),
+        Ok(Some(Principal::Agent { .. })) => {
+            login_failed(
+                &state,
+                address,
+                "agent_token",
+                StatusCode::FORBIDDEN,
+                lang,
+                "web.login.agent",
+            )
+            .await
+        }
+        Ok(Some(Principal::Scraper { .. })) => {
+            login_failed(
+                &state,
+                address,
+                "scraper_token",
+                StatusCode::FORBIDDEN,
+                lang,
+                "web.login.scraper",
+            )
+            .await
+        }
+        Ok(None) => {
+            login_failed(
+                &state,
+                address,
+                "unknown_token",
+                StatusCode::UNAUTHORIZED,
+                lang,
+                "web.login.wrong",
+            )
+            .await
+        }
         Err(error) => super::ApiError::unavailable(error).into_response(),
     }
 }
@@ -170,6 +316,9 @@ fn session_of(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !same_origin(&headers, state.listener_tls()) {
+        return cross_origin(Lang::En);
+    }
     if let Some(session) = session_of(&headers) {
         state.web_sessions().close(session);
     }
@@ -344,4 +493,89 @@ async fn org_list(
             nav = nav(lang, "/ui/orgs"),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_not_same_origin() {
+        use header::{HOST, ORIGIN, REFERER};
+        let host = (HOST, "vigie.example:8443");
+        let same = |pairs: &[(header::HeaderName, &str)], tls| same_origin(&headers(pairs), tls);
+        assert!(
+            same(std::slice::from_ref(&host), true),
+            "no Origin nor Referer"
+        );
+        assert!(same(
+            &[host.clone(), (ORIGIN, "https://vigie.example:8443")],
+            true
+        ));
+        assert!(same(
+            &[host.clone(), (ORIGIN, "https://VIGIE.example:8443")],
+            true
+        ));
+        assert!(!same(
+            &[host.clone(), (ORIGIN, "https://evil.example")],
+            true
+        ));
+        assert!(
+            !same(&[host.clone(), (ORIGIN, "http://vigie.example:8443")], true),
+            "TLS listener, http page"
+        );
+        assert!(!same(&[host.clone(), (ORIGIN, "null")], true));
+        assert!(
+            !same(&[(ORIGIN, "https://vigie.example:8443")], true),
+            "no Host"
+        );
+        assert!(same(
+            &[
+                host.clone(),
+                (REFERER, "https://vigie.example:8443/ui/login?lang=fr")
+            ],
+            true
+        ));
+        assert!(!same(
+            &[
+                host.clone(),
+                (REFERER, "https://vigie.example:8443.evil.example/ui")
+            ],
+            true
+        ));
+        assert!(!same(
+            &[
+                host.clone(),
+                (REFERER, "https://evil.example/?vigie.example:8443")
+            ],
+            true
+        ));
+        // Default ports, and a plain listener behind a TLS proxy.
+        assert!(same(
+            &[
+                (HOST, "vigie.example"),
+                (ORIGIN, "https://vigie.example:443")
+            ],
+            false
+        ));
+        assert!(same(
+            &[
+                (HOST, "vigie.example:443"),
+                (ORIGIN, "https://vigie.example")
+            ],
+            false
+        ));
+        assert!(same(
+            &[(HOST, "127.0.0.1:8080"), (ORIGIN, "http://127.0.0.1:8080")],
+            false
+        ));
+    }
 }

@@ -19,6 +19,8 @@ pub enum AuditAction {
     TokenRevoke,
     /// The capability matrix was exported (CLI or API).
     MatrixExport,
+    /// A sign-in to the web view failed (never the token given: the source address and why).
+    LoginFailure,
 }
 
 impl AuditAction {
@@ -28,6 +30,7 @@ impl AuditAction {
             AuditAction::TokenCreate => "token.create",
             AuditAction::TokenRevoke => "token.revoke",
             AuditAction::MatrixExport => "matrix.export",
+            AuditAction::LoginFailure => "login.failure",
         }
     }
 }

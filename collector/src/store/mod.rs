@@ -118,7 +118,7 @@ pub enum StoreError {
     InvalidOrg(String),
     #[error("organization `{0}` is not known to this collector; check the id, or create it with `vigie-collector agent add --org {0}`")]
     UnknownOrg(String),
-    #[error("an agent token needs an organization and a viewer token must not have one")]
+    #[error("an agent token needs an organization and a viewer or scrape token must not have one")]
     TokenOrg,
     #[error("token name is empty or longer than 128 characters")]
     InvalidName,
@@ -635,7 +635,7 @@ impl Store {
             (TokenKind::Agent, Some(org)) if !vigie_model::validate::is_valid_org(org) => {
                 return Err(StoreError::InvalidOrg(org.chars().take(64).collect()))
             }
-            (TokenKind::Agent, Some(_)) | (TokenKind::Viewer, None) => {}
+            (TokenKind::Agent, Some(_)) | (TokenKind::Viewer | TokenKind::Scraper, None) => {}
             _ => return Err(StoreError::TokenOrg),
         }
         if name.trim().is_empty() || name.chars().count() > 128 {

@@ -79,6 +79,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "report_compression",
         include_str!("../../migrations/postgres/0009_report_compression.sql"),
     ),
+    (
+        10,
+        "scraper_tokens",
+        include_str!("../../migrations/postgres/0010_scraper_tokens.sql"),
+    ),
 ];
 
 /// Connections held at most by one collector. PostgreSQL's default `max_connections` is
@@ -316,6 +321,7 @@ impl PgStore {
         match (TokenKind::from_stored(&kind), org) {
             (Some(TokenKind::Agent), Some(org)) => Ok(Some(Principal::Agent { org, name })),
             (Some(TokenKind::Viewer), None) => Ok(Some(Principal::Viewer { name })),
+            (Some(TokenKind::Scraper), None) => Ok(Some(Principal::Scraper { name })),
             _ => Err(StoreError::Corrupt {
                 column: "tokens.kind",
                 value: kind,

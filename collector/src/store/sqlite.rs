@@ -63,6 +63,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "report_compression",
         include_str!("../../migrations/0009_report_compression.sql"),
     ),
+    (
+        10,
+        "scraper_tokens",
+        include_str!("../../migrations/0010_scraper_tokens.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
@@ -283,6 +288,7 @@ pub(super) fn find_token(
     match (TokenKind::from_stored(&kind), org) {
         (Some(TokenKind::Agent), Some(org)) => Ok(Some(Principal::Agent { org, name })),
         (Some(TokenKind::Viewer), None) => Ok(Some(Principal::Viewer { name })),
+        (Some(TokenKind::Scraper), None) => Ok(Some(Principal::Scraper { name })),
         _ => Err(StoreError::Corrupt {
             column: "tokens.kind",
             value: kind,

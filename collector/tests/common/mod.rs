@@ -362,10 +362,15 @@ impl TestCollector {
         (status, json(&body))
     }
 
-    /// The `/metrics` page.
+    /// The `/metrics` page, read with the viewer token (viewers may scrape).
     pub async fn metrics(&self) -> String {
         let (status, content_type, body) = self
-            .send(Request::get("/metrics").body(Body::empty()).unwrap())
+            .send(
+                Request::get("/metrics")
+                    .header(header::AUTHORIZATION, format!("Bearer {}", self.viewer))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
         assert!(

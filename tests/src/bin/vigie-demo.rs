@@ -140,8 +140,9 @@ fn demo() -> Result<(), String> {
         ));
     }
 
-    let (_, metrics) =
-        harness::http_get(&collector.url("/metrics"), None).ok_or("cannot read /metrics")?;
+    let scraper = collector.scraper_token();
+    let (_, metrics) = harness::http_get(&collector.url("/metrics"), Some(&scraper))
+        .ok_or("cannot read /metrics")?;
     let count = |status: &str| -> f64 {
         metrics
             .lines()
@@ -160,7 +161,9 @@ fn demo() -> Result<(), String> {
         count("error")
     );
     println!("\nTry it:");
-    println!("  curl -s http://{addr}/metrics | grep '^vigie_'");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {scraper}' http://{addr}/metrics | grep '^vigie_'"
+    );
     println!("  curl -s -H 'Authorization: Bearer {viewer}' http://{addr}/api/v1/orgs");
     println!("  curl -s -H 'Authorization: Bearer {viewer}' http://{addr}/api/v1/orgs/{ORG}");
     println!("\nPress Ctrl-C to stop everything.");

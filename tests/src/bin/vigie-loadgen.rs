@@ -197,7 +197,8 @@ fn main() {
     }
     // What Prometheus would scrape from this collector now.
     let asked = Instant::now();
-    match scale::request(collector.addr, "GET", "/metrics", None, None) {
+    let scraper = collector.scraper_token("loadgen");
+    match scale::request(collector.addr, "GET", "/metrics", Some(&scraper), None) {
         Ok(answer) => println!(
             "/metrics: {} series, {:.1} MiB, answered in {:.0} ms",
             answer

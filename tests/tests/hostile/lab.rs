@@ -32,7 +32,7 @@ impl Lab {
     pub fn start(backend: Backend, extra: &[&str]) -> Lab {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let mut flags: Vec<&str> = Vec::new();
-        if !extra.iter().any(|f| *f == "--rate-limit") {
+        if !extra.contains(&"--rate-limit") {
             flags.extend(["--rate-limit", "0"]);
         }
         flags.extend_from_slice(extra);
@@ -68,5 +68,14 @@ impl Lab {
     /// A new viewer token.
     pub fn viewer_token(&self, name: &str) -> String {
         self.collector.manage_ok(&["viewer", "add", "--name", name])
+    }
+}
+
+impl Lab {
+    /// `/metrics` as Prometheus reads it, with a new scrape token (`/metrics` needs one).
+    pub fn scrape(&self) -> vigie_tests::scale::Answer {
+        let token = self.collector.scraper_token("hostile-lab");
+        vigie_tests::scale::request(self.collector.addr, "GET", "/metrics", Some(&token), None)
+            .expect("the collector answers /metrics")
     }
 }
