@@ -36,9 +36,9 @@ pub fn latest(received_at: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{field} {} is outside the accepted range {} to {} (the collector's time plus {} hours); check the agent machine's clock",
-    text(*value),
-    text(*earliest),
-    text(*latest),
+    text(*value, SecondsFormat::AutoSi),
+    text(*earliest, SecondsFormat::Secs),
+    text(*latest, SecondsFormat::Secs),
     MAX_CLOCK_SKEW.num_hours()
 )]
 pub struct TimeOutOfRange {
@@ -49,8 +49,9 @@ pub struct TimeOutOfRange {
     pub latest: DateTime<Utc>,
 }
 
-fn text(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+/// The value as sent (to its nanosecond), the range to the second.
+fn text(time: DateTime<Utc>, format: SecondsFormat) -> String {
+    time.to_rfc3339_opts(format, true)
 }
 
 /// Checks every instant the agent's clock gave the report against the range accepted for a
