@@ -7,12 +7,14 @@
 //! - [`i18n`]: every user-facing text in English and French, one file per language;
 //! - [`validate`]: the semantic rules a report must satisfy beyond its JSON shape;
 //! - [`schema`]: the JSON Schema generated from the types;
+//! - [`timestamps`]: the instants a collector accepts, relative to when it received the report;
 //! - [`verdict`]: a language-free verdict, rendered into a finding.
 
 pub mod catalogue;
 pub mod i18n;
 pub mod report;
 pub mod schema;
+pub mod timestamps;
 pub mod validate;
 pub mod verdict;
 

@@ -73,6 +73,8 @@ async fn ingest(
     })?;
     vigie_model::validate::validate(&report)
         .map_err(|e| ApiError::invalid_report(format!("invalid report: {e}")))?;
+    let received_at = Utc::now();
+    check_times(&report, received_at)?;
     if report.org != token_org {
         return Err(ApiError::org_mismatch(format!(
             "the report is for organization `{}` but this agent token belongs to `{token_org}`; fix `org` in the agent's config or use that organization's token",
@@ -81,7 +83,7 @@ async fn ingest(
     }
 
     let report_id = report.report_id;
-    let incoming = IncomingReport::new(report, body, Utc::now()).map_err(ApiError::internal)?;
+    let incoming = IncomingReport::new(report, body, received_at).map_err(ApiError::internal)?;
     let outcome = state.store().ingest(incoming).await.map_err(|error| {
         // A locked, read-only or unreachable database is the store being away (503,
         // retried by the agent); anything else is a fault of ours (500).
@@ -104,6 +106,14 @@ async fn ingest(
             "report {report_id} is already stored with a different content; a new report needs a new report_id"
         ))),
     }
+}
+
+/// 422 for a report whose clock is off by more than the store can sort (see
+/// [`vigie_model::timestamps`]): checked here, against the instant of reception, so that
+/// stored reports (and test fixtures written to the store directly) keep their dates.
+fn check_times(report: &Report, received_at: chrono::DateTime<Utc>) -> Result<(), ApiError> {
+    vigie_model::timestamps::check(report, received_at)
+        .map_err(|e| ApiError::invalid_report(format!("invalid report: {e}")))
 }
 
 fn ack(report_id: uuid::Uuid, received_at: String) -> serde_json::Value {

@@ -11,6 +11,7 @@
 
 pub mod audit;
 mod canonical;
+mod decode;
 mod evidence;
 pub mod orgmeta;
 mod plan;
@@ -465,6 +466,16 @@ pub(crate) type PendingIngest = (IncomingReport, tokio::sync::oneshot::Sender<In
 /// request's thread, not on the single writer's (freeing them was a tenth of its time).
 pub(crate) type IngestAnswer = (Result<IngestOutcome, StoreError>, IncomingReport);
 
+/// What readiness reads, in both dialects: whether each table or view that `/metrics`, the
+/// matrix and the read API read has a row. Each `EXISTS` stops at its first row, so the
+/// query costs the same on an empty database and on a sector's, as often as probes call it;
+/// what it proves is that those reads are allowed and answer. Rows the readers cannot parse
+/// do not fail it: the readers skip them (see `decode`).
+const READINESS_READ: &str = "SELECT EXISTS (SELECT 1 FROM orgs), EXISTS (SELECT 1 FROM agents),
+     EXISTS (SELECT 1 FROM current_latest), EXISTS (SELECT 1 FROM current_tls_certificates),
+     EXISTS (SELECT 1 FROM transitions), EXISTS (SELECT 1 FROM assessments),
+     EXISTS (SELECT 1 FROM reports)";
+
 /// Reports stored in one transaction at most.
 const MAX_BATCH: usize = 16;
 
@@ -789,14 +800,19 @@ impl Store {
 
     /// Succeeds if the store answers a query, both on the open connection and on a new one
     /// to the same file: a database file deleted or replaced under a running collector
-    /// would otherwise go unnoticed while writes land in an unlinked file.
+    /// would otherwise go unnoticed while writes land in an unlinked file. It also reads
+    /// every table the read paths read ([`READINESS_READ`]): a database that takes writes
+    /// but whose reads fail (a table gone, a privilege revoked) is not ready either.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let store = match &self.backend {
             Backend::Sqlite(store) => store,
             Backend::Postgres(pg) => return pg.ping().await,
         };
-        self.with_connection(|c| sqlite::schema_version(c).map(drop))
-            .await?;
+        self.with_connection(|c| {
+            sqlite::schema_version(c)?;
+            sqlite::readiness_read(c)
+        })
+        .await?;
         let path = Arc::clone(&store.path);
         tokio::task::spawn_blocking(move || sqlite::ping_file(&path)).await?
     }

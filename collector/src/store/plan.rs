@@ -11,7 +11,46 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use super::IncomingReport;
+
+/// Whether a stored time (`agents.last_report_at`, `latest.observed_at`, as text) is later
+/// than `incoming`'s `finished_at`: the rule that says which report is an agent's newest.
+///
+/// Compared as times, not as text (`+10000-…` sorts before `9999-…` as text). A stored
+/// time that cannot be parsed, or that lies beyond what ingest accepts now (the time
+/// received plus [`vigie_model::timestamps::MAX_CLOCK_SKEW`]), cannot be a real instant:
+/// only a collector older than that bound stored it, from an agent whose clock was wrong.
+/// It counts as older than any report, so that the next honest report becomes current and
+/// overwrites it: otherwise every later report of the agent would be "late" for ever, and
+/// the agent-silent alert, which reads that time, could never fire.
+pub(super) fn stored_is_newer(stored: &str, incoming: &IncomingReport) -> bool {
+    let Ok(stored_at) = DateTime::parse_from_rfc3339(stored) else {
+        tracing::warn!(
+            stored = ?stored.chars().take(64).collect::<String>(),
+            report_id = %incoming.report().report_id,
+            "an unreadable newest-report time is stored for this agent or verdict; the report replaces it"
+        );
+        return false;
+    };
+    let stored_at = stored_at.with_timezone(&Utc);
+    if stored_at > vigie_model::timestamps::latest(incoming.received_at) {
+        tracing::warn!(
+            stored = %stored,
+            report_id = %incoming.report().report_id,
+            "a newest-report time in the future is stored for this agent or verdict (an older collector accepted it); the report replaces it"
+        );
+        return false;
+    }
+    stored_at > incoming.report().finished_at
+}
+
+/// Whether `incoming` arrives late: its agent's newest stored report (`last_report_at`, if
+/// any) finished after it. A late report is kept but changes nothing newer.
+pub(super) fn is_late(last_report_at: Option<&str>, incoming: &IncomingReport) -> bool {
+    last_report_at.is_some_and(|stored| stored_is_newer(stored, incoming))
+}
 
 /// `(target, check_id)`: a row of `latest` within one organization.
 pub(super) type Key = (String, String);
@@ -199,7 +238,7 @@ pub(super) fn plan_with(
             continue;
         };
         // Another agent's verdict observed after this report finished is newer: keep it.
-        if previous.observed_at.as_str() > finished_at {
+        if stored_is_newer(&previous.observed_at, incoming) {
             continue;
         }
         previous.seen = true;
@@ -295,6 +334,10 @@ mod tests {
         }
     }
 
+    /// Before and after the test report's finished_at (2026-11-22T10:00:04Z).
+    const BEFORE: &str = "2026-11-22T10:00:00.000000000Z";
+    const AFTER: &str = "2026-11-22T10:00:05.000000000Z";
+
     fn key(target: &str, check: &str) -> Key {
         (target.to_owned(), check.to_owned())
     }
@@ -314,9 +357,18 @@ mod tests {
             ("t2", "tls.protocol.tls1_0", "fail"),
         ]);
         let rows = rows(vec![
-            (key("t1", "tls.protocol.tls1_0"), stored("pass", true, "0")),
-            (key("t2", "tls.protocol.tls1_0"), stored("pass", true, "0")),
-            (key("t3", "tls.protocol.tls1_0"), stored("pass", true, "0")),
+            (
+                key("t1", "tls.protocol.tls1_0"),
+                stored("pass", true, BEFORE),
+            ),
+            (
+                key("t2", "tls.protocol.tls1_0"),
+                stored("pass", true, BEFORE),
+            ),
+            (
+                key("t3", "tls.protocol.tls1_0"),
+                stored("pass", true, BEFORE),
+            ),
         ]);
         let plan = plan_with(&r, "1", rows, None);
         assert_eq!(plan.writes.len(), 1);
@@ -335,9 +387,15 @@ mod tests {
         ]);
         let rows = rows(vec![
             // The same verdict, but another agent's (or retired): taken over, no transition.
-            (key("t1", "tls.protocol.tls1_0"), stored("pass", false, "0")),
+            (
+                key("t1", "tls.protocol.tls1_0"),
+                stored("pass", false, BEFORE),
+            ),
             // Another agent's verdict observed after this report: kept.
-            (key("t2", "tls.protocol.tls1_0"), stored("fail", false, "2")),
+            (
+                key("t2", "tls.protocol.tls1_0"),
+                stored("fail", false, AFTER),
+            ),
         ]);
         let plan = plan_with(&r, "1", rows, None);
         assert_eq!(plan.writes.len(), 1);
@@ -375,7 +433,7 @@ mod tests {
         // t1 was matched, so it is absent from the stored rows.
         let rows = rows(vec![(
             key("t2", "tls.protocol.tls1_0"),
-            stored("pass", true, "0"),
+            stored("pass", true, BEFORE),
         )]);
         let plan = plan_with(&r, "1", rows, Some(&unchanged));
         assert_eq!(
@@ -384,6 +442,32 @@ mod tests {
         );
         assert!(plan.retire.is_empty());
         assert_eq!(plan.transitions.len(), 2);
+    }
+
+    #[test]
+    fn the_newest_report_is_told_by_time_and_an_absurd_stored_time_does_not_count() {
+        let r = report(&[]);
+        // Finished 2026-11-22T10:00:04Z, received now.
+        assert!(!is_late(None, &r));
+        assert!(!is_late(Some(BEFORE), &r));
+        assert!(is_late(Some(AFTER), &r));
+        // Stored by a collector without the ingest bound: in the far future, or in a form
+        // that sorts before every honest time as text.
+        assert!(!is_late(Some("9999-12-31T00:00:00.000000000Z"), &r));
+        assert!(!is_late(Some("+10000-01-01T00:00:00.000000000Z"), &r));
+        assert!(!is_late(Some("not a time"), &r));
+        // A verdict of another agent observed later is kept, unless its time is absurd.
+        let row = |observed_at| {
+            rows(vec![(
+                key("t1", "tls.protocol.tls1_0"),
+                stored("fail", false, observed_at),
+            )])
+        };
+        let r = report(&[("t1", "tls.protocol.tls1_0", "pass")]);
+        assert!(plan_with(&r, "1", row(AFTER), None).writes.is_empty());
+        let far = plan_with(&r, "1", row("9999-12-31T00:00:00.000000000Z"), None);
+        assert_eq!(far.writes.len(), 1);
+        assert_eq!(far.transitions.len(), 1);
     }
 
     #[test]

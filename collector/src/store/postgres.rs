@@ -23,8 +23,12 @@ use vigie_matrix::{Answer, FindingFact};
 use vigie_model::{Status, TlsProbeResult};
 
 use super::audit::{fingerprint, AuditAction, AuditEntry, AuditRecord};
+use super::decode;
 use super::plan;
-use super::sqlite::{parse_evidence, parse_severity, parse_status, parse_time, time_text};
+use super::sqlite::{
+    certificate_time_text, latest_values, parse_date, parse_evidence, parse_severity, parse_status,
+    parse_time, time_text, transition_values,
+};
 use super::{
     AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MatrixState,
     MetricsSnapshot, OrgDetail, OrgSummary, PastLevels, StoreError, TlsCertificateRow,
@@ -238,13 +242,17 @@ impl PgStore {
         version_in(&tx).await
     }
 
-    /// Ready means a write could be done now: a new transaction that takes a row lock.
+    /// Ready means a write could be done now (a new transaction that takes a row lock) and
+    /// the read paths' tables can be read (see [`super::READINESS_READ`]).
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client
             .transaction()
             .await
             .map_err(pg("starting the readiness check"))?;
+        tx.query_one(super::READINESS_READ, &[])
+            .await
+            .map_err(pg("reading the tables for the readiness check"))?;
         tx.execute(
             "SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1 FOR UPDATE",
             &[],
@@ -345,10 +353,11 @@ impl PgStore {
             .transaction()
             .await
             .map_err(pg("starting the ingest transaction"))?;
-        // The statements up to the agent's update go in one round trip, run in this order:
-        // the organization's lock, the report, the agent's newest report and current rows
-        // (read before the update), and the update itself. If the report is already stored,
-        // all of it is rolled back below.
+        // The first statements go in one round trip, run in this order: the organization's
+        // lock, the report, the agent's newest report and current rows. If the report is
+        // already stored, all of it is rolled back below. The agent's update waits for the
+        // newest report's time: whether this report is late is decided in Rust, as times
+        // (`plan::is_late`), and the update goes with the writes of the latest state.
         let lock = cached(&tx, "SELECT pg_advisory_xact_lock(hashtext($1))").await?;
         let insert = cached(
             &tx,
@@ -378,8 +387,7 @@ impl PgStore {
                  hostname = excluded.hostname,
                  version = excluded.version,
                  last_report_at = excluded.last_report_at,
-                 last_report_id = excluded.last_report_id
-             WHERE excluded.last_report_at >= agents.last_report_at",
+                 last_report_id = excluded.last_report_id",
         )
         .await?;
         let started_at = time_text(report.started_at);
@@ -403,7 +411,7 @@ impl PgStore {
             &report_id,
         ];
         // Each statement keeps its own context: the first to fail is the one reported.
-        let (_, inserted, newest, mine, _) = tokio::try_join!(
+        let (_, inserted, newest, mine) = tokio::try_join!(
             async {
                 tx.execute(&lock, &[&org])
                     .await
@@ -423,11 +431,6 @@ impl PgStore {
                 tx.query(&mine, agent_key)
                     .await
                     .map_err(pg("reading the agent's latest state"))
-            },
-            async {
-                tx.execute(&agent_update, agent_params)
-                    .await
-                    .map_err(pg("recording the agent"))
             },
         )?;
         if inserted.is_none() {
@@ -461,9 +464,8 @@ impl PgStore {
             Some(row) => Some((row.col(0)?, row.col(1)?)),
             None => None,
         };
-        let late = newest
-            .as_ref()
-            .is_some_and(|(last_report_at, _)| *last_report_at > finished_at);
+        // Decided as times (see `plan::is_late`), under the organization's lock.
+        let late = plan::is_late(newest.as_ref().map(|(at, _)| at.as_str()), incoming);
         let mut stored = plan::StoredRows::default();
         let mut unchanged = plan::Unchanged::new(incoming);
         for row in &mine {
@@ -610,7 +612,8 @@ impl PgStore {
             ];
             let retire_params: &Params =
                 &[&org, &retired_targets, &retired_checks, &last_id, &last_at];
-            // Pipelined: the three statements go in one round trip, run in this order.
+            // Pipelined: the four statements go in one round trip, run in this order.
+            let record_agent = async { tx.execute(&agent_update, agent_params).await };
             let record_history = async {
                 if ht.is_empty() {
                     return Ok(0);
@@ -629,8 +632,8 @@ impl PgStore {
                 }
                 tx.execute(&retire, retire_params).await
             };
-            tokio::try_join!(record_history, write_rows, retire_rows)
-                .map_err(pg("updating the latest state"))?;
+            tokio::try_join!(record_agent, record_history, write_rows, retire_rows)
+                .map_err(pg("updating the agent and its latest state"))?;
         }
 
         for observation in &report.observations.tls {
@@ -655,7 +658,7 @@ impl PgStore {
                 &[
                     &org,
                     &observation.target,
-                    &time_text(leaf.not_after),
+                    &certificate_time_text(leaf.not_after),
                     &time_text(observation.observed_at),
                     &report_id,
                 ],
@@ -708,7 +711,9 @@ impl PgStore {
                 (row.col(0)?, row.col(1)?, row.col(2)?);
             if let Some(i) = index(&summaries, &org) {
                 summaries[i].agents = u64::try_from(agents).unwrap_or(0);
-                summaries[i].last_report_at = Some(parse_time("agents.last_report_at", &last)?);
+                summaries[i].last_report_at = decode::row("agents", &org, || {
+                    parse_time("agents.last_report_at", &last)
+                })?;
             }
         }
         for (org, status, severity, count) in finding_counts(&tx).await? {
@@ -740,12 +745,18 @@ impl PgStore {
             .await
             .map_err(pg("listing agents"))?
         {
-            let last: String = row.col(3)?;
+            let (id, last): (String, String) = (row.col(0)?, row.col(3)?);
+            let Some(last_report_at) = decode::row("agents", &(org, &id), || {
+                parse_time("agents.last_report_at", &last)
+            })?
+            else {
+                continue;
+            };
             agents.push(AgentRow {
-                id: row.col(0)?,
+                id,
                 hostname: row.col(1)?,
                 version: row.col(2)?,
-                last_report_at: parse_time("agents.last_report_at", &last)?,
+                last_report_at,
             });
         }
         let mut findings = Vec::new();
@@ -772,20 +783,25 @@ impl PgStore {
                 row.col(8)?,
                 row.col(9)?,
             );
+            let (check, target): (String, String) = (row.col(0)?, row.col(1)?);
+            let Some((status, severity, evidence, observed_at, since)) =
+                decode::row("latest", &(org, &target, &check), || {
+                    latest_values(&status, &severity, &evidence, &observed, &since)
+                })?
+            else {
+                continue;
+            };
             findings.push(LatestFinding {
-                check: row.col(0)?,
-                target: row.col(1)?,
-                status: parse_status("latest.status", &status)?,
-                severity: parse_severity("latest.severity", &severity)?,
+                check,
+                target,
+                status,
+                severity,
                 summary: row.col(4)?,
                 remediation: row.col(5)?,
-                evidence: serde_json::from_str(&evidence).map_err(|_| StoreError::Corrupt {
-                    column: "latest.evidence",
-                    value: evidence.chars().take(64).collect(),
-                })?,
+                evidence,
                 report_id: row.col(7)?,
-                observed_at: parse_time("latest.observed_at", &observed)?,
-                since: parse_time("latest.since", &since)?,
+                observed_at,
+                since,
             });
         }
         let tls_certificates = tls_rows(&tx, Some(org))
@@ -818,12 +834,15 @@ impl PgStore {
             .await
             .map_err(pg("listing agents"))?
         {
-            let last: String = row.col(2)?;
-            agents.push((
-                row.col(0)?,
-                row.col(1)?,
-                parse_time("agents.last_report_at", &last)?,
-            ));
+            let (org, agent, last): (String, String, String) =
+                (row.col(0)?, row.col(1)?, row.col(2)?);
+            let Some(last) = decode::row("agents", &(&org, &agent), || {
+                parse_time("agents.last_report_at", &last)
+            })?
+            else {
+                continue;
+            };
+            agents.push((org, agent, last));
         }
         let mut checks = Vec::new();
         for row in tx
@@ -835,13 +854,15 @@ impl PgStore {
             .await
             .map_err(pg("listing checks"))?
         {
-            let status: String = row.col(3)?;
-            checks.push((
-                row.col(0)?,
-                row.col(1)?,
-                row.col(2)?,
-                parse_status("latest.status", &status)?,
-            ));
+            let (org, target, check, status): (String, String, String, String) =
+                (row.col(0)?, row.col(1)?, row.col(2)?, row.col(3)?);
+            let Some(status) = decode::row("latest", &(&org, &target, &check), || {
+                parse_status("latest.status", &status)
+            })?
+            else {
+                continue;
+            };
+            checks.push((org, target, check, status));
         }
         let finding_counts = finding_counts(&tx).await?;
         let tls_not_after = tls_rows(&tx, None)
@@ -866,14 +887,34 @@ impl PgStore {
             if !crate::family_metrics::wanted(&check) {
                 continue;
             }
-            let (status, severity, evidence): (String, String, String) =
-                (row.col(3)?, row.col(4)?, row.col(5)?);
+            let (org, target, status, severity, evidence): (
+                String,
+                String,
+                String,
+                String,
+                String,
+            ) = (
+                row.col(0)?,
+                row.col(1)?,
+                row.col(3)?,
+                row.col(4)?,
+                row.col(5)?,
+            );
+            let Some((status, severity)) = decode::row("latest", &(&org, &target, &check), || {
+                Ok((
+                    parse_status("latest.status", &status)?,
+                    parse_severity("latest.severity", &severity)?,
+                ))
+            })?
+            else {
+                continue;
+            };
             family.push(crate::family_metrics::LatestFinding {
-                org: row.col(0)?,
-                target: row.col(1)?,
+                org,
+                target,
                 check,
-                status: parse_status("latest.status", &status)?,
-                severity: parse_severity("latest.severity", &severity)?,
+                status,
+                severity,
                 // Evidence only refines a gauge; unreadable evidence must not hide the verdict.
                 evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
             });
@@ -908,16 +949,38 @@ impl PgStore {
             let Some(check) = vigie_model::Check::from_id(&check) else {
                 continue;
             };
-            let (status, evidence, observed): (String, String, String) =
-                (row.col(3)?, row.col(4)?, row.col(5)?);
-            findings.push((
+            let (org, target, status, evidence, observed): (
+                String,
+                String,
+                String,
+                String,
+                String,
+            ) = (
                 row.col(0)?,
+                row.col(1)?,
+                row.col(3)?,
+                row.col(4)?,
+                row.col(5)?,
+            );
+            let Some((status, evidence, observed_at)) =
+                decode::row("latest", &(&org, &target, check), || {
+                    Ok((
+                        parse_status("latest.status", &status)?,
+                        parse_evidence("latest.evidence", &evidence)?,
+                        parse_time("latest.observed_at", &observed)?,
+                    ))
+                })?
+            else {
+                continue;
+            };
+            findings.push((
+                org,
                 FindingFact {
                     check,
-                    target: row.col(1)?,
-                    status: parse_status("latest.status", &status)?,
-                    evidence: parse_evidence("latest.evidence", &evidence)?,
-                    observed_at: parse_time("latest.observed_at", &observed)?,
+                    target,
+                    status,
+                    evidence,
+                    observed_at,
                 },
             ));
         }
@@ -992,14 +1055,24 @@ impl PgStore {
                 })
                 .map(|f| f.evidence.clone())
                 .unwrap_or_default();
+            let Some((status, observed_at)) =
+                decode::row("transitions", &(&org, &target, &check, &changed_at), || {
+                    Ok((
+                        parse_status("transitions.to_status", &status)?,
+                        parse_time("transitions.at", &changed_at)?,
+                    ))
+                })?
+            else {
+                continue;
+            };
             findings.push((
                 org,
                 FindingFact {
                     check: check_known,
                     target,
-                    status: parse_status("transitions.to_status", &status)?,
+                    status,
                     evidence,
-                    observed_at: parse_time("transitions.at", &changed_at)?,
+                    observed_at,
                 },
             ));
         }
@@ -1163,13 +1236,14 @@ impl PgStore {
         {
             let (from, to, at): (Option<String>, String, String) =
                 (row.col(0)?, row.col(1)?, row.col(2)?);
-            out.push((
-                from.map(|f| parse_status("transitions.from_status", &f))
-                    .transpose()?,
-                parse_status("transitions.to_status", &to)?,
-                parse_time("transitions.at", &at)?,
-                row.col(3)?,
-            ));
+            let Some((from, to, at)) =
+                decode::row("transitions", &(org, target, check, &at), || {
+                    transition_values(from.as_deref(), &to, &at)
+                })?
+            else {
+                continue;
+            };
+            out.push((from, to, at, row.col(3)?));
         }
         Ok(out)
     }
@@ -1548,12 +1622,16 @@ async fn finding_counts(
     {
         let (org, status, severity, count): (String, String, String, i64) =
             (row.col(0)?, row.col(1)?, row.col(2)?, row.col(3)?);
-        counts.push((
-            org,
-            parse_status("latest.status", &status)?,
-            parse_severity("latest.severity", &severity)?,
-            u64::try_from(count).unwrap_or(0),
-        ));
+        let Some((status, severity)) = decode::row("latest", &(&org, &status, &severity), || {
+            Ok((
+                parse_status("latest.status", &status)?,
+                parse_severity("latest.severity", &severity)?,
+            ))
+        })?
+        else {
+            continue;
+        };
+        counts.push((org, status, severity, u64::try_from(count).unwrap_or(0)));
     }
     Ok(counts)
 }
@@ -1574,13 +1652,19 @@ async fn tls_rows(
         .await
         .map_err(pg("listing certificates"))?
     {
-        let (not_after, observed): (String, String) = (row.col(2)?, row.col(3)?);
-        out.push((
-            row.col(0)?,
-            row.col(1)?,
-            parse_time("tls_certificates.not_after", &not_after)?,
-            parse_time("tls_certificates.observed_at", &observed)?,
-        ));
+        let (org, target, not_after, observed): (String, String, String, String) =
+            (row.col(0)?, row.col(1)?, row.col(2)?, row.col(3)?);
+        let Some((not_after, observed_at)) =
+            decode::row("tls_certificates", &(&org, &target), || {
+                Ok((
+                    parse_time("tls_certificates.not_after", &not_after)?,
+                    parse_time("tls_certificates.observed_at", &observed)?,
+                ))
+            })?
+        else {
+            continue;
+        };
+        out.push((org, target, not_after, observed_at));
     }
     Ok(out)
 }
@@ -1596,17 +1680,17 @@ async fn answers(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<Answer>, St
         .map_err(pg("reading answers"))?;
     let mut out = Vec::new();
     for row in rows {
-        let answered_on: String = row.col(4)?;
-        let answered_on =
-            chrono::NaiveDate::parse_from_str(&answered_on, "%Y-%m-%d").map_err(|_| {
-                StoreError::Corrupt {
-                    column: "assessments.answered_on",
-                    value: answered_on.clone(),
-                }
-            })?;
+        let (org, question, answered_on): (String, String, String) =
+            (row.col(0)?, row.col(1)?, row.col(4)?);
+        let Some(answered_on) = decode::row("assessments", &(&org, &question), || {
+            parse_date("assessments.answered_on", &answered_on)
+        })?
+        else {
+            continue;
+        };
         out.push(Answer {
-            org: row.col(0)?,
-            question: row.col(1)?,
+            org,
+            question,
             answer: row.col(2)?,
             respondent_role: row.col(3)?,
             answered_on,

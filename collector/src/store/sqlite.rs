@@ -14,6 +14,7 @@ use vigie_model::{Severity, Status, TlsProbeResult};
 
 use vigie_matrix::{Answer, FindingFact};
 
+use super::decode;
 use super::{
     AgentRow, FindingCounts, IncomingReport, IngestOutcome, LatestFinding, MatrixState,
     MetricsSnapshot, OrgDetail, OrgSummary, StoreError, TlsCertificateRow,
@@ -83,6 +84,22 @@ pub(super) fn time_text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
+/// A certificate date as stored. X.509 encodes the years 0000 to 9999, the only ones the
+/// fixed-width text holds (and readers parse); a date beyond (a time-zone offset in a forged
+/// certificate, a hostile agent) is kept at the nearest end, which means the same to every
+/// reader: never expires, or expired long ago. Certificate dates are the server's, not the
+/// agent's clock, so they are not refused at ingest: a hostile server must not get an
+/// organization's reports refused.
+pub(super) fn certificate_time_text(time: DateTime<Utc>) -> String {
+    let earliest = DateTime::parse_from_rfc3339("0000-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let latest = DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999999999Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    time_text(time.clamp(earliest, latest))
+}
+
 pub(super) fn parse_time(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
@@ -110,6 +127,60 @@ pub(super) fn parse_severity(column: &'static str, value: &str) -> Result<Severi
             column,
             value: value.to_owned(),
         })
+}
+
+pub(super) fn parse_date(
+    column: &'static str,
+    value: &str,
+) -> Result<chrono::NaiveDate, StoreError> {
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| StoreError::Corrupt {
+        column,
+        value: value.to_owned(),
+    })
+}
+
+/// The parsed columns of a `current_latest` row: status, severity, evidence, observed_at
+/// and since.
+pub(super) type LatestValues = (
+    Status,
+    Severity,
+    serde_json::Value,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+/// Parses the columns of [`LatestValues`].
+pub(super) fn latest_values(
+    status: &str,
+    severity: &str,
+    evidence: &str,
+    observed_at: &str,
+    since: &str,
+) -> Result<LatestValues, StoreError> {
+    Ok((
+        parse_status("latest.status", status)?,
+        parse_severity("latest.severity", severity)?,
+        serde_json::from_str(evidence).map_err(|_| StoreError::Corrupt {
+            column: "latest.evidence",
+            value: evidence.chars().take(64).collect(),
+        })?,
+        parse_time("latest.observed_at", observed_at)?,
+        parse_time("latest.since", since)?,
+    ))
+}
+
+/// The parsed columns of a `transitions` row: from_status, to_status and at.
+pub(super) fn transition_values(
+    from: Option<&str>,
+    to: &str,
+    at: &str,
+) -> Result<(Option<Status>, Status, DateTime<Utc>), StoreError> {
+    Ok((
+        from.map(|f| parse_status("transitions.from_status", f))
+            .transpose()?,
+        parse_status("transitions.to_status", to)?,
+        parse_time("transitions.at", at)?,
+    ))
 }
 
 /// Opens (creating if needed), configures and migrates the database.
@@ -205,6 +276,15 @@ pub(super) fn schema_version(connection: &Connection) -> Result<u32, StoreError>
             |row| row.get(0),
         )
         .map_err(sql("reading the schema version"))
+}
+
+/// Reads every table the read paths read (see [`super::READINESS_READ`]).
+pub(super) fn readiness_read(connection: &Connection) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(super::READINESS_READ)
+        .map_err(sql("preparing the readiness read"))?
+        .query_row([], |_| Ok(()))
+        .map_err(sql("reading the tables for the readiness check"))
 }
 
 /// How long a readiness probe waits for the write lock.
@@ -435,31 +515,29 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
         })
         .optional()
         .map_err(sql("looking up the agent"))?;
-    let late = newest
-        .as_ref()
-        .is_some_and(|(last_report_at, _)| *last_report_at > finished_at);
-    tx.prepare_cached(
-        "INSERT INTO agents (org, agent_id, hostname, version, last_report_at, last_report_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (org, agent_id) DO UPDATE SET
-             hostname = excluded.hostname,
-             version = excluded.version,
-             last_report_at = excluded.last_report_at,
-             last_report_id = excluded.last_report_id
-         WHERE excluded.last_report_at >= agents.last_report_at",
-    )
-    .map_err(sql("preparing the agent update"))?
-    .execute(params![
-        org,
-        report.agent.id,
-        report.agent.hostname,
-        report.agent.version,
-        finished_at,
-        report_id
-    ])
-    .map_err(sql("recording the agent"))?;
-
+    // Decided in Rust, as times (see `plan::is_late`); the writer thread is the only writer.
+    let late = super::plan::is_late(newest.as_ref().map(|(at, _)| at.as_str()), incoming);
     if !late {
+        tx.prepare_cached(
+            "INSERT INTO agents (org, agent_id, hostname, version, last_report_at,
+                                 last_report_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org, agent_id) DO UPDATE SET
+                 hostname = excluded.hostname,
+                 version = excluded.version,
+                 last_report_at = excluded.last_report_at,
+                 last_report_id = excluded.last_report_id",
+        )
+        .map_err(sql("preparing the agent update"))?
+        .execute(params![
+            org,
+            report.agent.id,
+            report.agent.hostname,
+            report.agent.version,
+            finished_at,
+            report_id
+        ])
+        .map_err(sql("recording the agent"))?;
         update_latest(tx, incoming, &report_id, &finished_at, newest)?;
     }
 
@@ -486,7 +564,7 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
                 .execute(params![
                     org,
                     observation.target,
-                    time_text(leaf.not_after),
+                    certificate_time_text(leaf.not_after),
                     time_text(observation.observed_at),
                     report_id
                 ])
@@ -716,12 +794,16 @@ fn finding_counts(
     let mut counts = Vec::new();
     for row in rows {
         let (org, status, severity, count) = row.map_err(sql("counting findings"))?;
-        counts.push((
-            org,
-            parse_status("latest.status", &status)?,
-            parse_severity("latest.severity", &severity)?,
-            u64::try_from(count).unwrap_or(0),
-        ));
+        let Some((status, severity)) = decode::row("latest", &(&org, &status, &severity), || {
+            Ok((
+                parse_status("latest.status", &status)?,
+                parse_severity("latest.severity", &severity)?,
+            ))
+        })?
+        else {
+            continue;
+        };
+        counts.push((org, status, severity, u64::try_from(count).unwrap_or(0)));
     }
     Ok(counts)
 }
@@ -771,7 +853,9 @@ pub(super) fn orgs(connection: &mut Connection) -> Result<Vec<OrgSummary>, Store
             let (org, agents, last) = row.map_err(sql("counting agents"))?;
             if let Some(i) = index(&summaries, &org) {
                 summaries[i].agents = u64::try_from(agents).unwrap_or(0);
-                summaries[i].last_report_at = Some(parse_time("agents.last_report_at", &last)?);
+                summaries[i].last_report_at = decode::row("agents", &org, || {
+                    parse_time("agents.last_report_at", &last)
+                })?;
             }
         }
     }
@@ -815,11 +899,17 @@ pub(super) fn org(connection: &mut Connection, org: &str) -> Result<Option<OrgDe
             .map_err(sql("listing agents"))?;
         for row in rows {
             let (id, hostname, version, last) = row.map_err(sql("listing agents"))?;
+            let Some(last_report_at) = decode::row("agents", &(org, &id), || {
+                parse_time("agents.last_report_at", &last)
+            })?
+            else {
+                continue;
+            };
             agents.push(AgentRow {
                 id,
                 hostname,
                 version,
-                last_report_at: parse_time("agents.last_report_at", &last)?,
+                last_report_at,
             });
         }
     }
@@ -862,20 +952,24 @@ pub(super) fn org(connection: &mut Connection, org: &str) -> Result<Option<OrgDe
                 observed,
                 since,
             ) = row.map_err(sql("reading the latest findings"))?;
+            let Some((status, severity, evidence, observed_at, since)) =
+                decode::row("latest", &(org, &target, &check), || {
+                    latest_values(&status, &severity, &evidence, &observed, &since)
+                })?
+            else {
+                continue;
+            };
             findings.push(LatestFinding {
                 check,
                 target,
-                status: parse_status("latest.status", &status)?,
-                severity: parse_severity("latest.severity", &severity)?,
+                status,
+                severity,
                 summary,
                 remediation,
-                evidence: serde_json::from_str(&evidence).map_err(|_| StoreError::Corrupt {
-                    column: "latest.evidence",
-                    value: evidence.chars().take(64).collect(),
-                })?,
+                evidence,
                 report_id,
-                observed_at: parse_time("latest.observed_at", &observed)?,
-                since: parse_time("latest.since", &since)?,
+                observed_at,
+                since,
             });
         }
     }
@@ -919,12 +1013,17 @@ fn tls_rows(connection: &Connection, org: Option<&str>) -> Result<Vec<TlsRow>, S
     let mut out = Vec::new();
     for row in rows {
         let (org, target, not_after, observed) = row.map_err(sql("listing certificates"))?;
-        out.push((
-            org,
-            target,
-            parse_time("tls_certificates.not_after", &not_after)?,
-            parse_time("tls_certificates.observed_at", &observed)?,
-        ));
+        let Some((not_after, observed_at)) =
+            decode::row("tls_certificates", &(&org, &target), || {
+                Ok((
+                    parse_time("tls_certificates.not_after", &not_after)?,
+                    parse_time("tls_certificates.observed_at", &observed)?,
+                ))
+            })?
+        else {
+            continue;
+        };
+        out.push((org, target, not_after, observed_at));
     }
     Ok(out)
 }
@@ -953,7 +1052,13 @@ pub(super) fn metrics_snapshot(connection: &mut Connection) -> Result<MetricsSna
             .map_err(sql("listing agents"))?;
         for row in rows {
             let (org, agent, last) = row.map_err(sql("listing agents"))?;
-            agents.push((org, agent, parse_time("agents.last_report_at", &last)?));
+            let Some(last) = decode::row("agents", &(&org, &agent), || {
+                parse_time("agents.last_report_at", &last)
+            })?
+            else {
+                continue;
+            };
+            agents.push((org, agent, last));
         }
     }
 
@@ -976,7 +1081,13 @@ pub(super) fn metrics_snapshot(connection: &mut Connection) -> Result<MetricsSna
             .map_err(sql("listing checks"))?;
         for row in rows {
             let (org, target, check, status) = row.map_err(sql("listing checks"))?;
-            checks.push((org, target, check, parse_status("latest.status", &status)?));
+            let Some(status) = decode::row("latest", &(&org, &target, &check), || {
+                parse_status("latest.status", &status)
+            })?
+            else {
+                continue;
+            };
+            checks.push((org, target, check, status));
         }
     }
 
@@ -1028,12 +1139,21 @@ fn family_findings(
         if !crate::family_metrics::wanted(&check) {
             continue;
         }
+        let Some((status, severity)) = decode::row("latest", &(&org, &target, &check), || {
+            Ok((
+                parse_status("latest.status", &status)?,
+                parse_severity("latest.severity", &severity)?,
+            ))
+        })?
+        else {
+            continue;
+        };
         findings.push(crate::family_metrics::LatestFinding {
             org,
             target,
             check,
-            status: parse_status("latest.status", &status)?,
-            severity: parse_severity("latest.severity", &severity)?,
+            status,
+            severity,
             // Evidence only refines a gauge; unreadable evidence must not hide the verdict.
             evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
         });
@@ -1272,13 +1392,13 @@ pub(super) fn transitions(
     let mut out = Vec::new();
     for row in rows {
         let (from, to, at, report_id) = row.map_err(sql("reading history"))?;
-        out.push((
-            from.map(|f| parse_status("transitions.from_status", &f))
-                .transpose()?,
-            parse_status("transitions.to_status", &to)?,
-            parse_time("transitions.at", &at)?,
-            report_id,
-        ));
+        let Some((from, to, at)) = decode::row("transitions", &(org, target, check, &at), || {
+            transition_values(from.as_deref(), &to, &at)
+        })?
+        else {
+            continue;
+        };
+        out.push((from, to, at, report_id));
     }
     Ok(out)
 }
@@ -1358,13 +1478,12 @@ fn answers(connection: &Connection) -> Result<Vec<Answer>, StoreError> {
     for row in rows {
         let (org, question, answer, respondent_role, answered_on, evidence) =
             row.map_err(sql("reading answers"))?;
-        let answered_on =
-            chrono::NaiveDate::parse_from_str(&answered_on, "%Y-%m-%d").map_err(|_| {
-                StoreError::Corrupt {
-                    column: "assessments.answered_on",
-                    value: answered_on.clone(),
-                }
-            })?;
+        let Some(answered_on) = decode::row("assessments", &(&org, &question), || {
+            parse_date("assessments.answered_on", &answered_on)
+        })?
+        else {
+            continue;
+        };
         out.push(Answer {
             org,
             question,
@@ -1418,7 +1537,12 @@ pub(super) fn matrix_state(connection: &mut Connection) -> Result<MatrixState, S
             .map_err(sql("reading the agents"))?;
         for row in rows {
             let (org, agent, at) = row.map_err(sql("reading the agents"))?;
-            newest.insert((org, agent), parse_time("agents.last_report_at", &at)?);
+            // An agent whose time cannot be read has no current rows, as in the view.
+            if let Some(at) = decode::row("agents", &(&org, &agent), || {
+                parse_time("agents.last_report_at", &at)
+            })? {
+                newest.insert((org, agent), at);
+            }
         }
     }
     let mut findings: Vec<(String, FindingFact)> = Vec::new();
@@ -1461,16 +1585,19 @@ pub(super) fn matrix_state(connection: &mut Connection) -> Result<MatrixState, S
             let Some(observed_at) = newest.get(&key).copied() else {
                 continue;
             };
-            findings.push((
-                key.0.clone(),
-                FindingFact {
+            let Some(fact) = decode::row("latest", &(&key, text(1)?, check), || {
+                Ok(FindingFact {
                     check,
                     target: column(1, "latest.target")?.to_owned(),
                     status: parse_status("latest.status", column(3, "latest.status")?)?,
                     evidence: parse_evidence("latest.evidence", column(4, "latest.evidence")?)?,
                     observed_at,
-                },
-            ));
+                })
+            })?
+            else {
+                continue;
+            };
+            findings.push((key.0.clone(), fact));
         }
     }
     let answers = answers(&tx)?;
@@ -1549,14 +1676,24 @@ pub(super) fn matrix_state_at(
             .and_then(|r| r.get(&target, &check))
             .cloned()
             .unwrap_or_default();
+        let Some((status, observed_at)) =
+            decode::row("transitions", &(&org, &target, &check, &changed_at), || {
+                Ok((
+                    parse_status("transitions.to_status", &status)?,
+                    parse_time("transitions.at", &changed_at)?,
+                ))
+            })?
+        else {
+            continue;
+        };
         findings.push((
             org,
             FindingFact {
                 check: check_known,
                 target,
-                status: parse_status("transitions.to_status", &status)?,
+                status,
                 evidence,
-                observed_at: parse_time("transitions.at", &changed_at)?,
+                observed_at,
             },
         ));
     }
@@ -1639,4 +1776,24 @@ pub(super) fn save_past_levels(
         )
         .map_err(sql("storing a matrix snapshot"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_certificate_date_is_stored_in_a_form_readers_parse() {
+        for (given, stored) in [
+            ("2027-03-01T12:00:00Z", "2027-03-01T12:00:00.000000000Z"),
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59.000000000Z"),
+            ("+10000-01-01T11:59:59Z", "9999-12-31T23:59:59.999999999Z"),
+            ("-0001-06-01T00:00:00Z", "0000-01-01T00:00:00.000000000Z"),
+        ] {
+            let given: DateTime<Utc> = given.parse().expect("a test date");
+            let text = certificate_time_text(given);
+            assert_eq!(text, stored);
+            assert!(parse_time("tls_certificates.not_after", &text).is_ok());
+        }
+    }
 }

@@ -9,3 +9,4 @@ mod lab;
 
 pub use lab::{Backend, Lab};
 mod readers;
+mod timestamps;
