@@ -8,3 +8,4 @@
 mod lab;
 
 pub use lab::{Backend, Lab};
+mod connections;
