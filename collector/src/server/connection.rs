@@ -183,3 +183,55 @@ impl http_body::Body for Counted {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use http_body_util::BodyExt as _;
+    use hyper::service::Service as _;
+
+    fn service(health_only: bool) -> ConnectionService {
+        async fn peer(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {
+            peer.to_string()
+        }
+        ConnectionService {
+            router: axum::Router::new()
+                .route("/peer", get(peer))
+                .route("/healthz", get(|| async { "ok" })),
+            peer: "192.0.2.7:40000".parse().unwrap(),
+            activity: Activity::new(),
+            health_only,
+        }
+    }
+
+    fn get_request(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn handlers_read_the_peer_and_requests_count_until_their_body_ends() {
+        let service = service(false);
+        assert!(service.activity.idle_since().is_some());
+        let response = service.call(get_request("/peer")).await.unwrap();
+        assert!(
+            service.activity.idle_since().is_none(),
+            "in flight while the answer's body is not written"
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "192.0.2.7:40000");
+        assert!(service.activity.idle_since().is_some(), "idle again");
+    }
+
+    #[tokio::test]
+    async fn a_reserve_connection_serves_only_the_health_checks() {
+        let service = service(true);
+        let health = service.call(get_request("/healthz")).await.unwrap();
+        assert_eq!(health.status(), 200);
+        let other = service.call(get_request("/peer")).await.unwrap();
+        assert_eq!(other.status(), 503);
+        let body = other.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "overloaded");
+    }
+}
