@@ -208,7 +208,8 @@ pub struct ServeArgs {
     )]
     pub tls_key: Option<PathBuf>,
 
-    /// Connections open at once; more wait in the kernel's backlog [default: 1024].
+    /// Connections open at once; beyond, 8 more answer only /healthz and /readyz, then new
+    /// connections wait in the kernel's backlog [default: 1024].
     #[arg(long, env = "VIGIE_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<u64>,
 
@@ -231,6 +232,11 @@ pub struct ServeArgs {
     /// exposed services and expiring certificates). Logged as a warning at start.
     #[arg(long, env = "VIGIE_METRICS_PUBLIC")]
     pub metrics_public: bool,
+    /// Connections open at once from one source address (IPv6: one /64); beyond, new ones
+    /// from it are closed at once. 0 turns the limit off (behind a reverse proxy, where
+    /// every connection comes from the proxy) [default: 64].
+    #[arg(long, env = "VIGIE_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<u64>,
 }
 
 /// `agent …`.
@@ -326,6 +332,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 body_timeout_seconds: args.body_timeout,
                 rate_limit_per_minute: args.rate_limit,
                 metrics_public: args.metrics_public,
+                max_connections_per_address: args.max_connections_per_address,
             };
             let config = config::resolve(overrides, file)?;
             serve(config).await
@@ -725,6 +732,7 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         header_timeout: config.header_timeout,
         tls,
+        max_connections_per_address: config.max_connections_per_address,
     };
     let server = crate::server::serve_with(listener, state, options, async move {
         let _ = stopped.await;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::server::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
+use crate::server::{
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+};
 use crate::state::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT_PER_MINUTE};
 
 /// The default `--listen`.
@@ -73,6 +75,8 @@ pub struct FileConfig {
     pub retention: Option<RetentionConfig>,
     /// Serve `/metrics` without a token (a private network only).
     pub metrics_public: Option<bool>,
+    /// Connections open at once from one source address; 0 turns the limit off.
+    pub max_connections_per_address: Option<u64>,
 }
 
 /// `[retention]` of the config file.
@@ -127,6 +131,7 @@ pub struct Overrides {
     pub body_timeout_seconds: Option<u64>,
     pub rate_limit_per_minute: Option<u64>,
     pub metrics_public: bool,
+    pub max_connections_per_address: Option<u64>,
 }
 
 /// TLS on the listener: the two PEM files.
@@ -161,6 +166,8 @@ pub struct CollectorConfig {
     pub retention_days: Option<u32>,
     /// Whether `/metrics` answers without a token.
     pub metrics_public: bool,
+    /// Connections open at once from one source address; `None` for no limit.
+    pub max_connections_per_address: Option<usize>,
 }
 
 impl Default for CollectorConfig {
@@ -177,6 +184,7 @@ impl Default for CollectorConfig {
             rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
             retention_days: None,
             metrics_public: false,
+            max_connections_per_address: Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
         }
     }
 }
@@ -238,6 +246,14 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         Some(n) => Some(in_range("rate_limit_per_minute", n, 1, 1_000_000)? as u32),
         None => Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
     };
+    let max_connections_per_address = match cli
+        .max_connections_per_address
+        .or(file.max_connections_per_address)
+    {
+        Some(0) => None,
+        Some(n) => Some(in_range("max_connections_per_address", n, 1, 1_000_000)? as usize),
+        None => Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+    };
     let max_body_bytes = match cli.max_body_bytes.or(file.max_body_bytes) {
         Some(n) if n < 1024 => return Err(ConfigError::BadMaxBody(n)),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -258,6 +274,7 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         body_timeout,
         rate_limit_per_minute,
         metrics_public: cli.metrics_public || file.metrics_public.unwrap_or(false),
+        max_connections_per_address,
     })
 }
 
@@ -341,6 +358,21 @@ mod tests {
                 .unwrap()
                 .metrics_public
         );
+        assert_eq!(
+            config.max_connections_per_address,
+            Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
+        );
+        let per_address = |n| {
+            let file: FileConfig =
+                toml::from_str(&format!("max_connections_per_address = {n}\n")).unwrap();
+            resolve(Overrides::default(), file).map(|c| c.max_connections_per_address)
+        };
+        assert_eq!(per_address(8).unwrap(), Some(8));
+        assert_eq!(per_address(0).unwrap(), None, "0 turns the limit off");
+        assert!(matches!(
+            per_address(2_000_000),
+            Err(ConfigError::OutOfRange { .. })
+        ));
         let zero = Overrides {
             header_timeout_seconds: Some(0),
             ..Overrides::default()

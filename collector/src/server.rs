@@ -1,14 +1,36 @@
 //! Putting the API on a socket, and stopping it cleanly.
 //!
 //! The accept loop is ours rather than `axum::serve`, for what a server facing many agents
-//! needs and `axum::serve` does not offer:
-//! - a limit on open connections (`--max-connections`): beyond it the loop stops accepting
-//!   and new connections wait in the kernel's backlog;
+//! (and anyone else who can reach the port) needs and `axum::serve` does not offer:
+//! - a limit on open connections (`--max-connections`);
+//! - a limit per source address (`--max-connections-per-address`, default 64; an IPv6
+//!   address counts by its /64): a connection beyond it is closed at once, before a byte is
+//!   read, and takes no slot. This is what keeps agents served while one address opens
+//!   connections by the thousand: it can hold 64 slots of 1024, never all of them. Behind a
+//!   reverse proxy every connection comes from the proxy: turn it off (0) there and limit
+//!   per client in the proxy;
+//! - a reserve for health checks ([`HEALTH_RESERVE`] connections beyond
+//!   `--max-connections`): while every normal slot is taken, a new connection gets a reserve
+//!   slot that answers `/healthz` and `/readyz` and closes, and answers anything else 503
+//!   `overloaded`. So an orchestrator's probes are answered while the collector is only busy.
+//!   Beyond the reserve too, the loop stops accepting and new connections wait in the
+//!   kernel's backlog;
 //! - a header read timeout (`--header-timeout`): a client that does not send its request
 //!   head in time (slowloris, a half-open connection, an idle keep-alive) is disconnected;
 //!   the body has its own timeout in the ingest handler;
+//! - a shorter one under pressure: while more than half of `--max-connections` are open, a
+//!   connection idle for [`PRESSURE_IDLE_TIMEOUT`] (2 s) is closed, whether it has not sent
+//!   a complete request head yet or waits between requests (keep-alive). Idle connections go
+//!   first, to leave room for those that send requests; a request in flight, its body and
+//!   its answer are never cut by it;
 //! - TLS with rustls (`--tls-cert`, `--tls-key`), whose certificate is read again on SIGHUP
 //!   without closing the listener: connections accepted after the reload see the new one.
+//!
+//! Handlers find the peer's address in the request extension `ConnectInfo<SocketAddr>`
+//! (`axum::extract::ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>` as an extractor);
+//! it is absent when the router is driven without a socket (`oneshot` in tests): where that
+//! must not be a 500, take `Option<axum::Extension<ConnectInfo<SocketAddr>>>`, or read
+//! `request.extensions().get::<ConnectInfo<SocketAddr>>()`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -17,14 +39,21 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tower::Layer as _;
 
 use crate::state::AppState;
+
+mod admission;
+mod connection;
+
+pub use admission::HEALTH_RESERVE;
+pub use connection::PRESSURE_IDLE_TIMEOUT;
+
+use admission::{Admission, FreeSlot, SlotKind};
+use connection::{idle_under_pressure, Activity, ConnectionService};
 
 /// The default `--max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -32,16 +61,25 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The default `--header-timeout`.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The default `--max-connections-per-address`: far above what an organization behind one
+/// NAT address opens (a few agents, each one connection at a time, and a browser's six),
+/// far below `--max-connections`, so that one address cannot take the collector.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+
 /// How the listener treats connections.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Connections open at once; the accept loop waits beyond.
+    /// Connections open at once serving every route; beyond, [`HEALTH_RESERVE`] more
+    /// serve only the health checks, then the accept loop waits.
     pub max_connections: usize,
     /// How long a client has to send a request head (and, with TLS, to finish the
     /// handshake) before it is disconnected.
     pub header_timeout: Duration,
     /// TLS on the listener, if configured.
     pub tls: Option<Arc<TlsReloader>>,
+    /// Connections open at once from one source address (IPv6: one /64); `None` for no
+    /// limit. Beyond it, new connections from that address are closed at once.
+    pub max_connections_per_address: Option<usize>,
 }
 
 impl Default for ServeOptions {
@@ -50,6 +88,7 @@ impl Default for ServeOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             tls: None,
+            max_connections_per_address: Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
         }
     }
 }
@@ -170,34 +209,41 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     state.set_listener_tls(options.tls.is_some());
     let router = crate::app(state);
-    let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1)));
+    let admission = Admission::new(options.max_connections, options.max_connections_per_address);
+    let idle_timeout = PRESSURE_IDLE_TIMEOUT.min(options.header_timeout);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout)
         .keep_alive(true);
-    let mut limit_logged = false;
+    // A reserve slot is given back as soon as its one answer is written.
+    let mut health_only_http = http.clone();
+    health_only_http.keep_alive(false);
+    let mut full_logged = false;
+    let mut reserve_logged = false;
+    // The slot of a connection closed for its address's limit, kept for the next one.
+    let mut kept: Option<FreeSlot> = None;
     tokio::pin!(shutdown);
     loop {
-        let permit = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(permit) => {
-                limit_logged = false;
-                permit
+        let slot = match kept.take().or_else(|| admission.try_slot()) {
+            Some(slot) => {
+                full_logged = false;
+                slot
             }
-            Err(_) => {
-                if !limit_logged {
+            None => {
+                if !full_logged {
                     tracing::warn!(
                         max_connections = options.max_connections,
-                        "connection limit reached; new connections wait until one closes"
+                        health_reserve = HEALTH_RESERVE,
+                        "every connection slot and the health reserve are taken; new connections wait until one closes"
                     );
-                    limit_logged = true;
+                    full_logged = true;
                 }
                 tokio::select! {
                     () = &mut shutdown => break,
-                    permit = Arc::clone(&slots).acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        // The semaphore is never closed.
-                        Err(_) => break,
+                    slot = admission.slot() => match slot {
+                        Some(slot) => slot,
+                        None => break,
                     },
                 }
             }
@@ -210,32 +256,74 @@ pub async fn serve_with(
                     // Out of file descriptors, or a connection reset before accept: wait a
                     // little rather than spin.
                     tracing::warn!(%error, "accepting a connection failed");
+                    kept = Some(slot);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
+        let slot = match admission.admit(slot, peer.ip()) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                // Closed before a byte is read: the cheapest answer, and the same for TLS.
+                drop(stream);
+                kept = Some(refused.slot);
+                continue;
+            }
+        };
+        let health_only = slot.kind() == SlotKind::Reserve;
+        if !health_only {
+            reserve_logged = false;
+        } else if !reserve_logged {
+            tracing::warn!(
+                max_connections = options.max_connections,
+                "every connection slot is taken; new connections serve only /healthz and /readyz (503 overloaded otherwise) until some close"
+            );
+            reserve_logged = true;
+        }
         let _ = stream.set_nodelay(true);
-        // The peer address, for what counts per source (the web view's failed logins).
-        let service = TowerToHyperService::new(
-            axum::Extension(axum::extract::ConnectInfo(peer)).layer(router.clone()),
-        );
-        let http = http.clone();
+        let activity = Activity::new();
+        let service = ConnectionService {
+            router: router.clone(),
+            peer,
+            activity: Arc::clone(&activity),
+            health_only,
+        };
+        let http = if health_only {
+            health_only_http.clone()
+        } else {
+            http.clone()
+        };
         let watcher = graceful.watcher();
         let tls = options.tls.as_ref().map(|tls| tls.acceptor());
         let handshake_timeout = options.header_timeout;
+        let admission = Arc::clone(&admission);
         tokio::spawn(async move {
-            let _permit = permit;
-            match tls {
-                None => serve_connection(stream, &http, service, watcher).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, &http, service, watcher).await,
-                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
+            let connection = async {
+                match tls {
+                    None => serve_connection(stream, &http, service, watcher).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(stream)) => {
+                                serve_connection(stream, &http, service, watcher).await
+                            }
+                            Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
+                        }
                     }
                 }
+            };
+            tokio::select! {
+                // The connection first: a request head that has just arrived makes it busy
+                // before the idle timer looks.
+                biased;
+                () = connection => {}
+                () = idle_under_pressure(&activity, &admission, idle_timeout) => {
+                    tracing::debug!(%peer, "closed a connection idle under pressure");
+                }
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -243,16 +331,10 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// The router with the connection's [`axum::extract::ConnectInfo`] in every request.
-type PeerRouter =
-    <axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>> as tower::Layer<
-        axum::Router,
-    >>::Service;
-
 async fn serve_connection<S>(
     stream: S,
     http: &hyper::server::conn::http1::Builder,
-    service: TowerToHyperService<PeerRouter>,
+    service: ConnectionService,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

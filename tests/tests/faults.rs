@@ -613,6 +613,10 @@ fn slow_and_half_open_clients_are_cut_off_while_others_are_served() {
             "2",
             "--max-connections",
             "200",
+            // Every connection comes from 127.0.0.1: the limit per address is not what
+            // this test is about.
+            "--max-connections-per-address",
+            "0",
         ],
     );
     let token = collector.agent_token(ORG, "agent");
@@ -725,7 +729,8 @@ fn slow_and_half_open_clients_are_cut_off_while_others_are_served() {
 }
 
 #[test]
-fn beyond_the_connection_limit_clients_wait_for_a_free_slot() {
+fn beyond_the_connection_limit_health_checks_use_the_reserve_and_others_wait() {
+    const RESERVE: usize = 8;
     let dir = tempfile::tempdir().unwrap();
     let collector = CollectorProcess::start(
         dir.path(),
@@ -733,21 +738,37 @@ fn beyond_the_connection_limit_clients_wait_for_a_free_slot() {
     );
     // Four idle connections take every slot (the readiness probe's connection has closed).
     std::thread::sleep(Duration::from_millis(200));
+    let opened = Instant::now();
     let idle: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(collector.addr).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(200));
+    // A health check is answered at once, from the reserve, and its connection closed.
     let started = Instant::now();
     let answer = scale::request(collector.addr, "GET", "/healthz", None, None).unwrap();
-    let waited = started.elapsed();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("connection"), Some("close"));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // Anything else is refused there.
+    let answer = scale::request(collector.addr, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.json()["error"], "overloaded");
+    // With the reserve taken too, a client waits until a slot frees: the idle connections
+    // are closed 2 s after they opened (the short timeout under pressure).
+    let reserve: Vec<TcpStream> = (0..RESERVE)
+        .map(|_| TcpStream::connect(collector.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = scale::request(collector.addr, "GET", "/healthz", None, None).unwrap();
+    let waited = opened.elapsed();
     assert_eq!(answer.status, 200);
     assert!(
         waited >= Duration::from_secs(2),
-        "answered after {waited:?}: the limit did not hold the fifth connection"
+        "answered {waited:?} after the slots were taken: the limit did not hold the connection"
     );
     assert!(
         waited < Duration::from_secs(10),
         "the idle connections were not cut off: {waited:?}"
     );
-    drop(idle);
+    drop((idle, reserve));
 }

@@ -40,6 +40,7 @@ pub mod code {
     pub const INTERNAL: &str = "internal_error";
     pub const STORE_UNAVAILABLE: &str = "store_unavailable";
     pub const RATE_LIMITED: &str = "rate_limited";
+    pub const OVERLOADED: &str = "overloaded";
 }
 
 /// The `Retry-After` of a 503: the store is often back within seconds (a lock released).
@@ -170,6 +171,19 @@ impl ApiError {
         }
     }
 
+    /// 503: every connection slot is taken, and this connection, from the reserve kept for
+    /// health checks, serves only `/healthz` and `/readyz`.
+    pub fn overloaded() -> ApiError {
+        ApiError {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::OVERLOADED,
+                "every connection of the collector is taken; this one serves only /healthz and /readyz; retry later",
+            )
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -195,7 +209,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // A server error with a cause is a fault an operator must look at; one without (the
+        // collector refusing work it has no room for) is logged once where it is decided.
+        if self.status.is_server_error() && self.cause.is_some() {
             tracing::error!(
                 status = self.status.as_u16(),
                 code = self.code,

@@ -10,3 +10,4 @@ mod lab;
 pub use lab::{Backend, Lab};
 mod readers;
 mod timestamps;
+mod connections;
