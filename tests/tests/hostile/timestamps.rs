@@ -131,7 +131,7 @@ fn ui_page(lab: &Lab, cookie: &str, path: &str) -> (u16, String) {
 /// Every reader of the store answers, with `org-a`'s data in it: `/metrics`, the matrix
 /// (API, `/ui`, CLI export), the organization's page of the read API, and `/readyz`.
 fn every_reader_serves_org_a(lab: &Lab, viewer: &str) {
-    let (status, metrics) = get(lab, "/metrics", None);
+    let (status, metrics) = get(lab, "/metrics", Some(viewer));
     assert_eq!(status, 200, "/metrics: {metrics}");
     assert!(
         metrics.contains("vigie_agent_last_report_timestamp_seconds{org=\"org-a\""),
