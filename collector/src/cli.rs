@@ -222,6 +222,24 @@ pub struct ServeArgs {
     /// beyond); 0 turns the limit off [default: 120].
     #[arg(long, env = "VIGIE_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u64>,
+
+    /// Findings accepted in one report (413 beyond) [default: 5000; at most 50000].
+    #[arg(long, env = "VIGIE_MAX_FINDINGS", value_name = "N")]
+    pub max_findings: Option<u64>,
+
+    /// Distinct targets accepted in one report (413 beyond) [default: 1000; at most 10000].
+    #[arg(long, env = "VIGIE_MAX_TARGETS", value_name = "N")]
+    pub max_targets: Option<u64>,
+
+    /// Bytes of stored reports per organization (429 beyond, until retention frees room);
+    /// 0 turns the budget off [default: 1073741824 (1 GiB)].
+    #[arg(long, env = "VIGIE_ORG_STORAGE_BYTES", value_name = "BYTES")]
+    pub org_storage_bytes: Option<u64>,
+
+    /// Bytes of report bodies held in memory at once by all requests (503 with Retry-After
+    /// beyond); at least --max-body-bytes [default: 268435456 (256 MiB)].
+    #[arg(long, env = "VIGIE_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
+    pub max_inflight_body_bytes: Option<u64>,
 }
 
 /// `agent …`.
@@ -233,7 +251,8 @@ pub enum AgentCommand {
         /// The organization id: 1-64 of a-z, 0-9, '-', '_', '.'.
         #[arg(long, env = "VIGIE_ORG")]
         org: String,
-        /// A label for the token, e.g. the server it is installed on.
+        /// The agent's id (`[agent] id` of its config): the token posts only reports of
+        /// that agent (409 otherwise). 1-128 of A-Z, a-z, 0-9, '-', '_', '.'.
         #[arg(long, default_value = "agent")]
         name: String,
     },
@@ -294,6 +313,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 header_timeout_seconds: args.header_timeout,
                 body_timeout_seconds: args.body_timeout,
                 rate_limit_per_minute: args.rate_limit,
+                max_findings: args.max_findings,
+                max_targets: args.max_targets,
+                org_storage_bytes: args.org_storage_bytes,
+                max_inflight_body_bytes: args.max_inflight_body_bytes,
             };
             let config = config::resolve(overrides, file)?;
             serve(config).await
@@ -648,6 +671,9 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             rate_limit_per_minute: config.rate_limit_per_minute,
+            report_limits: config.report_limits,
+            org_storage_bytes: config.org_storage_bytes,
+            max_inflight_body_bytes: config.max_inflight_body_bytes,
         },
     );
     let options = crate::server::ServeOptions {
@@ -692,6 +718,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                         | StoreError::TokenOrg
                         | StoreError::UnknownOrg(_)
                         | StoreError::NoSuchToken { .. }
+                        | StoreError::InvalidAgentName(_)
                 )
             })
     });
