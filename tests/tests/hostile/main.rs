@@ -8,3 +8,5 @@
 mod lab;
 
 pub use lab::{Backend, Lab};
+mod identity;
+mod quotas;
