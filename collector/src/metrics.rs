@@ -662,8 +662,13 @@ mod tests {
             ..MetricsSnapshot::default()
         };
         let text = render(&snapshot, &IngestMetrics::default());
-        assert!(!text.contains(&long[..MAX_LABEL_BYTES]), "an over-long value was written");
-        assert!(text.contains("vigie_check_status{org=\"o\",target=\"t\",check=\"tls.connect\"} 2\n"));
+        assert!(
+            !text.contains(&long[..MAX_LABEL_BYTES]),
+            "an over-long value was written"
+        );
+        assert!(
+            text.contains("vigie_check_status{org=\"o\",target=\"t\",check=\"tls.connect\"} 2\n")
+        );
         assert!(text.contains("agent=\"a\""));
     }
 

@@ -207,7 +207,9 @@ pub struct BodyShare {
 impl BodyBudget {
     /// A budget of `bytes`.
     pub fn new(bytes: usize) -> BodyBudget {
-        let kib = bytes.div_ceil(1024).min(tokio::sync::Semaphore::MAX_PERMITS);
+        let kib = bytes
+            .div_ceil(1024)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         BodyBudget {
             semaphore: Arc::new(tokio::sync::Semaphore::new(kib)),
             bytes,

@@ -269,9 +269,16 @@ impl Collector {
     /// A new agent token for `org`, for the agent `agent-<org>` (a token posts for the one
     /// agent it is named after).
     pub fn agent_token(&self, org: &str) -> String {
-        self.manage(&["agent", "add", "--org", org, "--name", &format!("agent-{org}")])
-            .trim()
-            .to_owned()
+        self.manage(&[
+            "agent",
+            "add",
+            "--org",
+            org,
+            "--name",
+            &format!("agent-{org}"),
+        ])
+        .trim()
+        .to_owned()
     }
 
     /// A new viewer token.

@@ -37,7 +37,9 @@ pub enum InvalidReport {
     },
     #[error("agent.{field} is empty or longer than {MAX_TEXT} characters")]
     BadAgent { field: &'static str },
-    #[error("agent.id `{0}` is not a valid agent id (1-{MAX_AGENT_ID} of A-Z, a-z, 0-9, '-', '_', '.')")]
+    #[error(
+        "agent.id `{0}` is not a valid agent id (1-{MAX_AGENT_ID} of A-Z, a-z, 0-9, '-', '_', '.')"
+    )]
     BadAgentId(String),
     #[error("{place}: target `{target}` is not a valid target (1-{MAX_TARGET} bytes of printable ASCII without spaces, quotes, backslashes or braces)")]
     BadTarget { place: String, target: String },
@@ -240,7 +242,9 @@ pub struct ReportLimits {
 /// A report over a collector's [`ReportLimits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OverLimit {
-    #[error("the report has {count} findings, more than the {max} this collector accepts in one report")]
+    #[error(
+        "the report has {count} findings, more than the {max} this collector accepts in one report"
+    )]
     Findings { count: usize, max: usize },
     #[error("the report names {count} distinct targets, more than the {max} this collector accepts in one report")]
     Targets { count: usize, max: usize },
@@ -340,7 +344,12 @@ mod tests {
 
     #[test]
     fn targets_are_short_printable_ascii() {
-        for good in ["www.example.ca:443", "[2001:db8::1]:8443", "10.0.0.0/24", "example.ca"] {
+        for good in [
+            "www.example.ca:443",
+            "[2001:db8::1]:8443",
+            "10.0.0.0/24",
+            "example.ca",
+        ] {
             assert!(is_valid_target(good), "{good:?}");
         }
         for bad in ["", "a b", "a\nb", "a\"b", "a{b}", "é.ca", &"x".repeat(256)] {
@@ -355,22 +364,34 @@ mod tests {
             serde_json::json!({"port": 6379, "service": "redis"}),
         )]);
         assert_eq!(validate(&ok), Ok(()));
-        let port = report(vec![finding("10.0.0.5", serde_json::json!({"port": 70000}))]);
+        let port = report(vec![finding(
+            "10.0.0.5",
+            serde_json::json!({"port": 70000}),
+        )]);
         assert!(matches!(
             validate(&port),
             Err(InvalidReport::BadPort { index: 0, .. })
         ));
         let negative = report(vec![finding("10.0.0.5", serde_json::json!({"port": -1}))]);
-        assert!(matches!(validate(&negative), Err(InvalidReport::BadPort { .. })));
+        assert!(matches!(
+            validate(&negative),
+            Err(InvalidReport::BadPort { .. })
+        ));
         let long = report(vec![
             finding("10.0.0.5", serde_json::json!({})),
             finding("10.0.0.5", serde_json::json!({"service": "x".repeat(33)})),
         ]);
         let error = validate(&long).unwrap_err();
         assert!(matches!(error, InvalidReport::BadService { index: 1, .. }));
-        assert!(error.to_string().contains("finding 1 (service.open)"), "{error}");
+        assert!(
+            error.to_string().contains("finding 1 (service.open)"),
+            "{error}"
+        );
         let upper = report(vec![finding("h", serde_json::json!({"service": "Redis"}))]);
-        assert!(matches!(validate(&upper), Err(InvalidReport::BadService { .. })));
+        assert!(matches!(
+            validate(&upper),
+            Err(InvalidReport::BadService { .. })
+        ));
     }
 
     #[test]

@@ -666,7 +666,9 @@ impl Store {
         }
         // The name of an agent token is the one agent id it may post as.
         if kind == TokenKind::Agent && !vigie_model::validate::is_valid_agent_id(name) {
-            return Err(StoreError::InvalidAgentName(name.chars().take(128).collect()));
+            return Err(StoreError::InvalidAgentName(
+                name.chars().take(128).collect(),
+            ));
         }
         let (token, hash) = crate::auth::generate(kind);
         if let Backend::Postgres(pg) = &self.backend {

@@ -282,7 +282,11 @@ impl TestCollector {
             .await
             .unwrap();
         let other_agent = store
-            .create_token(TokenKind::Agent, Some(OTHER_ORG), &format!("{OTHER_ORG}-srv01"))
+            .create_token(
+                TokenKind::Agent,
+                Some(OTHER_ORG),
+                &format!("{OTHER_ORG}-srv01"),
+            )
             .await
             .unwrap();
         let viewer = store

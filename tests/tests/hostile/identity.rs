@@ -32,13 +32,27 @@ fn posing_as_another_agent_is_refused(backend: Backend) {
     let answer = lab.post_report(&srv01, &forged);
     assert_eq!(answer.status, 409, "{}", answer.body);
     assert_eq!(answer.json()["error"], "agent_mismatch", "{}", answer.body);
-    let detail = answer.json()["detail"].as_str().unwrap_or_default().to_owned();
-    for part in ["`srv02`", "`srv01`", "[agent] id", "agent add --org maple-clinic"] {
+    let detail = answer.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for part in [
+        "`srv02`",
+        "`srv01`",
+        "[agent] id",
+        "agent add --org maple-clinic",
+    ] {
         assert!(detail.contains(part), "{part} missing from: {detail}");
     }
-    assert_eq!(current_rows(&lab, "srv02"), before, "srv02's findings are intact");
     assert_eq!(
-        lab.count(&format!("SELECT COUNT(*) FROM reports WHERE report_id = '{id}'")),
+        current_rows(&lab, "srv02"),
+        before,
+        "srv02's findings are intact"
+    );
+    assert_eq!(
+        lab.count(&format!(
+            "SELECT COUNT(*) FROM reports WHERE report_id = '{id}'"
+        )),
         0
     );
 

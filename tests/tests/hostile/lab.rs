@@ -32,7 +32,7 @@ impl Lab {
     pub fn start(backend: Backend, extra: &[&str]) -> Lab {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let mut flags: Vec<&str> = Vec::new();
-        if !extra.iter().any(|f| *f == "--rate-limit") {
+        if !extra.contains(&"--rate-limit") {
             flags.extend(["--rate-limit", "0"]);
         }
         flags.extend_from_slice(extra);

@@ -15,10 +15,16 @@ const ORG: &str = "birch-works";
 
 /// Rows of every table an ingest writes to.
 fn written(lab: &Lab) -> Vec<i64> {
-    ["reports", "latest", "agents", "transitions", "tls_certificates"]
-        .iter()
-        .map(|table| lab.count(&format!("SELECT COUNT(*) FROM {table}")))
-        .collect()
+    [
+        "reports",
+        "latest",
+        "agents",
+        "transitions",
+        "tls_certificates",
+    ]
+    .iter()
+    .map(|table| lab.count(&format!("SELECT COUNT(*) FROM {table}")))
+    .collect()
 }
 
 fn detail(answer: &scale::Answer) -> String {
@@ -49,8 +55,7 @@ fn over_the_findings_and_target_limits_nothing_is_written(backend: Backend) {
     // 40 findings, but over 3 distinct targets: 2 from the findings, 1 listed only.
     let id = scale::report_id(2, 1, 2);
     let mut report: serde_json::Value =
-        serde_json::from_str(&scale::report_json(&id, ORG, "srv01", "t-", 40, Utc::now()))
-            .unwrap();
+        serde_json::from_str(&scale::report_json(&id, ORG, "srv01", "t-", 40, Utc::now())).unwrap();
     report["targets"]
         .as_array_mut()
         .unwrap()
@@ -101,7 +106,11 @@ fn an_organization_over_its_storage_budget_is_refused_alone(backend: Backend) {
         }
     }
     let (id, answer) = refused.expect("the budget was reached within 20 reports");
-    assert!(stored.len() >= 2, "{} stored before the budget", stored.len());
+    assert!(
+        stored.len() >= 2,
+        "{} stored before the budget",
+        stored.len()
+    );
     assert_eq!(answer.json()["error"], "storage_budget_exceeded");
     assert!(answer.header("retry-after").is_some(), "Retry-After");
     let text = detail(&answer);
@@ -110,7 +119,9 @@ fn an_organization_over_its_storage_budget_is_refused_alone(backend: Backend) {
         "{text}"
     );
     assert_eq!(
-        lab.count(&format!("SELECT COUNT(*) FROM reports WHERE report_id = '{id}'")),
+        lab.count(&format!(
+            "SELECT COUNT(*) FROM reports WHERE report_id = '{id}'"
+        )),
         0
     );
     assert_eq!(
@@ -202,10 +213,16 @@ fn bodies_over_the_in_flight_budget_are_refused_at_once() {
     assert_eq!(refused.len(), 4, "two held, four refused: {answers:?}");
     for (answer, took) in &refused {
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-        assert!(answer.to_ascii_lowercase().contains("retry-after:"), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("retry-after:"),
+            "{answer}"
+        );
         assert!(answer.contains("collector_busy"), "{answer}");
         assert!(answer.contains("--max-inflight-body-bytes"), "{answer}");
-        assert!(*took < Duration::from_secs(2), "refused at once, not after {took:?}");
+        assert!(
+            *took < Duration::from_secs(2),
+            "refused at once, not after {took:?}"
+        );
     }
 
     // The collector still answers, and a small report still fits in what is left.
@@ -222,7 +239,11 @@ fn bodies_over_the_in_flight_budget_are_refused_at_once() {
     drop(streams);
     let id = scale::report_id(4, 1, 2);
     let large = scale::report_json(&id, ORG, "srv01", "u-", 180, Utc::now());
-    assert!(large.len() > 40_000 && large.len() < 65_536, "{}", large.len());
+    assert!(
+        large.len() > 40_000 && large.len() < 65_536,
+        "{}",
+        large.len()
+    );
     let mut status = 0;
     for _ in 0..50 {
         status = lab.post_report(&token, &large).status;
@@ -236,8 +257,7 @@ fn bodies_over_the_in_flight_budget_are_refused_at_once() {
 
 fn one_service_finding(id: &str, evidence: serde_json::Value) -> String {
     let mut report: serde_json::Value =
-        serde_json::from_str(&scale::report_json(id, ORG, "srv01", "t-", 0, Utc::now()))
-            .unwrap();
+        serde_json::from_str(&scale::report_json(id, ORG, "srv01", "t-", 0, Utc::now())).unwrap();
     report["targets"] = serde_json::json!([{"kind": "services", "target": "10.0.0.5"}]);
     report["findings"] = serde_json::json!([{
         "check": "service.open",
@@ -255,9 +275,21 @@ fn metric_labels_are_bounded(backend: Backend) {
     let token = lab.agent_token(ORG, "srv01");
     let before = written(&lab);
     for (n, evidence, field) in [
-        (1, serde_json::json!({"port": 70000, "service": "redis"}), "port"),
-        (2, serde_json::json!({"port": 6379, "service": "x".repeat(64 * 1024)}), "service"),
-        (3, serde_json::json!({"port": 6379, "service": "Redis Server"}), "service"),
+        (
+            1,
+            serde_json::json!({"port": 70000, "service": "redis"}),
+            "port",
+        ),
+        (
+            2,
+            serde_json::json!({"port": 6379, "service": "x".repeat(64 * 1024)}),
+            "service",
+        ),
+        (
+            3,
+            serde_json::json!({"port": 6379, "service": "Redis Server"}),
+            "service",
+        ),
     ] {
         let id = scale::report_id(5, 1, n);
         let answer = lab.post_report(&token, &one_service_finding(&id, evidence));
