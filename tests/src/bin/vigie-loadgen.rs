@@ -3,8 +3,9 @@
 //! Starts a real `vigie-collector serve` (the binary beside this one, so build both with the
 //! same profile) on 127.0.0.1 over a fresh SQLite database (or, with `--backend postgres`, a
 //! fresh PostgreSQL server started for the run with its durable defaults, `fsync=on` and
-//! `synchronous_commit=on`), enrolls `--orgs` organizations,
-//! then posts reports as `--agents` distinct agents would (each agent its own targets,
+//! `synchronous_commit=on`), enrolls `--agents` agents (a token each, named as the agent's id,
+//! since a token posts for one agent) over `--orgs` organizations,
+//! then posts reports as those agents would (each agent its own targets,
 //! `--findings` findings a report, ~280 bytes of JSON each) from `--clients` keep-alive
 //! connections, and prints the sustained rate and the latency percentiles of two phases:
 //! the first report of every agent (every finding a new key and a history row), then
@@ -120,12 +121,13 @@ fn main() {
         None => CollectorProcess::start(&scratch, &["--rate-limit", "0"]),
     };
     eprintln!(
-        "collector {} over {}; enrolling {} organizations",
+        "collector {} over {}; enrolling {} agents of {} organizations",
         collector.addr,
         match &postgres {
             Some(server) => format!("PostgreSQL at {}:{}", server.ip, server.port),
             None => collector.db_path().display().to_string(),
         },
+        options.agents,
         options.orgs
     );
     let orgs: Vec<String> = (0..options.orgs).map(|i| format!("org-{i:05}")).collect();
