@@ -48,6 +48,8 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
+    #[error("max_inflight_body_bytes ({inflight}) is below max_body_bytes ({body}): a report of the largest size could never be read; raise the first or lower the second")]
+    InflightBelowBody { inflight: u64, body: u64 },
 }
 
 /// The keys of `--config FILE`, the same as the flags. Unknown keys are an error.
@@ -295,6 +297,9 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
     })
 }
 
+/// The largest `org_storage_bytes` accepted: 1 PiB, beyond any database this collector runs.
+const MAX_ORG_STORAGE_BYTES: u64 = 1 << 50;
+
 /// What one agent may make: the per-report limits, the organization's storage budget and
 /// the bodies held at once.
 struct Quotas {
@@ -317,20 +322,23 @@ fn resolve_quotas(given: [Option<u64>; 4], max_body_bytes: usize) -> Result<Quot
     };
     let org_storage_bytes = match org_storage_bytes {
         Some(0) => None,
-        Some(n) => Some(in_range("org_storage_bytes", n, 1024, u64::MAX)?),
+        Some(n) => Some(in_range(
+            "org_storage_bytes",
+            n,
+            1024,
+            MAX_ORG_STORAGE_BYTES,
+        )?),
         None => Some(DEFAULT_ORG_STORAGE_BYTES),
     };
     // At least one body of the largest size, or such a report could never be accepted.
     let max_inflight_body_bytes = match max_inflight_body_bytes {
-        Some(n) => {
-            let n = in_range(
-                "max_inflight_body_bytes (at least max_body_bytes)",
-                n,
-                max_body_bytes as u64,
-                u64::MAX,
-            )?;
-            usize::try_from(n).unwrap_or(usize::MAX)
+        Some(n) if n < max_body_bytes as u64 => {
+            return Err(ConfigError::InflightBelowBody {
+                inflight: n,
+                body: max_body_bytes as u64,
+            })
         }
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         None => DEFAULT_MAX_INFLIGHT_BODY_BYTES.max(max_body_bytes),
     };
     Ok(Quotas {
@@ -446,14 +454,19 @@ mod tests {
                 max_targets: Some(0),
                 ..Overrides::default()
             },
-            Overrides {
-                max_inflight_body_bytes: Some(1024),
-                ..Overrides::default()
-            },
         ] {
             let error = resolve(bad, FileConfig::default()).unwrap_err();
             assert!(matches!(error, ConfigError::OutOfRange { .. }), "{error}");
         }
+        let below = Overrides {
+            max_inflight_body_bytes: Some(1024),
+            ..Overrides::default()
+        };
+        let error = resolve(below, FileConfig::default()).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::InflightBelowBody { .. }),
+            "{error}"
+        );
     }
 
     #[test]
