@@ -736,12 +736,8 @@ fn de_agent_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
 }
 
 fn parse_agent_id(id: &str) -> Result<String, String> {
-    let valid = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if valid {
+    // The collector's rule, so that every id the agent accepts is one the collector takes.
+    if vigie_model::validate::is_valid_agent_id(id) {
         Ok(id.to_owned())
     } else {
         Err(format!(

@@ -5,8 +5,10 @@
 //! - 2xx: delivered; the file is removed;
 //! - no answer (connection refused, timeout, reset), 5xx, 429: kept; retried after a backoff
 //!   delay (at least `Retry-After` when the collector sends one, at most `retry_max`);
-//! - 401, 403 (the token), 3xx (the URL): kept; this delivery round stops, since no report can
-//!   pass until the operator fixes the configuration; the next round tries again;
+//! - 401, 403 (the token), 409 `agent_mismatch` or `org_mismatch` (the token is for another
+//!   agent or organization than the config says), 3xx (the URL): kept; this delivery round
+//!   stops, since no report can pass until the operator fixes the configuration; the next
+//!   round tries again;
 //! - any other 4xx: the collector will never take this report; it is moved to `rejected/`
 //!   with the collector's `{"error","detail"}` message, and the next report is sent.
 //!
@@ -163,6 +165,7 @@ impl Uploader {
             }
         } else if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
             || !status.is_client_error()
+            || token_mismatch(status, &message)
         {
             Answer::Blocked {
                 status: status.as_u16(),
@@ -228,6 +231,14 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 }
 
 /// The collector's `{"error","detail"}` as one line, else the start of the body.
+/// A 409 saying that the token is for another agent or organization than the config's
+/// `[agent] id` or `org`: no report can pass until the operator fixes one or the other, so
+/// the reports stay in the outbox rather than being moved aside one by one.
+fn token_mismatch(status: StatusCode, message: &str) -> bool {
+    status == StatusCode::CONFLICT
+        && (message.starts_with("agent_mismatch:") || message.starts_with("org_mismatch:"))
+}
+
 async fn error_message(response: reqwest::Response) -> String {
     #[derive(serde::Deserialize)]
     struct ApiError {

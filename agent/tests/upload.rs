@@ -358,6 +358,27 @@ async fn reports_stay_in_the_outbox_when_the_deadline_passes() {
 }
 
 #[tokio::test]
+async fn a_token_for_another_agent_keeps_the_report_and_stops_the_round() {
+    let collector = Collector::start(
+        &[],
+        Some((
+            409,
+            r#"{"error":"agent_mismatch","detail":"the report is from agent `a` but this agent token is for agent `b`"}"#,
+        )),
+    )
+    .await;
+    let setup = Setup::new(&collector.url(), "5s");
+    let outcome = setup.run_once().await;
+    assert_eq!(outcome.remaining, 1, "{outcome:?}");
+    assert_eq!(
+        outcome.rejected, 0,
+        "the report is not at fault, the config is"
+    );
+    assert!(!setup.outbox().join(REJECTED).exists());
+    collector.stop().await;
+}
+
+#[tokio::test]
 async fn a_refused_token_keeps_the_report_and_stops_the_round() {
     let collector = Collector::start(
         &[],

@@ -237,6 +237,24 @@ pub struct ServeArgs {
     /// every connection comes from the proxy) [default: 64].
     #[arg(long, env = "VIGIE_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
     pub max_connections_per_address: Option<u64>,
+
+    /// Findings accepted in one report (413 beyond) [default: 5000; at most 50000].
+    #[arg(long, env = "VIGIE_MAX_FINDINGS", value_name = "N")]
+    pub max_findings: Option<u64>,
+
+    /// Distinct targets accepted in one report (413 beyond) [default: 1000; at most 10000].
+    #[arg(long, env = "VIGIE_MAX_TARGETS", value_name = "N")]
+    pub max_targets: Option<u64>,
+
+    /// Bytes of stored reports per organization (429 beyond, until retention frees room);
+    /// 0 turns the budget off [default: 1073741824 (1 GiB)].
+    #[arg(long, env = "VIGIE_ORG_STORAGE_BYTES", value_name = "BYTES")]
+    pub org_storage_bytes: Option<u64>,
+
+    /// Bytes of report bodies held in memory at once by all requests (503 with Retry-After
+    /// beyond); at least --max-body-bytes [default: 268435456 (256 MiB)].
+    #[arg(long, env = "VIGIE_MAX_INFLIGHT_BODY_BYTES", value_name = "BYTES")]
+    pub max_inflight_body_bytes: Option<u64>,
 }
 
 /// `agent …`.
@@ -248,7 +266,8 @@ pub enum AgentCommand {
         /// The organization id: 1-64 of a-z, 0-9, '-', '_', '.'.
         #[arg(long, env = "VIGIE_ORG")]
         org: String,
-        /// A label for the token, e.g. the server it is installed on.
+        /// The agent's id (`[agent] id` of its config): the token posts only reports of
+        /// that agent (409 otherwise). 1-128 of A-Z, a-z, 0-9, '-', '_', '.'.
         #[arg(long, default_value = "agent")]
         name: String,
     },
@@ -333,6 +352,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 rate_limit_per_minute: args.rate_limit,
                 metrics_public: args.metrics_public,
                 max_connections_per_address: args.max_connections_per_address,
+                max_findings: args.max_findings,
+                max_targets: args.max_targets,
+                org_storage_bytes: args.org_storage_bytes,
+                max_inflight_body_bytes: args.max_inflight_body_bytes,
             };
             let config = config::resolve(overrides, file)?;
             serve(config).await
@@ -720,6 +743,9 @@ async fn serve(config: config::CollectorConfig) -> anyhow::Result<()> {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             rate_limit_per_minute: config.rate_limit_per_minute,
+            report_limits: config.report_limits,
+            org_storage_bytes: config.org_storage_bytes,
+            max_inflight_body_bytes: config.max_inflight_body_bytes,
         },
     );
     if config.metrics_public {
@@ -771,6 +797,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                         | StoreError::TokenOrg
                         | StoreError::UnknownOrg(_)
                         | StoreError::NoSuchToken { .. }
+                        | StoreError::InvalidAgentName(_)
                 )
             })
     });

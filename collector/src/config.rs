@@ -11,6 +11,11 @@ use crate::server::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 };
 use crate::state::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT_PER_MINUTE};
+use crate::state::{
+    DEFAULT_MAX_FINDINGS, DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_TARGETS,
+    DEFAULT_ORG_STORAGE_BYTES,
+};
+use vigie_model::validate::ReportLimits;
 
 /// The default `--listen`.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -45,6 +50,8 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
+    #[error("max_inflight_body_bytes ({inflight}) is below max_body_bytes ({body}): a report of the largest size could never be read; raise the first or lower the second")]
+    InflightBelowBody { inflight: u64, body: u64 },
 }
 
 /// The keys of `--config FILE`, the same as the flags. Unknown keys are an error.
@@ -77,6 +84,14 @@ pub struct FileConfig {
     pub metrics_public: Option<bool>,
     /// Connections open at once from one source address; 0 turns the limit off.
     pub max_connections_per_address: Option<u64>,
+    /// Findings accepted in one report.
+    pub max_findings: Option<u64>,
+    /// Distinct targets accepted in one report.
+    pub max_targets: Option<u64>,
+    /// Stored report bytes per organization; 0 turns the budget off.
+    pub org_storage_bytes: Option<u64>,
+    /// Report body bytes held in memory at once by all requests.
+    pub max_inflight_body_bytes: Option<u64>,
 }
 
 /// `[retention]` of the config file.
@@ -132,6 +147,10 @@ pub struct Overrides {
     pub rate_limit_per_minute: Option<u64>,
     pub metrics_public: bool,
     pub max_connections_per_address: Option<u64>,
+    pub max_findings: Option<u64>,
+    pub max_targets: Option<u64>,
+    pub org_storage_bytes: Option<u64>,
+    pub max_inflight_body_bytes: Option<u64>,
 }
 
 /// TLS on the listener: the two PEM files.
@@ -168,6 +187,12 @@ pub struct CollectorConfig {
     pub metrics_public: bool,
     /// Connections open at once from one source address; `None` for no limit.
     pub max_connections_per_address: Option<usize>,
+    /// Findings and distinct targets accepted in one report (413 beyond).
+    pub report_limits: ReportLimits,
+    /// Stored report bytes per organization (429 beyond); `None`: no budget.
+    pub org_storage_bytes: Option<u64>,
+    /// Report body bytes held in memory at once (503 beyond).
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for CollectorConfig {
@@ -185,6 +210,12 @@ impl Default for CollectorConfig {
             retention_days: None,
             metrics_public: false,
             max_connections_per_address: Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+            report_limits: ReportLimits {
+                max_findings: DEFAULT_MAX_FINDINGS,
+                max_targets: DEFAULT_MAX_TARGETS,
+            },
+            org_storage_bytes: Some(DEFAULT_ORG_STORAGE_BYTES),
+            max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
         }
     }
 }
@@ -259,6 +290,15 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         None => DEFAULT_MAX_BODY_BYTES,
     };
+    let quotas = resolve_quotas(
+        [
+            cli.max_findings.or(file.max_findings),
+            cli.max_targets.or(file.max_targets),
+            cli.org_storage_bytes.or(file.org_storage_bytes),
+            cli.max_inflight_body_bytes.or(file.max_inflight_body_bytes),
+        ],
+        max_body_bytes,
+    )?;
     Ok(CollectorConfig {
         retention_days,
         listen,
@@ -275,6 +315,63 @@ pub fn resolve(cli: Overrides, file: FileConfig) -> Result<CollectorConfig, Conf
         rate_limit_per_minute,
         metrics_public: cli.metrics_public || file.metrics_public.unwrap_or(false),
         max_connections_per_address,
+        report_limits: quotas.report_limits,
+        org_storage_bytes: quotas.org_storage_bytes,
+        max_inflight_body_bytes: quotas.max_inflight_body_bytes,
+    })
+}
+
+/// The largest `org_storage_bytes` accepted: 1 PiB, beyond any database this collector runs.
+const MAX_ORG_STORAGE_BYTES: u64 = 1 << 50;
+
+/// What one agent may make: the per-report limits, the organization's storage budget and
+/// the bodies held at once.
+struct Quotas {
+    report_limits: ReportLimits,
+    org_storage_bytes: Option<u64>,
+    max_inflight_body_bytes: usize,
+}
+
+/// From `[max_findings, max_targets, org_storage_bytes, max_inflight_body_bytes]` as given.
+fn resolve_quotas(given: [Option<u64>; 4], max_body_bytes: usize) -> Result<Quotas, ConfigError> {
+    use vigie_model::validate::{MAX_FINDINGS, MAX_TARGETS};
+    let [max_findings, max_targets, org_storage_bytes, max_inflight_body_bytes] = given;
+    let max_findings = match max_findings {
+        Some(n) => in_range("max_findings", n, 1, MAX_FINDINGS as u64)? as usize,
+        None => DEFAULT_MAX_FINDINGS,
+    };
+    let max_targets = match max_targets {
+        Some(n) => in_range("max_targets", n, 1, MAX_TARGETS as u64)? as usize,
+        None => DEFAULT_MAX_TARGETS,
+    };
+    let org_storage_bytes = match org_storage_bytes {
+        Some(0) => None,
+        Some(n) => Some(in_range(
+            "org_storage_bytes",
+            n,
+            1024,
+            MAX_ORG_STORAGE_BYTES,
+        )?),
+        None => Some(DEFAULT_ORG_STORAGE_BYTES),
+    };
+    // At least one body of the largest size, or such a report could never be accepted.
+    let max_inflight_body_bytes = match max_inflight_body_bytes {
+        Some(n) if n < max_body_bytes as u64 => {
+            return Err(ConfigError::InflightBelowBody {
+                inflight: n,
+                body: max_body_bytes as u64,
+            })
+        }
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => DEFAULT_MAX_INFLIGHT_BODY_BYTES.max(max_body_bytes),
+    };
+    Ok(Quotas {
+        report_limits: ReportLimits {
+            max_findings,
+            max_targets,
+        },
+        org_storage_bytes,
+        max_inflight_body_bytes,
     })
 }
 
@@ -381,6 +478,44 @@ mod tests {
             resolve(zero, FileConfig::default()),
             Err(ConfigError::OutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn quotas() {
+        let file: FileConfig = toml::from_str(
+            "max_findings = 10\nmax_targets = 3\norg_storage_bytes = 0\nmax_body_bytes = 4096\nmax_inflight_body_bytes = 8192\n",
+        )
+        .unwrap();
+        let config = resolve(Overrides::default(), file).unwrap();
+        assert_eq!(config.report_limits.max_findings, 10);
+        assert_eq!(config.report_limits.max_targets, 3);
+        assert_eq!(config.org_storage_bytes, None, "0 turns the budget off");
+        assert_eq!(config.max_inflight_body_bytes, 8192);
+        let defaults = resolve(Overrides::default(), FileConfig::default()).unwrap();
+        assert_eq!(defaults.report_limits.max_findings, 5_000);
+        assert_eq!(defaults.org_storage_bytes, Some(1 << 30));
+        for bad in [
+            Overrides {
+                max_findings: Some(50_001),
+                ..Overrides::default()
+            },
+            Overrides {
+                max_targets: Some(0),
+                ..Overrides::default()
+            },
+        ] {
+            let error = resolve(bad, FileConfig::default()).unwrap_err();
+            assert!(matches!(error, ConfigError::OutOfRange { .. }), "{error}");
+        }
+        let below = Overrides {
+            max_inflight_body_bytes: Some(1024),
+            ..Overrides::default()
+        };
+        let error = resolve(below, FileConfig::default()).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::InflightBelowBody { .. }),
+            "{error}"
+        );
     }
 
     #[test]

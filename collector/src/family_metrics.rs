@@ -113,6 +113,20 @@ fn evidence_string(evidence: &serde_json::Value, key: &str) -> Option<String> {
     }
 }
 
+/// The port of a finding's evidence, if it is a port number: rows stored before ports were
+/// checked at ingest may hold anything.
+fn evidence_port(evidence: &serde_json::Value) -> Option<String> {
+    evidence_string(evidence, "port")?
+        .parse::<u16>()
+        .ok()
+        .map(|p| p.to_string())
+}
+
+/// The service of a finding's evidence, if it is a service name (same reason).
+fn evidence_service(evidence: &serde_json::Value) -> Option<String> {
+    evidence_string(evidence, "service").filter(|s| vigie_model::validate::is_valid_service(s))
+}
+
 /// The port of a `address:port` or `[v6]:port` target.
 fn target_port(target: &str) -> Option<String> {
     let (_, port) = target.rsplit_once(':')?;
@@ -146,9 +160,7 @@ pub fn derive(findings: &[LatestFinding]) -> FamilyMetrics {
                 missing_dmarc.push((f.org.clone(), f.target.clone()));
             }
         } else if f.check.starts_with("service.") {
-            let Some(port) =
-                evidence_string(&f.evidence, "port").or_else(|| target_port(&f.target))
-            else {
+            let Some(port) = evidence_port(&f.evidence).or_else(|| target_port(&f.target)) else {
                 continue;
             };
             let risky = matches!(f.status, Status::Fail | Status::Warn);
@@ -164,7 +176,7 @@ pub fn derive(findings: &[LatestFinding]) -> FamilyMetrics {
                     service: String::new(),
                     risk: Severity::Info,
                 });
-            if let Some(service) = evidence_string(&f.evidence, "service") {
+            if let Some(service) = evidence_service(&f.evidence) {
                 if entry.service.is_empty() {
                     entry.service = service;
                 }
@@ -353,6 +365,33 @@ mod tests {
                 ("quarantine.test", 1),
                 ("reject.test", 2)
             ]
+        );
+    }
+
+    #[test]
+    fn ports_and_services_stored_out_of_bounds_are_not_labels() {
+        let m = derive(&[
+            f(
+                "10.0.0.1:6379",
+                "service.open",
+                Status::Info,
+                Severity::Info,
+                json!({"port": 70000, "service": "x".repeat(6 << 20)}),
+            ),
+            f(
+                "10.0.0.2",
+                "service.open",
+                Status::Info,
+                Severity::Info,
+                json!({"port": "nope", "service": "Bad Name"}),
+            ),
+        ]);
+        assert_eq!(m.services.len(), 1, "{:?}", m.services.len());
+        let s = &m.services[0];
+        assert_eq!(
+            (s.port.as_str(), s.service.as_str()),
+            ("6379", "unknown"),
+            "the target's port, and no service name"
         );
     }
 

@@ -142,8 +142,15 @@ fn value(v: f64) -> String {
     }
 }
 
+/// The longest label value written: a target's bound at ingest (`vigie_model::validate`).
+/// Rows stored before that bound existed may hold longer values; their series are left out
+/// rather than sent to Prometheus, which would store them.
+pub const MAX_LABEL_BYTES: usize = vigie_model::validate::MAX_TARGET;
+
 struct Encoder {
     out: String,
+    /// Samples left out for a label value over [`MAX_LABEL_BYTES`].
+    skipped: usize,
 }
 
 impl Encoder {
@@ -154,6 +161,10 @@ impl Encoder {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        if labels.iter().any(|(_, val)| val.len() > MAX_LABEL_BYTES) {
+            self.skipped += 1;
+            return;
+        }
         self.out.push_str(name);
         if !labels.is_empty() {
             self.out.push('{');
@@ -281,6 +292,7 @@ pub fn render_state(snapshot: &MetricsSnapshot) -> String {
                     + snapshot.capability_levels.len()
                     + snapshot.orgs.len() * Severity::ALL.len() * Status::ALL.len()),
         ),
+        skipped: 0,
     };
 
     e.header(
@@ -371,13 +383,23 @@ pub fn render_state(snapshot: &MetricsSnapshot) -> String {
     }
 
     render_families(&mut e, &snapshot.family);
+    if e.skipped > 0 {
+        tracing::warn!(
+            skipped = e.skipped,
+            max_bytes = MAX_LABEL_BYTES,
+            "series with an over-long label value (stored by an older collector) were left out of /metrics"
+        );
+    }
     e.out
 }
 
 /// The collector's own counters: cheap, and live at every scrape even when the store's part
 /// comes from the cache.
 pub fn render_ingest(ingest: &IngestMetrics) -> String {
-    let mut e = Encoder { out: String::new() };
+    let mut e = Encoder {
+        out: String::new(),
+        skipped: 0,
+    };
     e.header(
         "vigie_ingest_reports_total",
         "counter",
@@ -623,6 +645,31 @@ mod tests {
         assert_eq!(value(2.0), "2");
         assert_eq!(value(0.0025), "0.0025");
         assert_eq!(value(1_795_860_004.0), "1795860004");
+    }
+
+    #[test]
+    fn over_long_label_values_from_old_rows_are_left_out() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        let snapshot = MetricsSnapshot {
+            orgs: vec!["o".into()],
+            agents: vec![("o".into(), long.clone(), at), ("o".into(), "a".into(), at)],
+            checks: vec![
+                ("o".into(), long.clone(), "tls.connect".into(), Status::Fail),
+                ("o".into(), "t".into(), "tls.connect".into(), Status::Fail),
+            ],
+            tls_not_after: vec![("o".into(), long.clone(), at)],
+            ..MetricsSnapshot::default()
+        };
+        let text = render(&snapshot, &IngestMetrics::default());
+        assert!(
+            !text.contains(&long[..MAX_LABEL_BYTES]),
+            "an over-long value was written"
+        );
+        assert!(
+            text.contains("vigie_check_status{org=\"o\",target=\"t\",check=\"tls.connect\"} 2\n")
+        );
+        assert!(text.contains("agent=\"a\""));
     }
 
     #[test]

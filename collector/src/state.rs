@@ -21,6 +21,20 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// few hours; a backlog after an outage is paced by `Retry-After`).
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 120;
 
+/// The default `--max-findings`: a large organization's report has a few thousand.
+pub const DEFAULT_MAX_FINDINGS: usize = 5_000;
+
+/// The default `--max-targets`: distinct targets (endpoints, domains, hosts) in one report.
+pub const DEFAULT_MAX_TARGETS: usize = 1_000;
+
+/// The default `--org-storage-bytes`: stored report bodies per organization, 1 GiB (a report
+/// of 2,000 findings is about 600 KB: several a day for a year of retention).
+pub const DEFAULT_ORG_STORAGE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// The default `--max-inflight-body-bytes`: report bodies held in memory at once, 256 MiB
+/// (32 bodies of the largest size).
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 256 * 1024 * 1024;
+
 /// The per-request limits of [`AppState::with_limits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLimits {
@@ -30,6 +44,12 @@ pub struct RequestLimits {
     pub body_timeout: Duration,
     /// Requests per minute per token (429 beyond); `None` for no limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// Findings and distinct targets in one report (413 beyond).
+    pub report_limits: vigie_model::validate::ReportLimits,
+    /// Stored report bytes per organization (429 beyond); `None` for no budget.
+    pub org_storage_bytes: Option<u64>,
+    /// Report body bytes held at once by all requests (503 beyond).
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for RequestLimits {
@@ -38,6 +58,12 @@ impl Default for RequestLimits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             rate_limit_per_minute: None,
+            report_limits: vigie_model::validate::ReportLimits {
+                max_findings: DEFAULT_MAX_FINDINGS,
+                max_targets: DEFAULT_MAX_TARGETS,
+            },
+            org_storage_bytes: Some(DEFAULT_ORG_STORAGE_BYTES),
+            max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
         }
     }
 }
@@ -61,6 +87,9 @@ struct Inner {
     rate_limiter: Option<RateLimiter>,
     metrics_public: std::sync::atomic::AtomicBool,
     login_throttle: login_throttle::LoginThrottle,
+    report_limits: vigie_model::validate::ReportLimits,
+    org_storage_bytes: Option<u64>,
+    inflight: BodyBudget,
 }
 
 impl AppState {
@@ -90,6 +119,9 @@ impl AppState {
                 rate_limiter: limits.rate_limit_per_minute.map(RateLimiter::new),
                 metrics_public: std::sync::atomic::AtomicBool::new(false),
                 login_throttle: login_throttle::LoginThrottle::default(),
+                report_limits: limits.report_limits,
+                org_storage_bytes: limits.org_storage_bytes,
+                inflight: BodyBudget::new(limits.max_inflight_body_bytes),
             }),
         }
     }
@@ -160,6 +192,77 @@ impl AppState {
     /// The web view's failed logins per source address.
     pub fn login_throttle(&self) -> &login_throttle::LoginThrottle {
         &self.inner.login_throttle
+    }
+
+    /// Findings and distinct targets accepted in one report.
+    pub fn report_limits(&self) -> vigie_model::validate::ReportLimits {
+        self.inner.report_limits
+    }
+
+    /// Stored report bytes allowed per organization; `None` for no budget.
+    pub fn org_storage_bytes(&self) -> Option<u64> {
+        self.inner.org_storage_bytes
+    }
+
+    /// The budget of report body bytes held in memory at once.
+    pub fn inflight_bodies(&self) -> &BodyBudget {
+        &self.inner.inflight
+    }
+}
+
+/// The bytes of report bodies all requests may hold at once: a request takes its share
+/// before reading (from Content-Length, or frame by frame when the length is not declared)
+/// and gives it back when it ends. Without it, many large bodies at once, each under
+/// `--max-body-bytes`, could take the collector's memory.
+#[derive(Debug)]
+pub struct BodyBudget {
+    /// Counted in KiB, so that any budget fits the semaphore's `u32` requests.
+    semaphore: Arc<tokio::sync::Semaphore>,
+    bytes: usize,
+}
+
+/// A request's share of the [`BodyBudget`], given back when dropped.
+#[derive(Debug, Default)]
+pub struct BodyShare {
+    permits: Vec<tokio::sync::OwnedSemaphorePermit>,
+    kib: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> BodyBudget {
+        let kib = bytes
+            .div_ceil(1024)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        BodyBudget {
+            semaphore: Arc::new(tokio::sync::Semaphore::new(kib)),
+            bytes,
+        }
+    }
+
+    /// The budget, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Grows `share` to cover `bytes` at once, without waiting: `false` when the budget
+    /// has not that much left (the share keeps what it had).
+    pub fn try_grow(&self, share: &mut BodyShare, bytes: usize) -> bool {
+        let wanted = bytes.div_ceil(1024);
+        if wanted <= share.kib {
+            return true;
+        }
+        let Ok(more) = u32::try_from(wanted - share.kib) else {
+            return false;
+        };
+        match Arc::clone(&self.semaphore).try_acquire_many_owned(more) {
+            Ok(permit) => {
+                share.permits.push(permit);
+                share.kib = wanted;
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 

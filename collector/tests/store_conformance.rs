@@ -344,7 +344,7 @@ async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
         store.authenticate(&c.agent).await.unwrap(),
         Some(Principal::Agent {
             org: ORG.to_owned(),
-            name: "srv01".to_owned()
+            name: format!("{ORG}-srv01")
         })
     );
     assert_eq!(
@@ -366,7 +366,7 @@ async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
     ));
 
     let rotated = store
-        .rotate_token(TokenKind::Agent, Some(ORG), "srv01")
+        .rotate_token(TokenKind::Agent, Some(ORG), &format!("{ORG}-srv01"))
         .await
         .unwrap();
     assert_eq!(store.authenticate(&c.agent).await.unwrap(), None);
@@ -439,7 +439,7 @@ async fn assessments_are_all_or_nothing(c: TestCollector) {
 async fn audit_log_records_tokens_and_exports_without_tokens(c: TestCollector) {
     let store = c.store();
     store
-        .rotate_token(TokenKind::Agent, Some(ORG), "srv01")
+        .rotate_token(TokenKind::Agent, Some(ORG), &format!("{ORG}-srv01"))
         .await
         .unwrap();
     store
@@ -881,8 +881,13 @@ async fn a_retired_verdict_is_not_current_until_reported_again(c: TestCollector)
     other.findings[0].summary = "DMARC policy is p=reject".to_owned();
     other.targets.retain(|t| t.target == DOMAIN);
     other.observations.tls.clear();
+    let srv02 = c
+        .store()
+        .create_token(TokenKind::Agent, Some(ORG), &format!("{ORG}-srv02"))
+        .await
+        .unwrap();
     assert_eq!(
-        c.post(Some(&c.agent), body_of(&other)).await.0,
+        c.post(Some(&srv02), body_of(&other)).await.0,
         StatusCode::CREATED
     );
     // The first agent's next report no longer carries it: it stays the second agent's.

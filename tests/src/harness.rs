@@ -266,11 +266,19 @@ impl Collector {
         String::from_utf8(output.stdout).expect("utf-8 stdout")
     }
 
-    /// A new agent token for `org`.
+    /// A new agent token for `org`, for the agent `agent-<org>` (a token posts for the one
+    /// agent it is named after).
     pub fn agent_token(&self, org: &str) -> String {
-        self.manage(&["agent", "add", "--org", org, "--name", "e2e"])
-            .trim()
-            .to_owned()
+        self.manage(&[
+            "agent",
+            "add",
+            "--org",
+            org,
+            "--name",
+            &format!("agent-{org}"),
+        ])
+        .trim()
+        .to_owned()
     }
 
     /// A new viewer token.

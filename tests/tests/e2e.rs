@@ -110,6 +110,7 @@ url = "http://{addr}"
 token_file = "{dir}/token"
 
 [agent]
+id = "agent-{ORG}"
 schedule = "{schedule}"
 outbox = "{dir}/outbox"
 retry_initial = "100ms"

@@ -72,10 +72,11 @@ struct Sent {
 fn sigkill_during_concurrent_ingests_loses_no_acknowledged_report_and_stores_none_in_part() {
     let dir = tempfile::tempdir().unwrap();
     let mut collector = CollectorProcess::start(dir.path(), &["--rate-limit", "0"]);
-    let tokens: Vec<(String, String)> = (0..3)
+    // A token per client, named as the agent it posts for; three organizations.
+    let tokens: Vec<(String, String)> = (0..6)
         .map(|i| {
-            let org = format!("{ORG}-{i}");
-            let token = collector.agent_token(&org, "load");
+            let org = format!("{ORG}-{}", i % 3);
+            let token = collector.agent_token(&org, &format!("agent-{i}"));
             (org, token)
         })
         .collect();
@@ -86,7 +87,7 @@ fn sigkill_during_concurrent_ingests_loses_no_acknowledged_report_and_stores_non
 
     let clients: Vec<_> = (0..6u64)
         .map(|client| {
-            let (org, token) = tokens[client as usize % tokens.len()].clone();
+            let (org, token) = tokens[client as usize].clone();
             let (sent, acked, stop) = (sent.clone(), acked.clone(), stop.clone());
             let addr = collector.addr;
             std::thread::spawn(move || {
@@ -199,8 +200,9 @@ fn sigkill_during_concurrent_ingests_loses_no_acknowledged_report_and_stores_non
     // was in flight is taken now or was already taken, never twice.
     let token_of = |body: &str| {
         let value: serde_json::Value = serde_json::from_str(body).unwrap();
-        let org = value["org"].as_str().unwrap().to_owned();
-        tokens.iter().find(|(o, _)| *o == org).unwrap().1.clone()
+        let agent = value["agent"]["id"].as_str().unwrap();
+        let client: usize = agent.trim_start_matches("agent-").parse().unwrap();
+        tokens[client].1.clone()
     };
     let mut client = Client::connect(collector.addr, Duration::from_secs(10)).unwrap();
     for (id, report) in &acknowledged {
@@ -270,6 +272,7 @@ token_file = "{dir}/token"
 timeout = "20s"
 
 [agent]
+id = "agent"
 schedule = "{schedule}"
 outbox = "{dir}/outbox"
 retry_initial = "100ms"
@@ -314,7 +317,7 @@ fn database_locked_answers_503_and_the_agent_delivers_exactly_once_when_it_is_ba
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
 
     let id = scale::report_id(nonce(), 1, 1);
-    let body = scale::report_json(&id, ORG, "probe", "p-", 20, Utc::now());
+    let body = scale::report_json(&id, ORG, "agent", "p-", 20, Utc::now());
     let started = Instant::now();
     let answer = scale::request(
         collector.addr,

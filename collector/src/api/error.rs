@@ -41,6 +41,10 @@ pub mod code {
     pub const STORE_UNAVAILABLE: &str = "store_unavailable";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const OVERLOADED: &str = "overloaded";
+    pub const AGENT_MISMATCH: &str = "agent_mismatch";
+    pub const REPORT_OVER_LIMIT: &str = "report_over_limit";
+    pub const STORAGE_BUDGET_EXCEEDED: &str = "storage_budget_exceeded";
+    pub const COLLECTOR_BUSY: &str = "collector_busy";
 }
 
 /// The `Retry-After` of a 503: the store is often back within seconds (a lock released).
@@ -184,6 +188,46 @@ impl ApiError {
         }
     }
 
+    /// 409: the report's agent id is not the token's agent name.
+    pub fn agent_mismatch(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code::AGENT_MISMATCH, detail)
+    }
+
+    /// 413: more findings or targets in one report than this collector accepts.
+    pub fn over_limit(detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::REPORT_OVER_LIMIT,
+            detail,
+        )
+    }
+
+    /// 429: the organization's stored reports fill its budget; retried after `retry_after`
+    /// seconds, by when retention may have freed room.
+    pub fn storage_budget(detail: impl Into<String>, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code::STORAGE_BUDGET_EXCEEDED,
+                detail,
+            )
+        }
+    }
+
+    /// 503: the bodies other requests hold fill the in-flight budget; retry in a moment.
+    /// Not a fault: logged as a refusal, not an error.
+    pub fn busy(detail: impl Into<String>, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::COLLECTOR_BUSY,
+                detail,
+            )
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -196,6 +240,9 @@ impl ApiError {
 
     /// How this error counts in `vigie_ingest_reports_total`.
     pub fn ingest_result(&self) -> IngestResult {
+        if self.code == code::COLLECTOR_BUSY {
+            return IngestResult::RejectedRateLimited;
+        }
         match self.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => IngestResult::RejectedAuth,
             StatusCode::PAYLOAD_TOO_LARGE => IngestResult::RejectedTooLarge,

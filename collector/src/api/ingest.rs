@@ -18,7 +18,7 @@ use vigie_model::Report;
 
 use super::{require_agent, ApiError};
 use crate::metrics::IngestResult;
-use crate::state::AppState;
+use crate::state::{AppState, BodyBudget, BodyShare};
 use crate::store::{IncomingReport, IngestOutcome};
 
 pub(super) async fn post_report(
@@ -45,10 +45,20 @@ async fn ingest(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, serde_json::Value), ApiError> {
-    let token_org = require_agent(state, headers).await?;
+    let (token_org, token_agent) = require_agent(state, headers).await?;
     require_json(headers)?;
     let limit = state.max_body_bytes();
-    let bytes = read_body(headers, body, limit, state.body_timeout()).await?;
+    // Held until the answer: the body, then the report parsed from it, stay in memory.
+    let mut share = BodyShare::default();
+    let bytes = read_body(
+        headers,
+        body,
+        limit,
+        state.body_timeout(),
+        state.inflight_bodies(),
+        &mut share,
+    )
+    .await?;
 
     // UTF-8 is checked once for the whole body, so that the parser need not check it again
     // string by string (`from_str` trusts it; `from_slice` does not).
@@ -81,9 +91,13 @@ async fn ingest(
             report.org
         )));
     }
+    check_agent(&report, &token_agent)?;
+    check_limits(&report, state.report_limits())?;
 
     let report_id = report.report_id;
-    let incoming = IncomingReport::new(report, body, received_at).map_err(ApiError::internal)?;
+    let incoming = IncomingReport::new(report, body, received_at)
+        .map_err(ApiError::internal)?
+        .with_storage_budget(state.org_storage_bytes());
     let outcome = state.store().ingest(incoming).await.map_err(|error| {
         // A locked, read-only or unreachable database is the store being away (503,
         // retried by the agent); anything else is a fault of ours (500).
@@ -105,6 +119,12 @@ async fn ingest(
         IngestOutcome::Conflict => Err(ApiError::report_id_conflict(format!(
             "report {report_id} is already stored with a different content; a new report needs a new report_id"
         ))),
+        IngestOutcome::OverBudget { used, budget } => Err(ApiError::storage_budget(
+            format!(
+                "organization `{token_org}` has {used} bytes of stored reports and this one would take it over its budget of {budget} bytes; nothing was stored. Retention (`[retention] reports_days`, `vigie-collector prune`) frees room; the operator may raise --org-storage-bytes"
+            ),
+            STORAGE_BUDGET_RETRY_AFTER_SECONDS,
+        )),
     }
 }
 
@@ -114,6 +134,42 @@ async fn ingest(
 fn check_times(report: &Report, received_at: chrono::DateTime<Utc>) -> Result<(), ApiError> {
     vigie_model::timestamps::check(report, received_at)
         .map_err(|e| ApiError::invalid_report(format!("invalid report: {e}")))
+}
+
+/// The `Retry-After` of a report over its organization's storage budget: room comes back
+/// with the daily retention run or an operator's prune, not within seconds.
+const STORAGE_BUDGET_RETRY_AFTER_SECONDS: u64 = 3600;
+
+/// The `Retry-After` of a request refused because the in-flight budget is full: other
+/// bodies are being read and stored, which takes milliseconds to seconds.
+const BUSY_RETRY_AFTER_SECONDS: u64 = 2;
+
+/// An agent token speaks for one agent: the one its name names.
+fn check_agent(report: &Report, token_agent: &str) -> Result<(), ApiError> {
+    if report.agent.id == token_agent {
+        return Ok(());
+    }
+    Err(ApiError::agent_mismatch(format!(
+        "the report is from agent `{}` but this agent token is for agent `{token_agent}` of organization `{}`; set `[agent] id = \"{token_agent}\"` in the agent's config, or enroll this agent under its own id with `vigie-collector agent add --org {} --name {}`",
+        report.agent.id, report.org, report.org, report.agent.id
+    )))
+}
+
+/// The collector's own bounds on one report (the schema's are checked by `validate`).
+fn check_limits(
+    report: &Report,
+    limits: vigie_model::validate::ReportLimits,
+) -> Result<(), ApiError> {
+    use vigie_model::validate::OverLimit;
+    vigie_model::validate::check_limits(report, limits).map_err(|e| {
+        let setting = match e {
+            OverLimit::Findings { .. } => "--max-findings (VIGIE_MAX_FINDINGS, max_findings)",
+            OverLimit::Targets { .. } => "--max-targets (VIGIE_MAX_TARGETS, max_targets)",
+        };
+        ApiError::over_limit(format!(
+            "{e}; nothing was stored. Split the scan into several reports, or ask the operator to raise {setting}"
+        ))
+    })
 }
 
 fn ack(report_id: uuid::Uuid, received_at: String) -> serde_json::Value {
@@ -138,12 +194,27 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The whole body, refusing it as soon as it is known to exceed `limit`: from the declared
 /// Content-Length before reading, or while reading when the length is not declared or lies.
+///
+/// The bytes are taken from `budget` into `share` before they are read: the declared length
+/// at once, or frame by frame; when the budget has not enough left, the request is refused
+/// (503) without reading further.
 async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
     timeout: Duration,
+    budget: &BodyBudget,
+    share: &mut BodyShare,
 ) -> Result<Vec<u8>, ApiError> {
+    let busy = || {
+        ApiError::busy(
+            format!(
+                "the collector is reading as many report bodies as it holds at once ({} bytes, --max-inflight-body-bytes); nothing was stored; retry in a moment",
+                budget.bytes()
+            ),
+            BUSY_RETRY_AFTER_SECONDS,
+        )
+    };
     let too_large = || {
         ApiError::too_large(format!(
             "the report is larger than this collector accepts ({limit} bytes); split the scan or raise --max-body-bytes"
@@ -157,6 +228,9 @@ async fn read_body(
         return Err(too_large());
     }
     let capacity = declared.map_or(0, |n| n as usize);
+    if !budget.try_grow(share, capacity) {
+        return Err(busy());
+    }
     let read = async move {
         let mut body = body;
         let mut buffer = Vec::with_capacity(capacity);
@@ -166,6 +240,9 @@ async fn read_body(
             if let Ok(data) = frame.into_data() {
                 if buffer.len() + data.len() > limit {
                     return Err(too_large());
+                }
+                if !budget.try_grow(share, buffer.len() + data.len()) {
+                    return Err(busy());
                 }
                 buffer.extend_from_slice(&data);
             }

@@ -81,10 +81,14 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
     }
 }
 
-/// The organization of an agent token; 403 for a viewer token.
-async fn require_agent(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+/// The organization and agent name of an agent token; 403 for a viewer token. The name is
+/// the one agent id the token may post as.
+async fn require_agent(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, String), ApiError> {
     match authenticate(state, headers).await? {
-        Principal::Agent { org, .. } => Ok(org),
+        Principal::Agent { org, name } => Ok((org, name)),
         Principal::Viewer { .. } => Err(ApiError::forbidden(
             "a viewer token cannot post reports; use an agent token from `vigie-collector agent add`",
         )),        Principal::Scraper { .. } => Err(ApiError::forbidden(

@@ -141,6 +141,8 @@ pub enum StoreError {
     BatchAborted,
     #[error("starting the storage thread failed: {0}; the system refused a new thread, check the collector's process and memory limits")]
     Thread(#[source] std::io::Error),
+    #[error("agent token name `{0}` is not an agent id: the name is the id the agent reports as (its config's `[agent] id`), 1-128 of A-Z, a-z, 0-9, '-', '_', '.'")]
+    InvalidAgentName(String),
 }
 
 impl StoreError {
@@ -235,6 +237,9 @@ pub enum IngestOutcome {
     Duplicate { received_at: String },
     /// This report_id is already stored with another body; nothing changed.
     Conflict,
+    /// Storing the report would take its organization's stored report bytes (`used`) past
+    /// its budget; nothing changed.
+    OverBudget { used: u64, budget: u64 },
 }
 
 /// A report accepted by the API, ready to store: everything the single SQLite writer would
@@ -253,6 +258,9 @@ pub struct IncomingReport {
     /// Each finding's evidence serialized, as `latest.evidence` holds it: the planner
     /// compares and writes this text.
     evidence: Vec<String>,
+    /// The organization's budget of stored report bytes (`orgs.report_bytes`, kept by
+    /// triggers); `None`: no budget.
+    storage_budget: Option<u64>,
 }
 
 impl IncomingReport {
@@ -279,7 +287,22 @@ impl IncomingReport {
             body,
             received_at,
             evidence,
+            storage_budget: None,
         })
+    }
+
+    /// The same report, refused ([`IngestOutcome::OverBudget`]) if storing it would take
+    /// its organization's stored report bytes past `budget`.
+    pub fn with_storage_budget(mut self, budget: Option<u64>) -> IncomingReport {
+        self.storage_budget = budget;
+        self
+    }
+
+    /// `Some((used, budget))` when a body of this size on top of `used` bytes is over the
+    /// budget.
+    pub(crate) fn over_budget(&self, used: u64) -> Option<(u64, u64)> {
+        let budget = self.storage_budget?;
+        (used.saturating_add(self.body.len() as u64) > budget).then_some((used, budget))
     }
 
     /// The parsed report.
@@ -651,6 +674,12 @@ impl Store {
         }
         if name.trim().is_empty() || name.chars().count() > 128 {
             return Err(StoreError::InvalidName);
+        }
+        // The name of an agent token is the one agent id it may post as.
+        if kind == TokenKind::Agent && !vigie_model::validate::is_valid_agent_id(name) {
+            return Err(StoreError::InvalidAgentName(
+                name.chars().take(128).collect(),
+            ));
         }
         let (token, hash) = crate::auth::generate(kind);
         if let Backend::Postgres(pg) = &self.backend {

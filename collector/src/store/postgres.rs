@@ -88,6 +88,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "scraper_tokens",
         include_str!("../../migrations/postgres/0010_scraper_tokens.sql"),
     ),
+    (
+        11,
+        "org_report_bytes",
+        include_str!("../../migrations/postgres/0011_org_report_bytes.sql"),
+    ),
 ];
 
 /// Connections held at most by one collector. PostgreSQL's default `max_connections` is
@@ -359,6 +364,9 @@ impl PgStore {
         // newest report's time: whether this report is late is decided in Rust, as times
         // (`plan::is_late`), and the update goes with the writes of the latest state.
         let lock = cached(&tx, "SELECT pg_advisory_xact_lock(hashtext($1))").await?;
+        // Read under the organization's lock, before this report's insert counts in it
+        // (a trigger keeps the column, migration 0011).
+        let stored_bytes = cached(&tx, "SELECT report_bytes FROM orgs WHERE org = $1").await?;
         let insert = cached(
             &tx,
             "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
@@ -411,11 +419,16 @@ impl PgStore {
             &report_id,
         ];
         // Each statement keeps its own context: the first to fail is the one reported.
-        let (_, inserted, newest, mine) = tokio::try_join!(
+        let (_, used, inserted, newest, mine) = tokio::try_join!(
             async {
                 tx.execute(&lock, &[&org])
                     .await
                     .map_err(pg("locking the organization"))
+            },
+            async {
+                tx.query_opt(&stored_bytes, &[&org])
+                    .await
+                    .map_err(pg("reading the organization's stored bytes"))
             },
             async {
                 tx.query_opt(&insert, report_params)
@@ -456,6 +469,14 @@ impl PgStore {
             } else {
                 IngestOutcome::Conflict
             });
+        }
+        let used: i64 = match used {
+            Some(row) => row.col(0)?,
+            None => 0,
+        };
+        if let Some((used, budget)) = incoming.over_budget(u64::try_from(used).unwrap_or(0)) {
+            // The transaction ends without a commit: the report's insert is undone.
+            return Ok(IngestOutcome::OverBudget { used, budget });
         }
 
         // A report that finished before the agent's newest arrives late (an outbox backlog):

@@ -69,6 +69,11 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "scraper_tokens",
         include_str!("../../migrations/0010_scraper_tokens.sql"),
     ),
+    (
+        11,
+        "org_report_bytes",
+        include_str!("../../migrations/0011_org_report_bytes.sql"),
+    ),
 ];
 
 /// How long a statement waits for another connection's lock (the `migrate` command or a
@@ -448,6 +453,27 @@ fn copy_error(error: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
+/// [`IngestOutcome::OverBudget`] when the report would take its organization past its
+/// storage budget: one read of `orgs.report_bytes`, which triggers keep (migration 0011).
+fn over_storage_budget(
+    tx: &Connection,
+    incoming: &IncomingReport,
+) -> Result<Option<IngestOutcome>, StoreError> {
+    if incoming.storage_budget.is_none() {
+        return Ok(None);
+    }
+    let used: i64 = tx
+        .prepare_cached("SELECT report_bytes FROM orgs WHERE org = ?1")
+        .map_err(sql("preparing the storage lookup"))?
+        .query_row([&incoming.report.org], |row| row.get(0))
+        .optional()
+        .map_err(sql("reading the organization's stored bytes"))?
+        .unwrap_or(0);
+    Ok(incoming
+        .over_budget(u64::try_from(used).unwrap_or(0))
+        .map(|(used, budget)| IngestOutcome::OverBudget { used, budget }))
+}
+
 /// Stores one report inside the caller's transaction (or savepoint).
 fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome, StoreError> {
     let report = &incoming.report;
@@ -483,6 +509,9 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
         } else {
             IngestOutcome::Conflict
         });
+    }
+    if let Some(over) = over_storage_budget(tx, incoming)? {
+        return Ok(over);
     }
 
     tx.prepare_cached(

@@ -278,11 +278,15 @@ impl TestCollector {
         };
         let store = Store::open(&url).await.unwrap();
         let agent = store
-            .create_token(TokenKind::Agent, Some(ORG), "srv01")
+            .create_token(TokenKind::Agent, Some(ORG), &format!("{ORG}-srv01"))
             .await
             .unwrap();
         let other_agent = store
-            .create_token(TokenKind::Agent, Some(OTHER_ORG), "srv01")
+            .create_token(
+                TokenKind::Agent,
+                Some(OTHER_ORG),
+                &format!("{OTHER_ORG}-srv01"),
+            )
             .await
             .unwrap();
         let viewer = store

@@ -106,7 +106,7 @@ fn demo() -> Result<(), String> {
     std::fs::write(
         &config,
         format!(
-            "org = \"{ORG}\"\n\n[collector]\nurl = \"http://{addr}\"\ntoken_file = \"{}\"\n\n[agent]\nschedule = \"6h\"\noutbox = \"{}\"\n\n[tls]\ntargets = [{}]\nca_file = \"{}\"\n",
+            "org = \"{ORG}\"\n\n[collector]\nurl = \"http://{addr}\"\ntoken_file = \"{}\"\n\n[agent]\nid = \"agent-{ORG}\"\nschedule = \"6h\"\noutbox = \"{}\"\n\n[tls]\ntargets = [{}]\nca_file = \"{}\"\n",
             token_file.display(),
             dir.join("outbox").display(),
             targets.join(", "),

@@ -3,8 +3,9 @@
 //! Starts a real `vigie-collector serve` (the binary beside this one, so build both with the
 //! same profile) on 127.0.0.1 over a fresh SQLite database (or, with `--backend postgres`, a
 //! fresh PostgreSQL server started for the run with its durable defaults, `fsync=on` and
-//! `synchronous_commit=on`), enrolls `--orgs` organizations,
-//! then posts reports as `--agents` distinct agents would (each agent its own targets,
+//! `synchronous_commit=on`), enrolls `--agents` agents (a token each, named as the agent's id,
+//! since a token posts for one agent) over `--orgs` organizations,
+//! then posts reports as those agents would (each agent its own targets,
 //! `--findings` findings a report, ~280 bytes of JSON each) from `--clients` keep-alive
 //! connections, and prints the sustained rate and the latency percentiles of two phases:
 //! the first report of every agent (every finding a new key and a history row), then
@@ -120,28 +121,24 @@ fn main() {
         None => CollectorProcess::start(&scratch, &["--rate-limit", "0"]),
     };
     eprintln!(
-        "collector {} over {}; enrolling {} organizations",
+        "collector {} over {}; enrolling {} agents of {} organizations",
         collector.addr,
         match &postgres {
             Some(server) => format!("PostgreSQL at {}:{}", server.ip, server.port),
             None => collector.db_path().display().to_string(),
         },
+        options.agents,
         options.orgs
     );
-    let orgs: Vec<(String, String)> = (0..options.orgs)
-        .map(|i| {
-            let org = format!("org-{i:05}");
-            let token = collector.agent_token(&org, "load");
-            (org, token)
-        })
-        .collect();
+    let orgs: Vec<String> = (0..options.orgs).map(|i| format!("org-{i:05}")).collect();
+    let tokens = enroll(&collector, &orgs, options.agents);
     // One body per organization, with placeholders for the agent, the id and the time: an
     // agent's targets are its own (`<agent>-<n>.<org>.example:443`).
     let at = Utc::now() - chrono::Duration::hours(1);
     let template_at = finished_at(at);
     let templates: Vec<Template> = orgs
         .iter()
-        .map(|(org, _)| {
+        .map(|org| {
             Template::new(
                 &scale::report_json(
                     "__ID__",
@@ -162,6 +159,7 @@ fn main() {
         addr: collector.addr,
         agents: options.agents as u64,
         orgs,
+        tokens,
         templates,
         run: Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64,
         next: AtomicU64::new(0),
@@ -235,10 +233,33 @@ fn main() {
 }
 
 /// What the workers share.
+/// One token per agent: agent `n` (`agent-<n>`, five digits) of organization `n % orgs`,
+/// enrolled by four `vigie-collector agent add` at a time.
+fn enroll(collector: &CollectorProcess, orgs: &[String], agents: usize) -> Vec<String> {
+    const THREADS: usize = 4;
+    let mut tokens = vec![String::new(); agents];
+    std::thread::scope(|scope| {
+        for (part, chunk) in tokens.chunks_mut(agents.div_ceil(THREADS)).enumerate() {
+            let first = part * agents.div_ceil(THREADS);
+            scope.spawn(move || {
+                for (i, token) in chunk.iter_mut().enumerate() {
+                    let agent = first + i;
+                    let org = &orgs[agent % orgs.len()];
+                    *token = collector.agent_token(org, &format!("agent-{agent:05}"));
+                }
+            });
+        }
+    });
+    tokens
+}
+
 struct Shared {
     addr: std::net::SocketAddr,
     agents: u64,
-    orgs: Vec<(String, String)>,
+    orgs: Vec<String>,
+    /// Agent `n`'s token, named `agent-<n>` as the agent id it posts (the collector binds
+    /// a token to one agent).
+    tokens: Vec<String>,
     templates: Vec<Template>,
     run: u64,
     /// The number of the next report; report `n` is agent `n % agents`'s.
@@ -363,7 +384,7 @@ fn phase(
                     match connection.request(
                         "POST",
                         "/api/v1/reports",
-                        Some(&shared.orgs[org].1),
+                        Some(&shared.tokens[agent as usize]),
                         Some(&body),
                     ) {
                         Ok(answer) if answer.status == 201 => mine.push(sent.elapsed()),

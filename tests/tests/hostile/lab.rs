@@ -79,3 +79,54 @@ impl Lab {
             .expect("the collector answers /metrics")
     }
 }
+
+// Helpers of the identity and quota attacks.
+impl Lab {
+    /// `POST /api/v1/reports` with `token` and `body`, on a new connection.
+    pub fn post_report(&self, token: &str, body: &str) -> vigie_tests::scale::Answer {
+        vigie_tests::scale::request(
+            self.collector.addr,
+            "POST",
+            "/api/v1/reports",
+            Some(token),
+            Some(body),
+        )
+        .expect("an answer to the report")
+    }
+
+    /// The one integer `query` returns, read straight from the store.
+    pub fn count(&self, query: &str) -> i64 {
+        match &self.postgres {
+            Some(server) => server
+                .psql("vigie", query)
+                .parse()
+                .unwrap_or_else(|e| panic!("`{query}` is not a count: {e}")),
+            None => self
+                .sqlite()
+                .query_row(query, [], |row| row.get(0))
+                .unwrap_or_else(|e| panic!("`{query}`: {e}")),
+        }
+    }
+
+    /// Runs `statement` on the store, as an older collector (or an operator) could have.
+    pub fn execute(&self, statement: &str) {
+        match &self.postgres {
+            Some(server) => {
+                server.psql("vigie", statement);
+            }
+            None => self
+                .sqlite()
+                .execute_batch(statement)
+                .unwrap_or_else(|e| panic!("`{statement}`: {e}")),
+        }
+    }
+
+    fn sqlite(&self) -> rusqlite::Connection {
+        let connection =
+            rusqlite::Connection::open(self.collector.db_path()).expect("the SQLite store");
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .expect("a busy timeout");
+        connection
+    }
+}

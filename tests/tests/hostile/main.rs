@@ -11,3 +11,5 @@ pub use lab::{Backend, Lab};
 mod readers;
 mod timestamps;
 mod connections;
+mod identity;
+mod quotas;
