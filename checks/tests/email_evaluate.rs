@@ -688,3 +688,106 @@ fn a_shared_include_costs_one_query_for_many_domains() {
         .count();
     assert_eq!(include_queries, 1);
 }
+
+/// A resolver that answers nothing: every query times out, every fetch fails.
+struct DeadResolver;
+
+fn dead<T>(name: &str, rtype: &str) -> Result<T, vigie_checks::email::lookup::LookupError> {
+    Err(vigie_checks::email::lookup::LookupError {
+        name: name.to_owned(),
+        rtype: rtype.to_owned(),
+        reason: "no answer within 2 s".to_owned(),
+    })
+}
+
+impl vigie_checks::email::DnsLookup for DeadResolver {
+    async fn txt(
+        &self,
+        name: &str,
+    ) -> Result<Vec<String>, vigie_checks::email::lookup::LookupError> {
+        dead(name, "TXT")
+    }
+    async fn mx(
+        &self,
+        name: &str,
+    ) -> Result<Vec<vigie_checks::email::lookup::MxRecord>, vigie_checks::email::lookup::LookupError>
+    {
+        dead(name, "MX")
+    }
+    async fn ip(
+        &self,
+        name: &str,
+    ) -> Result<Vec<std::net::IpAddr>, vigie_checks::email::lookup::LookupError> {
+        dead(name, "A")
+    }
+    async fn caa(
+        &self,
+        name: &str,
+    ) -> Result<
+        Vec<vigie_checks::email::records::CaaRecord>,
+        vigie_checks::email::lookup::LookupError,
+    > {
+        dead(name, "CAA")
+    }
+    async fn tlsa(
+        &self,
+        name: &str,
+    ) -> Result<Vec<TlsaRecord>, vigie_checks::email::lookup::LookupError> {
+        dead(name, "TLSA")
+    }
+    async fn dnssec(
+        &self,
+        name: &str,
+    ) -> Result<DnssecFacts, vigie_checks::email::lookup::LookupError> {
+        dead(name, "DNSKEY")
+    }
+}
+
+impl vigie_checks::email::HttpsFetch for DeadResolver {
+    async fn fetch_text(
+        &self,
+        url: &str,
+    ) -> Result<String, vigie_checks::email::lookup::FetchError> {
+        Err(vigie_checks::email::lookup::FetchError {
+            url: url.to_owned(),
+            reason: "the name could not be resolved".to_owned(),
+        })
+    }
+}
+
+#[test]
+fn a_domain_whose_records_could_not_be_read_gets_no_pass() {
+    let trust = vigie_checks::tls::TrustStore::load(None).expect("the system roots load");
+    for smtp in [None, Some(vigie_checks::email::SmtpOptions::new(trust))] {
+        let options = ProbeOptions {
+            smtp,
+            ..ProbeOptions::default()
+        };
+        let observation = runtime().block_on(probe("example.org", &options, &DeadResolver));
+        let verdicts = evaluate(&observation, chrono::Utc::now());
+        assert!(!verdicts.is_empty());
+        for v in &verdicts {
+            assert!(
+                matches!(v.status, Status::Error | Status::Skip),
+                "{}: {:?} {}",
+                v.check,
+                v.status,
+                v.summary.render(Lang::En)
+            );
+            assert!(v.summary.is_defined(), "{}", v.summary.key);
+        }
+        // MX could not be read: DANE is not "no MX", it is unknown.
+        let dane = verdict(&verdicts, Check::EmailDane);
+        assert_eq!(dane.status, Status::Error);
+        assert!(dane
+            .summary
+            .render(Lang::Fr)
+            .contains("no answer within 2 s"));
+        if options.smtp.is_some() {
+            assert_eq!(
+                verdict(&verdicts, Check::EmailStarttls).status,
+                Status::Error
+            );
+        }
+    }
+}
