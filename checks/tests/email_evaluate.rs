@@ -9,6 +9,8 @@ use vigie_checks::email::{
 };
 use vigie_model::{Check, Family, Lang, Severity, Status, Verdict};
 
+mod dead_resolver;
+
 const RSA_2048: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArRGE2iNsGFfjdwMkJOeJoHHrefgyYD/dKW5YyABmJc0nQMt6dhSeTvmZD8uW77h8ESyC47styLIb1LanYDCOt2VNRsHBhaHepxjKghKWHEIZlosF1ka9PmIUqQrO53RGLrgbiKVG70TPsZkzJpzg2nnrHOBTHDB5nO5j3QCtifJI/lOtJqhVpSESE5MWtz9RN/TvNrK0vDRSDRuyPZjK/weV3vC/aHrQk7+ETWLA/GS7Cd10NWF0yjcOIOPNJ+qL/2a+mT4xijZdDdbsV2t8Xx88u8Q4EAE1bkq29JUWSIfx86eL+SDc7iUFizyyQUR95PCrl8k8iGCAWqbXFcHBNQIDAQAB";
 const RSA_1024: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDo45KODYRwo/DYMeCEXM+pJxGmb3tgguYxCgfkSO6dozBPpugvBfqDui5ImGbQyk7PftSCsuUwcVOnyvOWUNbCUiStAupXN369+abvpURCSXXGqIdP+opVz0kBfeqoTPIkqzD8oFe/Bp3NlymU96l0bHvkzxg8//ykQ8aZUJgSDwIDAQAB";
 const RSA_512: &str = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMY3YkyISTRTwUxHbTx77rFFPWTQoDnzIcR1r/yjtEBLJeTQCU0v5y3y+drrUlzfOXJj0KJAvdYYviTMXJ0UFssCAwEAAQ==";
@@ -689,72 +691,6 @@ fn a_shared_include_costs_one_query_for_many_domains() {
     assert_eq!(include_queries, 1);
 }
 
-/// A resolver that answers nothing: every query times out, every fetch fails.
-struct DeadResolver;
-
-fn dead<T>(name: &str, rtype: &str) -> Result<T, vigie_checks::email::lookup::LookupError> {
-    Err(vigie_checks::email::lookup::LookupError {
-        name: name.to_owned(),
-        rtype: rtype.to_owned(),
-        reason: "no answer within 2 s".to_owned(),
-    })
-}
-
-impl vigie_checks::email::DnsLookup for DeadResolver {
-    async fn txt(
-        &self,
-        name: &str,
-    ) -> Result<Vec<String>, vigie_checks::email::lookup::LookupError> {
-        dead(name, "TXT")
-    }
-    async fn mx(
-        &self,
-        name: &str,
-    ) -> Result<Vec<vigie_checks::email::lookup::MxRecord>, vigie_checks::email::lookup::LookupError>
-    {
-        dead(name, "MX")
-    }
-    async fn ip(
-        &self,
-        name: &str,
-    ) -> Result<Vec<std::net::IpAddr>, vigie_checks::email::lookup::LookupError> {
-        dead(name, "A")
-    }
-    async fn caa(
-        &self,
-        name: &str,
-    ) -> Result<
-        Vec<vigie_checks::email::records::CaaRecord>,
-        vigie_checks::email::lookup::LookupError,
-    > {
-        dead(name, "CAA")
-    }
-    async fn tlsa(
-        &self,
-        name: &str,
-    ) -> Result<Vec<TlsaRecord>, vigie_checks::email::lookup::LookupError> {
-        dead(name, "TLSA")
-    }
-    async fn dnssec(
-        &self,
-        name: &str,
-    ) -> Result<DnssecFacts, vigie_checks::email::lookup::LookupError> {
-        dead(name, "DNSKEY")
-    }
-}
-
-impl vigie_checks::email::HttpsFetch for DeadResolver {
-    async fn fetch_text(
-        &self,
-        url: &str,
-    ) -> Result<String, vigie_checks::email::lookup::FetchError> {
-        Err(vigie_checks::email::lookup::FetchError {
-            url: url.to_owned(),
-            reason: "the name could not be resolved".to_owned(),
-        })
-    }
-}
-
 #[test]
 fn a_domain_whose_records_could_not_be_read_gets_no_pass() {
     let trust = vigie_checks::tls::TrustStore::load(None).expect("the system roots load");
@@ -763,7 +699,8 @@ fn a_domain_whose_records_could_not_be_read_gets_no_pass() {
             smtp,
             ..ProbeOptions::default()
         };
-        let observation = runtime().block_on(probe("example.org", &options, &DeadResolver));
+        let observation =
+            runtime().block_on(probe("example.org", &options, &dead_resolver::DeadResolver));
         let verdicts = evaluate(&observation, chrono::Utc::now());
         assert!(!verdicts.is_empty());
         for v in &verdicts {
