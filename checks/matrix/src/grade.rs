@@ -549,6 +549,25 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
         ]) {
             return graded(1);
         }
+        // Level 2 says "TLS 1.2 or later only": without any protocol enumerated (`--quick`,
+        // or every hello unanswered), that is not known.
+        let legacy = [
+            TlsProtocolSslv2,
+            TlsProtocolSslv3,
+            TlsProtocolTls10,
+            TlsProtocolTls11,
+        ];
+        if !legacy
+            .iter()
+            .any(|check| a.status(*check).is_some_and(is_observed))
+        {
+            return Graded {
+                level: 1,
+                notes: vec![Note::new("note.missing_check")
+                    .arg("check", TlsProtocolTls10.id())
+                    .arg("level", 1)],
+            };
+        }
         let phase_out = a.any_fails(&[
             HttpsHsts,
             HttpsHstsMaxAge,
@@ -879,10 +898,17 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
         .iter()
         .filter(|h| h.fails(HostUpdatesSecurity))
         .count();
+    // Hosts whose pending security updates could not be known (no package index, an
+    // unreadable database): level 3 says "none pending" and cannot be granted on them.
+    let pending_unknown: Vec<&str> = hosts
+        .iter()
+        .filter(|h| !h.passes(HostUpdatesSecurity) && !h.fails(HostUpdatesSecurity))
+        .map(|h| h.target)
+        .collect();
     let met = hosts
         .iter()
         .filter(|h| {
-            !h.fails(HostOsEol) && h.passes(HostUpdatesAutomatic) && !h.fails(HostUpdatesSecurity)
+            !h.fails(HostOsEol) && h.passes(HostUpdatesAutomatic) && h.passes(HostUpdatesSecurity)
         })
         .count();
     // Shares compared in integers: automatic/total >= 95% ⇔ 100·automatic >= 95·total.
@@ -893,6 +919,14 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
     } else if automatic == 0 {
         1
     } else if !share_at_least(automatic, 80) || pending > 0 {
+        2
+    } else if let Some(host) = pending_unknown.first() {
+        notes.push(
+            Note::new("note.missing_check_on")
+                .arg("check", HostUpdatesSecurity.id())
+                .arg("target", host)
+                .arg("level", 2),
+        );
         2
     } else if share_at_least(automatic, 95) {
         // Level 4 needs third-party patching, which the agent does not observe yet.

@@ -997,3 +997,42 @@ fn an_unreached_asset_is_left_out_of_the_level_and_the_coverage_and_named() {
         "Not counted, nothing observed: h0.example.ca:443, h1.example.ca:443, h2.example.ca:443 (+2)."
     );
 }
+
+#[test]
+fn c01_without_any_protocol_enumerated_stops_at_1() {
+    // A quick scan (no enumeration): "TLS 1.2 or later only" is not known.
+    let mut v = good_web();
+    v.retain(|f| !matches!(f.check, TlsProtocolTls10 | TlsProtocolTls11));
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Level(1));
+    assert_eq!(
+        c.notes[0].render(Lang::En),
+        "Not observed: tls.protocol.tls1_0; level capped at 1."
+    );
+    // Every hello unanswered: the same.
+    set(&mut v, TlsProtocolTls10, WWW, Status::Error);
+    set(&mut v, TlsProtocolTls11, WWW, Status::Error);
+    assert_eq!(level(&v, "C01"), Value::Level(1));
+    // One protocol seen refused is enough to grade on.
+    set(&mut v, TlsProtocolTls11, WWW, Status::Pass);
+    assert_eq!(level(&v, "C01"), Value::Level(3));
+}
+
+#[test]
+fn c07_level_3_needs_the_pending_security_updates_of_every_host_observed() {
+    let mut v = hosts(20, 20);
+    assert_eq!(level(&v, "C07"), Value::Level(3));
+    // One host without package indexes: its security updates are unknown.
+    set(&mut v, HostUpdatesSecurity, "h07", Status::Error);
+    let c = cell(&v, &[], "C07");
+    assert_eq!(c.value, Value::Level(2));
+    assert_eq!(c.coverage, Some(Coverage { met: 19, total: 20 }));
+    assert_eq!(
+        c.notes[0].render(Lang::En),
+        "Not observed: host.updates.security on h07; level capped at 2."
+    );
+    assert_eq!(
+        c.notes[0].render(Lang::Fr),
+        "Non observé\u{a0}: host.updates.security sur h07\u{a0}; niveau plafonné à 2."
+    );
+}
