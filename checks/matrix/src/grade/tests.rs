@@ -837,8 +837,8 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
     let endpoint_fr = "Inconnu\u{a0}: le point d'accès n'a pas été joint";
     let web_only = format!("shop.example.ca:443, {WWW}");
     // (capability, findings of its unreached assets, note key, note in English, in French).
-    // Rows with a note of their own (not_observable, no_data) are capabilities graded from
-    // no observation: an unreached asset must leave them exactly as no data at all does.
+    // Rows with not_observable or no_data are capabilities graded from no observation (or
+    // only from answers): an unreached asset must leave them exactly as no data at all does.
     let rows: Vec<(&str, Vec<FindingFact>, &str, String, String)> = vec![
         (
             "C01",
@@ -893,8 +893,8 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             format!("Unknown: the host's facts could not be read ({HOST})."),
             format!("Inconnu\u{a0}: l'état de l'hôte n'a pas pu être lu ({HOST})."),
         ),
-        ("C08", unreached_host(HOST), "note.not_observable", String::new(), String::new()),
-        ("C09", unreached_host(HOST), "note.not_observable", String::new(), String::new()),
+        ("C08", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C09", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
         (
             "C10",
             unreached_site("shop.example.ca:443"),
@@ -902,14 +902,14 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             format!("{endpoint_en} (shop.example.ca:443)."),
             format!("{endpoint_fr} (shop.example.ca:443)."),
         ),
-        ("C11", unreached_domain(DOMAIN), "note.not_observable", String::new(), String::new()),
-        ("C12", unreached_everything(), "note.not_observable", String::new(), String::new()),
-        ("C13", unreached_everything(), "note.no_data", String::new(), String::new()),
-        ("C14", unreached_everything(), "note.no_data", String::new(), String::new()),
-        ("C15", unreached_address(ADDRESS), "note.no_data", String::new(), String::new()),
-        ("C16", unreached_everything(), "note.no_data", String::new(), String::new()),
-        ("C17", unreached_everything(), "note.no_data", String::new(), String::new()),
-        ("C18", unreached_everything(), "note.no_data", String::new(), String::new()),
+        ("C11", unreached_domain(DOMAIN), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C12", unreached_everything(), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C13", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C14", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C15", unreached_address(ADDRESS), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C16", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C17", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C18", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
     ];
     let ids: Vec<&str> = rows.iter().map(|row| row.0).collect();
     let catalogue_ids: Vec<&str> = catalogue()
@@ -935,16 +935,14 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             );
             assert_eq!(c.notes.len(), 1, "{id}: {:?}", c.notes);
             assert_eq!(c.notes[0].key, *key, "{id}");
-            if en.is_empty() {
+            if matches!(*key, "note.not_observable" | "note.no_data") {
                 // Not graded from observations: exactly as with no findings at all.
                 assert_eq!(c, cell(&[], &[], id), "{id}");
             }
         }
-        if !en.is_empty() {
-            let c = cell(findings, &[], id);
-            assert_eq!(c.notes[0].render(Lang::En), *en, "{id}");
-            assert_eq!(c.notes[0].render(Lang::Fr), *fr, "{id}");
-        }
+        let c = cell(findings, &[], id);
+        assert_eq!(c.notes[0].render(Lang::En), *en, "{id}");
+        assert_eq!(c.notes[0].render(Lang::Fr), *fr, "{id}");
     }
 }
 
