@@ -9,6 +9,8 @@ use vigie_checks::email::{
 };
 use vigie_model::{Check, Family, Lang, Severity, Status, Verdict};
 
+mod dead_resolver;
+
 const RSA_2048: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArRGE2iNsGFfjdwMkJOeJoHHrefgyYD/dKW5YyABmJc0nQMt6dhSeTvmZD8uW77h8ESyC47styLIb1LanYDCOt2VNRsHBhaHepxjKghKWHEIZlosF1ka9PmIUqQrO53RGLrgbiKVG70TPsZkzJpzg2nnrHOBTHDB5nO5j3QCtifJI/lOtJqhVpSESE5MWtz9RN/TvNrK0vDRSDRuyPZjK/weV3vC/aHrQk7+ETWLA/GS7Cd10NWF0yjcOIOPNJ+qL/2a+mT4xijZdDdbsV2t8Xx88u8Q4EAE1bkq29JUWSIfx86eL+SDc7iUFizyyQUR95PCrl8k8iGCAWqbXFcHBNQIDAQAB";
 const RSA_1024: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDo45KODYRwo/DYMeCEXM+pJxGmb3tgguYxCgfkSO6dozBPpugvBfqDui5ImGbQyk7PftSCsuUwcVOnyvOWUNbCUiStAupXN369+abvpURCSXXGqIdP+opVz0kBfeqoTPIkqzD8oFe/Bp3NlymU96l0bHvkzxg8//ykQ8aZUJgSDwIDAQAB";
 const RSA_512: &str = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMY3YkyISTRTwUxHbTx77rFFPWTQoDnzIcR1r/yjtEBLJeTQCU0v5y3y+drrUlzfOXJj0KJAvdYYviTMXJ0UFssCAwEAAQ==";
@@ -687,4 +689,42 @@ fn a_shared_include_costs_one_query_for_many_domains() {
         .filter(|q| q.as_str() == "TXT _spf.provider.example")
         .count();
     assert_eq!(include_queries, 1);
+}
+
+#[test]
+fn a_domain_whose_records_could_not_be_read_gets_no_pass() {
+    let trust = vigie_checks::tls::TrustStore::load(None).expect("the system roots load");
+    for smtp in [None, Some(vigie_checks::email::SmtpOptions::new(trust))] {
+        let options = ProbeOptions {
+            smtp,
+            ..ProbeOptions::default()
+        };
+        let observation =
+            runtime().block_on(probe("example.org", &options, &dead_resolver::DeadResolver));
+        let verdicts = evaluate(&observation, chrono::Utc::now());
+        assert!(!verdicts.is_empty());
+        for v in &verdicts {
+            assert!(
+                matches!(v.status, Status::Error | Status::Skip),
+                "{}: {:?} {}",
+                v.check,
+                v.status,
+                v.summary.render(Lang::En)
+            );
+            assert!(v.summary.is_defined(), "{}", v.summary.key);
+        }
+        // MX could not be read: DANE is not "no MX", it is unknown.
+        let dane = verdict(&verdicts, Check::EmailDane);
+        assert_eq!(dane.status, Status::Error);
+        assert!(dane
+            .summary
+            .render(Lang::Fr)
+            .contains("no answer within 2 s"));
+        if options.smtp.is_some() {
+            assert_eq!(
+                verdict(&verdicts, Check::EmailStarttls).status,
+                Status::Error
+            );
+        }
+    }
 }

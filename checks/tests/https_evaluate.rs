@@ -550,6 +550,32 @@ fn an_unreachable_https_origin_is_an_error_for_each_of_its_checks() {
 }
 
 #[test]
+fn a_host_that_answers_nothing_gets_no_pass() {
+    // Nothing answered on either port: a silent port 80 proves nothing when the host
+    // itself was not reached.
+    for stage in [
+        FetchStage::Timeout,
+        FetchStage::Connect,
+        FetchStage::Resolve,
+    ] {
+        let observation = HttpsObservation {
+            https: failed(HTTPS, stage),
+            redirect: Some(failed(HTTP, FetchStage::Timeout)),
+            security_txt: None,
+            ..good()
+        };
+        for (check, status) in statuses(&observation) {
+            assert_eq!(status, Status::Error, "{check:?} {stage:?}");
+        }
+        let redirect = verdict(&observation, Check::HttpsRedirect);
+        assert!(redirect
+            .summary
+            .render(vigie_model::Lang::Fr)
+            .contains("the reason"));
+    }
+}
+
+#[test]
 fn the_observation_round_trips_through_json() {
     let observation = good();
     let json = serde_json::to_string(&observation).unwrap();

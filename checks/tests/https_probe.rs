@@ -341,7 +341,8 @@ async fn silent_servers_are_timeouts_within_the_bound() {
         Some(FetchStage::Timeout)
     );
     assert!(observation.security_txt.is_none());
-    // Port 80 that never answers counts as filtered; the HTTPS checks could not run.
-    assert_eq!(status_of(&observation, Check::HttpsRedirect), Status::Pass);
+    // A silent port 80 says "filtered" only of a host that answered over HTTPS: here
+    // nothing answered at all, so no check passes.
+    assert_eq!(status_of(&observation, Check::HttpsRedirect), Status::Error);
     assert_eq!(status_of(&observation, Check::HttpsHeaders), Status::Error);
 }

@@ -3,7 +3,10 @@
 //! Pure: no I/O, and time comes only from [`Inputs::now`]. Each capability has one function
 //! that follows the spec's rule top-down (the first condition that holds sets the level).
 //! What the agent cannot observe yet never raises a level: a rule that needs an unobserved
-//! fact stops below it, with a [`Note`] saying why.
+//! fact stops below it, with a [`Note`] saying why. An asset none of whose verdicts is an
+//! observed fact (only `error`: not reached, not spoken to; or `skip`) is graded by no rule
+//! and counted in no coverage: a capability with no observed asset is unknown, with a note
+//! naming the assets that were not reached.
 
 use std::collections::BTreeMap;
 
@@ -254,6 +257,102 @@ impl<'a> Asset<'a> {
     fn newest(&self) -> Option<DateTime<Utc>> {
         self.checks.values().map(|f| f.observed_at).max()
     }
+    /// At least one of its verdicts is an observed fact.
+    fn observed(&self) -> bool {
+        self.checks.values().any(|f| is_observed(f.status))
+    }
+}
+
+/// A verdict that states a fact: `error` (the probe failed) and `skip` (the check does not
+/// apply) state none.
+fn is_observed(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Pass | Status::Fail | Status::Warn | Status::Info
+    )
+}
+
+/// What a capability's assets are, for the note that says why one was not graded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AssetKind {
+    /// A TLS or web endpoint, `host:port`.
+    Endpoint,
+    /// A mail domain.
+    Domain,
+    /// A scanned address (or a name that did not resolve).
+    Address,
+    /// A host of the agent.
+    Host,
+}
+
+impl AssetKind {
+    fn unreached_key(self) -> &'static str {
+        match self {
+            AssetKind::Endpoint => "note.unreached.endpoint",
+            AssetKind::Domain => "note.unreached.domain",
+            AssetKind::Address => "note.unreached.address",
+            AssetKind::Host => "note.unreached.host",
+        }
+    }
+}
+
+/// A capability's assets split into those with observed facts, which are graded, and the
+/// targets of the others, which are only named.
+struct Scope<'a> {
+    kind: AssetKind,
+    reached: Vec<Asset<'a>>,
+    unreached: Vec<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(kind: AssetKind, assets: Vec<Asset<'a>>, reached: impl Fn(&Asset<'a>) -> bool) -> Self {
+        let (reached, unreached): (Vec<_>, Vec<_>) = assets.into_iter().partition(|a| reached(a));
+        Scope {
+            kind,
+            reached,
+            unreached: unreached.iter().map(|a| a.target).collect(),
+        }
+    }
+
+    /// Reached: at least one verdict is an observed fact.
+    fn observed(kind: AssetKind, assets: Vec<Asset<'a>>) -> Self {
+        Scope::new(kind, assets, Asset::observed)
+    }
+
+    /// The cell when nothing was reached: unknown, saying which assets were not, or that
+    /// there is no data at all.
+    fn unknown(&self, capability: &str) -> Cell {
+        if self.unreached.is_empty() {
+            Cell::unknown(capability, Note::new("note.no_data"))
+        } else {
+            Cell::unknown(
+                capability,
+                Note::new(self.kind.unreached_key()).arg("targets", short_list(&self.unreached)),
+            )
+        }
+    }
+
+    /// The note naming the assets left out of a level, if any.
+    fn excluded_note(&self) -> Option<Note> {
+        (!self.unreached.is_empty()).then(|| {
+            Note::new("note.unreached_excluded").arg("targets", short_list(&self.unreached))
+        })
+    }
+}
+
+/// `a, b, c (+2)`: notes stay one line.
+fn short_list(targets: &[&str]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = targets
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if targets.len() > SHOWN {
+        text.push_str(&format!(" (+{})", targets.len() - SHOWN));
+    }
+    text
 }
 
 /// Groups the findings of `checks` by target.
@@ -291,15 +390,17 @@ fn graded(level: u8) -> Graded {
     }
 }
 
-/// The weakest in-scope asset sets the level (internet-facing capabilities).
+/// The weakest in-scope asset sets the level (internet-facing capabilities); assets with no
+/// observed fact are left out, and named.
 fn weakest(
     capability: &str,
-    assets: &[Asset<'_>],
+    scope: &Scope<'_>,
     now: DateTime<Utc>,
     grade: impl Fn(&Asset<'_>) -> Graded,
 ) -> Cell {
+    let assets = scope.reached.as_slice();
     if assets.is_empty() {
-        return Cell::unknown(capability, Note::new("note.no_data"));
+        return scope.unknown(capability);
     }
     let mut results: Vec<(&Asset<'_>, Graded)> = assets.iter().map(|a| (a, grade(a))).collect();
     results.sort_by_key(|(asset, g)| (g.level, asset.target));
@@ -311,6 +412,7 @@ fn weakest(
         notes.push(Note::new("note.weakest").arg("target", weakest_asset.target));
     }
     notes.extend(weakest_grade.notes.iter().cloned());
+    notes.extend(scope.excluded_note());
     observed_cell(
         capability,
         weakest_grade.level,
@@ -423,9 +525,14 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
         .into_iter()
         .filter(is_web)
         .collect();
+    // A failed TLS connection (refused, not TLS) is an endpoint not spoken to, not one
+    // without encryption: nothing of its web encryption was observed.
+    let web = Scope::new(AssetKind::Endpoint, web, |a| {
+        a.status(TlsConnect) != Some(Status::Error) && a.observed()
+    });
     let profile = inputs.profile;
     let mut cell = weakest("C01", &web, inputs.now, |a| {
-        if matches!(a.status(TlsConnect), Some(Status::Fail | Status::Error)) {
+        if a.fails(TlsConnect) {
             return graded(0);
         }
         if a.any_fails(&[
@@ -441,6 +548,25 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
             TlsCipherExport,
         ]) {
             return graded(1);
+        }
+        // Level 2 says "TLS 1.2 or later only": without any protocol enumerated (`--quick`,
+        // or every hello unanswered), that is not known.
+        let legacy = [
+            TlsProtocolSslv2,
+            TlsProtocolSslv3,
+            TlsProtocolTls10,
+            TlsProtocolTls11,
+        ];
+        if !legacy
+            .iter()
+            .any(|check| a.status(*check).is_some_and(is_observed))
+        {
+            return Graded {
+                level: 1,
+                notes: vec![Note::new("note.missing_check")
+                    .arg("check", TlsProtocolTls10.id())
+                    .arg("level", 1)],
+            };
         }
         let phase_out = a.any_fails(&[
             HttpsHsts,
@@ -504,7 +630,12 @@ fn cbc_phase_out(asset: &Asset<'_>) -> bool {
 /// C02: every TLS endpoint that completed a handshake.
 fn c02_certificates(inputs: &Inputs<'_>) -> Cell {
     let checks: Vec<Check> = feeds("C02").into_iter().filter(|c| *c != DnsCaa).collect();
-    let endpoints = assets(inputs.findings, &checks);
+    // Reached: a certificate was observed (a stapling fact alone is not one).
+    let endpoints = Scope::new(AssetKind::Endpoint, assets(inputs.findings, &checks), |a| {
+        a.checks
+            .iter()
+            .any(|(check, f)| *check != TlsOcspStapling && is_observed(f.status))
+    });
     let caa_everywhere = {
         let caa = assets(inputs.findings, &[DnsCaa]);
         !caa.is_empty() && caa.iter().all(|a| a.passes(DnsCaa))
@@ -561,6 +692,13 @@ fn c03_email_spoofing(inputs: &Inputs<'_>) -> Cell {
         .into_iter()
         .filter(|a| a.checks.keys().any(|c| c.id().starts_with("email.dmarc.")))
         .collect();
+    // Every level hinges on DMARC: a domain whose DMARC record could not be read is not
+    // graded, whatever else was seen.
+    let domains = Scope::new(AssetKind::Domain, domains, |a| {
+        a.checks
+            .iter()
+            .any(|(c, f)| c.id().starts_with("email.dmarc.") && is_observed(f.status))
+    });
     let parked_ok = !inputs
         .findings
         .iter()
@@ -609,16 +747,19 @@ fn c03_email_spoofing(inputs: &Inputs<'_>) -> Cell {
 
 /// C04: every domain with mail transport findings.
 fn c04_email_transport(inputs: &Inputs<'_>) -> Cell {
-    let domains = assets(
-        inputs.findings,
-        &[
-            EmailStarttls,
-            EmailMtaSts,
-            EmailMtaStsPolicy,
-            EmailMtaStsMode,
-            EmailTlsrpt,
-            EmailDane,
-        ],
+    let domains = Scope::observed(
+        AssetKind::Domain,
+        assets(
+            inputs.findings,
+            &[
+                EmailStarttls,
+                EmailMtaSts,
+                EmailMtaStsPolicy,
+                EmailMtaStsMode,
+                EmailTlsrpt,
+                EmailDane,
+            ],
+        ),
     );
     let signed: Vec<&str> = inputs
         .findings
@@ -685,12 +826,9 @@ fn service_name(asset: &Asset<'_>, check: Check) -> String {
 }
 
 /// The service assets that were scanned: a target whose verdicts are all errors (a name
-/// that did not resolve) grades nothing.
-fn scanned(assets: Vec<Asset<'_>>) -> Vec<Asset<'_>> {
-    assets
-        .into_iter()
-        .filter(|a| a.checks.values().any(|f| f.status != Status::Error))
-        .collect()
+/// that did not resolve, an address where no port answered) grades nothing.
+fn scanned(assets: Vec<Asset<'_>>) -> Scope<'_> {
+    Scope::observed(AssetKind::Address, assets)
 }
 
 /// C05: every exposed address:port.
@@ -745,9 +883,10 @@ fn c06_vulnerabilities(inputs: &Inputs<'_>) -> Cell {
 
 /// C07: the share of enrolled hosts (targets of host checks).
 fn c07_patching(inputs: &Inputs<'_>) -> Cell {
-    let hosts = assets(inputs.findings, &feeds("C07"));
+    let scope = Scope::observed(AssetKind::Host, assets(inputs.findings, &feeds("C07")));
+    let hosts = &scope.reached;
     if hosts.is_empty() {
-        return Cell::unknown("C07", Note::new("note.no_data"));
+        return scope.unknown("C07");
     }
     let total = hosts.len();
     let eol = hosts.iter().filter(|h| h.fails(HostOsEol)).count();
@@ -759,10 +898,17 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
         .iter()
         .filter(|h| h.fails(HostUpdatesSecurity))
         .count();
+    // Hosts whose pending security updates could not be known (no package index, an
+    // unreadable database): level 3 says "none pending" and cannot be granted on them.
+    let pending_unknown: Vec<&str> = hosts
+        .iter()
+        .filter(|h| !h.passes(HostUpdatesSecurity) && !h.fails(HostUpdatesSecurity))
+        .map(|h| h.target)
+        .collect();
     let met = hosts
         .iter()
         .filter(|h| {
-            !h.fails(HostOsEol) && h.passes(HostUpdatesAutomatic) && !h.fails(HostUpdatesSecurity)
+            !h.fails(HostOsEol) && h.passes(HostUpdatesAutomatic) && h.passes(HostUpdatesSecurity)
         })
         .count();
     // Shares compared in integers: automatic/total >= 95% ⇔ 100·automatic >= 95·total.
@@ -774,6 +920,14 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
         1
     } else if !share_at_least(automatic, 80) || pending > 0 {
         2
+    } else if let Some(host) = pending_unknown.first() {
+        notes.push(
+            Note::new("note.missing_check_on")
+                .arg("check", HostUpdatesSecurity.id())
+                .arg("target", host)
+                .arg("level", 2),
+        );
+        2
     } else if share_at_least(automatic, 95) {
         // Level 4 needs third-party patching, which the agent does not observe yet.
         notes.push(Note::new("note.max_observable"));
@@ -781,6 +935,7 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
     } else {
         2
     };
+    notes.extend(scope.excluded_note());
     observed_cell(
         "C07",
         level,
@@ -788,7 +943,7 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
             met: count(met),
             total: count(total),
         },
-        &hosts,
+        hosts,
         inputs.now,
         notes,
     )
@@ -807,10 +962,15 @@ fn missing_headers(asset: &Asset<'_>) -> Option<Vec<String>> {
 
 /// C10: every web host with a header check.
 fn c10_website_hardening(inputs: &Inputs<'_>) -> Cell {
+    // A page that redirects elsewhere (`skip`) is judged at its destination; one whose
+    // headers could not be read (`error`) is not reached.
     let sites: Vec<Asset<'_>> = assets(inputs.findings, &feeds("C10"))
         .into_iter()
-        .filter(|a| a.status(HttpsHeaders).is_some())
+        .filter(|a| a.status(HttpsHeaders).is_some_and(|s| s != Status::Skip))
         .collect();
+    let sites = Scope::new(AssetKind::Endpoint, sites, |a| {
+        a.status(HttpsHeaders).is_some_and(is_observed)
+    });
     weakest("C10", &sites, inputs.now, |a| {
         let missing = if a.passes(HttpsHeaders) {
             Vec::new()

@@ -1251,8 +1251,15 @@ fn transport_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
     });
 
     // STARTTLS (opt-in)
+    let mx = &ctx.obs.mx;
     out.push(match &ctx.obs.starttls {
         None => ctx.skip(Check::EmailStarttls, "email.starttls.not_requested"),
+        // No MX host to probe because the MX lookup failed: unknown, not "no MX".
+        Some(hosts) if hosts.is_empty() && mx.failed() => ctx.dns_error(
+            Check::EmailStarttls,
+            &mx.name,
+            mx.error.as_deref().unwrap_or_default(),
+        ),
         Some(hosts) if hosts.is_empty() => ctx.skip(Check::EmailStarttls, "email.starttls.no_mx"),
         Some(hosts) => {
             // Not reached, or no SMTP conversation: the host could not be judged.
@@ -1301,7 +1308,9 @@ fn transport_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
     // DANE
     let signed = matches!(&ctx.obs.dnssec, Ok(f) if f.authenticated);
     let real_mx = ctx.obs.mx.records.iter().any(|m| !m.exchange.is_empty());
-    out.push(if !real_mx {
+    out.push(if let (false, Some(reason)) = (real_mx, &mx.error) {
+        ctx.dns_error(Check::EmailDane, &mx.name, reason)
+    } else if !real_mx {
         ctx.skip(Check::EmailDane, "email.dane.no_mx")
     } else if let Some(failed) = ctx.obs.tlsa.iter().find(|a| a.failed()) {
         ctx.dns_error(

@@ -428,6 +428,10 @@ fn reboot_verdict(obs: &HostObservation, target: &str) -> Verdict {
                 ),
         )
         .remediation(Message::new("host.reboot_required.fix"))
+    } else if obs.os.is_none() && obs.inventory.is_none() {
+        // No flag file in a root where neither the system nor its packages could be read
+        // says nothing about a reboot.
+        return error(check, target, &missing(obs, "os"));
     } else {
         Verdict::new(
             check,
@@ -522,4 +526,38 @@ fn vulnerabilities_verdict(obs: &HostObservation, target: &str) -> Verdict {
     .evidence("cves_total", cves.len())
     .evidence("matches", list_truncated(&scan.matches))
     .evidence("truncated", scan.matches.len() > EVIDENCE_LIST_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_host_whose_facts_could_not_be_read_gets_no_pass() {
+        // An empty root: no os-release, no package database, no flag file.
+        let root = tempfile::tempdir().expect("a scratch directory");
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        let observation = super::super::probe(root.path(), now);
+        let verdicts = evaluate(&observation, now);
+        assert_eq!(verdicts.len(), 7);
+        for verdict in &verdicts {
+            assert!(
+                matches!(verdict.status, Status::Error | Status::Skip),
+                "{}: {:?}",
+                verdict.check.id(),
+                verdict.status
+            );
+            assert!(verdict.summary.is_defined(), "{}", verdict.summary.key);
+        }
+        let reboot = verdicts
+            .iter()
+            .find(|v| v.check == Check::HostRebootRequired)
+            .expect("host.reboot_required is graded");
+        assert_eq!(reboot.status, Status::Error);
+        assert!(reboot
+            .summary
+            .render(vigie_model::Lang::Fr)
+            .contains("os-release"));
+    }
 }

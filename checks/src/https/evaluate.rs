@@ -33,7 +33,12 @@ pub const CHECKS: [Check; 8] = [
 /// One verdict per check of [`CHECKS`], in that order.
 pub fn evaluate(observation: &HttpsObservation, now: DateTime<Utc>) -> Vec<Verdict> {
     let target = observation.target.as_str();
-    let mut verdicts = vec![redirect(target, observation.redirect.as_ref())];
+    let https_answered = !observation.https.hops.is_empty();
+    let mut verdicts = vec![redirect(
+        target,
+        observation.redirect.as_ref(),
+        https_answered,
+    )];
     match observation.https.hops.first() {
         None => {
             let (url, reason) = failure(&observation.https);
@@ -71,7 +76,10 @@ fn failure(exchange: &HttpExchange) -> (String, String) {
     }
 }
 
-fn redirect(target: &str, exchange: Option<&HttpExchange>) -> Verdict {
+/// `https_answered`: the HTTPS origin gave an answer. Silence on port 80 says "nothing
+/// served in clear" only from a host that was reached; from one that answered nothing at
+/// all, it says nothing.
+fn redirect(target: &str, exchange: Option<&HttpExchange>, https_answered: bool) -> Verdict {
     let check = Check::HttpsRedirect;
     let Some(exchange) = exchange else {
         return Verdict::new(
@@ -103,7 +111,7 @@ fn redirect(target: &str, exchange: Option<&HttpExchange>) -> Verdict {
                 Status::Pass,
                 Message::new("https.redirect.closed").arg("url", url),
             ),
-            Some(FetchStage::Timeout) => verdict(
+            Some(FetchStage::Timeout) if https_answered => verdict(
                 Status::Pass,
                 Message::new("https.redirect.no_answer").arg("url", url),
             )

@@ -1,7 +1,8 @@
 //! Pure grading of a service scan into `service.*` verdicts (no I/O, no clock).
 //!
 //! Per-port verdicts name their target `address:port` (`[v6]:port` for IPv6); a host where a
-//! rule finds nothing gets one `pass` verdict for that rule, targeted at its address.
+//! rule finds nothing gets one `pass` verdict for that rule, targeted at its address. A host
+//! where no port answered at all (not even closed) was not reached: `error`, never a pass.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -31,6 +32,10 @@ pub fn evaluate(observation: &ServicesObservation) -> Vec<Verdict> {
         );
     }
     for host in &observation.hosts {
+        if unreached(host) {
+            not_reached(host, observation.port_count, &mut verdicts);
+            continue;
+        }
         open_ports(host, observation.port_count, &mut verdicts);
         rule(host, Check::ServiceCleartext, cleartext, &mut verdicts);
         rule(
@@ -63,6 +68,48 @@ pub fn evaluate(observation: &ServicesObservation) -> Vec<Verdict> {
         }
     }
     verdicts
+}
+
+/// The checks graded per host, after `service.open`.
+const HOST_RULES: [Check; 6] = [
+    Check::ServiceCleartext,
+    Check::ServiceRemoteDesktop,
+    Check::ServiceFileSharing,
+    Check::ServiceDatabase,
+    Check::ServiceUnauthenticated,
+    Check::ServiceOutdated,
+];
+
+/// No port answered, not even with a reset: the host is down or drops every probe, and
+/// nothing is known of what it exposes.
+fn unreached(host: &HostObservation) -> bool {
+    host.open.is_empty() && host.closed == 0
+}
+
+/// An unreached host: `error` for `service.open` and each rule, never "nothing found".
+fn not_reached(host: &HostObservation, port_count: usize, verdicts: &mut Vec<Verdict>) {
+    let address = host.address.to_string();
+    verdicts.push(
+        Verdict::new(
+            Check::ServiceOpen,
+            address.clone(),
+            Status::Error,
+            Message::new("service.open.unreached")
+                .arg("address", host.address)
+                .arg("count", port_count),
+        )
+        .remediation(Message::new("service.open.unreached.fix").arg("address", host.address))
+        .evidence("closed", host.closed)
+        .evidence("filtered", host.filtered),
+    );
+    for check in HOST_RULES {
+        verdicts.push(Verdict::new(
+            check,
+            address.clone(),
+            Status::Error,
+            Message::new("service.not_checked.unreached").arg("address", host.address),
+        ));
+    }
 }
 
 /// `address:port`, bracketing IPv6.
@@ -311,4 +358,64 @@ fn outdated(table: &[versions::Branches], port: &PortObservation) -> Option<Fail
             ("version_checked", serde_json::json!(version)),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use vigie_model::Lang;
+
+    fn scan(closed: usize, filtered: usize) -> ServicesObservation {
+        let at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        ServicesObservation {
+            targets: vec!["192.0.2.7".to_owned()],
+            ports: "top100".to_owned(),
+            port_count: 100,
+            started_at: at,
+            finished_at: at,
+            hosts: vec![HostObservation {
+                address: "192.0.2.7".parse().unwrap(),
+                target: "192.0.2.7".to_owned(),
+                names: Vec::new(),
+                open: Vec::new(),
+                closed,
+                filtered,
+            }],
+            unresolved: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_host_where_no_port_answered_gets_errors_not_passes() {
+        let verdicts = evaluate(&scan(0, 100));
+        assert_eq!(verdicts.len(), 1 + HOST_RULES.len());
+        for verdict in &verdicts {
+            assert_eq!(verdict.status, Status::Error, "{}", verdict.check.id());
+            assert_eq!(verdict.target, "192.0.2.7");
+            assert!(verdict.summary.is_defined(), "{}", verdict.summary.key);
+            let (en, fr) = (
+                verdict.summary.render(Lang::En),
+                verdict.summary.render(Lang::Fr),
+            );
+            assert!(en.contains("192.0.2.7") && fr.contains("192.0.2.7"));
+            assert_ne!(en, fr);
+        }
+        let open = &verdicts[0];
+        assert_eq!(open.check, Check::ServiceOpen);
+        assert!(open.summary.render(Lang::En).contains("not even closed"));
+        assert!(open
+            .remediation
+            .as_ref()
+            .is_some_and(|fix| fix.is_defined()));
+    }
+
+    #[test]
+    fn a_host_that_answered_closed_is_graded() {
+        // Resets are answers: the host was reached and exposes nothing.
+        let verdicts = evaluate(&scan(100, 0));
+        assert!(verdicts.iter().all(|v| v.status == Status::Pass));
+        let verdicts = evaluate(&scan(3, 97));
+        assert!(verdicts.iter().all(|v| v.status == Status::Pass));
+    }
 }

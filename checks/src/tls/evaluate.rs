@@ -936,6 +936,53 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_refusing_connections_or_not_speaking_tls_gets_no_pass() {
+        use vigie_model::{TlsEnumeration, TlsProtocolSupport};
+        // A closed port: no enumeration runs.
+        let refused = observation(TlsProbeResult::Failed {
+            stage: ProbeStage::Connect,
+            error: "127.0.0.1:9: Connection refused (os error 111)".to_owned(),
+        });
+        // A plain-TCP server: the handshake fails, and every enumeration hello is closed.
+        let mut plain = observation(TlsProbeResult::Failed {
+            stage: ProbeStage::Handshake,
+            error: "received corrupt message of type InvalidContentType".to_owned(),
+        });
+        plain.enumeration = Some(TlsEnumeration {
+            protocols: ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+                .into_iter()
+                .map(|protocol| TlsProtocolSupport {
+                    protocol: protocol.to_owned(),
+                    refusal: Some("connection closed without an answer".to_owned()),
+                    ..TlsProtocolSupport::default()
+                })
+                .collect(),
+            handshakes: 6,
+            ..TlsEnumeration::default()
+        });
+        for obs in [refused, plain] {
+            for profile in [
+                Profile::Modern,
+                Profile::ItspStrict,
+                Profile::MozillaIntermediate,
+            ] {
+                let verdicts = evaluate_with_profile(&obs, now(), profile);
+                assert!(verdicts.len() > 1);
+                for verdict in &verdicts {
+                    assert_eq!(
+                        verdict.status,
+                        Status::Error,
+                        "{}: {}",
+                        verdict.check.id(),
+                        verdict.summary.render(Lang::En)
+                    );
+                }
+                assert_all_texts_defined(&verdicts);
+            }
+        }
+    }
+
+    #[test]
     fn a_handshake_without_certificate_is_an_error_per_certificate_check() {
         let mut hs = good(90);
         hs.certificates.clear();

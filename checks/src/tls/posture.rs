@@ -212,29 +212,47 @@ pub fn evaluate_enumeration(
     enumeration: &TlsEnumeration,
     profile: Profile,
 ) -> Vec<Verdict> {
-    let mut verdicts = Vec::new();
-    let nothing_answered = enumeration
-        .protocols
-        .iter()
-        .all(|p| !p.accepted && p.error.is_some());
-    verdicts.extend(protocol_verdicts(target, enumeration));
-    if nothing_answered {
-        let error = enumeration
-            .protocols
-            .iter()
-            .find_map(|p| p.error.clone())
-            .unwrap_or_default();
-        for check in SUITE_CHECKS {
-            verdicts.push(
-                Verdict::new(
-                    check,
-                    target,
-                    Status::Error,
+    let mut verdicts = protocol_verdicts(target, enumeration);
+    if !enumeration.protocols.iter().any(|p| p.accepted) {
+        // No TLS version was spoken: nothing is known of suites or extensions, and a
+        // "refusal" of an old protocol by an endpoint that refuses every version (or does
+        // not speak TLS) is no assurance either.
+        let (summary, error) = match enumeration.protocols.iter().find_map(|p| p.refusal.clone()) {
+            Some(refusal) => (
+                Message::new("tls.enumeration.none_accepted")
+                    .arg("target", target)
+                    .arg("refusal", &refusal),
+                refusal,
+            ),
+            None => {
+                let error = enumeration
+                    .protocols
+                    .iter()
+                    .find_map(|p| p.error.clone())
+                    .unwrap_or_else(|| "-".to_owned());
+                (
                     Message::new("tls.enumeration.not_checked")
                         .arg("target", target)
                         .arg("error", &error),
+                    error,
                 )
-                .evidence("error", &error),
+            }
+        };
+        for verdict in &mut verdicts {
+            if verdict.status != Status::Error {
+                verdict.status = Status::Error;
+                verdict.summary = summary.clone();
+                verdict.remediation =
+                    Some(Message::new("tls.connect.fix.handshake").arg("target", target));
+                verdict
+                    .evidence
+                    .insert("error".to_owned(), Value::String(error.clone()));
+            }
+        }
+        for check in SUITE_CHECKS {
+            verdicts.push(
+                Verdict::new(check, target, Status::Error, summary.clone())
+                    .evidence("error", &error),
             );
         }
         return verdicts;
@@ -686,17 +704,44 @@ fn extension_verdicts(target: &str, enumeration: &TlsEnumeration) -> Vec<Verdict
 fn heartbleed_verdict(target: &str, enumeration: &TlsEnumeration) -> Option<Verdict> {
     let check = Check::TlsHeartbleed;
     let Some(probe) = &enumeration.heartbeat else {
-        let legacy_accepted = enumeration.protocols.iter().any(|p| {
-            p.accepted && matches!(p.protocol.as_str(), "TLSv1.0" | "TLSv1.1" | "TLSv1.2")
-        });
-        return (!legacy_accepted).then(|| {
-            Verdict::new(
+        let legacy: Vec<Option<&TlsProtocolSupport>> = [
+            ProtocolVersion::Tls10,
+            ProtocolVersion::Tls11,
+            ProtocolVersion::Tls12,
+        ]
+        .into_iter()
+        .map(|protocol| find(enumeration, protocol))
+        .collect();
+        if legacy.iter().flatten().any(|p| p.accepted) {
+            return None;
+        }
+        // A pass needs TLS 1.0 to 1.2 each seen refused: one that timed out, or was not
+        // tried, might be accepted, and Heartbleed would then not have been probed.
+        if let Some(error) = legacy.iter().flatten().find_map(|p| p.error.as_deref()) {
+            return Some(
+                Verdict::new(
+                    check,
+                    target,
+                    Status::Error,
+                    Message::new("tls.heartbleed.error").arg("error", error),
+                )
+                .evidence("error", error),
+            );
+        }
+        if legacy.iter().any(Option::is_none) {
+            return Some(Verdict::new(
                 check,
                 target,
-                Status::Pass,
-                Message::new("tls.heartbleed.tls13_only"),
-            )
-        });
+                Status::Skip,
+                Message::new("tls.heartbleed.not_probed"),
+            ));
+        }
+        return Some(Verdict::new(
+            check,
+            target,
+            Status::Pass,
+            Message::new("tls.heartbleed.tls13_only"),
+        ));
     };
     let answer = probe.answer.as_deref().unwrap_or("-");
     let verdict = match (probe.vulnerable, &probe.error) {
@@ -1156,6 +1201,70 @@ mod tests {
         for v in &verdicts {
             assert_eq!(v.status, Status::Error, "{}", v.check.id());
         }
+        all_rendered(&verdicts);
+    }
+
+    #[test]
+    fn an_endpoint_that_accepts_no_tls_version_gets_no_pass() {
+        // What a plain-TCP server that closes every connection gives: each hello "refused".
+        let mut e = modern();
+        for p in &mut e.protocols {
+            *p = TlsProtocolSupport {
+                protocol: p.protocol.clone(),
+                refusal: Some("connection closed without an answer".to_owned()),
+                ..TlsProtocolSupport::default()
+            };
+        }
+        e.compression = None;
+        e.secure_renegotiation = None;
+        e.extended_master_secret = None;
+        e.fallback_scsv = None;
+        e.heartbeat = None;
+        let verdicts = grade(&e);
+        assert_eq!(verdicts.len(), 6 + SUITE_CHECKS.len());
+        for v in &verdicts {
+            assert_eq!(v.status, Status::Error, "{}", v.check.id());
+            assert!(
+                v.summary
+                    .render(Lang::En)
+                    .contains("accepted no TLS version"),
+                "{}",
+                v.check.id()
+            );
+            assert!(v
+                .summary
+                .render(Lang::Fr)
+                .contains("n'a accepté aucune version"));
+        }
+        all_rendered(&verdicts);
+        // Some protocols refused, the others unanswered: still no pass.
+        e.protocols[5].refusal = None;
+        e.protocols[5].error = Some("no answer within 5 s".to_owned());
+        let verdicts = grade(&e);
+        assert!(verdicts.iter().all(|v| v.status == Status::Error));
+        all_rendered(&verdicts);
+    }
+
+    #[test]
+    fn heartbleed_passes_without_a_probe_only_when_tls_1_0_to_1_2_were_seen_refused() {
+        let mut e = modern();
+        e.heartbeat = None;
+        e.protocols[4] = support("TLSv1.2", &[]);
+        assert_eq!(get(&grade(&e), Check::TlsHeartbleed).status, Status::Pass);
+        // TLS 1.2 timed out: it might be accepted, so Heartbleed is unknown.
+        e.protocols[4].refusal = None;
+        e.protocols[4].error = Some("no answer within 5 s".to_owned());
+        let v = grade(&e);
+        let v = get(&v, Check::TlsHeartbleed);
+        assert_eq!(v.status, Status::Error);
+        assert!(v.summary.render(Lang::En).contains("no answer within 5 s"));
+        // TLS 1.0 to 1.2 not tried at all (a restricted enumeration): does not apply.
+        let mut e = modern();
+        e.heartbeat = None;
+        e.protocols.retain(|p| p.protocol == "TLSv1.3");
+        let verdicts = grade(&e);
+        let v = get(&verdicts, Check::TlsHeartbleed);
+        assert_eq!(v.status, Status::Skip);
         all_rendered(&verdicts);
     }
 

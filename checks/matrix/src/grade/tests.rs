@@ -103,8 +103,14 @@ fn c01_levels_top_down() {
     set(&mut v, HttpsHstsPreload, WWW, Status::Pass);
     assert_eq!(level(&v, "C01"), Value::Level(4));
 
+    // A failed connection is an endpoint not spoken to: unknown, not "no encryption".
     let mut v = web.clone();
     set(&mut v, TlsConnect, WWW, Status::Error);
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Unknown, "not reached");
+    assert_eq!(c.notes[0].key, "note.unreached.endpoint");
+    let mut v = web.clone();
+    set(&mut v, TlsConnect, WWW, Status::Fail);
     assert_eq!(level(&v, "C01"), Value::Level(0), "no working HTTPS");
 
     for check in [
@@ -697,5 +703,334 @@ fn import_validation_says_what_to_write() {
     assert!(
         crate::assess::normalize("o", "Q1", "no", "r", today + Duration::days(1), None, today)
             .is_err()
+    );
+}
+
+// An asset that was not reached, as each family's `evaluate` grades it: every check of the
+// family `error` (or `skip`), never `pass`.
+
+const ADDRESS: &str = "192.0.2.7";
+const HOST: &str = "srv01";
+
+/// A TLS endpoint that refused the connection: `tls.connect` and every certificate check
+/// `error`.
+fn unreached_endpoint(target: &str) -> Vec<FindingFact> {
+    [
+        TlsConnect,
+        TlsCertUntrusted,
+        TlsCertSelfSigned,
+        TlsCertIncompleteChain,
+        TlsCertHostnameMismatch,
+        TlsCertExpired,
+        TlsCertNotYetValid,
+        TlsCertExpiring,
+        TlsCertWeakKey,
+        TlsCertWeakSignature,
+        TlsCertTransparency,
+    ]
+    .into_iter()
+    .map(|check| f(check, target, Status::Error))
+    .collect()
+}
+
+/// A TLS endpoint that does not speak TLS: the handshake and the whole enumeration failed.
+fn unspoken_endpoint(target: &str) -> Vec<FindingFact> {
+    let mut v = unreached_endpoint(target);
+    for check in [
+        TlsProtocolSslv2,
+        TlsProtocolSslv3,
+        TlsProtocolTls10,
+        TlsProtocolTls11,
+        TlsProtocolTls12,
+        TlsProtocolTls13,
+        TlsCipherNull,
+        TlsCipherAnon,
+        TlsCipherExport,
+        TlsCipherRc4,
+        TlsCipherDes,
+        TlsCipherCbc,
+        TlsCipherNoForwardSecrecy,
+        TlsCipherWeakDh,
+        TlsCipherList,
+        TlsCompression,
+        TlsRenegotiation,
+        TlsExtendedMasterSecret,
+        TlsFallbackScsv,
+        TlsHeartbleed,
+        TlsPolicyItsp40062,
+    ] {
+        v.push(f(check, target, Status::Error));
+    }
+    v
+}
+
+/// A web endpoint whose HTTPS origin gave no answer: every web check `error`.
+fn unreached_site(target: &str) -> Vec<FindingFact> {
+    [
+        HttpsRedirect,
+        HttpsHsts,
+        HttpsHstsMaxAge,
+        HttpsHstsSubdomains,
+        HttpsHstsPreload,
+        HttpsSecurityTxt,
+        HttpsHeaders,
+        HttpServerBanner,
+    ]
+    .into_iter()
+    .map(|check| f(check, target, Status::Error))
+    .collect()
+}
+
+/// A mail domain behind a dead resolver: every DNS question failed.
+fn unreached_domain(domain: &str) -> Vec<FindingFact> {
+    let mut v: Vec<FindingFact> = Check::ALL
+        .iter()
+        .filter(|c| c.id().starts_with("email.") || c.id().starts_with("dns."))
+        .map(|check| f(*check, domain, Status::Error))
+        .collect();
+    // STARTTLS not requested: does not apply.
+    set(&mut v, EmailStarttls, domain, Status::Skip);
+    v
+}
+
+/// An address where no port answered: `service.open` and every rule `error`.
+fn unreached_address(address: &str) -> Vec<FindingFact> {
+    [
+        ServiceOpen,
+        ServiceCleartext,
+        ServiceRemoteDesktop,
+        ServiceFileSharing,
+        ServiceDatabase,
+        ServiceUnauthenticated,
+        ServiceOutdated,
+    ]
+    .into_iter()
+    .map(|check| f(check, address, Status::Error))
+    .collect()
+}
+
+/// A host whose root could not be read: every host check `error`, vulnerabilities skipped.
+fn unreached_host(host: &str) -> Vec<FindingFact> {
+    let mut v: Vec<FindingFact> = Check::ALL
+        .iter()
+        .filter(|c| c.id().starts_with("host."))
+        .map(|check| f(*check, host, Status::Error))
+        .collect();
+    set(&mut v, HostVulnerabilities, host, Status::Skip);
+    v
+}
+
+/// Every family's unreached asset at once.
+fn unreached_everything() -> Vec<FindingFact> {
+    let mut v = unspoken_endpoint(WWW);
+    v.extend(unreached_endpoint("mail.example.ca:993"));
+    v.extend(unreached_site("shop.example.ca:443"));
+    v.extend(unreached_domain(DOMAIN));
+    v.extend(unreached_address(ADDRESS));
+    v.extend(unreached_host(HOST));
+    v
+}
+
+#[test]
+fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
+    let endpoint_en = "Unknown: the endpoint was not reached";
+    let endpoint_fr = "Inconnu\u{a0}: le point d'accès n'a pas été joint";
+    let web_only = format!("shop.example.ca:443, {WWW}");
+    // (capability, findings of its unreached assets, note key, note in English, in French).
+    // Rows with not_observable or no_data are capabilities graded from no observation (or
+    // only from answers): an unreached asset must leave them exactly as no data at all does.
+    let rows: Vec<(&str, Vec<FindingFact>, &str, String, String)> = vec![
+        (
+            "C01",
+            [unspoken_endpoint(WWW), unreached_site("shop.example.ca:443")].concat(),
+            "note.unreached.endpoint",
+            format!("{endpoint_en} ({web_only})."),
+            format!("{endpoint_fr} ({web_only})."),
+        ),
+        (
+            "C02",
+            [unspoken_endpoint(WWW), unreached_endpoint("mail.example.ca:993")].concat(),
+            "note.unreached.endpoint",
+            format!("{endpoint_en} (mail.example.ca:993, {WWW})."),
+            format!("{endpoint_fr} (mail.example.ca:993, {WWW})."),
+        ),
+        (
+            "C03",
+            unreached_domain(DOMAIN),
+            "note.unreached.domain",
+            format!("Unknown: the domain's DNS records could not be read ({DOMAIN})."),
+            format!(
+                "Inconnu\u{a0}: les enregistrements DNS du domaine n'ont pas pu être lus ({DOMAIN})."
+            ),
+        ),
+        (
+            "C04",
+            unreached_domain(DOMAIN),
+            "note.unreached.domain",
+            format!("Unknown: the domain's DNS records could not be read ({DOMAIN})."),
+            format!(
+                "Inconnu\u{a0}: les enregistrements DNS du domaine n'ont pas pu être lus ({DOMAIN})."
+            ),
+        ),
+        (
+            "C05",
+            unreached_address(ADDRESS),
+            "note.unreached.address",
+            format!("Unknown: the address was not reached ({ADDRESS})."),
+            format!("Inconnu\u{a0}: l'adresse n'a pas été jointe ({ADDRESS})."),
+        ),
+        (
+            "C06",
+            unreached_address(ADDRESS),
+            "note.unreached.address",
+            format!("Unknown: the address was not reached ({ADDRESS})."),
+            format!("Inconnu\u{a0}: l'adresse n'a pas été jointe ({ADDRESS})."),
+        ),
+        (
+            "C07",
+            unreached_host(HOST),
+            "note.unreached.host",
+            format!("Unknown: the host's facts could not be read ({HOST})."),
+            format!("Inconnu\u{a0}: l'état de l'hôte n'a pas pu être lu ({HOST})."),
+        ),
+        ("C08", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C09", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        (
+            "C10",
+            unreached_site("shop.example.ca:443"),
+            "note.unreached.endpoint",
+            format!("{endpoint_en} (shop.example.ca:443)."),
+            format!("{endpoint_fr} (shop.example.ca:443)."),
+        ),
+        ("C11", unreached_domain(DOMAIN), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C12", unreached_everything(), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C13", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C14", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C15", unreached_address(ADDRESS), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C16", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C17", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C18", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+    ];
+    let ids: Vec<&str> = rows.iter().map(|row| row.0).collect();
+    let catalogue_ids: Vec<&str> = catalogue()
+        .capabilities
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        ids, catalogue_ids,
+        "one row per capability of the catalogue"
+    );
+
+    for (id, findings, key, en, fr) in &rows {
+        // Alone, and among every other family's unreached assets: the same answer.
+        for findings in [findings.clone(), unreached_everything()] {
+            let c = cell(&findings, &[], id);
+            assert_eq!(c.value, Value::Unknown, "{id}");
+            assert_eq!(c.label(), "?", "{id}");
+            assert_eq!(c.source, None, "{id}: no level, no source");
+            assert_eq!(
+                c.coverage, None,
+                "{id}: an unreached asset is counted nowhere"
+            );
+            assert_eq!(c.notes.len(), 1, "{id}: {:?}", c.notes);
+            assert_eq!(c.notes[0].key, *key, "{id}");
+            if matches!(*key, "note.not_observable" | "note.no_data") {
+                // Not graded from observations: exactly as with no findings at all.
+                assert_eq!(c, cell(&[], &[], id), "{id}");
+            }
+        }
+        let c = cell(findings, &[], id);
+        assert_eq!(c.notes[0].render(Lang::En), *en, "{id}");
+        assert_eq!(c.notes[0].render(Lang::Fr), *fr, "{id}");
+    }
+}
+
+#[test]
+fn an_unreached_asset_is_left_out_of_the_level_and_the_coverage_and_named() {
+    let mut v = good_web();
+    v.extend(unreached_endpoint("mail.example.ca:443"));
+    for id in ["C01", "C02"] {
+        let c = cell(&v, &[], id);
+        assert_eq!(c.value, Value::Level(3), "{id}");
+        assert_eq!(c.coverage, Some(Coverage { met: 1, total: 1 }), "{id}");
+        let note = c
+            .notes
+            .iter()
+            .find(|n| n.key == "note.unreached_excluded")
+            .unwrap_or_else(|| panic!("{id}: {:?}", c.notes));
+        assert_eq!(
+            note.render(Lang::En),
+            "Not counted, nothing observed: mail.example.ca:443."
+        );
+        assert_eq!(
+            note.render(Lang::Fr),
+            "Non comptés, rien d'observé\u{a0}: mail.example.ca:443."
+        );
+        assert!(!c.notes.iter().any(|n| n.key == "note.weakest"), "{id}");
+    }
+    // Hosts: one reached host meeting the rule, one unreadable: 1 of 1, not 1 of 2.
+    let mut v = host("srv01", true, false, false);
+    v.extend(unreached_host("srv02"));
+    let c = cell(&v, &[], "C07");
+    assert_eq!(c.value, Value::Level(3));
+    assert_eq!(c.coverage, Some(Coverage { met: 1, total: 1 }));
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.key == "note.unreached_excluded" && n.render(Lang::En).ends_with("srv02.")));
+    // Many unreached assets: the note stays one line.
+    let mut v = good_web();
+    for n in 0..5 {
+        v.extend(unreached_endpoint(&format!("h{n}.example.ca:443")));
+    }
+    let c = cell(&v, &[], "C02");
+    let note = c
+        .notes
+        .iter()
+        .find(|n| n.key == "note.unreached_excluded")
+        .unwrap();
+    assert_eq!(
+        note.render(Lang::En),
+        "Not counted, nothing observed: h0.example.ca:443, h1.example.ca:443, h2.example.ca:443 (+2)."
+    );
+}
+
+#[test]
+fn c01_without_any_protocol_enumerated_stops_at_1() {
+    // A quick scan (no enumeration): "TLS 1.2 or later only" is not known.
+    let mut v = good_web();
+    v.retain(|f| !matches!(f.check, TlsProtocolTls10 | TlsProtocolTls11));
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Level(1));
+    assert_eq!(
+        c.notes[0].render(Lang::En),
+        "Not observed: tls.protocol.tls1_0; level capped at 1."
+    );
+    // Every hello unanswered: the same.
+    set(&mut v, TlsProtocolTls10, WWW, Status::Error);
+    set(&mut v, TlsProtocolTls11, WWW, Status::Error);
+    assert_eq!(level(&v, "C01"), Value::Level(1));
+    // One protocol seen refused is enough to grade on.
+    set(&mut v, TlsProtocolTls11, WWW, Status::Pass);
+    assert_eq!(level(&v, "C01"), Value::Level(3));
+}
+
+#[test]
+fn c07_level_3_needs_the_pending_security_updates_of_every_host_observed() {
+    let mut v = hosts(20, 20);
+    assert_eq!(level(&v, "C07"), Value::Level(3));
+    // One host without package indexes: its security updates are unknown.
+    set(&mut v, HostUpdatesSecurity, "h07", Status::Error);
+    let c = cell(&v, &[], "C07");
+    assert_eq!(c.value, Value::Level(2));
+    assert_eq!(c.coverage, Some(Coverage { met: 19, total: 20 }));
+    assert_eq!(
+        c.notes[0].render(Lang::En),
+        "Not observed: host.updates.security on h07; level capped at 2."
+    );
+    assert_eq!(
+        c.notes[0].render(Lang::Fr),
+        "Non observé\u{a0}: host.updates.security sur h07\u{a0}; niveau plafonné à 2."
     );
 }
