@@ -327,8 +327,8 @@ fn metric_labels_are_bounded(backend: Backend) {
         "UPDATE latest SET target = '{}' WHERE org = '{ORG}' AND agent_id = 'srv02'",
         "y".repeat(10_000)
     ));
-    let metrics = scale::request(lab.collector.addr, "GET", "/metrics", None, None).unwrap();
-    assert_eq!(metrics.status, 200);
+    let metrics = lab.scrape();
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
     let longest = metrics.body.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 1024, "a /metrics line of {longest} bytes");
     assert!(!metrics.body.contains("xxxxxxxx") && !metrics.body.contains("yyyyyyyy"));
