@@ -36,13 +36,15 @@ use super::records::CaaRecord;
 /// Why the network lookups could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("cannot read the system resolver configuration: {0}")]
+    #[error(
+        "cannot read the system resolver configuration: {0}; give --resolver or [dns] resolvers"
+    )]
     SystemConfig(String),
-    #[error("no DNS resolver configured")]
+    #[error("no DNS resolver configured; give --resolver or [dns] resolvers")]
     NoResolver,
     #[error("cannot build the HTTPS client: {0}")]
     Https(String),
-    #[error("cannot read the extra CA certificates: {0}")]
+    #[error("cannot read the extra CA certificates: {0}; check --ca-file or [tls] ca_file")]
     CaFile(String),
     /// The DNSSEC trust anchor file could not be read or holds no DNSKEY record.
     #[error("cannot use the DNSSEC trust anchor file {path}: {reason}")]
@@ -122,9 +124,16 @@ impl NetLookups {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &options.ca_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| SetupError::CaFile(e.to_string()))?
-            {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| SetupError::CaFile(e.to_string()))?;
+            // A file of anything but certificates reads as none: refuse it rather than
+            // scan without the roots the user asked for.
+            if certificates.is_empty() {
+                return Err(SetupError::CaFile(
+                    "the file holds no -----BEGIN CERTIFICATE----- block".into(),
+                ));
+            }
+            for cert in certificates {
                 http = http.add_root_certificate(cert);
             }
         }
