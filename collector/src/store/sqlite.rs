@@ -326,7 +326,7 @@ pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::Pendin
             }
             Err(error) => Err(StoreError::Sqlite {
                 operation: "starting the report's savepoint",
-                error: error,
+                error,
             }),
         };
         answers.push((answer, outcome, incoming));
