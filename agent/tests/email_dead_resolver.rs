@@ -3,7 +3,8 @@
 //! (in case a question is retried over TCP). The scan must stop asking after a few
 //! questions, not wait out every one of its thirty; say so in one finding naming the
 //! resolver and what to check; and judge no check of the domain (`error`, never `pass`,
-//! never a "publish this record" `fail`). A live resolver still gives the full results.
+//! never a "publish this record" `fail`). A resolver that answers SERVFAIL to everything is
+//! alive (every check says SERVFAIL), and a live resolver still gives the full results.
 
 mod support;
 
@@ -17,7 +18,17 @@ use std::time::{Duration, Instant};
 
 use support::dns::{DnsResponder, Zone};
 
-/// Counts what reaches it and answers nothing. Dropping it stops its threads.
+/// What the fake resolver does with a question.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Reads it and never answers.
+    Silent,
+    /// Answers at once with SERVFAIL.
+    Servfail,
+}
+
+/// Counts what reaches it and answers as its [`Behaviour`] says. Dropping it stops its
+/// threads.
 struct DeadResolver {
     addr: SocketAddr,
     datagrams: Arc<AtomicUsize>,
@@ -28,6 +39,10 @@ struct DeadResolver {
 
 impl DeadResolver {
     fn start(ip: Ipv4Addr) -> DeadResolver {
+        DeadResolver::with(ip, Behaviour::Silent)
+    }
+
+    fn with(ip: Ipv4Addr, behaviour: Behaviour) -> DeadResolver {
         let udp = UdpSocket::bind((ip, 0)).expect("bind the dead resolver's UDP port");
         let addr = udp.local_addr().unwrap();
         let tcp = TcpListener::bind(addr).expect("bind the same port over TCP");
@@ -42,8 +57,16 @@ impl DeadResolver {
             let mut buf = [0u8; 4096];
             // Ends when the handle is dropped; each turn waits at most the read timeout.
             while !stopped.load(Ordering::SeqCst) {
-                if udp.recv_from(&mut buf).is_ok() {
-                    count.fetch_add(1, Ordering::SeqCst);
+                let Ok((n, peer)) = udp.recv_from(&mut buf) else {
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                if let (Behaviour::Servfail, true) = (behaviour, n >= 12) {
+                    // The question itself, turned into a response (QR, RA) with RCODE 2.
+                    let mut answer = buf[..n].to_vec();
+                    answer[2] |= 0x80;
+                    answer[3] = 0x80 | 2;
+                    let _ = udp.send_to(&answer, peer);
                 }
             }
         });
@@ -198,4 +221,32 @@ fn a_live_resolver_still_gives_the_full_results() {
     // Every question of the scan was asked (the DKIM selectors alone are twenty).
     assert!(dns.queries() > 20, "{} queries", dns.queries());
     assert_eq!(dns.queries_for("selector1._domainkey.good.test"), 1);
+}
+
+#[test]
+fn a_resolver_that_answers_servfail_to_everything_is_alive_and_every_check_says_so() {
+    // It costs no time (each answer comes at once), so every question is asked and each
+    // check that needed one is an error naming the code: never a pass, never a "publish
+    // this record" fail, and not the silent-resolver finding either.
+    let servfail = DeadResolver::with(Ipv4Addr::new(127, 0, 114, 3), Behaviour::Servfail);
+    let findings = findings(&scan(servfail.addr, "example.test", "en"));
+    assert!(
+        servfail.questions() > 20,
+        "{} questions",
+        servfail.questions()
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["status"] == "error" || f["status"] == "skip"),
+        "{findings:#?}"
+    );
+    let spf = findings
+        .iter()
+        .find(|f| f["check"] == "email.spf.missing")
+        .expect("email.spf.missing");
+    let summary = spf["summary"].as_str().unwrap_or_default();
+    assert_eq!(spf["status"], "error");
+    assert!(summary.to_lowercase().contains("servfail"), "{summary}");
+    assert!(!summary.contains("did not answer"), "{summary}");
 }

@@ -169,7 +169,7 @@ impl NetLookups {
                 .map(|r| r.data().clone())
                 .collect()),
             Err(e) if is_absent(&e) => Ok(Vec::new()),
-            Err(e) => Err(err(e.to_string(), is_unanswered(&e))),
+            Err(e) => Err(err(describe(&e), is_unanswered(&e))),
         }
     }
 
@@ -492,6 +492,18 @@ impl Failure {
             reason: error.to_string(),
             no_answer: is_unanswered(error),
         }
+    }
+}
+
+/// hickory words a SERVFAIL or REFUSED answer "no records found for Query { … }", which
+/// reads like absence: say which answer came back instead.
+fn describe(e: &ResolveError) -> String {
+    match e.proto().map(|p| p.kind()) {
+        Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => format!(
+            "the resolver answered {}",
+            format!("{response_code:?}").to_uppercase()
+        ),
+        _ => e.to_string(),
     }
 }
 
