@@ -37,10 +37,10 @@ pub const DEFAULT_HOST_ROOT: &str = "/";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read at all.
-    #[error("cannot read the config file {path}: {source}")]
+    #[error("cannot read the config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML, or a key or value is wrong.
     #[error("{}", describe_invalid(path, *line, *column, key.as_deref(), message))]
@@ -430,9 +430,9 @@ fn default_host_root() -> PathBuf {
 ///
 /// Errors name the file, the line and the key, and say what is expected.
 pub fn load_config(path: &Path) -> Result<AgentConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let mut config = parse_config(&text, path)?;
     if let Some(collector) = &mut config.collector {

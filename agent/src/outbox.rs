@@ -23,25 +23,25 @@ const TEMPORARY_SUFFIX: &str = ".tmp";
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     /// The folder could not be created or listed.
-    #[error("cannot use the outbox folder {path}: {source}; check `agent.outbox` and that the agent may write there")]
+    #[error("cannot use the outbox folder {path}: {error}; check `agent.outbox` and that the agent may write there")]
     Folder {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A report could not be written durably.
-    #[error("cannot write the report {path}: {source}")]
+    #[error("cannot write the report {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A report could not be serialized (a defect, not an operator error).
     #[error("cannot serialize the report: {0}")]
-    Serialize(#[from] serde_json::Error),
+    Serialize(serde_json::Error),
     /// A report could not be removed or moved aside.
-    #[error("cannot move or remove {path}: {source}")]
+    #[error("cannot move or remove {path}: {error}")]
     Move {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -68,9 +68,9 @@ impl Outbox {
     /// Opens (creating it, owner-only, if needed) the outbox and removes the temporary files
     /// a crash may have left.
     pub fn open(folder: &Path) -> Result<Outbox, OutboxError> {
-        let folder_error = |source| OutboxError::Folder {
+        let folder_error = |error| OutboxError::Folder {
             path: folder.to_owned(),
-            source,
+            error,
         };
         create_private_dir(folder).map_err(folder_error)?;
         for entry in fs::read_dir(folder).map_err(folder_error)? {
@@ -105,13 +105,13 @@ impl Outbox {
     /// Writes a report durably: a temporary file in the outbox, synced, renamed to its final
     /// name, then the folder synced so that the rename survives a power cut.
     pub fn spool(&self, report: &Report) -> Result<PathBuf, OutboxError> {
-        let body = serde_json::to_vec_pretty(report)?;
+        let body = serde_json::to_vec_pretty(report).map_err(OutboxError::Serialize)?;
         let name = Outbox::file_name(report);
         let path = self.folder.join(&name);
         let temporary = self.folder.join(format!(".{name}{TEMPORARY_SUFFIX}"));
-        let write_error = |source| OutboxError::Write {
+        let write_error = |error| OutboxError::Write {
             path: path.clone(),
-            source,
+            error,
         };
         let written = (|| {
             let mut file = File::create(&temporary)?;
@@ -131,9 +131,9 @@ impl Outbox {
     /// Pending report files, oldest first (by name). Temporary files and sub-folders are
     /// not pending.
     pub fn pending(&self) -> Result<Vec<PathBuf>, OutboxError> {
-        let folder_error = |source| OutboxError::Folder {
+        let folder_error = |error| OutboxError::Folder {
             path: self.folder.clone(),
-            source,
+            error,
         };
         let mut files = Vec::new();
         for entry in fs::read_dir(&self.folder).map_err(folder_error)? {
@@ -174,22 +174,22 @@ impl Outbox {
 
     /// Removes a delivered report.
     pub fn remove(&self, path: &Path) -> Result<(), OutboxError> {
-        fs::remove_file(path).map_err(|source| OutboxError::Move {
+        fs::remove_file(path).map_err(|error| OutboxError::Move {
             path: path.to_owned(),
-            source,
+            error,
         })?;
-        sync_dir(&self.folder).map_err(|source| OutboxError::Move {
+        sync_dir(&self.folder).map_err(|error| OutboxError::Move {
             path: path.to_owned(),
-            source,
+            error,
         })
     }
 
     /// Moves a file to `rejected/`, with a `.reason` file beside it; returns the new path.
     pub fn reject(&self, path: &Path, reason: &str) -> Result<PathBuf, OutboxError> {
         let rejected = self.folder.join(REJECTED);
-        let move_error = |source| OutboxError::Move {
+        let move_error = |error| OutboxError::Move {
             path: path.to_owned(),
-            source,
+            error,
         };
         create_private_dir(&rejected).map_err(move_error)?;
         let name = path

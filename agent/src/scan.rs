@@ -37,13 +37,13 @@ use crate::shutdown::Shutdown;
 pub enum ScanError {
     /// The resolvers could not be set up.
     #[error("cannot set up DNS resolution: {0}")]
-    Resolver(#[from] DnsError),
+    Resolver(DnsError),
     /// The trust store (system roots plus `--ca-file`) could not be loaded.
     #[error("cannot load the trusted roots: {0}")]
-    Trust(#[from] TlsError),
+    Trust(TlsError),
     /// The DNS and HTTPS clients of the email checks could not be set up.
-    #[error("cannot set up the email checks' DNS and HTTPS clients: {0}; check --resolver or [dns] resolvers")]
-    Email(#[from] email::SetupError),
+    #[error("cannot set up the email checks' DNS and HTTPS clients: {0}")]
+    Email(email::SetupError),
     /// The extra trusted roots could not be read for the MTA-STS policy fetch.
     #[error("cannot read the CA file {path}: {error}; check --ca-file or [tls] ca_file")]
     CaFile {
@@ -59,17 +59,38 @@ pub enum ScanError {
     /// The service scan was refused by the scope allowlist or its address cap; nothing was
     /// sent to any address of it.
     #[error("the service scan was refused, nothing was sent: {0}")]
-    Scope(#[from] ScopeError),
+    Scope(ScopeError),
     /// The port set could not be built.
     #[error("{0}")]
-    Ports(#[from] PortSetError),
+    Ports(PortSetError),
     /// Shutdown was asked for before the scan finished; no report was produced.
     #[error("the scan was interrupted by shutdown")]
     Cancelled,
     /// An observation this scan recorded could not be read back for grading: a bug.
     #[error("internal error: {0}; please report it")]
-    Grade(#[from] GradeError),
+    Grade(GradeError),
 }
+
+// Each cause is shown in its variant's message, so it is not also the error's `source()`
+// (the `{:#}` printer would print it twice): plain fields, and `From` written here.
+macro_rules! from_cause {
+    ($($variant:ident($cause:ty)),* $(,)?) => {
+        $(impl From<$cause> for ScanError {
+            fn from(cause: $cause) -> Self {
+                ScanError::$variant(cause)
+            }
+        })*
+    };
+}
+
+from_cause!(
+    Resolver(DnsError),
+    Trust(TlsError),
+    Email(email::SetupError),
+    Scope(ScopeError),
+    Ports(PortSetError),
+    Grade(GradeError),
+);
 
 /// Everything one scan needs, already parsed.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,11 +15,10 @@ use crate::tls::Profile;
 /// Why a stored observation could not be graded.
 #[derive(Debug, thiserror::Error)]
 pub enum GradeError {
-    #[error("the stored {family} observation is not one this version reads: {source}")]
+    #[error("the stored {family} observation is not one this version reads: {error}")]
     Observation {
         family: &'static str,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 }
 
@@ -68,5 +67,5 @@ fn parse<T: serde::de::DeserializeOwned>(
     family: &'static str,
     value: &serde_json::Value,
 ) -> Result<T, GradeError> {
-    T::deserialize(value).map_err(|source| GradeError::Observation { family, source })
+    T::deserialize(value).map_err(|error| GradeError::Observation { family, error })
 }

@@ -222,6 +222,10 @@ async fn records_decode_and_absence_is_not_an_error() {
     // SERVFAIL: an error that names the query.
     let error = dns.txt("broken.signed.test").await.expect_err("servfail");
     assert_eq!(error.name, "broken.signed.test");
+    // Said as the answer it is (hickory's own words, "no records found", read as absence),
+    // and an answer, not silence: the resolver is alive.
+    assert_eq!(error.reason, "the resolver answered SERVFAIL");
+    assert!(!error.no_answer);
 }
 
 #[tokio::test]

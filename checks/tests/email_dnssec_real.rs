@@ -85,6 +85,8 @@ async fn signed_unsigned_and_bogus_zones_as_a_validating_resolver_sees_them() {
     );
     assert_eq!(signed.spf.txt.records, vec![SPF.to_owned()]);
     assert_eq!(signed.dmarc.txt.records, vec![DMARC.to_owned()]);
+    // Every question was asked: the resolver answered, so the health rule never stopped it.
+    assert_eq!(signed.resolver_silent, None);
     for check in [
         Check::EmailSpfMissing,
         Check::EmailSpfAll,
@@ -124,6 +126,10 @@ async fn signed_unsigned_and_bogus_zones_as_a_validating_resolver_sees_them() {
     assert!(expired.spf.txt.failed(), "{:?}", expired.spf.txt);
     let v = verdict(&verdicts, Check::EmailSpfMissing);
     assert_eq!(v.status, Status::Error, "{v:?}");
+    // SERVFAIL for everything of the zone is an answer: the resolver is alive, each check
+    // says why it is in error, and the probe is not cut short as for a silent resolver.
+    assert_eq!(expired.resolver_silent, None);
+    assert_eq!(v.summary.key, "email.error.dns");
 }
 
 #[tokio::test]

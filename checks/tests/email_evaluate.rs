@@ -728,3 +728,43 @@ fn a_domain_whose_records_could_not_be_read_gets_no_pass() {
         }
     }
 }
+
+#[test]
+fn a_silent_resolver_is_one_clear_error_and_no_check_judged() {
+    // Records the probe saw are not trusted once the resolver went silent: nothing passes,
+    // nothing asks for a record to be published.
+    let mut observation = Fixture::good().observe();
+    observation.resolver_silent = Some(vigie_checks::email::health::ResolverSilence {
+        resolvers: vec!["127.0.0.53:53".into()],
+        unanswered: 3,
+    });
+    let verdicts = evaluate(&observation, chrono::Utc::now());
+    let family: Vec<Check> = Check::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.family() == Family::Email)
+        .collect();
+    assert_eq!(verdicts.iter().map(|v| v.check).collect::<Vec<_>>(), family);
+    assert!(verdicts.iter().all(|v| v.status == Status::Error));
+    let explained: Vec<&Verdict> = verdicts
+        .iter()
+        .filter(|v| v.summary.key == "email.error.resolver_silent")
+        .collect();
+    assert_eq!(explained.len(), 1);
+    let en = explained[0].summary.render(Lang::En);
+    assert!(
+        en.contains("127.0.0.53:53") && en.contains("3 questions in a row"),
+        "{en}"
+    );
+    let fix = explained[0].remediation.as_ref().expect("what to do");
+    assert!(fix.render(Lang::Fr).contains("--resolver"));
+    for v in &verdicts {
+        for message in std::iter::once(&v.summary).chain(v.remediation.as_ref()) {
+            assert!(message.is_defined(), "{}", message.key);
+        }
+        if v.summary.key != "email.error.resolver_silent" {
+            assert_eq!(v.summary.key, "email.error.resolver_silent.not_checked");
+            assert!(v.remediation.is_none());
+        }
+    }
+}

@@ -129,9 +129,9 @@ pub fn parse_yaml(text: &str, today: NaiveDate) -> Result<Vec<Answer>, ImportErr
             item.evidence.as_deref(),
             today,
         )
-        .map_err(|source| ImportError::Item {
+        .map_err(|error| ImportError::Item {
             item: item_number,
-            source,
+            error,
         })?;
         answers.push(normalized);
     }
@@ -144,18 +144,10 @@ pub fn parse_yaml(text: &str, today: NaiveDate) -> Result<Vec<Answer>, ImportErr
 /// Why an import file is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("line {line}: {source}")]
-    Answer {
-        line: usize,
-        #[source]
-        source: AnswerError,
-    },
-    #[error("answer {item}: {source}")]
-    Item {
-        item: usize,
-        #[source]
-        source: AnswerError,
-    },
+    #[error("line {line}: {error}")]
+    Answer { line: usize, error: AnswerError },
+    #[error("answer {item}: {error}")]
+    Item { item: usize, error: AnswerError },
     #[error("line {line}: {reason}")]
     Syntax { line: usize, reason: String },
     #[error("the header row lacks column `{0}`; expected org,question,answer,respondent_role,answered_on,evidence")]
@@ -252,7 +244,7 @@ pub fn parse_csv(text: &str, today: NaiveDate) -> Result<Vec<Answer>, ImportErro
             evidence.map(get),
             today,
         )
-        .map_err(|source| ImportError::Answer { line, source })?;
+        .map_err(|error| ImportError::Answer { line, error })?;
         answers.push(normalized);
     }
     if answers.is_empty() {

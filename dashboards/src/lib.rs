@@ -38,7 +38,7 @@ impl Lang {
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
     #[error("dashboards/definitions.toml is not valid: {0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(toml::de::Error),
     #[error("dashboards/definitions.toml: {0}")]
     Invalid(String),
 }
@@ -172,7 +172,7 @@ pub const LEVEL_COLOURS: [&str; 5] = ["#B2182B", "#EF8A62", "#FDDBC7", "#67A9CF"
 
 /// Parses and checks the definitions.
 pub fn definitions() -> Result<Definitions, DefinitionError> {
-    let defs: Definitions = toml::from_str(DEFINITIONS)?;
+    let defs: Definitions = toml::from_str(DEFINITIONS).map_err(DefinitionError::Parse)?;
     let mut uids = std::collections::BTreeSet::new();
     for d in &defs.dashboards {
         if !uids.insert(d.uid.as_str()) {

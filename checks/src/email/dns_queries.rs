@@ -36,13 +36,15 @@ use super::records::CaaRecord;
 /// Why the network lookups could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("cannot read the system resolver configuration: {0}")]
+    #[error(
+        "cannot read the system resolver configuration: {0}; give --resolver or [dns] resolvers"
+    )]
     SystemConfig(String),
-    #[error("no DNS resolver configured")]
+    #[error("no DNS resolver configured; give --resolver or [dns] resolvers")]
     NoResolver,
     #[error("cannot build the HTTPS client: {0}")]
     Https(String),
-    #[error("cannot read the extra CA certificates: {0}")]
+    #[error("cannot read the extra CA certificates: {0}; check --ca-file or [tls] ca_file")]
     CaFile(String),
     /// The DNSSEC trust anchor file could not be read or holds no DNSKEY record.
     #[error("cannot use the DNSSEC trust anchor file {path}: {reason}")]
@@ -122,9 +124,16 @@ impl NetLookups {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &options.ca_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| SetupError::CaFile(e.to_string()))?
-            {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| SetupError::CaFile(e.to_string()))?;
+            // A file of anything but certificates reads as none: refuse it rather than
+            // scan without the roots the user asked for.
+            if certificates.is_empty() {
+                return Err(SetupError::CaFile(
+                    "the file holds no -----BEGIN CERTIFICATE----- block".into(),
+                ));
+            }
+            for cert in certificates {
                 http = http.add_root_certificate(cert);
             }
         }
@@ -144,12 +153,14 @@ impl NetLookups {
 
     async fn query(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, LookupError> {
         let fqdn = format!("{}.", normalize(name));
-        let err = |reason: String| LookupError {
+        let err = |reason: String, no_answer: bool| LookupError {
             name: normalize(name),
             rtype: rtype.to_string(),
             reason,
+            no_answer,
         };
-        let parsed = Name::from_ascii(&fqdn).map_err(|e| err(format!("invalid name: {e}")))?;
+        let parsed =
+            Name::from_ascii(&fqdn).map_err(|e| err(format!("invalid name: {e}"), false))?;
         match self.resolver.lookup(parsed, rtype).await {
             Ok(lookup) => Ok(lookup
                 .records()
@@ -158,7 +169,7 @@ impl NetLookups {
                 .map(|r| r.data().clone())
                 .collect()),
             Err(e) if is_absent(&e) => Ok(Vec::new()),
-            Err(e) => Err(err(e.to_string())),
+            Err(e) => Err(err(describe(&e), is_unanswered(&e))),
         }
     }
 
@@ -168,8 +179,9 @@ impl NetLookups {
         name: &str,
         rtype: RecordType,
         checking_disabled: bool,
-    ) -> Result<Message, String> {
-        let fqdn = Name::from_ascii(format!("{}.", normalize(name))).map_err(|e| e.to_string())?;
+    ) -> Result<Message, Failure> {
+        let fqdn = Name::from_ascii(format!("{}.", normalize(name)))
+            .map_err(|e| Failure::answered(e.to_string()))?;
         // Not a security boundary (we trust the configured resolver's answers anyway);
         // just distinct enough to pair answers with questions.
         let id = (std::time::SystemTime::now()
@@ -190,20 +202,27 @@ impl NetLookups {
         edns.set_max_payload(1232);
         edns.flags_mut().dnssec_ok = true;
         message.set_edns(edns);
-        let bytes = message.to_vec().map_err(|e| e.to_string())?;
+        let bytes = message
+            .to_vec()
+            .map_err(|e| Failure::answered(e.to_string()))?;
         let bind: SocketAddr = if self.dnssec_server.is_ipv4() {
             (IpAddr::from([0, 0, 0, 0]), 0).into()
         } else {
             (IpAddr::from([0u16; 8]), 0).into()
         };
+        // Failing to send, or an error instead of an answer (ICMP port unreachable), is no
+        // answer from the resolver.
         let socket = tokio::net::UdpSocket::bind(bind)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::unanswered(e.to_string()))?;
         socket
             .connect(self.dnssec_server)
             .await
-            .map_err(|e| e.to_string())?;
-        socket.send(&bytes).await.map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::unanswered(e.to_string()))?;
+        socket
+            .send(&bytes)
+            .await
+            .map_err(|e| Failure::unanswered(e.to_string()))?;
         let mut buf = vec![0u8; 4096];
         let deadline = tokio::time::Instant::now() + self.timeout;
         // Bounded: at most a few stray datagrams before the deadline.
@@ -211,12 +230,12 @@ impl NetLookups {
             let n = tokio::time::timeout_at(deadline, socket.recv(&mut buf))
                 .await
                 .map_err(|_| {
-                    format!(
+                    Failure::unanswered(format!(
                         "no answer from {} within {:?}",
                         self.dnssec_server, self.timeout
-                    )
+                    ))
                 })?
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Failure::unanswered(e.to_string()))?;
             match Message::from_vec(&buf[..n]) {
                 Ok(answer) if answer.id() == id => {
                     if answer.truncated() {
@@ -230,20 +249,21 @@ impl NetLookups {
                 // Our answer, but not one we can read (a malformed DNSKEY, say): say so now
                 // rather than wait for the timeout.
                 Err(e) if buf[..n.min(2)] == id.to_be_bytes() => {
-                    return Err(format!(
+                    return Err(Failure::answered(format!(
                         "unreadable answer from {}: {e}",
                         self.dnssec_server
-                    ))
+                    )))
                 }
                 Err(_) => {}
             }
         }
-        Err("no matching answer".into())
+        // Datagrams came back, none of them ours: something answers at that address.
+        Err(Failure::answered("no matching answer".into()))
     }
 
     /// The same question over TCP (two-byte length prefix, RFC 1035 §4.2.2), one attempt
     /// bounded by the timeout.
-    async fn raw_tcp(&self, question: &[u8], id: u16) -> Result<Message, String> {
+    async fn raw_tcp(&self, question: &[u8], id: u16) -> Result<Message, Failure> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let server = self.dnssec_server;
         let exchange = async {
@@ -270,9 +290,12 @@ impl NetLookups {
             }
             Ok(answer)
         };
+        // Only reached after a truncated answer over UDP: the resolver is alive.
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| format!("no TCP answer from {server} within {:?}", self.timeout))?
+            .map_err(|_| format!("no TCP answer from {server} within {:?}", self.timeout))
+            .and_then(|answer| answer)
+            .map_err(Failure::answered)
     }
 
     /// Judges DNSSEC with our own validation (hickory's, from `validation`'s trust anchor)
@@ -299,8 +322,9 @@ impl NetLookups {
         &self,
         validator: &TokioResolver,
         domain: &str,
-    ) -> Result<(bool, Option<Bogus>), String> {
-        let fqdn = Name::from_ascii(format!("{domain}.")).map_err(|e| e.to_string())?;
+    ) -> Result<(bool, Option<Bogus>), Failure> {
+        let fqdn =
+            Name::from_ascii(format!("{domain}.")).map_err(|e| Failure::answered(e.to_string()))?;
         match validator.lookup(fqdn, RecordType::SOA).await {
             Ok(lookup) => {
                 let proofs: Vec<_> = lookup
@@ -330,7 +354,9 @@ impl NetLookups {
                 Some(ProtoErrorKind::Nsec { proof, .. }) if proof.is_bogus() => {
                     Ok((false, Some(Bogus::Proven)))
                 }
-                Some(ProtoErrorKind::Timeout | ProtoErrorKind::Io(_)) | None => Err(e.to_string()),
+                Some(ProtoErrorKind::Timeout | ProtoErrorKind::Io(_)) | None => {
+                    Err(Failure::of(&e))
+                }
                 // hickory drops the records it cannot validate, then fails on what is left
                 // ("negative response missing SOA"): if the server does hold a SOA, it is
                 // one our validation rejected.
@@ -343,20 +369,22 @@ impl NetLookups {
                     {
                         Ok((false, Some(Bogus::Proven)))
                     } else {
-                        Err(e.to_string())
+                        Err(Failure::of(&e))
                     }
                 }
             },
         }
     }
 
-    async fn has(&self, name: &str, rtype: RecordType) -> Result<bool, String> {
+    async fn has(&self, name: &str, rtype: RecordType) -> Result<bool, Failure> {
         let answer = self.raw(name, rtype, false).await?;
         match answer.response_code() {
             ResponseCode::NoError | ResponseCode::NXDomain => {
                 Ok(answer.answers().iter().any(|r| r.record_type() == rtype))
             }
-            code => Err(format!("{rtype} query for {name}: {code}")),
+            code => Err(Failure::answered(format!(
+                "{rtype} query for {name}: {code}"
+            ))),
         }
     }
 }
@@ -375,7 +403,9 @@ fn build_resolver(
     }
     let mut opts = ResolverOpts::default();
     opts.timeout = timeout;
-    opts.attempts = 1;
+    // hickory counts retries, not tries: 0 is the one attempt per question this module
+    // promises (1 sent every question twice, so a dead resolver cost two timeouts each).
+    opts.attempts = 0;
     opts.edns0 = true;
     // Our own per-run cache dedupes; hickory's would only hide TTL-expired answers.
     opts.cache_size = 0;
@@ -430,6 +460,60 @@ fn read_trust_anchor(path: &Path) -> Result<TrustAnchors, SetupError> {
         return Err(fail("no DNSKEY record in the file".to_owned()));
     }
     Ok(anchors)
+}
+
+/// Why a question failed, and whether the resolver answered at all (see
+/// [`super::health`]).
+#[derive(Debug)]
+struct Failure {
+    reason: String,
+    no_answer: bool,
+}
+
+impl Failure {
+    /// The resolver answered, with something that is not what was asked for.
+    fn answered(reason: String) -> Failure {
+        Failure {
+            reason,
+            no_answer: false,
+        }
+    }
+
+    /// No answer came back: a timeout, or the question could not reach the resolver.
+    fn unanswered(reason: String) -> Failure {
+        Failure {
+            reason,
+            no_answer: true,
+        }
+    }
+
+    fn of(error: &ResolveError) -> Failure {
+        Failure {
+            reason: error.to_string(),
+            no_answer: is_unanswered(error),
+        }
+    }
+}
+
+/// hickory words a SERVFAIL or REFUSED answer "no records found for Query { … }", which
+/// reads like absence: say which answer came back instead.
+fn describe(e: &ResolveError) -> String {
+    match e.proto().map(|p| p.kind()) {
+        Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => format!(
+            "the resolver answered {}",
+            format!("{response_code:?}").to_uppercase()
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// No DNS answer came back at all: a timeout, or no way to reach the server (connection
+/// refused, unreachable). Any answer, even SERVFAIL, is not this.
+fn is_unanswered(e: &ResolveError) -> bool {
+    matches!(
+        e.proto().map(|p| p.kind()),
+        Some(ProtoErrorKind::Timeout | ProtoErrorKind::Io(_) | ProtoErrorKind::NoConnections)
+    )
 }
 
 /// "No such record": NXDOMAIN, or NOERROR with an empty answer. hickory also reports a
@@ -531,10 +615,11 @@ impl DnsLookup for NetLookups {
     }
 
     async fn dnssec(&self, name: &str) -> Result<DnssecFacts, LookupError> {
-        let err = |reason: String| LookupError {
+        let err = |failure: Failure| LookupError {
             name: normalize(name),
             rtype: "DNSSEC".into(),
-            reason,
+            reason: failure.reason,
+            no_answer: failure.no_answer,
         };
         let domain = normalize(name);
         let (authenticated, verdict) = match &self.validator {
@@ -560,10 +645,10 @@ impl DnsLookup for NetLookups {
                 .await
                 .map_err(err)?;
             if unchecked.response_code() == ResponseCode::ServFail {
-                return Err(err(format!(
+                return Err(err(Failure::answered(format!(
                     "the resolver {} answers SERVFAIL",
                     self.dnssec_server
-                )));
+                ))));
             }
             facts.bogus = true;
         }
@@ -613,6 +698,10 @@ impl DnsLookup for NetLookups {
         };
         facts.zone = zone;
         Ok(facts)
+    }
+
+    fn resolvers(&self) -> Vec<String> {
+        self.servers.iter().map(SocketAddr::to_string).collect()
     }
 }
 

@@ -6,10 +6,11 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use vigie_model::{Check, Message, Severity, Status, Verdict};
+use vigie_model::{Check, Family, Message, Severity, Status, Verdict};
 
 use super::dkim::{DkimKey, KeyType};
 use super::dmarc::{self, DmarcError, DmarcRecord, Policy};
+use super::health::ResolverSilence;
 use super::mta_sts::{self, Mode, MtaStsPolicy, MtaStsRecord};
 use super::observation::{Answer, EmailObservation};
 use super::orgdomain::is_external;
@@ -22,6 +23,9 @@ pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {
     // `now` is part of the contract so that time-dependent rules (e.g. MTA-STS max_age,
     // future DMARCbis rules) stay deterministic; no rule here needs it yet.
     let _ = now;
+    if let Some(silence) = &obs.resolver_silent {
+        return silent_resolver_verdicts(obs, silence);
+    }
     let ctx = Context::new(obs);
     let mut out = Vec::new();
     spf_verdicts(&ctx, &mut out);
@@ -30,6 +34,51 @@ pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {
     mx_verdicts(&ctx, &mut out);
     transport_verdicts(&ctx, &mut out);
     dns_verdicts(&ctx, &mut out);
+    out
+}
+
+/// The probe stopped asking a resolver that answered none of its first questions: one
+/// finding says what failed and what to do, every other check of the domain is an `error`
+/// that points to it. Never a `pass`, and never a "missing record" `fail` that would tell
+/// someone to publish a record that may well exist.
+fn silent_resolver_verdicts(obs: &EmailObservation, silence: &ResolverSilence) -> Vec<Verdict> {
+    let resolver = if silence.resolvers.is_empty() {
+        "-".to_owned()
+    } else {
+        silence.resolvers.join(", ")
+    };
+    let domain = obs.domain.as_str();
+    let mut checks = Check::ALL
+        .iter()
+        .copied()
+        .filter(|check| check.family() == Family::Email);
+    let mut out = Vec::new();
+    if let Some(first) = checks.next() {
+        out.push(
+            Verdict::new(
+                first,
+                domain,
+                Status::Error,
+                Message::new("email.error.resolver_silent")
+                    .arg("domain", domain)
+                    .arg("resolver", &resolver)
+                    .arg("count", silence.unanswered),
+            )
+            .remediation(Message::new("email.error.resolver_silent.fix").arg("resolver", &resolver))
+            .evidence("resolvers", &silence.resolvers)
+            .evidence("unanswered", silence.unanswered),
+        );
+    }
+    out.extend(checks.map(|check| {
+        Verdict::new(
+            check,
+            domain,
+            Status::Error,
+            Message::new("email.error.resolver_silent.not_checked")
+                .arg("domain", domain)
+                .arg("resolver", &resolver),
+        )
+    }));
     out
 }
 

@@ -23,6 +23,14 @@ pub struct LookupError {
     pub name: String,
     pub rtype: String,
     pub reason: String,
+    /// The resolver gave no answer at all (a timeout, an unreachable server), as opposed to
+    /// an answer that is an error (SERVFAIL, REFUSED): see [`super::health`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_answer: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// An HTTPS fetch that did not give a 200 response with a body.
@@ -76,6 +84,10 @@ pub trait DnsLookup: Sync {
     fn tlsa(&self, name: &str)
         -> impl Future<Output = Result<Vec<TlsaRecord>, LookupError>> + Send;
     fn dnssec(&self, name: &str) -> impl Future<Output = Result<DnssecFacts, LookupError>> + Send;
+    /// The resolvers asked, `IP:PORT`, for messages about them; empty when not known.
+    fn resolvers(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// HTTPS GET of a small text document, with certificate validation.
@@ -215,6 +227,7 @@ impl MemoryZone {
                 name,
                 rtype: kind.as_str().into(),
                 reason: "SERVFAIL".into(),
+                no_answer: false,
             });
         }
         Ok(map.get(&name).cloned().unwrap_or_default())
@@ -314,6 +327,7 @@ fn mismatch(name: &str, kind: Kind) -> LookupError {
         name: name.into(),
         rtype: kind.as_str().into(),
         reason: "internal cache type mismatch".into(),
+        no_answer: false,
     }
 }
 
@@ -348,6 +362,9 @@ impl<L: DnsLookup + Send> DnsLookup for CachedLookups<L> {
     }
     async fn dnssec(&self, name: &str) -> Result<DnssecFacts, LookupError> {
         cached!(self, Kind::Dnssec, Dnssec, name, self.inner.dnssec(name))
+    }
+    fn resolvers(&self) -> Vec<String> {
+        self.inner.resolvers()
     }
 }
 

@@ -13,6 +13,7 @@
 //! - record parsers, pure: [`spf`], [`dmarc`], [`dkim`], [`mta_sts`], [`records`] (TLS-RPT,
 //!   BIMI, CAA);
 //! - [`lookup`]: the I/O traits, an in-memory zone and the per-run cache;
+//! - [`health`]: a dead resolver costs a few timeouts per domain, not one per question;
 //! - [`spf_eval`]: recursive SPF expansion with lookup counting;
 //! - [`orgdomain`]: organizational domains from the bundled Public Suffix List;
 //! - [`observation`], [`probe`], [`evaluate`]: facts, how they are gathered, how they are graded;
@@ -24,6 +25,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns_queries;
 pub mod evaluate;
+pub mod health;
 pub mod lookup;
 pub mod mta_sts;
 pub mod observation;

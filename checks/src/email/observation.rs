@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::health::ResolverSilence;
 use super::lookup::{DnssecFacts, LookupError, MxRecord, TlsaRecord};
 use super::records::CaaRecord;
 use super::spf_eval::SpfEvaluation;
@@ -151,4 +152,8 @@ pub struct EmailObservation {
     /// `None` when the STARTTLS probe was not requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starttls: Option<Vec<StarttlsFacts>>,
+    /// Set when the resolver answered none of the first questions about the domain and the
+    /// probe stopped asking: every other fact of this observation is then unjudged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_silent: Option<ResolverSilence>,
 }

@@ -9,6 +9,7 @@
 use chrono::Utc;
 
 use super::dmarc::{self, DmarcRecord};
+use super::health::Guarded;
 use super::lookup::{normalize, DnsLookup, HttpsFetch};
 use super::mta_sts;
 use super::observation::{
@@ -76,8 +77,21 @@ pub fn mta_sts_policy_url(domain: &str) -> String {
     )
 }
 
-/// Probes one domain. Independent groups of queries run concurrently.
+/// Probes one domain. Independent groups of queries run concurrently, once the resolver
+/// has answered a first question; a resolver that answers none of the first few questions
+/// is asked nothing more about the domain (see [`super::health`]).
 pub async fn probe<L: DnsLookup + HttpsFetch>(
+    domain: &str,
+    options: &ProbeOptions,
+    lookups: &L,
+) -> EmailObservation {
+    let guarded = Guarded::new(lookups);
+    let mut observation = probe_through(domain, options, &guarded).await;
+    observation.resolver_silent = guarded.silence();
+    observation
+}
+
+async fn probe_through<L: DnsLookup + HttpsFetch>(
     domain: &str,
     options: &ProbeOptions,
     lookups: &L,
@@ -206,6 +220,7 @@ pub async fn probe<L: DnsLookup + HttpsFetch>(
         tlsa,
         dnssec,
         starttls,
+        resolver_silent: None,
     }
 }
 

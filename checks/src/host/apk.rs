@@ -49,7 +49,7 @@ pub fn read_inventory(root: &Root) -> Result<Option<Inventory>, HostError> {
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(HostError::Read { path, source }),
+        Err(error) => return Err(HostError::Read { path, error }),
     };
     let packages = parse_apk_db(std::io::BufReader::new(file), &path)?;
     Ok(Some(Inventory {
@@ -66,9 +66,9 @@ pub fn apkindex_text(path: &Path) -> Result<String, HostError> {
         path: path.to_path_buf(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|source| HostError::Read {
+    let file = std::fs::File::open(path).map_err(|error| HostError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut bytes = Vec::new();
     flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))

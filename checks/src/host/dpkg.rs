@@ -135,7 +135,7 @@ pub fn read_status(root: &Root) -> Result<Option<Inventory>, HostError> {
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(HostError::Read { path, source }),
+        Err(error) => return Err(HostError::Read { path, error }),
     };
     let packages = parse_status(std::io::BufReader::new(file), &path)?;
     Ok(Some(Inventory {
@@ -267,7 +267,7 @@ pub fn configured_list_prefixes(root: &Root) -> Result<Option<Vec<String>>, Host
         let text = match std::fs::read(&path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(HostError::Read { path, source }),
+            Err(error) => return Err(HostError::Read { path, error }),
         };
         any_file = true;
         if path.extension().is_some_and(|e| e == "sources") {
@@ -510,7 +510,7 @@ pub fn read_apt_config(root: &Root) -> Result<BTreeMap<String, (String, String)>
         let text = match std::fs::read(&path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(HostError::Read { path, source }),
+            Err(error) => return Err(HostError::Read { path, error }),
         };
         let mut keys = BTreeMap::new();
         parse_apt_conf(&text, &mut keys);

@@ -62,11 +62,10 @@ use updates::Candidates;
 /// Why part of a host could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is corrupt or truncated: {reason}")]
     Corrupt { path: PathBuf, reason: String },

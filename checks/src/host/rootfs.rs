@@ -92,7 +92,7 @@ impl Root {
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(HostError::Read { path, source }),
+            Err(error) => Err(HostError::Read { path, error }),
         }
     }
 
@@ -106,13 +106,13 @@ impl Root {
         let entries = match fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(HostError::Read { path, source }),
+            Err(error) => return Err(HostError::Read { path, error }),
         };
         let mut out = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| HostError::Read {
+            let entry = entry.map_err(|error| HostError::Read {
                 path: path.clone(),
-                source,
+                error,
             })?;
             out.push(entry.path());
         }
@@ -136,9 +136,9 @@ pub fn open_maybe_compressed(path: &Path) -> Result<Option<Box<dyn Read>>, HostE
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let file = fs::File::open(path).map_err(|source| HostError::Read {
+    let file = fs::File::open(path).map_err(|error| HostError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let reader = io::BufReader::new(file);
     Ok(if name.ends_with(".lz4") {

@@ -253,7 +253,7 @@ fn rpm_query_all(db_file: &Path) -> Result<Option<Vec<Package>>, HostError> {
     let scratch = std::env::temp_dir().join(format!("vigie-rpmdb-{}-{nanos}", std::process::id()));
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| HostError::Read { path, source }
+        move |error| HostError::Read { path, error }
     };
     std::fs::create_dir(&scratch).map_err(io_err(&scratch))?;
     let result = (|| {
@@ -272,10 +272,10 @@ fn rpm_query_all(db_file: &Path) -> Result<Option<Vec<Package>>, HostError> {
         {
             Ok(o) => o,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+            Err(error) => {
                 return Err(HostError::Read {
                     path: db_file.to_path_buf(),
-                    source,
+                    error,
                 })
             }
         };

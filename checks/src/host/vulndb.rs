@@ -51,29 +51,25 @@ fn scheme_of(ecosystem: &str) -> Option<VersionScheme> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum VulnDbError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: not a valid OSV advisory: {source}")]
+    #[error("{path}: not a valid OSV advisory: {error}")]
     Json {
         path: String,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
-    #[error("{path}: not a readable zip archive: {source}")]
+    #[error("{path}: not a readable zip archive: {error}")]
     Zip {
         path: PathBuf,
-        #[source]
-        source: zip::result::ZipError,
+        error: zip::result::ZipError,
     },
-    #[error("vulnerability index {path}: {source}")]
+    #[error("vulnerability index {path}: {error}")]
     Sqlite {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error("vulnerability index {path}: {reason}")]
     Index { path: PathBuf, reason: String },
@@ -311,18 +307,18 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn sql(&self, source: rusqlite::Error) -> VulnDbError {
+    fn sql(&self, error: rusqlite::Error) -> VulnDbError {
         VulnDbError::Sqlite {
             path: self.path.clone(),
-            source,
+            error,
         }
     }
 
     fn add(&mut self, name: &str, bytes: &[u8]) -> Result<(), VulnDbError> {
         self.stats.files += 1;
-        let osv: Osv = serde_json::from_slice(bytes).map_err(|source| VulnDbError::Json {
+        let osv: Osv = serde_json::from_slice(bytes).map_err(|error| VulnDbError::Json {
             path: name.to_owned(),
-            source,
+            error,
         })?;
         if osv.withdrawn.is_some() {
             self.stats.withdrawn += 1;
@@ -410,9 +406,9 @@ fn walk_json(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), Vul
     if depth > 8 {
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| VulnDbError::Io {
+    let entries = std::fs::read_dir(dir).map_err(|error| VulnDbError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
@@ -436,9 +432,9 @@ pub fn import_osv(source: &Path, index_path: &Path) -> Result<ImportStats, VulnD
     let result = import_into(source, &tmp);
     match result {
         Ok(stats) => {
-            std::fs::rename(&tmp, index_path).map_err(|source| VulnDbError::Io {
+            std::fs::rename(&tmp, index_path).map_err(|error| VulnDbError::Io {
                 path: index_path.to_path_buf(),
-                source,
+                error,
             })?;
             Ok(stats)
         }
@@ -450,9 +446,9 @@ pub fn import_osv(source: &Path, index_path: &Path) -> Result<ImportStats, VulnD
 }
 
 fn import_into(source: &Path, tmp: &Path) -> Result<ImportStats, VulnDbError> {
-    let sql = |source: rusqlite::Error| VulnDbError::Sqlite {
+    let sql = |error: rusqlite::Error| VulnDbError::Sqlite {
         path: tmp.to_path_buf(),
-        source,
+        error,
     };
     let mut conn = rusqlite::Connection::open(tmp).map_err(sql)?;
     conn.execute_batch(
@@ -475,7 +471,7 @@ fn import_into(source: &Path, tmp: &Path) -> Result<ImportStats, VulnDbError> {
     };
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| VulnDbError::Io { path, source }
+        move |error| VulnDbError::Io { path, error }
     };
     if source.is_dir() {
         let mut files = Vec::new();
@@ -488,7 +484,7 @@ fn import_into(source: &Path, tmp: &Path) -> Result<ImportStats, VulnDbError> {
         let file = std::fs::File::open(source).map_err(io(source))?;
         let zip_err = |e| VulnDbError::Zip {
             path: source.to_path_buf(),
-            source: e,
+            error: e,
         };
         let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(zip_err)?;
         for i in 0..archive.len() {
@@ -650,9 +646,9 @@ pub struct VulnScan {
 
 /// Matches the observation's installed packages against the index at `index_path`.
 pub fn scan(obs: &HostObservation, index_path: &Path) -> Result<VulnScan, VulnDbError> {
-    let sql = |source: rusqlite::Error| VulnDbError::Sqlite {
+    let sql = |error: rusqlite::Error| VulnDbError::Sqlite {
         path: index_path.to_path_buf(),
-        source,
+        error,
     };
     let index_err = |reason: String| VulnDbError::Index {
         path: index_path.to_path_buf(),
@@ -661,7 +657,7 @@ pub fn scan(obs: &HostObservation, index_path: &Path) -> Result<VulnScan, VulnDb
     if !index_path.is_file() {
         return Err(VulnDbError::Io {
             path: index_path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         });
     }
     let conn = rusqlite::Connection::open_with_flags(

@@ -49,9 +49,23 @@ impl Format {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("writing the XLSX workbook failed: {0}")]
-    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    Xlsx(rust_xlsxwriter::XlsxError),
     #[error("serializing the JSON export failed: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
+}
+
+// The messages show their cause, so it is not also the `source()` (`{:#}` would print it
+// twice); `?` still converts.
+impl From<rust_xlsxwriter::XlsxError> for ExportError {
+    fn from(error: rust_xlsxwriter::XlsxError) -> Self {
+        ExportError::Xlsx(error)
+    }
+}
+
+impl From<serde_json::Error> for ExportError {
+    fn from(error: serde_json::Error) -> Self {
+        ExportError::Json(error)
+    }
 }
 
 /// The matrix in `format`.

@@ -61,7 +61,7 @@ pub struct AuditRecord<'a> {
 }
 
 fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Sqlite { operation, source }
+    move |error| StoreError::Sqlite { operation, error }
 }
 
 fn time_text(time: DateTime<Utc>) -> String {

@@ -72,18 +72,16 @@ impl DatabaseUrl {
 pub enum StoreError {
     #[error("database URL `{url}`: {reason}")]
     BadUrl { url: String, reason: &'static str },
-    #[error("cannot open the SQLite database {path}: {source} (does its folder exist and is it writable?)")]
+    #[error("cannot open the SQLite database {path}: {error} (does its folder exist and is it writable?)")]
     Open {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
-    #[error("applying migration {version} ({name}) failed: {source}")]
+    #[error("applying migration {version} ({name}) failed: {error}")]
     Migrate {
         version: u32,
         name: &'static str,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error("the database is at schema version {found}, newer than this collector knows ({known}); run a newer vigie-collector")]
     SchemaTooNew { found: u32, known: u32 },
@@ -98,20 +96,21 @@ pub enum StoreError {
     },
     #[error("cannot get a PostgreSQL connection: {0} (is the server up, the database created and the URL right?)")]
     PostgresPool(String),
-    #[error("applying migration {version} ({name}) to PostgreSQL failed: {source}")]
+    #[error(
+        "applying migration {version} ({name}) to PostgreSQL failed: {}",
+        with_causes(error)
+    )]
     PgMigrate {
         version: u32,
         name: &'static str,
-        #[source]
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
     #[error("{0} is not available on a PostgreSQL store yet; use sqlite://PATH for it")]
     SqliteOnly(&'static str),
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed: {error}")]
     Sqlite {
         operation: &'static str,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error("the database holds `{value}` in {column}, which this collector cannot read")]
     Corrupt { column: &'static str, value: String },
@@ -123,14 +122,13 @@ pub enum StoreError {
     TokenOrg,
     #[error("token name is empty or longer than 128 characters")]
     InvalidName,
-    #[error("serializing {what} failed: {source}")]
+    #[error("serializing {what} failed: {error}")]
     Serialize {
         what: &'static str,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error("the storage thread stopped: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    Join(tokio::task::JoinError),
     #[error("no active {kind} token named `{name}`{}; check --org and --name (`vigie-collector audit show` lists the tokens created)", org.as_ref().map(|o| format!(" for organization `{o}`")).unwrap_or_default())]
     NoSuchToken {
         kind: &'static str,
@@ -140,9 +138,17 @@ pub enum StoreError {
     #[error("the storage thread stopped before storing this report; it was not stored, and the agent sends it again from its outbox (the collector's log says why)")]
     BatchAborted,
     #[error("starting the storage thread failed: {0}; the system refused a new thread, check the collector's process and memory limits")]
-    Thread(#[source] std::io::Error),
+    Thread(std::io::Error),
     #[error("agent token name `{0}` is not an agent id: the name is the id the agent reports as (its config's `[agent] id`), 1-128 of A-Z, a-z, 0-9, '-', '_', '.'")]
     InvalidAgentName(String),
+}
+
+// Each variant's message shows its cause, so the cause is not also the error's `source()`
+// (`{:#}` would print it twice); `?` still converts a join error.
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        StoreError::Join(error)
+    }
 }
 
 impl StoreError {
@@ -153,7 +159,7 @@ impl StoreError {
         use rusqlite::ErrorCode::*;
         let source = match self {
             StoreError::Open { .. } | StoreError::PostgresPool(_) => return true,
-            StoreError::Sqlite { source, .. } => source,
+            StoreError::Sqlite { error, .. } => error,
             StoreError::Postgres { error, .. } => return postgres_unavailable(error),
             _ => return false,
         };
@@ -275,9 +281,9 @@ impl IncomingReport {
             .findings
             .iter()
             .map(|finding| {
-                serde_json::to_string(&finding.evidence).map_err(|source| StoreError::Serialize {
+                serde_json::to_string(&finding.evidence).map_err(|error| StoreError::Serialize {
                     what: "finding evidence",
-                    source,
+                    error,
                 })
             })
             .collect::<Result<Vec<String>, StoreError>>()?;

@@ -223,10 +223,10 @@ impl PgStore {
             return Ok((current, current));
         };
         for &(version, name, text) in pending {
-            let failed = |source| StoreError::PgMigrate {
+            let failed = |error| StoreError::PgMigrate {
                 version,
                 name,
-                source,
+                error,
             };
             tx.batch_execute(text).await.map_err(failed)?;
             tx.execute(
@@ -1439,10 +1439,10 @@ impl PgStore {
             let check = finding.check.as_str();
             let status = finding.status.as_str();
             let severity = finding.severity.as_str();
-            let evidence = serde_json::to_string(&finding.evidence).map_err(|source| {
+            let evidence = serde_json::to_string(&finding.evidence).map_err(|error| {
                 StoreError::Serialize {
                     what: "finding evidence",
-                    source,
+                    error,
                 }
             })?;
             let current: Option<(String, String, String)> = tx

@@ -81,7 +81,7 @@ pub(super) const MIGRATIONS: &[(u32, &str, &str)] = &[
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
 pub(super) fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Sqlite { operation, source }
+    move |error| StoreError::Sqlite { operation, error }
 }
 
 /// Times as fixed-width text, so that text order is time order (see the migration).
@@ -191,9 +191,9 @@ pub(super) fn transition_values(
 /// Opens (creating if needed), configures and migrates the database.
 /// Returns the schema versions before and after.
 pub(super) fn open(path: &Path, apply: bool) -> Result<(Connection, u32, u32), StoreError> {
-    let open_error = |source| StoreError::Open {
+    let open_error = |error| StoreError::Open {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut connection = Connection::open(path).map_err(open_error)?;
     configure(&connection).map_err(open_error)?;
@@ -203,9 +203,9 @@ pub(super) fn open(path: &Path, apply: bool) -> Result<(Connection, u32, u32), S
 
 /// A second connection to the migrated database, for reads beside the writer.
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let open_error = |source| StoreError::Open {
+    let open_error = |error| StoreError::Open {
         path: path.to_owned(),
-        source,
+        error,
     };
     let connection = Connection::open_with_flags(
         path,
@@ -251,10 +251,10 @@ fn migrate(connection: &mut Connection, apply: bool) -> Result<(u32, u32), Store
         return Ok((current, current));
     };
     for &(version, name, text) in pending {
-        let failed = |source| StoreError::Migrate {
+        let failed = |error| StoreError::Migrate {
             version,
             name,
-            source,
+            error,
         };
         // Each migration and its record commit together, so a crash leaves it applied
         // and recorded, or neither.
@@ -302,9 +302,9 @@ pub(super) fn ping_file(path: &Path) -> Result<(), StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|source| StoreError::Open {
+    .map_err(|error| StoreError::Open {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     connection
         .busy_timeout(std::time::Duration::from_millis(PING_BUSY_TIMEOUT_MS))
@@ -390,7 +390,7 @@ pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::Pendin
             let _ = answer.send((
                 Err(StoreError::Sqlite {
                     operation,
-                    source: copy_error(error),
+                    error: copy_error(error),
                 }),
                 incoming,
             ));
@@ -417,7 +417,7 @@ pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::Pendin
             }
             Err(error) => Err(StoreError::Sqlite {
                 operation: "starting the report's savepoint",
-                source: error,
+                error,
             }),
         };
         answers.push((answer, outcome, incoming));
@@ -432,7 +432,7 @@ pub(super) fn ingest_batch(connection: &mut Connection, batch: Vec<super::Pendin
             for (answer, outcome, incoming) in answers {
                 let outcome = outcome.and(Err(StoreError::Sqlite {
                     operation: "committing the reports",
-                    source: copy_error(&error),
+                    error: copy_error(&error),
                 }));
                 let _ = answer.send((outcome, incoming));
             }
@@ -1268,9 +1268,9 @@ pub(super) fn apply_regrade(
     for finding in &regrade.findings {
         let check = finding.check.as_str();
         let evidence =
-            serde_json::to_string(&finding.evidence).map_err(|source| StoreError::Serialize {
+            serde_json::to_string(&finding.evidence).map_err(|error| StoreError::Serialize {
                 what: "finding evidence",
-                source,
+                error,
             })?;
         let current: Option<(String, String, String)> = tx
             .query_row(
