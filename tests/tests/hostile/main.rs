@@ -8,8 +8,8 @@
 mod lab;
 
 pub use lab::{Backend, Lab};
-mod readers;
-mod timestamps;
 mod connections;
 mod identity;
 mod quotas;
+mod readers;
+mod timestamps;
