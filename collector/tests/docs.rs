@@ -111,7 +111,9 @@ fn code_error_codes() -> BTreeSet<String> {
 
 /// The first cell of each row of the table under "## Errors".
 fn documented_error_codes(doc: &str) -> BTreeSet<String> {
-    let start = doc.find("\n## Errors\n").expect("docs/api.md has ## Errors");
+    let start = doc
+        .find("\n## Errors\n")
+        .expect("docs/api.md has ## Errors");
     let section = &doc[start + 1..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     section
@@ -189,11 +191,7 @@ async fn an_unknown_path_and_a_wrong_method_answer_as_the_page_says() {
     assert!(repo_root().join(named).is_file(), "{named} does not exist");
 
     let (status, _, body) = c
-        .send(
-            Request::get("/api/v1/reports")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(Request::get("/api/v1/reports").body(Body::empty()).unwrap())
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
@@ -233,9 +231,11 @@ fn repository_files(dir: &Path, out: &mut Vec<PathBuf>) {
         }
         if path.is_dir() {
             repository_files(&path, out);
-        } else if ["rs", "md", "toml", "sh", "yml", "yaml", "json", "txt", "csv", "html"]
-            .iter()
-            .any(|ext| name.ends_with(&format!(".{ext}")))
+        } else if [
+            "rs", "md", "toml", "sh", "yml", "yaml", "json", "txt", "csv", "html",
+        ]
+        .iter()
+        .any(|ext| name.ends_with(&format!(".{ext}")))
             || path.parent().is_some_and(|p| p.ends_with("scripts"))
         {
             out.push(path);
@@ -269,5 +269,115 @@ fn no_file_points_outside_the_repository() {
     assert!(
         offenders.is_empty(),
         "the repository must hold its own contracts (docs/api.md, docs/checks.md, …): {offenders:#?}"
+    );
+}
+
+/// The keys serde expected in place of a made-up one in a collector config file.
+fn file_config_expected_keys(text: &str) -> Option<Vec<String>> {
+    const BOGUS: &str = "zz_not_a_key";
+    let text = text.replace("BOGUS", BOGUS);
+    let error = match toml::from_str::<vigie_collector::config::FileConfig>(&text) {
+        Ok(_) => panic!("a collector config with the made-up key `{BOGUS}` was accepted:\n{text}"),
+        Err(error) => error.to_string(),
+    };
+    let unknown = format!("unknown field `{BOGUS}`, expected ");
+    let rest = &error[error.find(&unknown)? + unknown.len()..];
+    let rest = rest.strip_prefix("one of ").unwrap_or(rest);
+    let mut keys = Vec::new();
+    let mut cursor = rest;
+    while let Some(after) = cursor.strip_prefix('`') {
+        let end = after.find('`').expect("a closing backtick");
+        keys.push(after[..end].to_owned());
+        cursor = after[end + 1..].trim_start_matches([',', ' ']);
+    }
+    assert!(!keys.is_empty(), "no key list in: {error}");
+    Some(keys)
+}
+
+/// Every key the collector's config file accepts, as `key` or `section.key`. Read from
+/// `FileConfig` itself: it and its tables reject unknown keys, and serde's refusal lists
+/// every field, so the set is complete by construction.
+fn collector_file_keys() -> BTreeSet<String> {
+    let top = file_config_expected_keys("BOGUS = 1\n").expect("the file refuses unknown keys");
+    let mut all = BTreeSet::new();
+    for key in top {
+        if let Some(inner) = file_config_expected_keys(&format!("[{key}]\nBOGUS = 1\n")) {
+            for inner in inner {
+                all.insert(format!("{key}.{inner}"));
+            }
+        }
+        all.insert(key);
+    }
+    all
+}
+
+/// The file keys CONFIGURATION.md documents for the collector: the `file key` column of
+/// its flag table, and the keys of its TOML examples.
+fn documented_collector_file_keys() -> BTreeSet<String> {
+    let text = read("CONFIGURATION.md");
+    let start = text
+        .find("\n# Configuring the collector")
+        .expect("CONFIGURATION.md has # Configuring the collector");
+    let part = &text[start..];
+    let mut keys = BTreeSet::new();
+    let mut column: Option<usize> = None;
+    let mut in_toml = false;
+    let mut section = String::new();
+    for line in part.lines() {
+        if line.starts_with("```") {
+            in_toml = line == "```toml";
+            section.clear();
+            continue;
+        }
+        if in_toml {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+                keys.insert(section.clone());
+            } else if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim();
+                keys.insert(if section.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{section}.{key}")
+                });
+            }
+            continue;
+        }
+        if !line.starts_with('|') {
+            column = None;
+            continue;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let Some(index) = cells.iter().position(|cell| *cell == "file key") {
+            column = Some(index);
+            continue;
+        }
+        if let Some(cell) = column.and_then(|index| cells.get(index)) {
+            for key in cell.split('`').skip(1).step_by(2) {
+                keys.insert(key.to_owned());
+            }
+        }
+    }
+    keys
+}
+
+#[test]
+fn configuration_md_documents_every_collector_file_key_and_no_other() {
+    let accepted = collector_file_keys();
+    assert!(
+        accepted.contains("listen") && accepted.contains("retention.reports_days"),
+        "the probe found too little: {accepted:?}"
+    );
+    let documented = documented_collector_file_keys();
+    let missing: Vec<_> = accepted.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&accepted).collect();
+    assert!(
+        missing.is_empty(),
+        "collector file keys CONFIGURATION.md does not document: {missing:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "CONFIGURATION.md documents collector file keys FileConfig refuses: {unknown:?}"
     );
 }

@@ -61,7 +61,9 @@ capability levels use the configured profile, and every matrix export names it.
 fn remediation_by_check(messages: &BTreeMap<String, String>) -> BTreeMap<String, Vec<String>> {
     let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for key in messages.keys() {
-        let is_fix = key.split('.').any(|part| part == "fix" || part.ends_with("_fix"));
+        let is_fix = key
+            .split('.')
+            .any(|part| part == "fix" || part.ends_with("_fix"));
         if !is_fix {
             continue;
         }
@@ -91,7 +93,11 @@ fn checks_section(out: &mut String) {
     writeln!(out, "## Checks\n").unwrap();
     for (family, heading) in FAMILIES {
         writeln!(out, "### {heading}\n").unwrap();
-        writeln!(out, "| id | title | titre | default severity | fails when |").unwrap();
+        writeln!(
+            out,
+            "| id | title | titre | default severity | fails when |"
+        )
+        .unwrap();
         writeln!(out, "| --- | --- | --- | --- | --- |").unwrap();
         for check in Check::ALL.iter().filter(|check| check.family() == *family) {
             let condition = conditions.get(check.id()).unwrap_or_else(|| {
