@@ -39,8 +39,8 @@ const FAMILIES: &[(Family, &str)] = &[
 
 const INTRO: &str = "\
 Every finding carries a stable dotted `check` id. New checks may be added; an id is never
-reused for a different meaning, and a collector keeps (and shows as unknown) an id it does
-not know yet.
+reused for a different meaning. A collector stores the findings of an id it does not know
+yet (a newer agent's) and grades no capability from them.
 
 A finding's `status` is `pass` when the condition below is absent, `fail` or `warn` when it
 is present, `info` for facts, `error` when the check could not observe what it needs (the
