@@ -50,10 +50,12 @@ higher one where the condition says so.
 
 **TLS profiles.** Suites, groups and signature algorithms are placed in the tiers of CCCS
 ITSP.40.062 (recommended, sufficient, phase-out, not listed; `checks/src/tls/posture.rs`).
-The `itsp-strict` profile fails anything not listed, as the guidance's own grader does;
-`modern` (the default) lets strong primitives it does not list (ChaCha20-Poly1305, X25519)
-pass. `tls.policy.itsp_40_062` always reports the strict view; the other verdicts and the
-capability levels use the configured profile, and every matrix export names it.
+The agent grades TLS with `modern` (the default: strong primitives the guidance does not
+list, X25519, X448, ChaCha20-Poly1305, are acceptable), `itsp-strict` (only what it lists)
+or `mozilla-intermediate` (Mozilla's intermediate configuration), and the report names the
+profile. `tls.policy.itsp_40_062` always fails on anything outside ITSP.40.062; the profile
+sets its severity. The matrix grades with `modern` or `itsp-strict`, and every export names
+the one it used.
 ";
 
 /// The remediation keys of the message catalogue, grouped under the longest check id they
