@@ -49,7 +49,7 @@ observed is never `pass`. The severity is the default of a failure; a `fail` may
 higher one where the condition says so.
 
 **TLS profiles.** Suites, groups and signature algorithms are placed in the tiers of CCCS
-ITSP.40.062 (recommended, sufficient, phase-out, not listed; `checks/src/tls/posture.rs`).
+ITSP.40.062: recommended, sufficient, phase-out or not listed.
 The agent grades TLS with `modern` (the default: strong primitives the guidance does not
 list, X25519, X448, ChaCha20-Poly1305, are acceptable), `itsp-strict` (only what it lists)
 or `mozilla-intermediate` (Mozilla's intermediate configuration), and the report names the
