@@ -1,4 +1,4 @@
-//! The per-family gauges of DESIGN.md (`vigie_tls_protocol_accepted`,
+//! The per-family gauges of docs/api.md (`vigie_tls_protocol_accepted`,
 //! `vigie_email_dmarc_policy`, `vigie_exposed_service`, `vigie_host_pending_security_updates`,
 //! `vigie_host_os_eol`), derived from the latest verdicts rather than from raw observations:
 //! the verdicts are the one graded truth, stable across agent versions, while observation

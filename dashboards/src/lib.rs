@@ -167,7 +167,7 @@ pub struct Definitions {
 
 const KINDS: [&str; 5] = ["stat", "timeseries", "table", "bargauge", "piechart"];
 
-/// The capability matrix palette (levels 0–4), from spec/capability-matrix.md.
+/// The capability matrix palette (levels 0–4), the exports' (docs/matrix.md).
 pub const LEVEL_COLOURS: [&str; 5] = ["#B2182B", "#EF8A62", "#FDDBC7", "#67A9CF", "#2166AC"];
 
 /// Parses and checks the definitions.

@@ -1,5 +1,5 @@
 //! The capability matrix: organizations × 18 capabilities, each cell a maturity level 0–4
-//! with its source (observed, self-assessed, hybrid), as `spec/capability-matrix.md` defines.
+//! with its source (observed, self-assessed, hybrid), as `docs/checks.md` and `docs/matrix.md` describe.
 //!
 //! - [`catalogue`]: the versioned data (`data/catalogue.toml`: capabilities, feeding checks,
 //!   framework references, the questionnaire's shape) and the texts of each language

@@ -3,7 +3,7 @@
 //! This crate is deliberately small (serde, no network, no crypto) so that the collector can
 //! depend on it without compiling the probes. It owns:
 //! - [`report`]: the `vigie.report.v1` wire format, its findings and observations;
-//! - [`catalogue`]: the closed set of check ids of `spec/checks.md`;
+//! - [`catalogue`]: the closed set of check ids (`docs/checks.md`);
 //! - [`i18n`]: every user-facing text in English and French, one file per language;
 //! - [`validate`]: the semantic rules a report must satisfy beyond its JSON shape;
 //! - [`schema`]: the JSON Schema generated from the types;

@@ -3,7 +3,7 @@
 //! Uses hickory directly because `crate::dns` offers address lookups only; if it grows
 //! TXT/MX/CAA/TLSA lookups, this module should delegate to it.
 //!
-//! DNSSEC is judged the way DESIGN.md asks: by a validating resolver's AD bit. The
+//! DNSSEC is judged as docs/checks.md says (`dns.dnssec`): by a validating resolver's AD bit. The
 //! resolver library hides the header of answers, so that one question goes out as a raw
 //! UDP query (DO and AD set), once more with CD set when the first gets SERVFAIL, to tell
 //! "bogus" from "the resolver is down"; a truncated answer is asked again over TCP.

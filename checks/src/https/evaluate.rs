@@ -1,6 +1,6 @@
 //! Pure grading of an HTTPS observation: no I/O, time only from `now`.
 //!
-//! Every check of the `https.*` rows of `spec/checks.md` and `http.server_banner` gives one
+//! Every check of the `https.*` rows of `docs/checks.md` and `http.server_banner` gives one
 //! verdict per observation, targeted at the HTTPS endpoint (`host:port`). When the HTTPS
 //! origin gave no answer, its checks are `error` with the reason, never a silent gap.
 
@@ -15,7 +15,7 @@ use super::observation::{
 use super::probe::MAX_BODY_BYTES;
 use super::security_txt;
 
-/// `https.hsts.max_age` fails below one year (spec/checks.md).
+/// `https.hsts.max_age` fails below one year (docs/checks.md).
 pub const HSTS_MIN_MAX_AGE: u64 = 31_536_000;
 
 /// The checks this module grades, in report order.
@@ -406,7 +406,7 @@ fn security_txt_verdict(
     }
 }
 
-/// The security headers a page must send (spec/checks.md, `https.headers`).
+/// The security headers a page must send (docs/checks.md, `https.headers`).
 fn missing_headers(hop: &HttpHop) -> Vec<&'static str> {
     let csp = hop.header("content-security-policy");
     let has_csp = csp.iter().any(|value| !value.trim().is_empty());

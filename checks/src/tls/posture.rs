@@ -70,7 +70,7 @@ impl Tier {
     }
 }
 
-/// ITSP.40.062 tier of a suite (see spec/capability-matrix.md, "ITSP.40.062 tiers").
+/// ITSP.40.062 tier of a suite, as the guidance's TLS 1.3 and TLS 1.2 tables list them.
 pub fn itsp_suite_tier(suite: &CipherSuite) -> Tier {
     match suite.name {
         "TLS_AES_256_GCM_SHA384"

@@ -65,5 +65,5 @@ pub(super) async fn metrics(
 }
 
 pub(super) async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint; see the collector's API in DESIGN.md")
+    ApiError::not_found("no such endpoint; the collector's API is in docs/api.md")
 }
