@@ -491,7 +491,7 @@ pub fn default_agent_id() -> String {
             let digest = sha2::Sha256::digest(format!("vigie-agent:{}", id.trim()).as_bytes());
             format!("m-{}", &hex::encode(digest)[..20])
         }
-        _ => sanitize_id(&crate::scan::hostname()),
+        _ => sanitize_id(&crate::host_name::hostname()),
     }
 }
 
