@@ -46,20 +46,32 @@ fn no_module_imports_one_that_imports_it_back() {
             .to_string();
         let graph = Crate::read(&src).edges();
         for cycle in cycles(&graph) {
-            let names = cycle.iter().map(|m| display(m)).collect::<BTreeSet<_>>();
+            let names = cycle.iter().map(display).collect::<BTreeSet<_>>();
             found.insert((label.clone(), names));
         }
     }
     let known = KNOWN_CYCLES
         .iter()
         .map(|(src, modules)| {
-            (src.to_string(), modules.iter().map(|m| m.to_string()).collect::<BTreeSet<_>>())
+            (
+                src.to_string(),
+                modules
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<BTreeSet<_>>(),
+            )
         })
         .collect::<BTreeSet<_>>();
     let new = found.difference(&known).collect::<Vec<_>>();
     let gone = known.difference(&found).collect::<Vec<_>>();
-    assert!(new.is_empty(), "import cycles (crate source, modules in one ring): {new:#?}");
-    assert!(gone.is_empty(), "cycles no longer there, remove them from KNOWN_CYCLES: {gone:#?}");
+    assert!(
+        new.is_empty(),
+        "import cycles (crate source, modules in one ring): {new:#?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "cycles no longer there, remove them from KNOWN_CYCLES: {gone:#?}"
+    );
 }
 
 /// The scanner itself, on a crate written for it: the cycles it must see and the edges it must
@@ -68,17 +80,32 @@ fn no_module_imports_one_that_imports_it_back() {
 fn the_scanner_sees_cycles_through_every_kind_of_path() {
     let dir = tempfile::tempdir().expect("a scratch folder");
     let files = [
-        ("lib.rs", "pub mod a; pub mod b; pub mod c; pub mod d; pub mod e; pub use d::Thing;"),
+        (
+            "lib.rs",
+            "pub mod a; pub mod b; pub mod c; pub mod d; pub mod e; pub use d::Thing;",
+        ),
         // a -> b through a grouped use, b -> a through a path in a macro's arguments.
-        ("a.rs", "use crate::{b::{Beta}, c};\n// crate::e::Nothing in a comment\n"),
-        ("b.rs", "pub struct Beta; fn f() { assert!(crate::a::g()); }"),
+        (
+            "a.rs",
+            "use crate::{b::{Beta}, c};\n// crate::e::Nothing in a comment\n",
+        ),
+        (
+            "b.rs",
+            "pub struct Beta; fn f() { assert!(crate::a::g()); }",
+        ),
         // c -> d through the root's re-export; d -> c only from a string: no cycle.
         ("c.rs", "fn f() -> crate::Thing { todo!() }"),
         ("d.rs", "pub struct Thing; const S: &str = \"crate::c::x\";"),
         // A parent calling its child, which uses the parent's type: ownership, no cycle. The
         // two children reach each other through `super::`: a cycle.
-        ("e/mod.rs", "mod inner; mod other; pub struct Shared; fn f() { inner::g() }"),
-        ("e/inner.rs", "use super::Shared; pub fn g() { super::other::h() } mod t { use super::*; }"),
+        (
+            "e/mod.rs",
+            "mod inner; mod other; pub struct Shared; fn f() { inner::g() }",
+        ),
+        (
+            "e/inner.rs",
+            "use super::Shared; pub fn g() { super::other::h() } mod t { use super::*; }",
+        ),
         ("e/other.rs", "use super::{inner::g}; pub fn h() {}"),
     ];
     for (path, text) in files {
@@ -89,16 +116,22 @@ fn the_scanner_sees_cycles_through_every_kind_of_path() {
     let graph = Crate::read(dir.path()).edges();
     let rings = cycles(&graph)
         .into_iter()
-        .map(|ring| ring.iter().map(|m| display(m)).collect::<Vec<_>>())
+        .map(|ring| ring.iter().map(display).collect::<Vec<_>>())
         .collect::<Vec<_>>();
     assert_eq!(rings, [vec!["a", "b"], vec!["e::inner", "e::other"]]);
     assert!(graph[&path("e::inner")].contains(&path("e")), "{graph:?}");
     assert!(graph[&path("c")].contains(&path("d")), "{graph:?}");
-    assert!(!graph[&path("a")].contains(&path("e")), "a comment is no edge: {graph:?}");
+    assert!(
+        !graph[&path("a")].contains(&path("e")),
+        "a comment is no edge: {graph:?}"
+    );
 }
 
 fn path(text: &str) -> ModulePath {
-    text.split("::").filter(|s| !s.is_empty()).map(String::from).collect()
+    text.split("::")
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn display(module: &ModulePath) -> String {
@@ -123,7 +156,10 @@ fn crate_sources(workspace: &Path) -> Vec<PathBuf> {
         .map(|member| workspace.join(member).join("src"))
         .filter(|src| src.join("lib.rs").is_file())
         .collect::<Vec<_>>();
-    assert!(sources.len() >= 5, "workspace members with a library: {sources:?}");
+    assert!(
+        sources.len() >= 5,
+        "workspace members with a library: {sources:?}"
+    );
     sources
 }
 
@@ -186,7 +222,9 @@ impl Crate {
     fn read_items(&mut self, module: &ModulePath, tokens: TokenStream) {
         let tokens = tokens.into_iter().collect::<Vec<_>>();
         for (i, token) in tokens.iter().enumerate() {
-            let TokenTree::Ident(ident) = token else { continue };
+            let TokenTree::Ident(ident) = token else {
+                continue;
+            };
             let keyword = ident.to_string();
             let next = tokens.get(i + 1);
             match (keyword.as_str(), next) {
@@ -210,9 +248,11 @@ impl Crate {
                     for (full, alias) in paths {
                         let full = self.absolute(module, &full);
                         match alias {
-                            Some(name) => {
-                                self.exported.entry(module.clone()).or_default().push((name, full))
-                            }
+                            Some(name) => self
+                                .exported
+                                .entry(module.clone())
+                                .or_default()
+                                .push((name, full)),
                             None => self.globs.entry(module.clone()).or_default().push(full),
                         }
                     }
@@ -252,8 +292,15 @@ impl Crate {
             .map(|n| full[..n].to_vec())
             .find(|prefix| self.modules.contains_key(prefix))
             .unwrap_or_default();
-        let Some(name) = full.get(module.len()) else { return module };
-        if depth > 8 || self.defined.get(&module).is_some_and(|names| names.contains(name)) {
+        let Some(name) = full.get(module.len()) else {
+            return module;
+        };
+        if depth > 8
+            || self
+                .defined
+                .get(&module)
+                .is_some_and(|names| names.contains(name))
+        {
             return module;
         }
         let rest = &full[module.len() + 1..];
@@ -266,7 +313,11 @@ impl Crate {
         }
         for glob in self.globs.get(&module).into_iter().flatten() {
             let inner = self.owner(glob, depth + 1);
-            if self.defined.get(&inner).is_some_and(|names| names.contains(name)) {
+            if self
+                .defined
+                .get(&inner)
+                .is_some_and(|names| names.contains(name))
+            {
                 return inner;
             }
         }
@@ -388,7 +439,9 @@ fn paths_in(
                     let mut path = vec![word.to_string()];
                     let mut j = i + 1;
                     while is_path_separator(&tokens, j) {
-                        let Some(TokenTree::Ident(segment)) = tokens.get(j + 2) else { break };
+                        let Some(TokenTree::Ident(segment)) = tokens.get(j + 2) else {
+                            break;
+                        };
                         path.push(segment.to_string());
                         j += 3;
                     }
@@ -418,7 +471,11 @@ fn is_relative(path: &[String], inline: &[String], children: &BTreeSet<String>) 
 
 /// The paths of a `use` tree (after `use`): each full path, with the name it binds
 /// (`None` for a glob).
-fn use_tree(tokens: &[TokenTree], prefix: Vec<String>, out: &mut Vec<(Vec<String>, Option<String>)>) {
+fn use_tree(
+    tokens: &[TokenTree],
+    prefix: Vec<String>,
+    out: &mut Vec<(Vec<String>, Option<String>)>,
+) {
     let mut path = prefix;
     let mut i = 0;
     // A leading `::` (an extern crate path) is skipped; such paths never start with `crate`.
@@ -440,7 +497,9 @@ fn use_tree(tokens: &[TokenTree], prefix: Vec<String>, out: &mut Vec<(Vec<String
             }
             TokenTree::Group(group) if group.delimiter() == Delimiter::Brace => {
                 let inner = group.stream().into_iter().collect::<Vec<_>>();
-                for branch in inner.split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ',')) {
+                for branch in
+                    inner.split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
+                {
                     if !branch.is_empty() {
                         use_tree(branch, path.clone(), out);
                     }
@@ -479,7 +538,9 @@ fn cycles(graph: &BTreeMap<ModulePath, BTreeSet<ModulePath>>) -> Vec<Vec<ModuleP
             self.stack.push(node);
             self.on_stack.insert(node);
             for next in self.graph.get(node).into_iter().flatten() {
-                let Some((next, _)) = self.graph.get_key_value(next) else { continue };
+                let Some((next, _)) = self.graph.get_key_value(next) else {
+                    continue;
+                };
                 if !self.index.contains_key(next) {
                     self.visit(next);
                     let low = self.low[node].min(self.low[next]);

@@ -302,9 +302,7 @@ pub fn grade(capability: &str, answers: &[Answer], now: DateTime<Utc>) -> Option
     let level = match advanced {
         Some((answer, true)) if answer.evidence.is_some() => 4,
         Some((_, true)) => {
-            notes.push(
-                Note::new("note.evidence_required").arg("level", 4),
-            );
+            notes.push(Note::new("note.evidence_required").arg("level", 4));
             base.min(catalogue().thresholds.max_level_without_evidence)
         }
         _ => base,
@@ -316,4 +314,3 @@ pub fn grade(capability: &str, answers: &[Answer], now: DateTime<Utc>) -> Option
         notes,
     })
 }
-

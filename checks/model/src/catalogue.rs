@@ -186,11 +186,7 @@ mod tests {
         for check in Check::ALL {
             assert!(seen.insert(check.id()), "duplicate id {}", check.id());
             assert_eq!(Check::from_id(check.id()), Some(*check));
-            assert!(
-                is_valid_check_id(check.id()),
-                "{}",
-                check.id()
-            );
+            assert!(is_valid_check_id(check.id()), "{}", check.id());
         }
         assert_eq!(Check::from_id("tls.no_such_check"), None);
     }

@@ -17,8 +17,8 @@ use tokio::net::TcpStream;
 
 use super::lookup::DnsLookup;
 use super::observation::StarttlsFacts;
-use crate::tls::starttls::{self, Replies, SmtpUpgrade};
 use crate::tls::client::RecordingClient;
+use crate::tls::starttls::{self, Replies, SmtpUpgrade};
 use crate::tls::verify::{self, TrustStore};
 
 /// A host resolving to more addresses than this is tried on its first ones only.

@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use vigie_model::{ProbeStage, TlsHandshake, TlsObservation, TlsProbeResult};
 
 use super::certificate;
+use super::client::RecordingClient;
 use super::starttls::{self, Starttls};
 use super::target::TlsTarget;
-use super::client::RecordingClient;
 use super::verify::{self, TrustStore};
 use crate::dns::Resolver;
 
