@@ -4,7 +4,7 @@
 //! folder's module, `lib.rs` the crate root), and module A depends on module B when a path in A
 //! names B or an item of B: `crate::b::…`, `super::…`, `self::…` or a child module by its bare
 //! name, in a `use` or anywhere else (macro arguments included). A name reached through a
-//! `pub use` is followed to the module that defines it, so a facade does not hide or invent an
+//! `use` is followed to the module that defines it, so a facade does not hide or invent an
 //! edge. A module's use of its own children is not counted: a parent owns them (it declares,
 //! re-exports and calls them), and their `super::` is the import. Inline modules (`mod tests { … }`) belong to their file; comments and string literals
 //! are not read. Binaries (`main.rs`, `src/bin/`) are left out: they reach their library by its
@@ -166,11 +166,12 @@ fn crate_sources(workspace: &Path) -> Vec<PathBuf> {
 /// One library crate: each file module's tokens and the names it defines and re-exports.
 struct Crate {
     modules: BTreeMap<ModulePath, TokenStream>,
-    /// Names defined by an item of the module (struct, fn, …), inline modules included.
+    /// Names defined by an item at the top of the module (struct, fn, inline mod, …).
     defined: BTreeMap<ModulePath, BTreeSet<String>>,
-    /// `pub use` of a module: the name it exports and the full path it stands for.
-    exported: BTreeMap<ModulePath, Vec<(String, ModulePath)>>,
-    /// `pub use path::*` of a module.
+    /// `use` of a module: the name it binds and the full path it stands for. Private ones too:
+    /// the module's descendants may name them.
+    imported: BTreeMap<ModulePath, Vec<(String, ModulePath)>>,
+    /// `use path::*` of a module.
     globs: BTreeMap<ModulePath, Vec<ModulePath>>,
 }
 
@@ -204,7 +205,7 @@ impl Crate {
         let mut krate = Crate {
             modules,
             defined: BTreeMap::new(),
-            exported: BTreeMap::new(),
+            imported: BTreeMap::new(),
             globs: BTreeMap::new(),
         };
         let names = krate
@@ -218,7 +219,7 @@ impl Crate {
         krate
     }
 
-    /// Records what a module defines and what it re-exports with `pub use`.
+    /// Records what a module defines and what its `use` statements bind.
     fn read_items(&mut self, module: &ModulePath, tokens: TokenStream) {
         let tokens = tokens.into_iter().collect::<Vec<_>>();
         for (i, token) in tokens.iter().enumerate() {
@@ -238,18 +239,13 @@ impl Crate {
                         .or_default()
                         .insert(name.to_string());
                 }
-                ("use", _) if is_public(&tokens[..i]) => {
-                    let end = tokens[i..]
-                        .iter()
-                        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
-                        .map_or(tokens.len(), |n| i + n);
-                    let mut paths = Vec::new();
-                    use_tree(&tokens[i + 1..end], Vec::new(), &mut paths);
+                ("use", _) => {
+                    let (_, paths) = use_statement(&tokens, i);
                     for (full, alias) in paths {
                         let full = self.absolute(module, &full);
                         match alias {
                             Some(name) => self
-                                .exported
+                                .imported
                                 .entry(module.clone())
                                 .or_default()
                                 .push((name, full)),
@@ -304,8 +300,8 @@ impl Crate {
             return module;
         }
         let rest = &full[module.len() + 1..];
-        for (exported, target) in self.exported.get(&module).into_iter().flatten() {
-            if exported == name {
+        for (bound, target) in self.imported.get(&module).into_iter().flatten() {
+            if bound == name {
                 let mut target = target.clone();
                 target.extend(rest.iter().cloned());
                 return self.owner(&target, depth + 1);
@@ -373,16 +369,6 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn is_public(before: &[TokenTree]) -> bool {
-    match before {
-        [.., TokenTree::Ident(word)] => word == "pub",
-        [.., TokenTree::Ident(word), TokenTree::Group(group)] => {
-            word == "pub" && group.delimiter() == Delimiter::Parenthesis
-        }
-        _ => false,
-    }
-}
-
 fn is_path_separator(tokens: &[TokenTree], i: usize) -> bool {
     matches!(
         (tokens.get(i), tokens.get(i + 1)),
@@ -415,12 +401,7 @@ fn paths_in(
                 }
             }
             TokenTree::Ident(word) if word == "use" => {
-                let end = tokens[i..]
-                    .iter()
-                    .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
-                    .map_or(tokens.len(), |n| i + n);
-                let mut paths = Vec::new();
-                use_tree(&tokens[i + 1..end], Vec::new(), &mut paths);
+                let (end, paths) = use_statement(&tokens, i);
                 for (path, _) in paths {
                     if is_relative(&path, inline, children) {
                         out.push((inline.clone(), path));
@@ -469,13 +450,23 @@ fn is_relative(path: &[String], inline: &[String], children: &BTreeSet<String>) 
     }
 }
 
+/// The `use` statement whose keyword is at `at`: where its `;` is, and its paths.
+fn use_statement(tokens: &[TokenTree], at: usize) -> (usize, UsePaths) {
+    let end = tokens[at..]
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
+        .map_or(tokens.len(), |n| at + n);
+    let mut paths = Vec::new();
+    use_tree(&tokens[at + 1..end], Vec::new(), &mut paths);
+    (end, paths)
+}
+
+/// Each full path of a `use`, with the name it binds (`None` for a glob).
+type UsePaths = Vec<(Vec<String>, Option<String>)>;
+
 /// The paths of a `use` tree (after `use`): each full path, with the name it binds
 /// (`None` for a glob).
-fn use_tree(
-    tokens: &[TokenTree],
-    prefix: Vec<String>,
-    out: &mut Vec<(Vec<String>, Option<String>)>,
-) {
+fn use_tree(tokens: &[TokenTree], prefix: Vec<String>, out: &mut UsePaths) {
     let mut path = prefix;
     let mut i = 0;
     // A leading `::` (an extern crate path) is skipped; such paths never start with `crate`.
