@@ -6,8 +6,8 @@
 //! name, in a `use` or anywhere else (macro arguments included). A name reached through a
 //! `use` is followed to the module that defines it, so a facade does not hide or invent an
 //! edge. A module's use of its own children is not counted: a parent owns them (it declares,
-//! re-exports and calls them), and their `super::` is the import. Inline modules (`mod tests { … }`) belong to their file; comments and string literals
-//! are not read. Binaries (`main.rs`, `src/bin/`) are left out: they reach their library by its
+//! re-exports and calls them), and their `super::` is the import. Inline modules
+//! (`mod tests { … }`) belong to their file; comments and string literals are not read. Binaries (`main.rs`, `src/bin/`) are left out: they reach their library by its
 //! crate name, never through `crate::`.
 //!
 //! The test fails on any strongly connected set of two modules or more that is not listed,
@@ -145,10 +145,15 @@ fn display(module: &ModulePath) -> String {
 /// The `src` folder of every workspace member that has a library.
 fn crate_sources(workspace: &Path) -> Vec<PathBuf> {
     let manifest = fs::read_to_string(workspace.join("Cargo.toml")).expect("read Cargo.toml");
-    let members = manifest
-        .lines()
-        .find(|line| line.trim_start().starts_with("members"))
+    // The `members = [ … ]` array, on one line or several.
+    let start = manifest
+        .find("members")
         .expect("the workspace lists its members");
+    let end = start
+        + manifest[start..]
+            .find(']')
+            .expect("the members array is closed");
+    let members = &manifest[start..end];
     let sources = members
         .split('"')
         .skip(1)
