@@ -4,6 +4,7 @@
 //! Modules, one job each:
 //! - [`cli`]: the command line, turned into one typed [`cli::Command`];
 //! - [`config`]: the TOML configuration, parsed once ([`load_config`]);
+//! - [`host_name`]: the name of the machine, the default agent id and every report's host;
 //! - [`scope`]: the allowlist of what service scans may touch;
 //! - [`scan`]: runs the probes (TLS, email, host) and assembles a `vigie.report.v1` report;
 //! - [`output`]: the JSON report or a table for a person, written atomically;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod exit;
+pub mod host_name;
 pub mod outbox;
 pub mod output;
 pub mod progress;

@@ -29,6 +29,7 @@ use vigie_model::{
 };
 
 use crate::config::{AgentConfig, DEFAULT_VULNDB};
+use crate::host_name::hostname;
 use crate::shutdown::Shutdown;
 
 /// Why a scan could not run at all (as opposed to endpoints that could not be reached, which
@@ -341,16 +342,6 @@ pub fn agent_info(id: &str) -> AgentInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         hostname: hostname(),
     }
-}
-
-/// The kernel's host name, or `localhost` when it cannot be read.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Probes every target of the request and returns the report. Shutdown abandons the scan

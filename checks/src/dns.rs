@@ -117,6 +117,23 @@ impl Resolver {
     }
 }
 
+/// Whether `name` has the syntax of a host name: letters, digits, `-` and `_` in
+/// dot-separated labels of 1–63 bytes, 253 bytes at most. TLS targets and service scopes
+/// both accept exactly these names.
+pub(crate) fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 fn classify(name: &str, error: &ResolveError) -> DnsError {
     let name = name.to_owned();
     match error.proto().map(|p| p.kind()) {

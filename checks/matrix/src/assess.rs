@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{catalogue, AnswerShape};
-use crate::grade::Note;
+use crate::note::Note;
 
 /// One answer to one question, as imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,13 +302,7 @@ pub fn grade(capability: &str, answers: &[Answer], now: DateTime<Utc>) -> Option
     let level = match advanced {
         Some((answer, true)) if answer.evidence.is_some() => 4,
         Some((_, true)) => {
-            notes.push(
-                Note {
-                    key: "note.evidence_required",
-                    args: Vec::new(),
-                }
-                .with("level", 4),
-            );
+            notes.push(Note::new("note.evidence_required").arg("level", 4));
             base.min(catalogue().thresholds.max_level_without_evidence)
         }
         _ => base,
@@ -319,11 +313,4 @@ pub fn grade(capability: &str, answers: &[Answer], now: DateTime<Utc>) -> Option
         evidence: used.iter().filter_map(|a| a.evidence.clone()).collect(),
         notes,
     })
-}
-
-impl Note {
-    fn with(mut self, name: &'static str, value: impl std::fmt::Display) -> Note {
-        self.args.push((name, value.to_string()));
-        self
-    }
 }

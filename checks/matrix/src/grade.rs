@@ -15,7 +15,8 @@ use serde::Serialize;
 use vigie_model::{Check, Lang, Status};
 
 use crate::assess::{self, Answer};
-use crate::catalogue::{catalogue, render, CapabilityKind};
+use crate::catalogue::{catalogue, CapabilityKind};
+pub use crate::note::Note;
 
 /// Which TLS grading produced the levels (see the spec's ITSP.40.062 section).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -134,32 +135,6 @@ impl Serialize for Value {
 pub struct Coverage {
     pub met: u32,
     pub total: u32,
-}
-
-/// Why a cell has its level, held as a locale key and arguments until a language is chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    pub key: &'static str,
-    pub args: Vec<(&'static str, String)>,
-}
-
-impl Note {
-    fn new(key: &'static str) -> Note {
-        Note {
-            key,
-            args: Vec::new(),
-        }
-    }
-
-    fn arg(mut self, name: &'static str, value: impl std::fmt::Display) -> Note {
-        self.args.push((name, value.to_string()));
-        self
-    }
-
-    /// The text in `lang`.
-    pub fn render(&self, lang: Lang) -> String {
-        render(lang, self.key, &self.args)
-    }
 }
 
 /// One capability of one organization.

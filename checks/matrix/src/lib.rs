@@ -7,11 +7,13 @@
 //! - [`grade`]: pure functions, findings and self-assessment answers → a [`Cell`] per
 //!   capability. No I/O; time comes from the caller. The collector and the agent use the
 //!   same code, so that both give the same level.
-//! - [`assess`]: the questionnaire's answers, their validation and their levels.
+//! - [`assess`]: the questionnaire's answers, their validation and their levels;
+//! - [`note`]: why a cell or an assessed level is what it is, rendered in either language.
 
 pub mod assess;
 pub mod catalogue;
 pub mod grade;
+pub mod note;
 
 pub use assess::{Answer, AnswerError};
 pub use catalogue::{catalogue, text, Capability, CapabilityKind, Catalogue, Question};

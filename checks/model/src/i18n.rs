@@ -88,6 +88,13 @@ pub fn check_title(lang: Lang, check: Check) -> &'static str {
         .unwrap_or(check.id())
 }
 
+impl Check {
+    /// The check's title in the given language, from the locale files.
+    pub fn title(self, lang: Lang) -> &'static str {
+        check_title(lang, self)
+    }
+}
+
 /// The text of a message key, without substitution.
 pub fn text(lang: Lang, key: &str) -> Option<&'static str> {
     locale(lang).messages.get(key).map(String::as_str)

@@ -8,12 +8,14 @@
 //! - [`validate`]: the semantic rules a report must satisfy beyond its JSON shape;
 //! - [`schema`]: the JSON Schema generated from the types;
 //! - [`timestamps`]: the instants a collector accepts, relative to when it received the report;
+//! - [`severity`]: how bad a failure is, shared by the catalogue and the report;
 //! - [`verdict`]: a language-free verdict, rendered into a finding.
 
 pub mod catalogue;
 pub mod i18n;
 pub mod report;
 pub mod schema;
+pub mod severity;
 pub mod timestamps;
 pub mod validate;
 pub mod verdict;

@@ -11,7 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalogue::Check;
+use crate::catalogue::{is_valid_check_id, Check};
+pub use crate::severity::Severity;
 
 /// The only schema version this crate reads and writes.
 pub const SCHEMA_V1: &str = "vigie.report.v1";
@@ -136,51 +137,6 @@ impl Status {
     }
 }
 
-/// How bad a failure is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown severity `{s}` (expected info, low, medium, high or critical)")
-            })
-    }
-}
-
 /// A dotted check id such as `tls.cert.expired`: lowercase ASCII letters, digits and `_`,
 /// in at least two dot-separated parts. It may name a check this build does not know
 /// (a newer agent); [`CheckId::known`] says whether it does.
@@ -205,7 +161,7 @@ impl CheckId {
 impl TryFrom<String> for CheckId {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        if crate::validate::is_valid_check_id(&value) {
+        if is_valid_check_id(&value) {
             Ok(CheckId(value))
         } else {
             Err(format!(

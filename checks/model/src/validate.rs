@@ -1,6 +1,7 @@
 //! Rules a report must satisfy beyond its JSON shape. The collector rejects a report that
 //! breaks any of them (HTTP 422) and stores nothing of it.
 
+pub use crate::catalogue::is_valid_check_id;
 use crate::report::{Report, SCHEMA_V1};
 
 /// Bounds that keep one report from exhausting the collector. Generous: a real report of a
@@ -86,18 +87,6 @@ pub fn is_valid_service(service: &str) -> bool {
         && service.len() <= MAX_SERVICE
         && service.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'+' | b'-')
-        })
-}
-
-/// `word(.word)+` with words of `[a-z0-9_]`.
-pub fn is_valid_check_id(id: &str) -> bool {
-    id.len() <= 128
-        && id.split('.').count() >= 2
-        && id.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
 }
 

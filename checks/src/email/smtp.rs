@@ -8,7 +8,6 @@
 //! a sending MTA that verifies, e.g. under MTA-STS, checks).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -18,8 +17,9 @@ use tokio::net::TcpStream;
 
 use super::lookup::DnsLookup;
 use super::observation::StarttlsFacts;
+use crate::tls::client::RecordingClient;
 use crate::tls::starttls::{self, Replies, SmtpUpgrade};
-use crate::tls::verify::{self, RecordingVerifier, TrustStore};
+use crate::tls::verify::{self, TrustStore};
 
 /// A host resolving to more addresses than this is tried on its first ones only.
 const MAX_ADDRESSES: usize = 3;
@@ -141,16 +141,8 @@ async fn session(
 
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| format!("`{host}` is not a valid TLS server name"))?;
-    // Explicitly ring: never depend on a process-wide default provider.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(RecordingVerifier::new(&provider));
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS client setup failed: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::clone(&verifier) as _)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let client = RecordingClient::new().map_err(|e| format!("TLS client setup failed: {e}"))?;
+    let (connector, verifier) = (client.connector(), client.verifier);
     let mut tls = match tokio::time::timeout(options.timeout, connector.connect(name, stream)).await
     {
         Ok(Ok(tls)) => tls,

@@ -30,7 +30,7 @@ use super::pacing::{Outcome, Pacer};
 use super::ports::{service_hint, PortSet};
 use super::scope::{expand, ScanHost, Scope, ScopeError, ServiceTarget, DEFAULT_MAX_ADDRESSES};
 use crate::dns::Resolver;
-use crate::tls::verify::RecordingVerifier;
+use crate::tls::client::RecordingClient;
 
 /// The most bytes read from a service in one exchange.
 pub const READ_CAP: usize = 16 * 1024;
@@ -774,13 +774,5 @@ async fn run_probe(
 /// The TLS client of the identification probe: any certificate is accepted (the TLS checks
 /// judge certificates; here TLS only carries the protocol we want to hear).
 fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(RecordingVerifier::new(&provider));
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Some(Arc::new(config))
+    RecordingClient::new().ok().map(|client| client.config)
 }

@@ -15,6 +15,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::dns::is_host_name;
+
 /// Why a scope entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {
@@ -201,21 +203,6 @@ impl Scope {
             ScopeEntry::Network(_) => false,
         })
     }
-}
-
-/// Letters, digits, `-` and `_` in dot-separated labels of 1–63 bytes, 253 bytes at most.
-fn is_host_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
 }
 
 /// How many addresses one run may scan unless the caller says otherwise.

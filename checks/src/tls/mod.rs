@@ -4,6 +4,7 @@
 //! - [`probe`]: all the I/O (resolve, connect, handshake), one attempt, into a
 //!   [`TlsObservation`](vigie_model::TlsObservation);
 //! - [`verify`]: the recording certificate verifier and our own chain and name validation;
+//! - [`client`]: the one rustls client of the probes, built around that verifier;
 //! - [`certificate`]: X.509 parsing into [`CertificateInfo`](vigie_model::CertificateInfo);
 //! - [`evaluate`]: pure grading of an observation into verdicts;
 //! - [`wire`]: our own ClientHello and a bounded parser of the server's first flight;
@@ -15,6 +16,7 @@
 
 pub mod certificate;
 pub mod ciphers;
+pub(crate) mod client;
 pub mod enumerate;
 pub mod evaluate;
 pub mod posture;

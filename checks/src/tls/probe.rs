@@ -2,7 +2,6 @@
 //! observation with its stage, never returned as an error.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,9 +12,10 @@ use tokio::net::TcpStream;
 use vigie_model::{ProbeStage, TlsHandshake, TlsObservation, TlsProbeResult};
 
 use super::certificate;
+use super::client::RecordingClient;
 use super::starttls::{self, Starttls};
 use super::target::TlsTarget;
-use super::verify::{self, RecordingVerifier, TrustStore};
+use super::verify::{self, TrustStore};
 use crate::dns::Resolver;
 
 /// A name resolving to more addresses than this is tried on its first ones only, so that a
@@ -173,16 +173,8 @@ async fn handshake(
 ) -> Result<TlsHandshake, String> {
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| format!("`{server_name}` is not a valid TLS server name (SNI)"))?;
-    // Explicitly ring: never depend on a process-wide default provider.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(RecordingVerifier::new(&provider));
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS client setup failed: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::clone(&verifier) as _)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let client = RecordingClient::new().map_err(|e| format!("TLS client setup failed: {e}"))?;
+    let (connector, verifier) = (client.connector(), client.verifier);
     let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => return Err(describe_io(&error)),

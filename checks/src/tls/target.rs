@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::dns::is_host_name;
+
 /// The port when a target names none.
 pub const DEFAULT_PORT: u16 = 443;
 
@@ -110,21 +112,6 @@ impl std::fmt::Display for TlsTarget {
             write!(f, "{}:{}", self.host, self.port)
         }
     }
-}
-
-/// Letters, digits, `-` and `_` in dot-separated labels of 1–63 bytes, 253 bytes at most.
-fn is_host_name(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
 }
 
 #[cfg(test)]
