@@ -2,7 +2,7 @@
 //!
 //! The same tables, views and values as [`super::sqlite`] (times are the same fixed-width
 //! RFC 3339 text), so the two stores answer the same and the conformance tests
-//! (`collector/tests/store_conformance.rs`) run one suite against both.
+//! (`collector/tests/it/store_conformance.rs`) run one suite against both.
 //!
 //! Concurrency: a pool of connections, one transaction per report. Writers of one
 //! organization take a transaction-scoped advisory lock on it, so that two reports of one

@@ -1,7 +1,7 @@
 //! Group commit: reports arriving together are stored in shared transactions, each once and
 //! whole, and each answered only after its transaction committed.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

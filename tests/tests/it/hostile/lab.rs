@@ -1,7 +1,5 @@
 //! One collector process on one backend, with the tokens an attack needs.
 
-use std::path::Path;
-
 use vigie_tests::postgres::PostgresServer;
 use vigie_tests::scale::CollectorProcess;
 
@@ -23,7 +21,7 @@ pub struct Lab {
     pub postgres: Option<PostgresServer>,
     pub backend: Backend,
     // Last: the folder outlives the processes that write into it.
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Lab {
@@ -51,13 +49,8 @@ impl Lab {
             collector,
             postgres,
             backend,
-            dir,
+            _dir: dir,
         }
-    }
-
-    /// The scratch folder of this lab.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// A new agent token for `org`, for the agent `agent_id`.

@@ -3,7 +3,7 @@
 //! state points at and keep the history; `vigie-collector regrade` says what it did. (The
 //! store's rules themselves are in the conformance suite, on both backends.)
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Stdio};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use vigie_tests::scale;
 
-use crate::{Backend, Lab};
+use super::{Backend, Lab};
 
 const ORG: &str = "birch-works";
 

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use vigie_tests::harness;
 use vigie_tests::scale::{self, Answer, Client};
 
-use crate::{Backend, Lab};
+use super::{Backend, Lab};
 
 const ATTACKER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 

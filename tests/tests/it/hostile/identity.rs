@@ -5,7 +5,7 @@
 use chrono::Utc;
 use vigie_tests::scale;
 
-use crate::{Backend, Lab};
+use super::{Backend, Lab};
 
 const ORG: &str = "maple-clinic";
 

@@ -3,7 +3,7 @@
 //! JSON, CSV, XLSX and HTML, read back and compared with the medians and shares computed
 //! here from the organization view's own levels.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use vigie_tests::postgres::PostgresServer;
 use vigie_tests::scale::{report_id, report_json, request, CollectorProcess};
 
-use crate::{Backend, Lab};
+use super::{Backend, Lab};
 
 /// A report of `org` by `agent` with 20 findings (over one target named by `prefix`),
 /// started 4 s before it finished.

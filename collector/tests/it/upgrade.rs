@@ -20,17 +20,21 @@ async fn migrate_brings_a_version_4_database_up_to_date_and_keeps_its_history() 
         )
         .unwrap();
         for (version, name, sql) in [
-            (1, "initial", include_str!("../migrations/0001_initial.sql")),
+            (
+                1,
+                "initial",
+                include_str!("../../migrations/0001_initial.sql"),
+            ),
             (
                 2,
                 "assessments",
-                include_str!("../migrations/0002_assessments.sql"),
+                include_str!("../../migrations/0002_assessments.sql"),
             ),
-            (3, "audit", include_str!("../migrations/0003_audit.sql")),
+            (3, "audit", include_str!("../../migrations/0003_audit.sql")),
             (
                 4,
                 "current_state",
-                include_str!("../migrations/0004_current_state.sql"),
+                include_str!("../../migrations/0004_current_state.sql"),
             ),
         ] {
             db.execute_batch(sql).unwrap();

@@ -2,7 +2,7 @@
 //! the store unchanged; accepted reports are stored once and build the latest state and
 //! its history.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::Duration;

@@ -2,7 +2,7 @@
 //! longer carries (a port since closed, an endpoint removed from the config) leaves the read
 //! API, the metrics and the matrix, and stays in the history.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::Duration;

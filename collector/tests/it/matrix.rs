@@ -2,7 +2,7 @@
 //! imported, then every export format in both languages read back and checked against the
 //! grading rules (XLSX parsed with calamine).
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 

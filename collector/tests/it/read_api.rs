@@ -1,7 +1,7 @@
 //! The read API: viewer tokens only, every organization with its counts, one organization's
 //! detail, JSON 404 for an unknown one.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::*;

@@ -6,7 +6,7 @@
 //! Each case is an `async fn(TestCollector)`; `conformance!` makes `sqlite::NAME` and
 //! `postgres::NAME` tests of it.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};

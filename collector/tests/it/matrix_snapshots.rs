@@ -2,7 +2,7 @@
 //! views, both languages) and the data dictionary, computed at a fixed instant from a fixed
 //! set of reports and answers. Refresh with `VIGIE_BLESS=1 cargo test -p vigie-collector`.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::{Duration, NaiveDate};

@@ -2,7 +2,7 @@
 //! hash; usage and configuration errors exit 2 with a message; `serve` refuses a
 //! non-loopback address, and stops cleanly on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

@@ -13,7 +13,7 @@ use rustls_pki_types::ServerName;
 use vigie_tests::pki::{LeafSpec, TestCa};
 use vigie_tests::scale::{self, Answer, CollectorProcess};
 
-use crate::{Backend, Lab};
+use super::{Backend, Lab};
 
 const ORG: &str = "secret-clinic";
 const AGENT: &str = "srv01";

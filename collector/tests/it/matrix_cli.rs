@@ -2,7 +2,7 @@
 //! from a CSV file, exports written to files, usage mistakes refused with exit status 2 and
 //! a message that says what to fix.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

@@ -1,6 +1,6 @@
 //! Health, readiness and the `/metrics` page (golden file).
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

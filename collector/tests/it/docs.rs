@@ -4,7 +4,7 @@
 //! a wrong method are the router's, no file of the repository points outside it, and every
 //! path a Markdown file names exists.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

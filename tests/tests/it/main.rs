@@ -1,0 +1,16 @@
+//! End-to-end tests: the real binaries on loopback, a real PostgreSQL, Prometheus and
+//! chromium, and the hostile-agent suite.
+//!
+//! One test binary for the crate (a module per area) rather than one per file: the
+//! workspace links one executable per crate instead of dozens.
+
+mod dashboards;
+mod e2e;
+mod error_messages;
+mod faults;
+mod hostile;
+mod import_cycles;
+mod postgres_faults;
+mod render;
+mod security;
+mod webview;
