@@ -5,7 +5,8 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{sqlite, Backend, Store, StoreError};
+use super::db::Db;
+use super::{queries, Backend, Store, StoreError};
 use crate::auth::TokenKind;
 
 /// What an audit row records.
@@ -73,10 +74,7 @@ impl Store {
         org: Option<&str>,
         name: &str,
     ) -> Result<usize, StoreError> {
-        match self.revoke_or_rotate(kind, org, name, None).await? {
-            0 => Err(no_such_token(kind, org, name)),
-            count => Ok(count),
-        }
+        self.revoke_or_rotate(kind, org, name, None).await
     }
 
     /// Replaces the active tokens of `kind` named `name` (for `org`) by one new token of the
@@ -89,10 +87,8 @@ impl Store {
         name: &str,
     ) -> Result<String, StoreError> {
         let (token, hash) = crate::auth::generate(kind);
-        match self.revoke_or_rotate(kind, org, name, Some(hash)).await? {
-            0 => Err(no_such_token(kind, org, name)),
-            _ => Ok(token),
-        }
+        self.revoke_or_rotate(kind, org, name, Some(hash)).await?;
+        Ok(token)
     }
 
     async fn revoke_or_rotate(
@@ -102,16 +98,25 @@ impl Store {
         name: &str,
         new_hash: Option<String>,
     ) -> Result<usize, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg
-                .revoke_or_rotate(kind, org, name, new_hash.as_deref())
-                .await;
-        }
+        let missing = StoreError::NoSuchToken {
+            kind: kind.as_str(),
+            org: org.map(str::to_owned),
+            name: name.to_owned(),
+        };
         let (org, name) = (org.map(str::to_owned), name.to_owned());
-        self.with_connection(move |c| {
-            sqlite::upkeep::revoke_or_rotate(c, kind, org.as_deref(), &name, new_hash.as_deref())
-        })
-        .await
+        // SQLite names the transaction after what it does; PostgreSQL always "revocation".
+        let steps = match (&self.backend, &new_hash) {
+            (Backend::Sqlite(_), Some(_)) => ["starting the rotation", "committing the rotation"],
+            _ => ["starting the revocation", "committing the revocation"],
+        };
+        let revoked = on_backend!(self, write, transact, steps; |db| {
+            queries::revoke_or_rotate(db, kind, org.as_deref(), &name, new_hash.as_deref())
+        })?;
+        // None: nothing was changed, and the error names what was looked for.
+        match revoked {
+            0 => Err(missing),
+            count => Ok(count),
+        }
     }
 
     /// Appends one row to the audit log.
@@ -121,48 +126,39 @@ impl Store {
         actor: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg
-                .audit(
-                    action,
-                    &AuditRecord {
-                        actor,
-                        detail: Some(detail),
-                        ..AuditRecord::default()
-                    },
-                )
-                .await;
+        let (actor, detail) = (actor.to_owned(), detail.to_owned());
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.connected(async move |db| audit_in(db, action, &actor, &detail).await)
+                    .await
+            }
+            // PostgreSQL writes it in a transaction of its own.
+            Backend::Postgres(pg) => {
+                let steps = ["starting the audit transaction", "writing the audit log"];
+                pg.transact(steps, async |db| {
+                    audit_in(db, action, &actor, &detail).await
+                })
+                .await
+            }
         }
-        let actor = actor.to_owned();
-        let detail = detail.to_owned();
-        self.with_connection(move |c| {
-            sqlite::upkeep::record(
-                c,
-                action,
-                &AuditRecord {
-                    actor: &actor,
-                    detail: Some(&detail),
-                    ..AuditRecord::default()
-                },
-                Utc::now(),
-            )
-        })
-        .await
     }
 
     /// The audit log, oldest first.
     pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.audit_entries().await;
-        }
-        self.with_connection(sqlite::reads::audit_entries).await
+        on_backend!(self, connected, connected; |db| queries::audit_entries(db))
     }
 }
 
-fn no_such_token(kind: TokenKind, org: Option<&str>, name: &str) -> StoreError {
-    StoreError::NoSuchToken {
-        kind: kind.as_str(),
-        org: org.map(str::to_owned),
-        name: name.to_owned(),
-    }
+async fn audit_in(
+    db: &impl Db,
+    action: AuditAction,
+    actor: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let record = AuditRecord {
+        actor,
+        detail: Some(detail),
+        ..AuditRecord::default()
+    };
+    queries::record(db, action, &record, Utc::now()).await
 }

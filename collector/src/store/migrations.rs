@@ -5,66 +5,29 @@
 /// A dialect's migrations: `(version, name, SQL)`, ascending.
 pub(super) type Migrations = [(u32, &'static str, &'static str)];
 
+/// The two lists, from one table of `version name file;`.
 macro_rules! migrations {
-    ($dir:literal) => {
-        &[
-            (
-                1,
-                "initial",
-                include_str!(concat!($dir, "0001_initial.sql")),
-            ),
-            (
-                2,
-                "assessments",
-                include_str!(concat!($dir, "0002_assessments.sql")),
-            ),
-            (3, "audit", include_str!(concat!($dir, "0003_audit.sql"))),
-            (
-                4,
-                "current_state",
-                include_str!(concat!($dir, "0004_current_state.sql")),
-            ),
-            (
-                5,
-                "retention",
-                include_str!(concat!($dir, "0005_retention.sql")),
-            ),
-            (
-                6,
-                "org_meta",
-                include_str!(concat!($dir, "0006_org_meta.sql")),
-            ),
-            (
-                7,
-                "matrix_snapshots",
-                include_str!(concat!($dir, "0007_matrix_snapshots.sql")),
-            ),
-            (
-                8,
-                "latest_by_agent",
-                include_str!(concat!($dir, "0008_latest_by_agent.sql")),
-            ),
-            (
-                9,
-                "report_compression",
-                include_str!(concat!($dir, "0009_report_compression.sql")),
-            ),
-            (
-                10,
-                "scraper_tokens",
-                include_str!(concat!($dir, "0010_scraper_tokens.sql")),
-            ),
-            (
-                11,
-                "org_report_bytes",
-                include_str!(concat!($dir, "0011_org_report_bytes.sql")),
-            ),
-        ]
+    ($($version:literal $name:literal $file:literal;)*) => {
+        pub(super) const SQLITE: &Migrations =
+            &[$(($version, $name, include_str!(concat!("../../migrations/", $file)))),*];
+        pub(super) const POSTGRES: &Migrations =
+            &[$(($version, $name, include_str!(concat!("../../migrations/postgres/", $file)))),*];
     };
 }
 
-pub(super) const SQLITE: &Migrations = migrations!("../../migrations/");
-pub(super) const POSTGRES: &Migrations = migrations!("../../migrations/postgres/");
+migrations! {
+    1 "initial" "0001_initial.sql";
+    2 "assessments" "0002_assessments.sql";
+    3 "audit" "0003_audit.sql";
+    4 "current_state" "0004_current_state.sql";
+    5 "retention" "0005_retention.sql";
+    6 "org_meta" "0006_org_meta.sql";
+    7 "matrix_snapshots" "0007_matrix_snapshots.sql";
+    8 "latest_by_agent" "0008_latest_by_agent.sql";
+    9 "report_compression" "0009_report_compression.sql";
+    10 "scraper_tokens" "0010_scraper_tokens.sql";
+    11 "org_report_bytes" "0011_org_report_bytes.sql";
+}
 
 /// The migrations a database at schema `current` still needs (`None` when only checking, as
 /// `apply` is false); refuses a database newer than this build, whatever `apply`.

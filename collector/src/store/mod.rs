@@ -10,14 +10,27 @@
 //! on one writer thread with group commit; PostgreSQL on a pool of async connections, one
 //! transaction per report, its statements pipelined.
 
+/// Runs work written once over `db::Db` on either backend: `$sqlite` and `$postgres` name
+/// how (a read snapshot, a write transaction and its `$steps`, a bare connection).
+macro_rules! on_backend {
+    ($store:expr, $sqlite:ident, $postgres:ident $(, $steps:expr)?; |$db:ident| $work:expr) => {
+        match &$store.backend {
+            Backend::Sqlite(s) => s.$sqlite($($steps,)? async move |$db| $work.await).await,
+            Backend::Postgres(pg) => pg.$postgres($($steps,)? async move |$db| $work.await).await,
+        }
+    };
+}
+
 pub mod audit;
 mod canonical;
+mod db;
 mod decode;
 mod evidence;
 mod migrations;
 pub mod orgmeta;
 mod plan;
 mod postgres;
+mod queries;
 mod rows;
 mod snapshots;
 mod sql;
@@ -27,6 +40,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
 use vigie_model::{Report, Severity, Status};
 
 use crate::auth::{Principal, TokenKind};
@@ -523,26 +537,10 @@ impl Store {
         migrations::SQLITE.last().map_or(0, |m| m.0)
     }
 
-    /// Runs `work` on a blocking thread with the SQLite connection; on PostgreSQL, an error
-    /// ([`StoreError::SqliteOnly`]).
-    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        match &self.backend {
-            Backend::Sqlite(store) => store.run(work).await,
-            Backend::Postgres(_) => Err(StoreError::SqliteOnly("this operation")),
-        }
-    }
-
     /// The highest migration applied.
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
         match &self.backend {
-            Backend::Sqlite(_) => {
-                self.with_connection(|c| sqlite::upkeep::schema_version(c))
-                    .await
-            }
+            Backend::Sqlite(s) => s.run(|c| sqlite::upkeep::schema_version(c)).await,
             Backend::Postgres(pg) => pg.schema_version().await,
         }
     }
@@ -573,16 +571,11 @@ impl Store {
             ));
         }
         let (token, hash) = crate::auth::generate(kind);
-        if let Backend::Postgres(pg) = &self.backend {
-            pg.insert_token(&hash, kind, org, name, Utc::now()).await?;
-            return Ok(token);
-        }
-        let org = org.map(str::to_owned);
-        let name = name.to_owned();
-        self.with_connection(move |c| {
-            sqlite::upkeep::insert_token(c, &hash, kind, org.as_deref(), &name, Utc::now())
-        })
-        .await?;
+        let (org, name) = (org.map(str::to_owned), name.to_owned());
+        let steps = ["starting the token transaction", "committing the token"];
+        on_backend!(self, write, transact, steps; |db| {
+            queries::insert_token(db, &hash, kind, org.as_deref(), &name, Utc::now())
+        })?;
         Ok(token)
     }
 
@@ -611,46 +604,32 @@ impl Store {
 
     /// Every organization with its counts.
     pub async fn orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.orgs().await;
-        }
-        self.with_connection(sqlite::reads::orgs).await
+        on_backend!(self, read, snapshot; |db| queries::orgs(db))
     }
 
     /// One organization's agents, latest findings and certificate expiries; `None` if the
     /// organization does not exist.
     pub async fn org(&self, org: &str) -> Result<Option<OrgDetail>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.org(org).await;
-        }
         let org = org.to_owned();
-        self.with_connection(move |c| sqlite::reads::org(c, &org))
-            .await
+        on_backend!(self, read, snapshot; |db| queries::org(db, &org))
     }
 
     /// What `/metrics` exposes from the store.
     pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.metrics_snapshot().await;
-        }
-        self.with_connection(sqlite::reads::metrics_snapshot).await
+        on_backend!(self, read, snapshot; |db| queries::metrics_snapshot(db))
     }
 
     /// The latest verdicts and every answer, for the capability matrix.
     pub async fn matrix_state(&self) -> Result<MatrixState, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.matrix_state().await;
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(sqlite::matrix_state).await,
+            Backend::Postgres(pg) => pg.matrix_state().await,
         }
-        self.with_connection(sqlite::matrix::matrix_state).await
     }
 
     /// The verdicts as they stood at `at`, rebuilt from the status history.
     pub async fn matrix_state_at(&self, at: DateTime<Utc>) -> Result<MatrixState, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.matrix_state_at(at).await;
-        }
-        self.with_connection(move |c| sqlite::matrix::matrix_state_at(c, at))
-            .await
+        on_backend!(self, read, snapshot; |db| queries::matrix_state_at(db, at))
     }
 
     /// For each date, the fingerprint of the data up to it and the levels stored for it
@@ -660,12 +639,8 @@ impl Store {
         dates: &[DateTime<Utc>],
         grading: &str,
     ) -> Result<Vec<PastLevels>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.past_levels(dates, grading).await;
-        }
         let (dates, grading) = (dates.to_vec(), grading.to_owned());
-        self.with_connection(move |c| sqlite::matrix::past_levels(c, &dates, &grading))
-            .await
+        on_backend!(self, read, snapshot; |db| queries::past_levels(db, &dates, &grading))
     }
 
     /// Keeps the levels graded at `at` from data whose fingerprint was `inputs`, replacing
@@ -678,14 +653,10 @@ impl Store {
         levels: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.save_past_levels(at, grading, inputs, levels, now).await;
-        }
         let (grading, inputs, levels) = (grading.to_owned(), inputs.to_owned(), levels.to_owned());
-        self.with_connection(move |c| {
-            sqlite::matrix::save_past_levels(c, at, &grading, &inputs, &levels, now)
+        on_backend!(self, connected, connected; |db| {
+            queries::save_past_levels(db, at, &grading, &inputs, &levels, now)
         })
-        .await
     }
 
     /// Stores self-assessment answers, all or none; returns how many.
@@ -693,11 +664,13 @@ impl Store {
         &self,
         answers: Vec<vigie_matrix::Answer>,
     ) -> Result<usize, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.insert_answers(&answers, Utc::now()).await;
-        }
-        self.with_connection(move |c| sqlite::matrix::insert_answers(c, &answers, Utc::now()))
-            .await
+        let steps = [
+            "starting the assessment import",
+            "committing the assessment import",
+        ];
+        on_backend!(self, write, transact, steps; |db| {
+            queries::insert_answers(db, &answers, Utc::now())
+        })
     }
 
     /// Succeeds if the store answers a query, both on the open connection and on a new one
@@ -714,10 +687,7 @@ impl Store {
 
     /// Counts the rows of each table, for tests and diagnostics.
     pub async fn row_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.row_counts().await;
-        }
-        self.with_connection(sqlite::reads::row_counts).await
+        on_backend!(self, read, snapshot; |db| queries::row_counts(db))
     }
 
     /// The transitions of one key, oldest first: `(from_status, to_status, at, report_id)`.
@@ -727,32 +697,22 @@ impl Store {
         target: &str,
         check: &str,
     ) -> Result<Vec<TransitionRow>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.transitions(org, target, check).await;
-        }
-        let key = (org.to_owned(), target.to_owned(), check.to_owned());
-        self.with_connection(move |c| sqlite::reads::transitions(c, &key.0, &key.1, &key.2))
-            .await
+        let (org, target, check) = (org.to_owned(), target.to_owned(), check.to_owned());
+        on_backend!(self, connected, connected; |db| {
+            queries::transitions(db, &org, &target, &check)
+        })
     }
 
     /// The newest stored report of every agent, which its current state comes from: what
     /// `regrade` recomputes.
     pub async fn regrade_candidates(&self) -> Result<Vec<String>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.regrade_candidates().await;
-        }
-        self.with_connection(sqlite::reads::regrade_candidates)
-            .await
+        on_backend!(self, connected, connected; |db| queries::regrade_candidates(db))
     }
 
     /// The body of a stored report, as received; `None` if it is not (or no longer) stored.
     pub async fn report_body(&self, report_id: &str) -> Result<Option<String>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.report_body(report_id).await;
-        }
         let report_id = report_id.to_owned();
-        self.with_connection(move |c| sqlite::reads::report_body(c, &report_id))
-            .await
+        on_backend!(self, connected, connected; |db| queries::report_body(db, &report_id))
     }
 
     /// Writes the regraded findings of one report into the latest state, in one transaction:
@@ -761,11 +721,16 @@ impl Store {
     /// the rules did not have is added; a row another report wrote since is left alone.
     /// The stored report itself is never changed. Returns `(changed, added)`.
     pub async fn apply_regrade(&self, regrade: Regrade) -> Result<(u64, u64), StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.apply_regrade(&regrade).await;
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                let steps = ["starting the regrade", "committing the regrade"];
+                s.write(steps, async move |db| {
+                    queries::apply_regrade(db, &regrade).await
+                })
+                .await
+            }
+            Backend::Postgres(pg) => pg.apply_regrade(&regrade).await,
         }
-        self.with_connection(move |c| sqlite::upkeep::apply_regrade(c, &regrade))
-            .await
     }
 
     /// Deletes the raw reports received before `before`, except each agent's newest (the
@@ -778,9 +743,15 @@ impl Store {
         // Bounded: each round deletes a full batch or ends the loop.
         for _ in 0..PRUNE_MAX_ROUNDS {
             let deleted = match &self.backend {
-                Backend::Postgres(pg) => pg.prune(before, PRUNE_BATCH).await?,
-                Backend::Sqlite(_) => {
-                    self.with_connection(move |c| sqlite::upkeep::prune(c, before, PRUNE_BATCH))
+                Backend::Sqlite(s) => {
+                    let steps = ["starting the pruning", "committing the pruning"];
+                    s.write(steps, async move |db| {
+                        queries::prune(db, before, PRUNE_BATCH).await
+                    })
+                    .await?
+                }
+                Backend::Postgres(pg) => {
+                    pg.connected(async |db| queries::prune(db, before, PRUNE_BATCH).await)
                         .await?
                 }
             };

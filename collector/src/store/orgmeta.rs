@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::{sqlite, Backend, Store, StoreError};
+use super::{queries, Backend, Store, StoreError};
 
 /// One organization's metadata; `None` when not set.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
@@ -26,19 +26,17 @@ impl Store {
     /// Stores the metadata changes, all or none. Every organization must exist
     /// ([`StoreError::UnknownOrg`] names the first that does not).
     pub async fn set_org_meta(&self, updates: Vec<OrgMetaUpdate>) -> Result<usize, StoreError> {
-        let now = Utc::now();
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.set_org_meta(&updates, now).await;
-        }
-        self.with_connection(move |c| sqlite::upkeep::set_org_meta(c, &updates, now))
-            .await
+        let steps = [
+            "starting the metadata update",
+            "committing organization metadata",
+        ];
+        on_backend!(self, write, transact, steps; |db| {
+            queries::set_org_meta(db, &updates, Utc::now())
+        })
     }
 
     /// Every organization's stored metadata, by organization.
     pub async fn org_meta(&self) -> Result<Vec<OrgMeta>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.org_meta().await;
-        }
-        self.with_connection(sqlite::reads::org_meta).await
+        on_backend!(self, connected, connected; |db| queries::org_meta(db))
     }
 }

@@ -12,10 +12,7 @@ use super::audit::AuditEntry;
 use super::decode;
 use super::orgmeta::OrgMeta;
 use super::plan::{Stored, Unchanged};
-use super::{
-    AgentRow, FindingCounts, LatestFinding, MetricsSnapshot, OrgDetail, OrgSummary, StoreError,
-    TlsCertificateRow, TransitionRow,
-};
+use super::{AgentRow, FindingCounts, LatestFinding, OrgSummary, StoreError, TransitionRow};
 use crate::auth::{Principal, TokenKind};
 
 /// The columns of one row, borrowed from the driver's row.
@@ -44,7 +41,7 @@ pub(super) fn time_text(time: DateTime<Utc>) -> String {
 /// reader: never expires, or expired long ago. Certificate dates are the server's, not the
 /// agent's clock, so they are not refused at ingest: a hostile server must not get an
 /// organization's reports refused.
-pub(super) fn certificate_time_text(time: DateTime<Utc>) -> String {
+fn certificate_time_text(time: DateTime<Utc>) -> String {
     let earliest = DateTime::parse_from_rfc3339("0000-01-01T00:00:00Z")
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -63,24 +60,28 @@ pub(super) fn parse_time(column: &'static str, value: &str) -> Result<DateTime<U
         })
 }
 
-pub(super) fn parse_status(column: &'static str, value: &str) -> Result<Status, StoreError> {
-    Status::ALL
-        .into_iter()
-        .find(|s| s.as_str() == value)
+/// The one of `all` named `value`.
+fn parse_named<T: Copy>(
+    column: &'static str,
+    value: &str,
+    all: &[T],
+    name: fn(&T) -> &'static str,
+) -> Result<T, StoreError> {
+    all.iter()
+        .find(|known| name(known) == value)
+        .copied()
         .ok_or_else(|| StoreError::Corrupt {
             column,
             value: value.to_owned(),
         })
 }
 
+pub(super) fn parse_status(column: &'static str, value: &str) -> Result<Status, StoreError> {
+    parse_named(column, value, &Status::ALL, |s| s.as_str())
+}
+
 pub(super) fn parse_severity(column: &'static str, value: &str) -> Result<Severity, StoreError> {
-    Severity::ALL
-        .into_iter()
-        .find(|s| s.as_str() == value)
-        .ok_or_else(|| StoreError::Corrupt {
-            column,
-            value: value.to_owned(),
-        })
+    parse_named(column, value, &Severity::ALL, |s| s.as_str())
 }
 
 fn parse_date(column: &'static str, value: &str) -> Result<chrono::NaiveDate, StoreError> {
@@ -120,6 +121,25 @@ pub(super) fn principal(row: &dyn Columns) -> Result<Principal, StoreError> {
             value: kind,
         }),
     }
+}
+
+/// Each leaf certificate of a report's TLS handshakes: `(target, not_after, observed_at)`
+/// as stored (see [`certificate_time_text`]).
+pub(super) fn certificates(
+    report: &vigie_model::Report,
+) -> impl Iterator<Item = (&str, String, String)> {
+    report.observations.tls.iter().filter_map(|observation| {
+        let vigie_model::TlsProbeResult::Handshake(handshake) = &observation.result else {
+            return None;
+        };
+        // The server sends its leaf first (RFC 8446 §4.4.2).
+        let leaf = handshake.certificates.first()?;
+        Some((
+            observation.target.as_str(),
+            certificate_time_text(leaf.not_after),
+            time_text(observation.observed_at),
+        ))
+    })
 }
 
 /// A one-column text row: an organization id, a report id.
@@ -488,51 +508,6 @@ pub(super) fn summaries(
         }
     }
     summaries
-}
-
-/// One organization's detail, from its reads.
-pub(super) fn org_detail(
-    org: &str,
-    agents: Vec<AgentRow>,
-    findings: Vec<LatestFinding>,
-    certificates: Vec<TlsRow>,
-) -> OrgDetail {
-    OrgDetail {
-        id: org.to_owned(),
-        agents,
-        findings,
-        tls_certificates: certificates
-            .into_iter()
-            .map(|(_, target, not_after, observed_at)| TlsCertificateRow {
-                target,
-                not_after,
-                observed_at,
-            })
-            .collect(),
-    }
-}
-
-/// What `/metrics` reads, from its reads (the capability levels are the caller's).
-pub(super) fn metrics_snapshot(
-    orgs: Vec<String>,
-    agents: Vec<(String, String, DateTime<Utc>)>,
-    checks: Vec<(String, String, String, Status)>,
-    finding_counts: Vec<FindingCount>,
-    certificates: Vec<TlsRow>,
-    family: Vec<crate::family_metrics::LatestFinding>,
-) -> MetricsSnapshot {
-    MetricsSnapshot {
-        orgs,
-        agents,
-        checks,
-        finding_counts,
-        tls_not_after: certificates
-            .into_iter()
-            .map(|(org, target, not_after, _)| (org, target, not_after))
-            .collect(),
-        capability_levels: Vec::new(),
-        family: crate::family_metrics::derive(&family),
-    }
 }
 
 #[cfg(test)]

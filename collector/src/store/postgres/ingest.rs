@@ -7,10 +7,9 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
-use vigie_model::TlsProbeResult;
 
 use super::super::plan::{self, Plan, StoredRows, Unchanged};
-use super::super::rows::{self, certificate_time_text, time_text, Columns as _};
+use super::super::rows::{self, time_text, Columns as _};
 use super::super::sql;
 use super::super::{IncomingReport, IngestOutcome, StoreError};
 use super::{cached, pg, Params, PgStore, ORG_LOCK};
@@ -86,7 +85,7 @@ async fn lookup(
     let lock = cached(tx, ORG_LOCK).await?;
     // Read under the organization's lock, before this report's insert counts in it
     // (a trigger keeps the column, migration 0011).
-    let stored_bytes = cached(tx, sql::STORED_BYTES).await?;
+    let stored_bytes = cached(tx, sql::STORED_BYTES.postgres).await?;
     let insert = cached(
         tx,
         "INSERT INTO reports (report_id, org, agent_id, body_sha256, received_at,
@@ -95,8 +94,8 @@ async fn lookup(
          ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
     )
     .await?;
-    let agent_lookup = cached(tx, sql::AGENT_NEWEST).await?;
-    let mine = cached(tx, sql::AGENT_ROWS).await?;
+    let agent_lookup = cached(tx, sql::AGENT_NEWEST.postgres).await?;
+    let mine = cached(tx, sql::AGENT_ROWS.postgres).await?;
     let started_at = time_text(report.started_at);
     let report_params: &Params = &[
         &texts.report_id,
@@ -253,7 +252,7 @@ async fn write(
 ) -> Result<(), StoreError> {
     let report = &incoming.report;
     let org = report.org.as_str();
-    let agent_update = cached(tx, sql::RECORD_AGENT).await?;
+    let agent_update = cached(tx, sql::RECORD_AGENT.postgres).await?;
     let transitions = cached(
         tx,
         "INSERT INTO transitions (org, target, check_id, from_status, to_status, at,
@@ -376,26 +375,11 @@ async fn record_certificates(
     report_id: &str,
 ) -> Result<(), StoreError> {
     let org = incoming.report.org.as_str();
-    for observation in &incoming.report.observations.tls {
-        let TlsProbeResult::Handshake(handshake) = &observation.result else {
-            continue;
-        };
-        // The server sends its leaf first (RFC 8446 §4.4.2).
-        let Some(leaf) = handshake.certificates.first() else {
-            continue;
-        };
-        tx.execute(
-            &cached(tx, sql::RECORD_CERTIFICATE).await?,
-            &[
-                &org,
-                &observation.target,
-                &certificate_time_text(leaf.not_after),
-                &time_text(observation.observed_at),
-                &report_id,
-            ],
-        )
-        .await
-        .map_err(pg("recording a certificate expiry"))?;
+    for (target, not_after, observed_at) in rows::certificates(&incoming.report) {
+        let params: &Params = &[&org, &target, &not_after, &observed_at, &report_id];
+        tx.execute(&cached(tx, sql::RECORD_CERTIFICATE.postgres).await?, params)
+            .await
+            .map_err(pg("recording a certificate expiry"))?;
     }
     Ok(())
 }

@@ -25,7 +25,9 @@ use deadpool_postgres::{
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
+use super::db::{Db, Param};
 use super::rows::Columns;
+use super::sql::Sql;
 use super::StoreError;
 
 /// Connections held at most by one collector. PostgreSQL's default `max_connections` is
@@ -95,6 +97,63 @@ async fn first<T>(
         .transpose()
 }
 
+/// The parameters as tokio-postgres takes them; a NULL is a NULL text, the only NULL the
+/// statements bind.
+fn pg_params<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
+    static NULL_TEXT: Option<&str> = None;
+    params
+        .iter()
+        .map(|param| -> &'p (dyn ToSql + Sync) {
+            match param {
+                Param::Text(text) => text,
+                Param::Null => &NULL_TEXT,
+                Param::Integer(value) => value,
+            }
+        })
+        .collect()
+}
+
+/// [`Db`] over a pooled connection and over a transaction: the same statements, prepared
+/// by the server at each call (only the ingest's are cached, see [`cached`]).
+macro_rules! postgres_db {
+    ($type:ty) => {
+        impl Db for $type {
+            async fn rows<T>(
+                &self,
+                text: &Sql,
+                params: &[Param<'_>],
+                operation: &'static str,
+                decode: impl FnMut(&dyn Columns) -> Result<Option<T>, StoreError>,
+            ) -> Result<Vec<T>, StoreError> {
+                rows(self, text.postgres, &pg_params(params), operation, decode).await
+            }
+
+            async fn first<T>(
+                &self,
+                text: &Sql,
+                params: &[Param<'_>],
+                operation: &'static str,
+                decode: impl FnOnce(&dyn Columns) -> Result<T, StoreError>,
+            ) -> Result<Option<T>, StoreError> {
+                first(self, text.postgres, &pg_params(params), operation, decode).await
+            }
+
+            async fn execute(
+                &self,
+                text: &Sql,
+                params: &[Param<'_>],
+                operation: &'static str,
+            ) -> Result<u64, StoreError> {
+                GenericClient::execute(self, text.postgres, &pg_params(params))
+                    .await
+                    .map_err(pg(operation))
+            }
+        }
+    };
+}
+postgres_db!(Object);
+postgres_db!(Transaction<'_>);
+
 /// A statement prepared once per pooled connection: the ingest path runs the same few
 /// statements for every report, so they are parsed and planned once, not every time.
 async fn cached(tx: &Transaction<'_>, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
@@ -135,6 +194,38 @@ impl PgStore {
         let store = PgStore { pool };
         let (from, to) = store.migrate(migrate).await?;
         Ok((store, from, to))
+    }
+
+    /// Runs `work` on a pooled connection, outside a transaction.
+    pub(super) async fn connected<T>(
+        &self,
+        work: impl AsyncFnOnce(&Object) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        work(&self.client().await?).await
+    }
+
+    /// Runs `work` in a read-only snapshot.
+    pub(super) async fn snapshot<T>(
+        &self,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::read(&mut client).await?;
+        work(&tx).await
+    }
+
+    /// Runs `work` in a transaction and commits; `starting` and `committing` name its steps
+    /// in an error.
+    pub(super) async fn transact<T>(
+        &self,
+        [starting, committing]: [&'static str; 2],
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::write(&mut client, starting).await?;
+        let value = work(&tx).await?;
+        tx.commit().await.map_err(pg(committing))?;
+        Ok(value)
     }
 
     async fn client(&self) -> Result<Object, StoreError> {

@@ -5,11 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use vigie_model::TlsProbeResult;
 
 use super::super::plan::{self, StoredRows, Unchanged};
-use super::super::rows::{self, certificate_time_text, time_text};
-use super::super::sql::{self, sqlite_text};
+use super::super::rows::{self, time_text};
+use super::super::sql;
 use super::super::{IncomingReport, IngestOutcome, StoreError};
 use super::{first, sql as sql_error, SqliteStore};
 
@@ -168,7 +167,7 @@ fn over_storage_budget(
     }
     let used = first(
         tx,
-        sqlite_text!(sql::STORED_BYTES),
+        sql::STORED_BYTES.sqlite,
         [&incoming.report.org],
         "reading the organization's stored bytes",
         |row| rows::Columns::integer(row, 0),
@@ -200,9 +199,7 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
         // Nothing was written.
         let same = sha256 == incoming.body_sha256 || {
             let body: String = tx
-                .query_row(sqlite_text!(sql::REPORT_BODY), [&report_id], |row| {
-                    row.get(0)
-                })
+                .query_row(sql::REPORT_BODY.sqlite, [&report_id], |row| row.get(0))
                 .map_err(sql_error("reading the stored report"))?;
             super::super::canonical::same_report(&body, &incoming.body)
         };
@@ -239,7 +236,7 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
     // The agent's newest report before this one: a report that finished earlier arrives late
     // (an outbox backlog) and is kept in `reports` but changes nothing newer.
     let newest: Option<(String, Option<String>)> = tx
-        .prepare_cached(sqlite_text!(sql::AGENT_NEWEST))
+        .prepare_cached(sql::AGENT_NEWEST.sqlite)
         .map_err(sql_error("preparing the agent lookup"))?
         .query_row(params![org, report.agent.id], |row| {
             Ok((row.get(0)?, row.get(1)?))
@@ -249,7 +246,7 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
     // Decided in Rust, as times (see `plan::is_late`); the writer thread is the only writer.
     let late = plan::is_late(newest.as_ref().map(|(at, _)| at.as_str()), incoming);
     if !late {
-        tx.prepare_cached(sqlite_text!(sql::RECORD_AGENT))
+        tx.prepare_cached(sql::RECORD_AGENT.sqlite)
             .map_err(sql_error("preparing the agent update"))?
             .execute(params![
                 org,
@@ -265,24 +262,11 @@ fn ingest_in(tx: &Connection, incoming: &IncomingReport) -> Result<IngestOutcome
 
     {
         let mut certificate = tx
-            .prepare_cached(sqlite_text!(sql::RECORD_CERTIFICATE))
+            .prepare_cached(sql::RECORD_CERTIFICATE.sqlite)
             .map_err(sql_error("preparing the certificate update"))?;
-        for observation in &report.observations.tls {
-            let TlsProbeResult::Handshake(handshake) = &observation.result else {
-                continue;
-            };
-            // The server sends its leaf first (RFC 8446 §4.4.2).
-            let Some(leaf) = handshake.certificates.first() else {
-                continue;
-            };
+        for (target, not_after, observed_at) in rows::certificates(report) {
             certificate
-                .execute(params![
-                    org,
-                    observation.target,
-                    certificate_time_text(leaf.not_after),
-                    time_text(observation.observed_at),
-                    report_id
-                ])
+                .execute(params![org, target, not_after, observed_at, report_id])
                 .map_err(sql_error("recording a certificate expiry"))?;
         }
     }
@@ -303,7 +287,7 @@ fn lookup(
     let mut stored = StoredRows::default();
     {
         let mut mine = tx
-            .prepare_cached(sqlite_text!(sql::AGENT_ROWS))
+            .prepare_cached(sql::AGENT_ROWS.sqlite)
             .map_err(sql_error("preparing the agent's latest state"))?;
         let mut rows = mine
             .query(params![org, report.agent.id])
@@ -367,7 +351,7 @@ fn update_latest(
     let plan = plan::plan_with(incoming, finished_at, stored, Some(&unchanged));
 
     let mut transition = tx
-        .prepare_cached(sqlite_text!(sql::INSERT_TRANSITION))
+        .prepare_cached(sql::INSERT_TRANSITION.sqlite)
         .map_err(sql_error("preparing the history insert"))?;
     for change in &plan.transitions {
         transition

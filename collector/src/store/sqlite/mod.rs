@@ -12,16 +12,20 @@
 //! have deleted them from its outbox). One fsync per report is cheap at a sector's rate.
 
 mod ingest;
-pub(super) mod matrix;
-pub(super) mod reads;
+mod matrix;
+mod reads;
 pub(super) mod upkeep;
+
+pub(super) use matrix::matrix_state;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Row};
 
+use super::db::{run_now, Db, Param};
 use super::rows::Columns;
+use super::sql::Sql;
 use super::StoreError;
 use crate::auth::Principal;
 
@@ -85,6 +89,53 @@ fn first<T>(
     }
 }
 
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(text) => text.to_sql(),
+            Param::Null => rusqlite::types::Null.to_sql(),
+            Param::Integer(value) => value.to_sql(),
+        }
+    }
+}
+
+/// Every statement completes when called: the futures are ready at once (see `run_now`).
+impl Db for Connection {
+    async fn rows<T>(
+        &self,
+        text: &Sql,
+        params: &[Param<'_>],
+        operation: &'static str,
+        decode: impl FnMut(&dyn Columns) -> Result<Option<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let params = rusqlite::params_from_iter(params);
+        rows(self, text.sqlite, params, operation, decode)
+    }
+
+    async fn first<T>(
+        &self,
+        text: &Sql,
+        params: &[Param<'_>],
+        operation: &'static str,
+        decode: impl FnOnce(&dyn Columns) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let params = rusqlite::params_from_iter(params);
+        first(self, text.sqlite, params, operation, decode)
+    }
+
+    async fn execute(
+        &self,
+        text: &Sql,
+        params: &[Param<'_>],
+        operation: &'static str,
+    ) -> Result<u64, StoreError> {
+        self.prepare_cached(text.sqlite)
+            .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(params)))
+            .map(|changed| changed as u64)
+            .map_err(sql(operation))
+    }
+}
+
 /// The SQLite store: its file, the writer's connection and queue, the token reader.
 #[derive(Clone)]
 pub(super) struct SqliteStore {
@@ -137,6 +188,52 @@ impl SqliteStore {
             work(&mut guard)
         })
         .await?
+    }
+
+    /// Runs `work` with the connection, outside a transaction.
+    pub(super) async fn connected<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |c| run_now(work(c))).await
+    }
+
+    /// Runs `work` in a read transaction, so that its reads see one state.
+    pub(super) async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = c
+                .transaction()
+                .map_err(sql("starting a read transaction"))?;
+            run_now(work(&tx))
+        })
+        .await
+    }
+
+    /// Runs `work` in a write transaction (which takes the write lock at once) and commits;
+    /// `starting` and `committing` name its steps in an error.
+    pub(super) async fn write<T, F>(
+        &self,
+        [starting, committing]: [&'static str; 2],
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(sql(starting))?;
+            let value = run_now(work(&tx))?;
+            tx.commit().map_err(sql(committing))?;
+            Ok(value)
+        })
+        .await
     }
 
     /// Who the token of this hash belongs to, read on the second connection.
