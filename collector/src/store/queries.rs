@@ -113,6 +113,7 @@ pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, St
     let tls_not_after = tls_rows(db, None).await?.into_iter();
     let family = "listing the family verdicts";
     let family = db.rows(&sql::FAMILY_FINDINGS, &[], family, rows::family_finding);
+    let family = crate::family_metrics::derive(&family.await?);
     Ok(MetricsSnapshot {
         orgs,
         agents,
@@ -122,7 +123,7 @@ pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, St
             .map(|(org, target, not_after, _)| (org, target, not_after))
             .collect(),
         capability_levels: Vec::new(),
-        family: crate::family_metrics::derive(&family.await?),
+        family,
     })
 }
 
