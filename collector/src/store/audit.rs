@@ -1,13 +1,12 @@
-//! The token lifecycle after creation (revocation, rotation) and the audit log, with their
-//! SQLite statements (PostgreSQL's are in `postgres.rs`). Kept beside `sqlite.rs` rather than
-//! in it; the same rules hold: every statement here runs inside the store's one connection, and a token itself is never stored, logged
-//! or audited, only its hash (and, in the audit log, the first 12 hex digits of that hash).
+//! The token lifecycle after creation (revocation, rotation) and the audit log; each
+//! backend's statements are in its `upkeep`. A token itself is never stored, logged or
+//! audited, only its hash (and, in the audit log, the first 12 hex digits of that hash).
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use chrono::Utc;
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::db::Db;
+use super::{queries, Backend, Store, StoreError};
 use crate::auth::TokenKind;
 
 /// What an audit row records.
@@ -60,91 +59,9 @@ pub struct AuditRecord<'a> {
     pub detail: Option<&'a str>,
 }
 
-fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |error| StoreError::Sqlite { operation, error }
-}
-
-fn time_text(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
-
 /// The fingerprint of a token hash: its first 12 hex digits.
 pub fn fingerprint(token_hash: &str) -> String {
     token_hash.chars().take(12).collect()
-}
-
-/// Writes one audit row with `connection` (inside the caller's transaction, if any).
-pub(super) fn record(
-    connection: &Connection,
-    action: AuditAction,
-    record: &AuditRecord<'_>,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    connection
-        .prepare_cached(
-            "INSERT INTO audit_log (at, action, actor, kind, org, name, fingerprint, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![
-                time_text(at),
-                action.as_str(),
-                record.actor,
-                record.kind.map(TokenKind::as_str),
-                record.org,
-                record.name,
-                record.token_hash.map(fingerprint),
-                record.detail,
-            ])
-        })
-        .map(drop)
-        .map_err(sql("writing the audit log"))
-}
-
-/// Revokes every active token of `kind`, `org` and `name` in `tx`, auditing each; returns
-/// how many.
-fn revoke_in(
-    tx: &Transaction<'_>,
-    kind: TokenKind,
-    org: Option<&str>,
-    name: &str,
-    detail: &str,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let hashes: Vec<String> = {
-        let mut statement = tx
-            .prepare_cached(
-                "SELECT hash FROM tokens
-                 WHERE kind = ?1 AND org IS ?2 AND name = ?3 AND revoked_at IS NULL",
-            )
-            .map_err(sql("finding the tokens to revoke"))?;
-        let rows = statement
-            .query_map(params![kind.as_str(), org, name], |row| row.get(0))
-            .map_err(sql("finding the tokens to revoke"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(sql("finding the tokens to revoke"))?
-    };
-    for hash in &hashes {
-        tx.execute(
-            "UPDATE tokens SET revoked_at = ?1 WHERE hash = ?2",
-            params![time_text(now), hash],
-        )
-        .map_err(sql("revoking a token"))?;
-        record(
-            tx,
-            AuditAction::TokenRevoke,
-            &AuditRecord {
-                actor: "cli",
-                kind: Some(kind),
-                org,
-                name: Some(name),
-                token_hash: Some(hash),
-                detail: Some(detail),
-            },
-            now,
-        )?;
-    }
-    Ok(hashes.len())
 }
 
 impl Store {
@@ -157,34 +74,7 @@ impl Store {
         org: Option<&str>,
         name: &str,
     ) -> Result<usize, StoreError> {
-        if let super::Backend::Postgres(pg) = &self.backend {
-            return match pg.revoke_or_rotate(kind, org, name, None).await? {
-                0 => Err(StoreError::NoSuchToken {
-                    kind: kind.as_str(),
-                    org: org.map(str::to_owned),
-                    name: name.to_owned(),
-                }),
-                count => Ok(count),
-            };
-        }
-        let org = org.map(str::to_owned);
-        let name = name.to_owned();
-        self.with_connection(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql("starting the revocation"))?;
-            let count = revoke_in(&tx, kind, org.as_deref(), &name, "revoked", Utc::now())?;
-            if count == 0 {
-                return Err(StoreError::NoSuchToken {
-                    kind: kind.as_str(),
-                    org,
-                    name,
-                });
-            }
-            tx.commit().map_err(sql("committing the revocation"))?;
-            Ok(count)
-        })
-        .await
+        self.revoke_or_rotate(kind, org, name, None).await
     }
 
     /// Replaces the active tokens of `kind` named `name` (for `org`) by one new token of the
@@ -197,53 +87,36 @@ impl Store {
         name: &str,
     ) -> Result<String, StoreError> {
         let (token, hash) = crate::auth::generate(kind);
-        if let super::Backend::Postgres(pg) = &self.backend {
-            return match pg.revoke_or_rotate(kind, org, name, Some(&hash)).await? {
-                0 => Err(StoreError::NoSuchToken {
-                    kind: kind.as_str(),
-                    org: org.map(str::to_owned),
-                    name: name.to_owned(),
-                }),
-                _ => Ok(token),
-            };
-        }
-        let org = org.map(str::to_owned);
-        let name = name.to_owned();
-        self.with_connection(move |c| {
-            let now = Utc::now();
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql("starting the rotation"))?;
-            let count = revoke_in(&tx, kind, org.as_deref(), &name, "rotated", now)?;
-            if count == 0 {
-                return Err(StoreError::NoSuchToken {
-                    kind: kind.as_str(),
-                    org,
-                    name,
-                });
-            }
-            tx.execute(
-                "INSERT INTO tokens (hash, kind, org, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![hash, kind.as_str(), org, name, time_text(now)],
-            )
-            .map_err(sql("storing the new token hash"))?;
-            record(
-                &tx,
-                AuditAction::TokenCreate,
-                &AuditRecord {
-                    actor: "cli",
-                    kind: Some(kind),
-                    org: org.as_deref(),
-                    name: Some(&name),
-                    token_hash: Some(&hash),
-                    detail: Some("rotation"),
-                },
-                now,
-            )?;
-            tx.commit().map_err(sql("committing the rotation"))
-        })
-        .await?;
+        self.revoke_or_rotate(kind, org, name, Some(hash)).await?;
         Ok(token)
+    }
+
+    async fn revoke_or_rotate(
+        &self,
+        kind: TokenKind,
+        org: Option<&str>,
+        name: &str,
+        new_hash: Option<String>,
+    ) -> Result<usize, StoreError> {
+        let missing = StoreError::NoSuchToken {
+            kind: kind.as_str(),
+            org: org.map(str::to_owned),
+            name: name.to_owned(),
+        };
+        let (org, name) = (org.map(str::to_owned), name.to_owned());
+        // SQLite names the transaction after what it does; PostgreSQL always "revocation".
+        let steps = match (&self.backend, &new_hash) {
+            (Backend::Sqlite(_), Some(_)) => ["starting the rotation", "committing the rotation"],
+            _ => ["starting the revocation", "committing the revocation"],
+        };
+        let revoked = on_backend!(self, write, transact, steps; |db| {
+            queries::revoke_or_rotate(db, kind, org.as_deref(), &name, new_hash.as_deref())
+        })?;
+        // None: nothing was changed, and the error names what was looked for.
+        match revoked {
+            0 => Err(missing),
+            count => Ok(count),
+        }
     }
 
     /// Appends one row to the audit log.
@@ -253,64 +126,39 @@ impl Store {
         actor: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        if let super::Backend::Postgres(pg) = &self.backend {
-            return pg
-                .audit(
-                    action,
-                    &AuditRecord {
-                        actor,
-                        detail: Some(detail),
-                        ..AuditRecord::default()
-                    },
-                )
-                .await;
+        let (actor, detail) = (actor.to_owned(), detail.to_owned());
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.connected(async move |db| audit_in(db, action, &actor, &detail).await)
+                    .await
+            }
+            // PostgreSQL writes it in a transaction of its own.
+            Backend::Postgres(pg) => {
+                let steps = ["starting the audit transaction", "writing the audit log"];
+                pg.transact(steps, async |db| {
+                    audit_in(db, action, &actor, &detail).await
+                })
+                .await
+            }
         }
-        let actor = actor.to_owned();
-        let detail = detail.to_owned();
-        self.with_connection(move |c| {
-            record(
-                c,
-                action,
-                &AuditRecord {
-                    actor: &actor,
-                    detail: Some(&detail),
-                    ..AuditRecord::default()
-                },
-                Utc::now(),
-            )
-        })
-        .await
     }
 
     /// The audit log, oldest first.
     pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        if let super::Backend::Postgres(pg) = &self.backend {
-            return pg.audit_entries().await;
-        }
-        self.with_connection(|c| {
-            let mut statement = c
-                .prepare(
-                    "SELECT at, action, actor, kind, org, name, fingerprint, detail
-                     FROM audit_log ORDER BY id",
-                )
-                .map_err(sql("reading the audit log"))?;
-            let rows = statement
-                .query_map([], |row| {
-                    Ok(AuditEntry {
-                        at: row.get(0)?,
-                        action: row.get(1)?,
-                        actor: row.get(2)?,
-                        kind: row.get(3)?,
-                        org: row.get(4)?,
-                        name: row.get(5)?,
-                        fingerprint: row.get(6)?,
-                        detail: row.get(7)?,
-                    })
-                })
-                .map_err(sql("reading the audit log"))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(sql("reading the audit log"))
-        })
-        .await
+        on_backend!(self, connected, connected; |db| queries::audit_entries(db))
     }
+}
+
+async fn audit_in(
+    db: &impl Db,
+    action: AuditAction,
+    actor: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let record = AuditRecord {
+        actor,
+        detail: Some(detail),
+        ..AuditRecord::default()
+    };
+    queries::record(db, action, &record, Utc::now()).await
 }

@@ -1,29 +1,46 @@
-//! The collector's storage. [`Store`] is the only way in: its methods hold every SQL
-//! statement of the crate, in [`sqlite`] (the default, embedded) and in [`postgres`]
-//! (`--database-url postgres://…`, for several collectors over one database). The backend is
+//! The collector's storage. [`Store`] is the only way in: it holds every SQL statement of
+//! the crate, for SQLite (`sqlite/`, the default, embedded) and PostgreSQL (`postgres/`,
+//! `--database-url postgres://…`, for several collectors over one database). The backend is
 //! chosen once, when the store is opened; nothing above the store knows which one it is.
 //!
-//! SQLite has one connection behind a mutex, which SQLite's one writer at a time asks for
-//! anyway: reports are stored by a writer thread of their own, in batches taken from a
-//! bounded queue (see [`Store::ingest`]), and every other call runs on a blocking thread
-//! (`tokio::task::spawn_blocking`); token lookups read on a second connection. PostgreSQL
-//! runs on a pool of async connections, one transaction per request.
+//! Both backends run the same SQL texts (`sql`, one text for both dialects where they agree)
+//! and read rows with the same decoders (`rows`); each backend's folder holds what only its
+//! dialect or its concurrency needs, split by concern: `ingest`, `reads`, `matrix` and
+//! `upkeep` (migrations, readiness, tokens, audit, regrade, retention). SQLite stores reports
+//! on one writer thread with group commit; PostgreSQL on a pool of async connections, one
+//! transaction per report, its statements pipelined.
+
+/// Runs work written once over `db::Db` on either backend: `$sqlite` and `$postgres` name
+/// how (a read snapshot, a write transaction and its `$steps`, a bare connection).
+macro_rules! on_backend {
+    ($store:expr, $sqlite:ident, $postgres:ident $(, $steps:expr)?; |$db:ident| $work:expr) => {
+        match &$store.backend {
+            Backend::Sqlite(s) => s.$sqlite($($steps,)? async move |$db| $work.await).await,
+            Backend::Postgres(pg) => pg.$postgres($($steps,)? async move |$db| $work.await).await,
+        }
+    };
+}
 
 pub mod audit;
 mod canonical;
+mod db;
 mod decode;
 mod evidence;
+mod migrations;
 pub mod orgmeta;
 mod plan;
 mod postgres;
+mod queries;
+mod rows;
 mod snapshots;
+mod sql;
 mod sqlite;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
 use vigie_model::{Report, Severity, Status};
 
 use crate::auth::{Principal, TokenKind};
@@ -178,30 +195,6 @@ impl StoreError {
     }
 }
 
-/// Whether a PostgreSQL error means the server is away or refusing work for now: the
-/// connection is lost, or the error is of class 08 (connection), 53 (insufficient resources),
-/// 57P (shutting down, cannot connect now) or a read-only transaction (a standby).
-/// A dialect's migrations: `(version, name, SQL)`, ascending.
-type Migrations = [(u32, &'static str, &'static str)];
-
-/// The migrations a database at schema `current` still needs (`None` when only checking, as
-/// `apply` is false); refuses a database newer than this build, whatever `apply`.
-fn pending_migrations(
-    migrations: &'static Migrations,
-    current: u32,
-    apply: bool,
-) -> Result<Option<&'static Migrations>, StoreError> {
-    let known = migrations.last().map_or(0, |m| m.0);
-    if current > known {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            known,
-        });
-    }
-    let first = migrations.partition_point(|m| m.0 <= current);
-    Ok(apply.then(|| &migrations[first..]))
-}
-
 /// `error: cause: cause…`, each cause once.
 fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -217,6 +210,9 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Whether a PostgreSQL error means the server is away or refusing work for now: the
+/// connection is lost, or the error is of class 08 (connection), 53 (insufficient resources),
+/// 57P (shutting down, cannot connect now) or a read-only transaction (a standby).
 fn postgres_unavailable(source: &tokio_postgres::Error) -> bool {
     if source.is_closed() {
         return true;
@@ -469,86 +465,12 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(SqliteStore),
+    Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PgStore),
-}
-
-#[derive(Clone)]
-struct SqliteStore {
-    path: Arc<PathBuf>,
-    connection: Arc<Mutex<rusqlite::Connection>>,
-    /// Reports waiting for the writer thread, which stores what is queued in one transaction
-    /// (group commit, see [`Store::ingest`]).
-    writer: tokio::sync::mpsc::Sender<PendingIngest>,
-    /// A second connection for token lookups: in WAL mode it reads while the first writes,
-    /// so that authenticating a request never waits for a batch of reports being stored.
-    reader: Arc<Mutex<rusqlite::Connection>>,
 }
 
 /// One status change of a key: `(from_status, to_status, at, report_id)`.
 pub(crate) type TransitionRow = (Option<Status>, Status, DateTime<Utc>, String);
-
-/// A report waiting for the writer, and where its answer goes.
-pub(crate) type PendingIngest = (IncomingReport, tokio::sync::oneshot::Sender<IngestAnswer>);
-
-/// The writer's answer, with the report handed back: its ~200 findings are then freed on the
-/// request's thread, not on the single writer's (freeing them was a tenth of its time).
-pub(crate) type IngestAnswer = (Result<IngestOutcome, StoreError>, IncomingReport);
-
-/// What readiness reads, in both dialects: whether each table or view that `/metrics`, the
-/// matrix and the read API read has a row. Each `EXISTS` stops at its first row, so the
-/// query costs the same on an empty database and on a sector's, as often as probes call it;
-/// what it proves is that those reads are allowed and answer. Rows the readers cannot parse
-/// do not fail it: the readers skip them (see `decode`).
-const READINESS_READ: &str = "SELECT EXISTS (SELECT 1 FROM orgs), EXISTS (SELECT 1 FROM agents),
-     EXISTS (SELECT 1 FROM current_latest), EXISTS (SELECT 1 FROM current_tls_certificates),
-     EXISTS (SELECT 1 FROM transitions), EXISTS (SELECT 1 FROM assessments),
-     EXISTS (SELECT 1 FROM reports)";
-
-/// Reports stored in one transaction at most.
-const MAX_BATCH: usize = 16;
-
-/// Reports waiting for the SQLite writer at most; beyond, requests wait for room.
-const WRITER_QUEUE: usize = 256;
-
-/// The thread that stores reports on SQLite, one batch (one transaction) at a time. A thread
-/// of its own rather than a blocking task per report: handing each report to the blocking
-/// pool, and waking the tasks queued on the connection's lock, cost more than a tenth of the
-/// collector's time under load. It ends when the last handle to the store is dropped.
-fn spawn_writer(
-    connection: Arc<Mutex<rusqlite::Connection>>,
-) -> Result<tokio::sync::mpsc::Sender<PendingIngest>, StoreError> {
-    let (sender, mut queue) = tokio::sync::mpsc::channel::<PendingIngest>(WRITER_QUEUE);
-    std::thread::Builder::new()
-        .name("vigie-sqlite-writer".to_owned())
-        .spawn(move || {
-            // Bounded by the queue: it ends when every sender is dropped.
-            while let Some(first) = queue.blocking_recv() {
-                let mut batch = Vec::with_capacity(MAX_BATCH);
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                // A panic while storing drops that batch's answer channels (their requests
-                // fail with `BatchAborted`) and leaves the thread serving the next batch;
-                // the open transaction was rolled back by its Drop while unwinding.
-                let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut guard = connection
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    sqlite::ingest_batch(&mut guard, batch);
-                }));
-                if stored.is_err() {
-                    tracing::error!("storing a batch of reports panicked; those reports were not stored and their agents will send them again");
-                }
-            }
-        })
-        .map_err(StoreError::Thread)?;
-    Ok(sender)
-}
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -572,34 +494,17 @@ impl Store {
         database_url: &str,
         apply: bool,
     ) -> Result<(Store, u32, u32), StoreError> {
-        match DatabaseUrl::parse(database_url)? {
+        let (backend, from, to) = match DatabaseUrl::parse(database_url)? {
             DatabaseUrl::Sqlite(path) => {
-                let opened_path = path.clone();
-                let (connection, reader, from, to) = tokio::task::spawn_blocking(move || {
-                    let (connection, from, to) = sqlite::open(&opened_path, apply)?;
-                    Ok::<_, StoreError>((connection, sqlite::open_reader(&opened_path)?, from, to))
-                })
-                .await??;
-                let connection = Arc::new(Mutex::new(connection));
-                let backend = Backend::Sqlite(SqliteStore {
-                    path: Arc::new(path),
-                    writer: spawn_writer(Arc::clone(&connection))?,
-                    connection,
-                    reader: Arc::new(Mutex::new(reader)),
-                });
-                Ok((Store { backend }, from, to))
+                let (store, from, to) = sqlite::SqliteStore::open(path, apply).await?;
+                (Backend::Sqlite(store), from, to)
             }
             DatabaseUrl::Postgres(url) => {
                 let (pg, from, to) = postgres::PgStore::open(&url, apply).await?;
-                Ok((
-                    Store {
-                        backend: Backend::Postgres(pg),
-                    },
-                    from,
-                    to,
-                ))
+                (Backend::Postgres(pg), from, to)
             }
-        }
+        };
+        Ok((Store { backend }, from, to))
     }
 
     /// Where the data is, for messages: the SQLite file, or `PostgreSQL` (never its URL,
@@ -629,35 +534,13 @@ impl Store {
 
     /// The newest schema version this build knows.
     pub fn known_schema_version() -> u32 {
-        sqlite::MIGRATIONS.last().map_or(0, |m| m.0)
-    }
-
-    /// Runs `work` on a blocking thread with the SQLite connection; on PostgreSQL, an error
-    /// ([`StoreError::SqliteOnly`]).
-    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let Backend::Sqlite(store) = &self.backend else {
-            return Err(StoreError::SqliteOnly("this operation"));
-        };
-        let connection = Arc::clone(&store.connection);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock unwound through any open transaction, whose Drop
-            // rolled it back: the connection is consistent, so the poison can be ignored.
-            let mut guard = connection
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut guard)
-        })
-        .await?
+        migrations::SQLITE.last().map_or(0, |m| m.0)
     }
 
     /// The highest migration applied.
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
         match &self.backend {
-            Backend::Sqlite(_) => self.with_connection(|c| sqlite::schema_version(c)).await,
+            Backend::Sqlite(s) => s.run(|c| sqlite::upkeep::schema_version(c)).await,
             Backend::Postgres(pg) => pg.schema_version().await,
         }
     }
@@ -688,102 +571,65 @@ impl Store {
             ));
         }
         let (token, hash) = crate::auth::generate(kind);
-        if let Backend::Postgres(pg) = &self.backend {
-            pg.insert_token(&hash, kind, org, name, Utc::now()).await?;
-            return Ok(token);
-        }
-        let org = org.map(str::to_owned);
-        let name = name.to_owned();
-        self.with_connection(move |c| {
-            sqlite::insert_token(c, &hash, kind, org.as_deref(), &name, Utc::now())
-        })
-        .await?;
+        let (org, name) = (org.map(str::to_owned), name.to_owned());
+        let steps = ["starting the token transaction", "committing the token"];
+        on_backend!(self, write, transact, steps; |db| {
+            queries::insert_token(db, &hash, kind, org.as_deref(), &name, Utc::now())
+        })?;
         Ok(token)
     }
 
     /// Who `token` belongs to, or `None` for an unknown or revoked token.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let hash = crate::auth::hash(token);
-        let store = match &self.backend {
-            Backend::Sqlite(store) => store,
-            Backend::Postgres(pg) => return pg.find_token(&hash).await,
-        };
-        let reader = Arc::clone(&store.reader);
-        tokio::task::spawn_blocking(move || {
-            let guard = reader
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            sqlite::find_token(&guard, &hash)
-        })
-        .await?
+        match &self.backend {
+            Backend::Sqlite(store) => store.authenticate(hash).await,
+            Backend::Postgres(pg) => pg.find_token(&hash).await,
+        }
     }
 
     /// Stores a validated report: the raw report, the agent, the latest state, the status
     /// transitions and the TLS expiry, all or nothing. Returns only after the commit.
     ///
-    /// Group commit on SQLite: the report joins the writer thread's queue; the writer takes
-    /// up to [`MAX_BATCH`] queued reports into one transaction, each in its own savepoint, and
-    /// answers each after the commit. Under load one fsync then covers many reports; alone,
-    /// a report is a batch of one. The queue is bounded: when it is full, requests wait here.
+    /// On SQLite the report joins the writer thread's queue and is stored with the others
+    /// queued, in one transaction (group commit); on PostgreSQL each report is its own
+    /// transaction on its own pooled connection: PostgreSQL's writers work in parallel, so
+    /// there is nothing to batch.
     pub async fn ingest(&self, incoming: IncomingReport) -> Result<IngestOutcome, StoreError> {
-        let store = match &self.backend {
-            Backend::Sqlite(store) => store,
-            // Each report its own transaction on its own pooled connection: PostgreSQL's
-            // writers work in parallel, so there is nothing to batch.
-            Backend::Postgres(pg) => return pg.ingest(&incoming).await,
-        };
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        store
-            .writer
-            .send((incoming, answer))
-            .await
-            .map_err(|_| StoreError::BatchAborted)?;
-        let (outcome, spent) = answered.await.map_err(|_| StoreError::BatchAborted)?;
-        drop(spent);
-        outcome
+        match &self.backend {
+            Backend::Sqlite(store) => store.ingest(incoming).await,
+            Backend::Postgres(pg) => pg.ingest(&incoming).await,
+        }
     }
 
     /// Every organization with its counts.
     pub async fn orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.orgs().await;
-        }
-        self.with_connection(sqlite::orgs).await
+        on_backend!(self, read, snapshot; |db| queries::orgs(db))
     }
 
     /// One organization's agents, latest findings and certificate expiries; `None` if the
     /// organization does not exist.
     pub async fn org(&self, org: &str) -> Result<Option<OrgDetail>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.org(org).await;
-        }
         let org = org.to_owned();
-        self.with_connection(move |c| sqlite::org(c, &org)).await
+        on_backend!(self, read, snapshot; |db| queries::org(db, &org))
     }
 
     /// What `/metrics` exposes from the store.
     pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.metrics_snapshot().await;
-        }
-        self.with_connection(sqlite::metrics_snapshot).await
+        on_backend!(self, read, snapshot; |db| queries::metrics_snapshot(db))
     }
 
     /// The latest verdicts and every answer, for the capability matrix.
     pub async fn matrix_state(&self) -> Result<MatrixState, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.matrix_state().await;
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(sqlite::matrix_state).await,
+            Backend::Postgres(pg) => pg.matrix_state().await,
         }
-        self.with_connection(sqlite::matrix_state).await
     }
 
     /// The verdicts as they stood at `at`, rebuilt from the status history.
     pub async fn matrix_state_at(&self, at: DateTime<Utc>) -> Result<MatrixState, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.matrix_state_at(at).await;
-        }
-        self.with_connection(move |c| sqlite::matrix_state_at(c, at))
-            .await
+        on_backend!(self, read, snapshot; |db| queries::matrix_state_at(db, at))
     }
 
     /// For each date, the fingerprint of the data up to it and the levels stored for it
@@ -793,12 +639,8 @@ impl Store {
         dates: &[DateTime<Utc>],
         grading: &str,
     ) -> Result<Vec<PastLevels>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.past_levels(dates, grading).await;
-        }
         let (dates, grading) = (dates.to_vec(), grading.to_owned());
-        self.with_connection(move |c| sqlite::past_levels(c, &dates, &grading))
-            .await
+        on_backend!(self, read, snapshot; |db| queries::past_levels(db, &dates, &grading))
     }
 
     /// Keeps the levels graded at `at` from data whose fingerprint was `inputs`, replacing
@@ -811,14 +653,10 @@ impl Store {
         levels: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.save_past_levels(at, grading, inputs, levels, now).await;
-        }
         let (grading, inputs, levels) = (grading.to_owned(), inputs.to_owned(), levels.to_owned());
-        self.with_connection(move |c| {
-            sqlite::save_past_levels(c, at, &grading, &inputs, &levels, now)
+        on_backend!(self, connected, connected; |db| {
+            queries::save_past_levels(db, at, &grading, &inputs, &levels, now)
         })
-        .await
     }
 
     /// Stores self-assessment answers, all or none; returns how many.
@@ -826,38 +664,30 @@ impl Store {
         &self,
         answers: Vec<vigie_matrix::Answer>,
     ) -> Result<usize, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.insert_answers(&answers, Utc::now()).await;
-        }
-        self.with_connection(move |c| sqlite::insert_answers(c, &answers, Utc::now()))
-            .await
+        let steps = [
+            "starting the assessment import",
+            "committing the assessment import",
+        ];
+        on_backend!(self, write, transact, steps; |db| {
+            queries::insert_answers(db, &answers, Utc::now())
+        })
     }
 
     /// Succeeds if the store answers a query, both on the open connection and on a new one
     /// to the same file: a database file deleted or replaced under a running collector
     /// would otherwise go unnoticed while writes land in an unlinked file. It also reads
-    /// every table the read paths read ([`READINESS_READ`]): a database that takes writes
+    /// every table the read paths read (`sql::READINESS_READ`): a database that takes writes
     /// but whose reads fail (a table gone, a privilege revoked) is not ready either.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let store = match &self.backend {
-            Backend::Sqlite(store) => store,
-            Backend::Postgres(pg) => return pg.ping().await,
-        };
-        self.with_connection(|c| {
-            sqlite::schema_version(c)?;
-            sqlite::readiness_read(c)
-        })
-        .await?;
-        let path = Arc::clone(&store.path);
-        tokio::task::spawn_blocking(move || sqlite::ping_file(&path)).await?
+        match &self.backend {
+            Backend::Sqlite(store) => store.ping().await,
+            Backend::Postgres(pg) => pg.ping().await,
+        }
     }
 
     /// Counts the rows of each table, for tests and diagnostics.
     pub async fn row_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.row_counts().await;
-        }
-        self.with_connection(sqlite::row_counts).await
+        on_backend!(self, read, snapshot; |db| queries::row_counts(db))
     }
 
     /// The transitions of one key, oldest first: `(from_status, to_status, at, report_id)`.
@@ -867,31 +697,22 @@ impl Store {
         target: &str,
         check: &str,
     ) -> Result<Vec<TransitionRow>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.transitions(org, target, check).await;
-        }
-        let key = (org.to_owned(), target.to_owned(), check.to_owned());
-        self.with_connection(move |c| sqlite::transitions(c, &key.0, &key.1, &key.2))
-            .await
+        let (org, target, check) = (org.to_owned(), target.to_owned(), check.to_owned());
+        on_backend!(self, connected, connected; |db| {
+            queries::transitions(db, &org, &target, &check)
+        })
     }
 
     /// The newest stored report of every agent, which its current state comes from: what
     /// `regrade` recomputes.
     pub async fn regrade_candidates(&self) -> Result<Vec<String>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.regrade_candidates().await;
-        }
-        self.with_connection(sqlite::regrade_candidates).await
+        on_backend!(self, connected, connected; |db| queries::regrade_candidates(db))
     }
 
     /// The body of a stored report, as received; `None` if it is not (or no longer) stored.
     pub async fn report_body(&self, report_id: &str) -> Result<Option<String>, StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.report_body(report_id).await;
-        }
         let report_id = report_id.to_owned();
-        self.with_connection(move |c| sqlite::report_body(c, &report_id))
-            .await
+        on_backend!(self, connected, connected; |db| queries::report_body(db, &report_id))
     }
 
     /// Writes the regraded findings of one report into the latest state, in one transaction:
@@ -900,11 +721,16 @@ impl Store {
     /// the rules did not have is added; a row another report wrote since is left alone.
     /// The stored report itself is never changed. Returns `(changed, added)`.
     pub async fn apply_regrade(&self, regrade: Regrade) -> Result<(u64, u64), StoreError> {
-        if let Backend::Postgres(pg) = &self.backend {
-            return pg.apply_regrade(&regrade).await;
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                let steps = ["starting the regrade", "committing the regrade"];
+                s.write(steps, async move |db| {
+                    queries::apply_regrade(db, &regrade).await
+                })
+                .await
+            }
+            Backend::Postgres(pg) => pg.apply_regrade(&regrade).await,
         }
-        self.with_connection(move |c| sqlite::apply_regrade(c, &regrade))
-            .await
     }
 
     /// Deletes the raw reports received before `before`, except each agent's newest (the
@@ -917,9 +743,15 @@ impl Store {
         // Bounded: each round deletes a full batch or ends the loop.
         for _ in 0..PRUNE_MAX_ROUNDS {
             let deleted = match &self.backend {
-                Backend::Postgres(pg) => pg.prune(before, PRUNE_BATCH).await?,
-                Backend::Sqlite(_) => {
-                    self.with_connection(move |c| sqlite::prune(c, before, PRUNE_BATCH))
+                Backend::Sqlite(s) => {
+                    let steps = ["starting the pruning", "committing the pruning"];
+                    s.write(steps, async move |db| {
+                        queries::prune(db, before, PRUNE_BATCH).await
+                    })
+                    .await?
+                }
+                Backend::Postgres(pg) => {
+                    pg.connected(async |db| queries::prune(db, before, PRUNE_BATCH).await)
                         .await?
                 }
             };
@@ -1007,17 +839,6 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(!error.contains("secret"), "{error}");
-    }
-
-    /// The two dialects carry the same migrations: same numbers, same names, in order.
-    #[test]
-    fn both_backends_know_the_same_migrations() {
-        let names = |list: &[(u32, &'static str, &str)]| {
-            list.iter().map(|m| (m.0, m.1)).collect::<Vec<_>>()
-        };
-        assert_eq!(names(sqlite::MIGRATIONS), names(postgres::MIGRATIONS));
-        let versions: Vec<u32> = sqlite::MIGRATIONS.iter().map(|m| m.0).collect();
-        assert_eq!(versions, (1..=versions.len() as u32).collect::<Vec<_>>());
     }
 }
 

@@ -7,6 +7,8 @@
 /// report or a regrade adds some), answers are replaced in place but then move their
 /// `imported_at`, organizations are only added: a change to any shows in these counts and
 /// maxima.
+use super::sql::{shared, Sql};
+
 pub(super) fn inputs(
     (transitions, highest_id): (i64, i64),
     (answers, last_import): (i64, &str),
@@ -15,26 +17,28 @@ pub(super) fn inputs(
     format!("{transitions}:{highest_id}/{answers}:{last_import}/{orgs}")
 }
 
-// The statements of both backends: `$N` parameters read the same in SQLite and PostgreSQL.
+// The statements of both backends.
 
 /// Count and latest import of the answers dated up to a day (`YYYY-MM-DD`).
-pub(super) const ANSWERS_UP_TO: &str =
-    "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments WHERE answered_on <= $1";
+pub(super) const ANSWERS_UP_TO: Sql = shared!(
+    "SELECT COUNT(*), COALESCE(MAX(imported_at), '') FROM assessments WHERE answered_on <= $1"
+);
 
 /// The kept state of a date (`at`, `grading`): its fingerprint and levels.
-pub(super) const SNAPSHOT: &str =
-    "SELECT inputs, levels FROM matrix_snapshots WHERE at = $1 AND grading = $2";
+pub(super) const SNAPSHOT: Sql =
+    shared!("SELECT inputs, levels FROM matrix_snapshots WHERE at = $1 AND grading = $2");
 
 /// Keeps (or replaces) the state of a date: at, grading, inputs, levels, computed_at.
-pub(super) const SAVE_SNAPSHOT: &str =
+pub(super) const SAVE_SNAPSHOT: Sql = shared!(
     "INSERT INTO matrix_snapshots (at, grading, inputs, levels, computed_at)
      VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (at, grading) DO UPDATE SET
-         inputs = excluded.inputs, levels = excluded.levels, computed_at = excluded.computed_at";
+         inputs = excluded.inputs, levels = excluded.levels, computed_at = excluded.computed_at"
+);
 
 /// The transitions in one range of the `at` index (parameters: after, up to).
-pub(super) const HISTORY_RANGE: &str =
-    "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM transitions WHERE at > $1 AND at <= $2";
+pub(super) const HISTORY_RANGE: Sql =
+    shared!("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM transitions WHERE at > $1 AND at <= $2");
 
 /// The dates in ascending order, each with the range of `at` since the previous one
 /// (`(index in texts, after, up to)`): summed in that order, the ranges give every date's

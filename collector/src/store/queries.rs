@@ -1,0 +1,582 @@
+//! The store's work that does not depend on the dialect, written once over [`Db`]: the
+//! reads, the matrix's history and kept states, tokens and the audit log, regrade, retention
+//! and imports. Each backend opens the transaction (its own kind: SQLite's immediate write
+//! lock, PostgreSQL's read-only snapshot) and commits it.
+
+use chrono::{DateTime, Utc};
+use vigie_matrix::Answer;
+
+use super::audit::{fingerprint, AuditAction, AuditEntry, AuditRecord};
+use super::db::{params, Db};
+use super::evidence::ReportEvidence;
+use super::orgmeta::{OrgMeta, OrgMetaUpdate};
+use super::rows::{self, time_text};
+use super::{snapshots, sql};
+use super::{
+    MatrixState, MetricsSnapshot, OrgDetail, OrgSummary, PastLevels, Regrade, RegradeStep,
+    StoreError, TlsCertificateRow, TransitionRow,
+};
+use crate::auth::TokenKind;
+
+pub(super) async fn org_ids(db: &impl Db) -> Result<Vec<String>, StoreError> {
+    db.rows(
+        &sql::ORG_IDS,
+        &[],
+        "listing organizations",
+        rows::first_text,
+    )
+    .await
+}
+
+async fn finding_counts(db: &impl Db) -> Result<Vec<rows::FindingCount>, StoreError> {
+    db.rows(
+        &sql::FINDING_COUNTS,
+        &[],
+        "counting findings",
+        rows::finding_count,
+    )
+    .await
+}
+
+async fn tls_rows(db: &impl Db, org: Option<&str>) -> Result<Vec<rows::TlsRow>, StoreError> {
+    let params = params![org];
+    db.rows(
+        &sql::TLS_ROWS,
+        &params,
+        "listing certificates",
+        rows::tls_row,
+    )
+    .await
+}
+
+pub(super) async fn orgs(db: &impl Db) -> Result<Vec<OrgSummary>, StoreError> {
+    let ids = org_ids(db).await?;
+    let agents = db
+        .rows(
+            &sql::AGENT_COUNTS,
+            &[],
+            "counting agents",
+            rows::agent_count,
+        )
+        .await?;
+    Ok(rows::summaries(ids, agents, finding_counts(db).await?))
+}
+
+pub(super) async fn org(db: &impl Db, org: &str) -> Result<Option<OrgDetail>, StoreError> {
+    let key = params![org];
+    let exists = db
+        .first(
+            &sql::ORG_EXISTS,
+            &key,
+            "looking up the organization",
+            |_| Ok(()),
+        )
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let agents = db
+        .rows(&sql::ORG_AGENTS, &key, "listing agents", |row| {
+            rows::agent(org, row)
+        })
+        .await?;
+    let findings = db
+        .rows(
+            &sql::ORG_FINDINGS,
+            &key,
+            "reading the latest findings",
+            |row| rows::latest_finding(org, row),
+        )
+        .await?;
+    let tls_certificates = tls_rows(db, Some(org)).await?.into_iter();
+    Ok(Some(OrgDetail {
+        id: org.to_owned(),
+        agents,
+        findings,
+        tls_certificates: tls_certificates
+            .map(|(_, target, not_after, observed_at)| TlsCertificateRow {
+                target,
+                not_after,
+                observed_at,
+            })
+            .collect(),
+    }))
+}
+
+pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, StoreError> {
+    let orgs = org_ids(db).await?;
+    let agents = db.rows(&sql::AGENTS_SEEN, &[], "listing agents", rows::agent_seen);
+    let agents = agents.await?;
+    let checks = db.rows(&sql::CHECKS, &[], "listing checks", rows::check_status);
+    let checks = checks.await?;
+    let finding_counts = finding_counts(db).await?;
+    let tls_not_after = tls_rows(db, None).await?.into_iter();
+    let family = "listing the family verdicts";
+    let family = db.rows(&sql::FAMILY_FINDINGS, &[], family, rows::family_finding);
+    let family = crate::family_metrics::derive(&family.await?);
+    Ok(MetricsSnapshot {
+        orgs,
+        agents,
+        checks,
+        finding_counts,
+        tls_not_after: tls_not_after
+            .map(|(org, target, not_after, _)| (org, target, not_after))
+            .collect(),
+        capability_levels: Vec::new(),
+        family,
+    })
+}
+
+/// The rows of each counted table.
+pub(super) async fn row_counts(db: &impl Db) -> Result<Vec<(&'static str, u64)>, StoreError> {
+    let mut out = Vec::with_capacity(sql::COUNTED_TABLES.len());
+    for (table, count) in &sql::COUNTED_TABLES {
+        let rows = db.first(count, &[], "counting rows", |row| row.integer(0));
+        out.push((*table, u64::try_from(rows.await?.unwrap_or(0)).unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+pub(super) async fn transitions(
+    db: &impl Db,
+    org: &str,
+    target: &str,
+    check: &str,
+) -> Result<Vec<TransitionRow>, StoreError> {
+    let params = params![org, target, check];
+    db.rows(&sql::TRANSITIONS, &params, "reading history", |row| {
+        rows::transition((org, target, check), row)
+    })
+    .await
+}
+
+pub(super) async fn regrade_candidates(db: &impl Db) -> Result<Vec<String>, StoreError> {
+    db.rows(
+        &sql::REGRADE_CANDIDATES,
+        &[],
+        "listing the reports to regrade",
+        rows::first_text,
+    )
+    .await
+}
+
+pub(super) async fn report_body(
+    db: &impl Db,
+    report_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let params = params![report_id];
+    db.first(
+        &sql::REPORT_BODY,
+        &params,
+        "reading a stored report",
+        |row| row.text(0),
+    )
+    .await
+}
+
+pub(super) async fn audit_entries(db: &impl Db) -> Result<Vec<AuditEntry>, StoreError> {
+    db.rows(
+        &sql::AUDIT_ENTRIES,
+        &[],
+        "reading the audit log",
+        rows::audit_entry,
+    )
+    .await
+}
+
+pub(super) async fn org_meta(db: &impl Db) -> Result<Vec<OrgMeta>, StoreError> {
+    db.rows(
+        &sql::ORG_META,
+        &[],
+        "reading organization metadata",
+        rows::org_meta,
+    )
+    .await
+}
+
+pub(super) async fn answers(db: &impl Db) -> Result<Vec<Answer>, StoreError> {
+    db.rows(&sql::ANSWERS, &[], "reading answers", rows::answer)
+        .await
+}
+
+/// The verdicts as they stood at `at`: for each key, the last status transition at or
+/// before `at`, with the evidence of the report that made it. Answers are all returned; the
+/// grading ignores those given after `at`.
+pub(super) async fn matrix_state_at(
+    db: &impl Db,
+    at: DateTime<Utc>,
+) -> Result<MatrixState, StoreError> {
+    let orgs = org_ids(db).await?;
+    let at = time_text(at);
+    let history = db
+        .rows(
+            &sql::HISTORY_AT,
+            &params![&at],
+            "reading history",
+            rows::history,
+        )
+        .await?;
+    // Evidence comes from the report that set each status; each report is parsed once.
+    let mut reports = std::collections::HashMap::new();
+    for report_id in rows::reports_needed(&history) {
+        let body = report_body(db, report_id).await?;
+        reports.insert(
+            report_id.to_owned(),
+            body.and_then(|b| ReportEvidence::parse(&b)),
+        );
+    }
+    Ok(MatrixState {
+        orgs,
+        findings: rows::facts_at(history, &reports)?,
+        answers: answers(db).await?,
+    })
+}
+
+/// The fingerprint of what a grading at each date reads (see `snapshots`), with the stored
+/// levels that match it.
+pub(super) async fn past_levels(
+    db: &impl Db,
+    dates: &[DateTime<Utc>],
+    grading: &str,
+) -> Result<Vec<PastLevels>, StoreError> {
+    let orgs = db
+        .first(&sql::COUNT_ORGS, &[], "counting organizations", |row| {
+            row.integer(0)
+        })
+        .await?
+        .unwrap_or(0);
+    let texts: Vec<String> = dates.iter().map(|at| time_text(*at)).collect();
+    let mut parts = Vec::with_capacity(dates.len());
+    for (i, after, up_to) in snapshots::history_ranges(&texts) {
+        let part = db
+            .first(
+                &snapshots::HISTORY_RANGE,
+                &params![after, up_to],
+                "fingerprinting the history",
+                |row| Ok((row.integer(0)?, row.integer(1)?)),
+            )
+            .await?
+            .unwrap_or((0, 0));
+        parts.push((i, part));
+    }
+    let history = snapshots::accumulate_history(dates.len(), parts);
+    let mut out = Vec::with_capacity(dates.len());
+    for ((at, at_text), (transitions, last_id)) in dates.iter().zip(&texts).zip(history) {
+        let day = at.date_naive().to_string();
+        let (answered, last_import) = db
+            .first(
+                &snapshots::ANSWERS_UP_TO,
+                &params![&day],
+                "fingerprinting the answers",
+                |row| Ok((row.integer(0)?, row.text(1)?)),
+            )
+            .await?
+            .unwrap_or_default();
+        let inputs = snapshots::inputs((transitions, last_id), (answered, &last_import), orgs);
+        let levels = db
+            .first(
+                &snapshots::SNAPSHOT,
+                &params![at_text, grading],
+                "reading a matrix snapshot",
+                |row| (row.str(0)? == inputs).then(|| row.text(1)).transpose(),
+            )
+            .await?
+            .flatten();
+        out.push(PastLevels { inputs, levels });
+    }
+    Ok(out)
+}
+
+pub(super) async fn save_past_levels(
+    db: &impl Db,
+    at: DateTime<Utc>,
+    grading: &str,
+    inputs: &str,
+    levels: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (at, now) = (time_text(at), time_text(now));
+    let params = params![&at, grading, inputs, levels, &now];
+    db.execute(
+        &snapshots::SAVE_SNAPSHOT,
+        &params,
+        "storing a matrix snapshot",
+    )
+    .await
+    .map(drop)
+}
+
+/// Whether organization `org` exists: imports must not create one from a typo.
+async fn known_org(db: &impl Db, org: &str, operation: &'static str) -> Result<bool, StoreError> {
+    let found = db
+        .first(&sql::ORG_EXISTS, &params![org], operation, |_| Ok(()))
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Stores self-assessment answers, in the caller's transaction. An answer to the same
+/// question on the same date replaces the earlier import. Every organization must exist.
+pub(super) async fn insert_answers(
+    db: &impl Db,
+    answers: &[Answer],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let now = time_text(now);
+    for answer in answers {
+        if !known_org(db, &answer.org, "looking up the organization").await? {
+            return Err(StoreError::UnknownOrg(answer.org.clone()));
+        }
+        let answered_on = answer.answered_on.to_string();
+        let params = params![
+            &answer.org,
+            &answer.question,
+            &answer.answer,
+            &answer.respondent_role,
+            &answered_on,
+            answer.evidence.as_ref(),
+            &now
+        ];
+        db.execute(&sql::INSERT_ANSWER, &params, "storing an answer")
+            .await?;
+    }
+    Ok(answers.len())
+}
+
+/// Stores organization metadata changes, in the caller's transaction; every organization
+/// must exist.
+pub(super) async fn set_org_meta(
+    db: &impl Db,
+    updates: &[OrgMetaUpdate],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let now = time_text(now);
+    for u in updates {
+        if !known_org(db, &u.org, "looking up an organization").await? {
+            return Err(StoreError::UnknownOrg(u.org.chars().take(64).collect()));
+        }
+        let params = params![&u.org, u.region.as_ref(), u.size_band.as_ref(), &now];
+        db.execute(
+            &sql::ORG_META_UPSERT,
+            &params,
+            "storing organization metadata",
+        )
+        .await?;
+    }
+    Ok(updates.len())
+}
+
+/// Writes one audit row (inside the caller's transaction, if any).
+pub(super) async fn record(
+    db: &impl Db,
+    action: AuditAction,
+    record: &AuditRecord<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (at, fingerprint) = (time_text(at), record.token_hash.map(fingerprint));
+    let params = params![
+        &at,
+        action.as_str(),
+        record.actor,
+        record.kind.map(TokenKind::as_str),
+        record.org,
+        record.name,
+        fingerprint.as_ref(),
+        record.detail,
+    ];
+    db.execute(&sql::AUDIT, &params, "writing the audit log")
+        .await
+        .map(drop)
+}
+
+/// Stores a token's hash and audits it; `detail` is the audit's (a rotation's).
+async fn insert_token_in(
+    db: &impl Db,
+    hash: &str,
+    kind: TokenKind,
+    org: Option<&str>,
+    name: &str,
+    detail: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let created_at = time_text(at);
+    let params = params![hash, kind.as_str(), org, name, &created_at];
+    let operation = match detail {
+        Some(_) => "storing the new token hash",
+        None => "storing the token hash",
+    };
+    db.execute(&sql::INSERT_TOKEN, &params, operation).await?;
+    let audited = AuditRecord {
+        actor: "cli",
+        kind: Some(kind),
+        org,
+        name: Some(name),
+        token_hash: Some(hash),
+        detail,
+    };
+    record(db, AuditAction::TokenCreate, &audited, at).await
+}
+
+/// Stores a new token's hash, in the caller's transaction; an agent token's organization is
+/// created if new.
+pub(super) async fn insert_token(
+    db: &impl Db,
+    hash: &str,
+    kind: TokenKind,
+    org: Option<&str>,
+    name: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if let Some(org) = org {
+        let created_at = time_text(at);
+        let params = params![org, &created_at];
+        db.execute(&sql::CREATE_ORG, &params, "creating the organization")
+            .await?;
+    }
+    insert_token_in(db, hash, kind, org, name, None, at).await
+}
+
+/// Revokes the active tokens of `kind`, `org`, `name` and, for a rotation, stores the new
+/// one, in the caller's transaction, auditing each; returns how many were revoked (none:
+/// nothing is changed).
+pub(super) async fn revoke_or_rotate(
+    db: &impl Db,
+    kind: TokenKind,
+    org: Option<&str>,
+    name: &str,
+    new_hash: Option<&str>,
+) -> Result<usize, StoreError> {
+    let now = Utc::now();
+    let detail = if new_hash.is_some() {
+        "rotated"
+    } else {
+        "revoked"
+    };
+    let hashes = db
+        .rows(
+            &sql::TOKENS_TO_REVOKE,
+            &params![kind.as_str(), org, name],
+            "finding the tokens to revoke",
+            rows::first_text,
+        )
+        .await?;
+    if hashes.is_empty() {
+        return Ok(0);
+    }
+    let revoked_at = time_text(now);
+    for hash in &hashes {
+        let params = params![&revoked_at, hash];
+        db.execute(&sql::REVOKE_TOKEN, &params, "revoking a token")
+            .await?;
+        let audited = AuditRecord {
+            actor: "cli",
+            kind: Some(kind),
+            org,
+            name: Some(name),
+            token_hash: Some(hash),
+            detail: Some(detail),
+        };
+        record(db, AuditAction::TokenRevoke, &audited, now).await?;
+    }
+    if let Some(hash) = new_hash {
+        insert_token_in(db, hash, kind, org, name, Some("rotation"), now).await?;
+    }
+    Ok(hashes.len())
+}
+
+/// Applies regraded findings of one report, in the caller's transaction; see
+/// [`super::Store::apply_regrade`].
+pub(super) async fn apply_regrade(
+    db: &impl Db,
+    regrade: &Regrade,
+) -> Result<(u64, u64), StoreError> {
+    let at = time_text(regrade.at);
+    let finished_at = time_text(regrade.finished_at);
+    let (mut changed, mut added) = (0, 0);
+    for finding in &regrade.findings {
+        let (check, status) = (finding.check.as_str(), finding.status.as_str());
+        let evidence =
+            serde_json::to_string(&finding.evidence).map_err(|error| StoreError::Serialize {
+                what: "finding evidence",
+                error,
+            })?;
+        let key = params![&regrade.org, &finding.target, check];
+        let current = db
+            .first(
+                &sql::REGRADE_CURRENT,
+                &key,
+                "reading the latest state",
+                rows::regrade_current,
+            )
+            .await?;
+        let verdict = params![
+            &regrade.org,
+            &finding.target,
+            check,
+            status,
+            finding.severity.as_str(),
+            &finding.summary,
+            finding.remediation.as_ref(),
+            &evidence,
+        ];
+        let from = match super::regrade_step(current.as_ref(), regrade, finding) {
+            RegradeStep::Keep => continue,
+            RegradeStep::Add => {
+                let params = [
+                    &verdict[..],
+                    &params![&regrade.report_id, &finished_at, &at],
+                ];
+                db.execute(
+                    &sql::REGRADE_ADD,
+                    &params.concat(),
+                    "adding a regraded verdict",
+                )
+                .await?;
+                added += 1;
+                // A transition from nothing.
+                None
+            }
+            RegradeStep::Update { from } => {
+                let params = [&verdict[..], &params![&at]];
+                db.execute(
+                    &sql::REGRADE_UPDATE,
+                    &params.concat(),
+                    "updating a regraded verdict",
+                )
+                .await?;
+                changed += 1;
+                match from {
+                    Some(from) => Some(from),
+                    None => continue,
+                }
+            }
+        };
+        let params = params![
+            &regrade.org,
+            &finding.target,
+            check,
+            from.as_ref(),
+            status,
+            &at,
+            &regrade.report_id
+        ];
+        db.execute(
+            &sql::INSERT_TRANSITION,
+            &params,
+            "recording a regraded transition",
+        )
+        .await?;
+    }
+    Ok((changed, added))
+}
+
+/// Deletes up to `limit` reports received before `before` that no current-state row points
+/// at; returns how many.
+pub(super) async fn prune(
+    db: &impl Db,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let before = time_text(before);
+    db.execute(&sql::PRUNE, &params![&before, limit], "pruning old reports")
+        .await
+}
