@@ -64,7 +64,7 @@ pub async fn regrade(store: &Store, at: DateTime<Utc>) -> Result<RegradeSummary,
 
 /// The report's findings graded anew, in the language of its stored findings (the one
 /// whose texts match more of them); `None` if an observation cannot be read.
-fn grade(report: &Report) -> Option<Vec<vigie_model::Finding>> {
+pub fn grade(report: &Report) -> Option<Vec<vigie_model::Finding>> {
     let profile = report
         .profile
         .as_deref()
