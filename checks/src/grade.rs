@@ -12,16 +12,6 @@ use vigie_model::{Finding, Lang, Observations, Verdict};
 
 use crate::tls::Profile;
 
-/// Why a stored observation could not be graded.
-#[derive(Debug, thiserror::Error)]
-pub enum GradeError {
-    #[error("the stored {family} observation is not one this version reads: {error}")]
-    Observation {
-        family: &'static str,
-        error: serde_json::Error,
-    },
-}
-
 /// The findings of every observation of a report, graded at `now` (pass the report's
 /// `finished_at`) with `profile` for TLS, texts in `lang`.
 pub fn grade_observations(
@@ -29,43 +19,22 @@ pub fn grade_observations(
     profile: Profile,
     now: DateTime<Utc>,
     lang: Lang,
-) -> Result<Vec<Finding>, GradeError> {
-    let findings = |verdicts: Vec<Verdict>| -> Vec<Finding> {
-        verdicts
-            .into_iter()
-            .map(|verdict| verdict.into_finding(lang))
-            .collect()
-    };
-    let mut all = Vec::new();
-    for observation in &observations.tls {
-        all.extend(findings(crate::tls::evaluate_with_profile(
-            observation,
-            now,
-            profile,
-        )));
-    }
-    for value in &observations.https {
-        let observation: crate::https::HttpsObservation = parse("https", value)?;
-        all.extend(findings(crate::https::evaluate(&observation, now)));
-    }
-    for value in &observations.email {
-        let observation: crate::email::EmailObservation = parse("email", value)?;
-        all.extend(findings(crate::email::evaluate(&observation, now)));
-    }
-    if let Some(value) = &observations.host {
-        let observation: crate::host::HostObservation = parse("host", value)?;
-        all.extend(findings(crate::host::evaluate(&observation, now)));
-    }
-    for value in &observations.services {
-        let observation: crate::services::ServicesObservation = parse("services", value)?;
-        all.extend(findings(crate::services::evaluate(&observation)));
-    }
-    Ok(all)
-}
-
-fn parse<T: serde::de::DeserializeOwned>(
-    family: &'static str,
-    value: &serde_json::Value,
-) -> Result<T, GradeError> {
-    T::deserialize(value).map_err(|error| GradeError::Observation { family, error })
+) -> Vec<Finding> {
+    let Observations {
+        tls,
+        https,
+        email,
+        services,
+        host,
+    } = observations;
+    let verdicts = tls
+        .iter()
+        .flat_map(|o| crate::tls::evaluate_with_profile(o, now, profile))
+        .chain(https.iter().flat_map(|o| crate::https::evaluate(o, now)))
+        .chain(email.iter().flat_map(|o| crate::email::evaluate(o, now)))
+        .chain(host.iter().flat_map(|o| crate::host::evaluate(o, now)))
+        .chain(services.iter().flat_map(crate::services::evaluate));
+    verdicts
+        .map(|verdict: Verdict| verdict.into_finding(lang))
+        .collect()
 }

@@ -31,10 +31,7 @@ fn graded(report: &Report) -> Expected {
         .as_deref()
         .map(|p| p.parse::<Profile>().expect("a profile this build knows"))
         .unwrap_or_default();
-    let grade = |lang| {
-        grade_observations(&report.observations, profile, report.finished_at, lang)
-            .expect("observations this build reads")
-    };
+    let grade = |lang| grade_observations(&report.observations, profile, report.finished_at, lang);
     Expected {
         en: grade(Lang::En),
         fr: grade(Lang::Fr),

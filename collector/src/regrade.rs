@@ -42,10 +42,7 @@ pub async fn regrade(store: &Store, at: DateTime<Utc>) -> Result<RegradeSummary,
                 continue;
             }
         };
-        let Some(findings) = grade(&report) else {
-            summary.skipped += 1;
-            continue;
-        };
+        let findings = grade(&report);
         let (changed, added) = store
             .apply_regrade(Regrade {
                 org: report.org.clone(),
@@ -63,8 +60,8 @@ pub async fn regrade(store: &Store, at: DateTime<Utc>) -> Result<RegradeSummary,
 }
 
 /// The report's findings graded anew, in the language of its stored findings (the one
-/// whose texts match more of them); `None` if an observation cannot be read.
-pub fn grade(report: &Report) -> Option<Vec<vigie_model::Finding>> {
+/// whose texts match more of them).
+pub fn grade(report: &Report) -> Vec<vigie_model::Finding> {
     let profile = report
         .profile
         .as_deref()
@@ -78,23 +75,17 @@ pub fn grade(report: &Report) -> Option<Vec<vigie_model::Finding>> {
             lang,
         )
     };
-    let english = match graded(Lang::En) {
-        Ok(findings) => findings,
-        Err(error) => {
-            tracing::warn!(report_id = %report.report_id, %error, "not regraded");
-            return None;
-        }
-    };
-    let french = graded(Lang::Fr).ok()?;
+    let english = graded(Lang::En);
+    let french = graded(Lang::Fr);
     let matches = |findings: &[vigie_model::Finding]| {
         findings
             .iter()
             .filter(|f| report.findings.iter().any(|s| s.summary == f.summary))
             .count()
     };
-    Some(if matches(&french) > matches(&english) {
+    if matches(&french) > matches(&english) {
         french
     } else {
         english
-    })
+    }
 }

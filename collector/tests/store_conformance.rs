@@ -544,8 +544,7 @@ async fn regrade_recomputes_verdicts_from_the_stored_observations(c: TestCollect
         vigie_checks::tls::Profile::Modern,
         report.finished_at,
         vigie_model::Lang::En,
-    )
-    .unwrap();
+    );
     let key = "tls.cert.expired";
     let graded = report
         .findings

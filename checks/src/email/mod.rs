@@ -6,8 +6,8 @@
 //! let observation = probe(domain, &ProbeOptions::default(), &lookups).await;        // all the I/O
 //! let verdicts = evaluate(&observation, now);                                       // pure
 //! ```
-//! The observation goes into the report's `observations.email` (serialize it with
-//! serde_json), the verdicts into `findings` (`Verdict::into_finding(lang)`).
+//! The observation goes into the report's `observations.email` (typed in `vigie-model`),
+//! the verdicts into `findings` (`Verdict::into_finding(lang)`).
 //!
 //! Modules:
 //! - record parsers, pure: [`spf`], [`dmarc`], [`dkim`], [`mta_sts`], [`records`] (TLS-RPT,
@@ -28,7 +28,6 @@ pub mod evaluate;
 pub mod health;
 pub mod lookup;
 pub mod mta_sts;
-pub mod observation;
 pub mod orgdomain;
 pub mod probe;
 pub mod records;
@@ -42,3 +41,4 @@ pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
 pub use observation::EmailObservation;
 pub use probe::{probe, ProbeOptions, COMMON_SELECTORS};
 pub use smtp::SmtpOptions;
+pub use vigie_model::observation::email as observation;

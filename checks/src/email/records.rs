@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use vigie_model::observation::email::CaaRecord;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RecordError {
@@ -99,26 +101,6 @@ impl BimiRecord {
             logo: url("l")?,
             authority: url("a")?,
         })
-    }
-}
-
-/// One CAA resource record as DNS returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaaRecord {
-    pub flags: u8,
-    pub tag: String,
-    pub value: String,
-}
-
-impl CaaRecord {
-    pub fn critical(&self) -> bool {
-        self.flags & 0x80 != 0
-    }
-
-    /// For `issue`/`issuewild`: the CA domain allowed, or `None` for `;` (no CA allowed).
-    pub fn issuer(&self) -> Option<&str> {
-        let domain = self.value.split(';').next().unwrap_or("").trim();
-        (!domain.is_empty()).then_some(domain)
     }
 }
 

@@ -8,24 +8,9 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Why a record is not a valid SPF record. Each variant names the offending term, so that
-/// a report can quote it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SpfError {
-    #[error("the record does not start with `v=spf1`")]
-    NotSpf,
-    #[error("unknown mechanism in term `{term}`")]
-    UnknownMechanism { term: String },
-    #[error("term `{term}`: {reason}")]
-    BadTerm { term: String, reason: String },
-    #[error("term `{term}`: bad macro: {reason}")]
-    BadMacro { term: String, reason: String },
-    #[error("modifier `{name}` appears more than once")]
-    DuplicateModifier { name: String },
-}
+pub use vigie_model::observation::email::SpfError;
 
 /// The result a directive gives when its mechanism matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

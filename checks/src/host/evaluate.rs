@@ -12,7 +12,7 @@ use super::eol;
 use super::observation::{HostObservation, PendingUpdate};
 use super::os::OsFamily;
 use super::reboot::kernel_outdated;
-use super::version::VersionScheme;
+use super::version::{VersionScheme, VersionSchemeOf};
 
 /// How many packages or advisories evidence lists before it says "and N more".
 pub const EVIDENCE_LIST_MAX: usize = 50;

@@ -11,7 +11,7 @@
 //! }
 //! let verdicts = host::evaluate(&observation, now);                  // pure
 //! ```
-//! The observation goes into the report's `observations.host` (`serde_json::to_value`),
+//! The observation goes into the report's `observations.host` (typed in `vigie-model`),
 //! the verdicts into `findings`. `root` is `/` for the running system or the `--root DIR`
 //! of a mounted image; every path is read inside it, symbolic links included.
 //!
@@ -35,7 +35,6 @@ pub mod automatic;
 pub mod dpkg;
 pub mod eol;
 pub mod evaluate;
-pub mod observation;
 pub mod os;
 pub mod reboot;
 pub mod rootfs;
@@ -53,11 +52,13 @@ use chrono::{DateTime, Utc};
 pub use evaluate::evaluate;
 pub use observation::{HostObservation, Inventory, Package, PendingUpdate};
 pub use os::{OsFamily, PackageManager};
+pub use vigie_model::observation::host as observation;
 pub use vulndb::{import_osv, ImportStats, VulnDbError, VulnScan};
 
 use observation::Updates;
 use rootfs::Root;
 use updates::Candidates;
+use version::VersionSchemeOf;
 
 /// Why part of a host could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use super::observation::{Inventory, Package, Reboot};
 use super::os::PackageManager;
 use super::rootfs::Root;
+use super::version::VersionSchemeOf;
 use super::HostError;
 
 /// The `uname -r` a kernel package boots, `None` for packages that are not kernels.

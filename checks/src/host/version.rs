@@ -12,6 +12,8 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use super::os::PackageManager;
+
 /// How versions of an ecosystem are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -437,6 +439,21 @@ pub fn apk_compare(a: &str, b: &str) -> Ordering {
         Ordering::Greater => Ordering::Less,
         Ordering::Less => Ordering::Greater,
         Ordering::Equal => Ordering::Equal,
+    }
+}
+
+/// How the versions of a package manager's packages compare.
+pub trait VersionSchemeOf {
+    fn version_scheme(self) -> VersionScheme;
+}
+
+impl VersionSchemeOf for PackageManager {
+    fn version_scheme(self) -> VersionScheme {
+        match self {
+            PackageManager::Dpkg => VersionScheme::Dpkg,
+            PackageManager::Rpm => VersionScheme::Rpm,
+            PackageManager::Apk => VersionScheme::Apk,
+        }
     }
 }
 

@@ -14,7 +14,6 @@
 pub mod banner;
 pub mod evaluate;
 pub mod hsts;
-pub mod observation;
 pub mod probe;
 pub mod security_txt;
 
@@ -23,3 +22,4 @@ pub use observation::{
     FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop,
 };
 pub use probe::{probe, HttpsOptions};
+pub use vigie_model::observation::https as observation;

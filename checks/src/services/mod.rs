@@ -15,7 +15,6 @@
 
 pub mod evaluate;
 pub mod identify;
-pub mod observation;
 pub mod pacing;
 pub mod ports;
 pub mod probe;
@@ -28,3 +27,4 @@ pub use observation::{HostObservation, PortObservation, PortState, ServicesObser
 pub use ports::{PortSet, PortSetError};
 pub use probe::{probe, scan_port, ProgressFn, ScanOptions, ScanProgress};
 pub use scope::{expand, ScanHost, Scope, ScopeEntry, ScopeError, ServiceTarget};
+pub use vigie_model::observation::services as observation;

@@ -13,6 +13,7 @@ fn dead<T>(name: &str, rtype: &str) -> Result<T, LookupError> {
         name: name.to_owned(),
         rtype: rtype.to_owned(),
         reason: "no answer within 2 s".to_owned(),
+        no_answer: false,
     })
 }
 

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::os::{OsRelease, PackageManager, SystemInfo};
-use super::vulndb::VulnScan;
+use crate::Severity;
 
 /// Everything known about the host's patch posture.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HostObservation {
     /// The root that was inspected (`/` for the running system).
     pub root: String,
@@ -40,7 +40,7 @@ pub struct HostObservation {
 }
 
 /// One installed package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Package {
     pub name: String,
     /// The version as the package manager writes it: dpkg `[epoch:]upstream[-revision]`,
@@ -71,7 +71,7 @@ impl Package {
 }
 
 /// The installed packages, read from the package database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Inventory {
     pub manager: PackageManager,
     /// The database read, e.g. `/var/lib/dpkg/status`, or the command run.
@@ -80,7 +80,7 @@ pub struct Inventory {
 }
 
 /// An installed package for which the host's package indexes offer a newer version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PendingUpdate {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +95,7 @@ pub struct PendingUpdate {
 }
 
 /// Pending updates, computed without network from the indexes the host already has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Updates {
     /// Index files read (apt lists, rpm-md repodata, APKINDEX).
     pub indexes: Vec<String>,
@@ -113,7 +113,7 @@ pub struct Updates {
 }
 
 /// How automatic updates are configured.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AutomaticUpdates {
     /// The mechanism found, e.g. `unattended-upgrades`, `dnf-automatic`.
     #[serde(default)]
@@ -127,7 +127,7 @@ pub struct AutomaticUpdates {
 }
 
 /// Whether the host needs a reboot to run what is installed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reboot {
     /// The flag file found (`/run/reboot-required`).
     #[serde(default)]
@@ -144,4 +144,112 @@ pub struct Reboot {
     /// in a container, the kernel comparison says nothing).
     #[serde(default)]
     pub running_kernel_installed: bool,
+}
+
+/// The families whose patch posture Vigie reads; each has one package database format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OsFamily {
+    Debian,
+    Ubuntu,
+    /// RHEL and its rebuilds: Rocky, AlmaLinux, CentOS, Oracle Linux.
+    Rhel,
+    Fedora,
+    Alpine,
+    /// SUSE Linux Enterprise and openSUSE.
+    Suse,
+    /// Windows Server: identified, not yet inspected (see `docs/host-windows-plan.md`).
+    Windows,
+    Other,
+}
+
+impl OsFamily {
+    /// The package manager whose database holds the inventory.
+    pub fn package_manager(self) -> Option<PackageManager> {
+        match self {
+            OsFamily::Debian | OsFamily::Ubuntu => Some(PackageManager::Dpkg),
+            OsFamily::Rhel | OsFamily::Fedora | OsFamily::Suse => Some(PackageManager::Rpm),
+            OsFamily::Alpine => Some(PackageManager::Apk),
+            OsFamily::Windows | OsFamily::Other => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Dpkg,
+    Rpm,
+    Apk,
+}
+
+/// The fields of os-release that Vigie uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OsRelease {
+    /// Where it was read, e.g. `/etc/os-release`.
+    pub file: String,
+    pub id: String,
+    #[serde(default)]
+    pub id_like: Vec<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub pretty_name: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub version_codename: Option<String>,
+    pub family: OsFamily,
+}
+
+/// The kernel, architecture, uptime and host name, as far as the root shows them. Under
+/// `--root` of an image there is no running kernel: those fields stay empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemInfo {
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// `uname -r` of the running kernel (`/proc/sys/kernel/osrelease`).
+    #[serde(default)]
+    pub kernel_release: Option<String>,
+    /// Machine architecture (`/proc/sys/kernel/arch`, else the package database's).
+    #[serde(default)]
+    pub architecture: Option<String>,
+    #[serde(default)]
+    pub uptime_seconds: Option<u64>,
+}
+
+/// One advisory affecting one installed (source) package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VulnMatch {
+    /// The package name the advisory names (source package on Debian, Ubuntu and Alpine).
+    pub package: String,
+    /// Installed binary packages built from it.
+    pub binaries: Vec<String>,
+    pub installed: String,
+    pub advisory: String,
+    /// CVE and other ids of the same vulnerability.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub fixed: Option<String>,
+    /// As stated by the advisory; `None` when it states none.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+/// The result of matching a host's packages against an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VulnScan {
+    /// The index file used.
+    pub index: String,
+    #[serde(default)]
+    pub index_imported_at: Option<String>,
+    pub advisories_in_index: u64,
+    /// The index's ecosystems that apply to this host (empty: the index has no data for
+    /// this release).
+    pub ecosystems: Vec<String>,
+    pub packages_checked: usize,
+    pub matches: Vec<VulnMatch>,
 }

@@ -1,12 +1,13 @@
 //! What the HTTPS probe saw at one web endpoint: the raw answers, not verdicts.
 //!
-//! Header values are kept as sent (parsed again by [`super::evaluate`]) so that a later
+//! Header values are kept as sent (parsed again when graded) so that a later
 //! re-grade applies newer rules. Serialized as JSON (`observations` of a report); unknown
 //! fields are accepted on the way back in.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The headers the probe records (lowercase); others are not kept.
@@ -24,7 +25,7 @@ pub const RECORDED_HEADERS: [&str; 10] = [
 ];
 
 /// One web endpoint: the HTTPS origin, its port-80 counterpart and its security.txt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpsObservation {
     /// The target as scanned, `host:port`.
     pub target: String,
@@ -43,7 +44,7 @@ pub struct HttpsObservation {
 }
 
 /// A request and the redirects followed from it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpExchange {
     /// The first URL requested.
     pub url: String,
@@ -73,7 +74,7 @@ impl HttpExchange {
 }
 
 /// One HTTP answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpHop {
     pub url: String,
     /// The address that answered, `ip:port`.
@@ -101,7 +102,7 @@ impl HttpHop {
 }
 
 /// Why a redirect was not followed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RedirectStop {
     /// Another scheme, host or port: the probe stays on the origin it was asked to scan.
@@ -113,7 +114,7 @@ pub enum RedirectStop {
 }
 
 /// A request that got no HTTP answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FetchError {
     pub url: String,
     pub stage: FetchStage,
@@ -121,7 +122,7 @@ pub struct FetchError {
 }
 
 /// Where a request failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FetchStage {
     /// The name did not resolve.
