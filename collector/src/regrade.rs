@@ -1,5 +1,5 @@
 //! `vigie-collector regrade`: recomputes the verdicts of the current state from the stored
-//! observations with this build's grading rules (the agent's own code, `vigie_checks::grade`),
+//! observations with this build's grading rules (the agent's own code, `vigie_grade`),
 //! and records what changed as status transitions. Run it after upgrading to a version whose
 //! rules changed, so that the posture shown does not wait for every agent's next scan.
 //!
@@ -8,7 +8,7 @@
 //! own scan time with the TLS profile it names, in the language its findings were written in.
 
 use chrono::{DateTime, Utc};
-use vigie_checks::tls::Profile;
+use vigie_grade::tls::Profile;
 use vigie_model::{Lang, Report};
 
 use crate::store::{Regrade, Store, StoreError};
@@ -68,12 +68,7 @@ pub fn grade(report: &Report) -> Vec<vigie_model::Finding> {
         .and_then(|p| p.parse::<Profile>().ok())
         .unwrap_or_default();
     let graded = |lang| {
-        vigie_checks::grade::grade_observations(
-            &report.observations,
-            profile,
-            report.finished_at,
-            lang,
-        )
+        vigie_grade::grade_observations(&report.observations, profile, report.finished_at, lang)
     };
     let english = graded(Lang::En);
     let french = graded(Lang::Fr);

@@ -21,22 +21,16 @@
 //! - [`smtp`]: the opt-in STARTTLS probe of MX hosts (read-only SMTP, then the TLS
 //!   family's certificate checks).
 
-pub mod dkim;
-pub mod dmarc;
 pub mod dns_queries;
-pub mod evaluate;
 pub mod health;
 pub mod lookup;
-pub mod mta_sts;
-pub mod orgdomain;
 pub mod probe;
-pub mod records;
 pub mod smtp;
-pub mod spf;
 pub mod spf_eval;
 
+pub use vigie_grade::email::{dkim, dmarc, evaluate, mta_sts, orgdomain, records, spf};
+
 pub use dns_queries::{DnssecValidation, NetLookups, NetOptions, SetupError};
-pub use evaluate::evaluate;
 pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
 pub use observation::EmailObservation;
 pub use probe::{probe, ProbeOptions, COMMON_SELECTORS};

@@ -15,12 +15,7 @@ use super::spf::{self, DomainSpec, Mechanism, Modifier, SpfRecord, TermKind};
 
 pub use vigie_model::observation::email::{EvaluatedTerm, SpfEvaluation, SpfNode, SpfProblem};
 
-/// The limit of DNS-querying terms (§4.6.4).
-pub const LOOKUP_LIMIT: u32 = 10;
-/// The limit of void lookups (§4.6.4).
-pub const VOID_LIMIT: u32 = 2;
-/// The limit of MX names one `mx` term may return (§4.6.4).
-pub const MX_LIMIT: usize = 10;
+pub use super::spf::{LOOKUP_LIMIT, MX_LIMIT, VOID_LIMIT};
 /// Expansion stops following includes past this many counted lookups or this depth: the
 /// verdict is already "over the limit" and a hostile record must not make us walk forever.
 const STOP_AFTER_LOOKUPS: u32 = 3 * LOOKUP_LIMIT;

@@ -13,15 +13,14 @@
 //! - [`versions`]: the bundled table of maintained branches (`checks/data/service-versions.toml`);
 //! - [`evaluate`]: pure grading of an observation into `service.*` verdicts.
 
-pub mod evaluate;
 pub mod identify;
 pub mod pacing;
 pub mod ports;
 pub mod probe;
 pub mod scope;
-pub mod versions;
 
-pub use evaluate::evaluate;
+pub use vigie_grade::services::{evaluate, versions};
+
 pub use identify::{Auth, Identification, Service, Software};
 pub use observation::{HostObservation, PortObservation, PortState, ServicesObservation};
 pub use ports::{PortSet, PortSetError};

@@ -8,8 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use vigie_model::{Check, Message, Status, Verdict};
 
-use super::identify::{Auth, Service};
-use super::observation::{HostObservation, PortObservation, ServicesObservation};
+use super::observation::{Auth, HostObservation, PortObservation, Service, ServicesObservation};
 use super::versions;
 
 /// The verdicts of one run: `service.open` per open port, then each risk rule per host.

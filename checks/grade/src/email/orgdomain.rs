@@ -5,8 +5,6 @@
 //! refresh the list bundled in Vigie: `cargo update -p psl`, run the tests, commit
 //! `Cargo.lock`. No list is downloaded at run time: the agent works offline.
 
-use super::lookup::normalize;
-
 /// The organizational domain of `domain`: its registrable domain (public suffix plus one
 /// label), lowercase. `None` for a public suffix itself or a name that is not a domain.
 pub fn organizational_domain(domain: &str) -> Option<String> {
@@ -30,6 +28,11 @@ pub fn report_authorization_name(domain: &str, destination: &str) -> String {
         normalize(domain),
         normalize(destination)
     )
+}
+
+/// A name as looked up: lowercase, no trailing dot.
+fn normalize(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@ use super::hsts::{self, Hsts};
 use super::observation::{
     FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop,
 };
-use super::probe::MAX_BODY_BYTES;
 use super::security_txt;
+
+/// The most bytes of a body read (security.txt).
+pub const MAX_BODY_BYTES: usize = 32 * 1024;
 
 /// `https.hsts.max_age` fails below one year (spec/checks.md).
 pub const HSTS_MIN_MAX_AGE: u64 = 31_536_000;

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-const DATA: &str = include_str!("../../data/tls-ciphers.csv");
+const DATA: &str = include_str!("../../../data/tls-ciphers.csv");
 
 /// Where a suite can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

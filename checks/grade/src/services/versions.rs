@@ -28,7 +28,7 @@ struct VersionsFile {
 }
 
 static TABLE: LazyLock<Result<Vec<Branches>, String>> =
-    LazyLock::new(|| parse_table(include_str!("../../data/service-versions.toml")));
+    LazyLock::new(|| parse_table(include_str!("../../../data/service-versions.toml")));
 
 /// The bundled table, or why it is unusable (a build defect, reported by `evaluate`).
 pub fn table() -> Result<&'static [Branches], String> {

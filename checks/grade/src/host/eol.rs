@@ -30,7 +30,7 @@ struct Dataset {
 }
 
 /// The raw dataset, compiled in.
-pub const DATASET: &str = include_str!("../../data/os-eol.toml");
+pub const DATASET: &str = include_str!("../../../data/os-eol.toml");
 
 /// Parses a dataset (the bundled one, or a newer file in tests).
 pub fn parse_dataset(text: &str) -> Result<Vec<EolEntry>, toml::de::Error> {

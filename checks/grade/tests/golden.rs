@@ -6,17 +6,17 @@
 //!
 //! The fixtures (`checks/testdata/golden/reports`) were captured once; the expected findings
 //! (`checks/testdata/golden/expected`) were written by the grading code of the release
-//! before grading moved to its own crate. A difference is a change of behaviour: if it is
+//! before grading moved to this crate, and are unchanged since. A difference is a change of behaviour: if it is
 //! meant, run with `VIGIE_GOLDEN_BLESS=1` and commit the new expectations with the reason.
 
 use std::path::{Path, PathBuf};
 
-use vigie_checks::grade::grade_observations;
-use vigie_checks::tls::Profile;
+use vigie_grade::grade_observations;
+use vigie_grade::tls::Profile;
 use vigie_model::{Finding, Lang, Report};
 
 fn golden() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/golden")
 }
 
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]

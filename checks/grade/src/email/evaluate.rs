@@ -10,13 +10,11 @@ use vigie_model::{Check, Family, Message, Severity, Status, Verdict};
 
 use super::dkim::{DkimKey, KeyType};
 use super::dmarc::{self, DmarcError, DmarcRecord, Policy};
-use super::health::ResolverSilence;
 use super::mta_sts::{self, Mode, MtaStsPolicy, MtaStsRecord};
-use super::observation::{Answer, EmailObservation};
+use super::observation::{Answer, EmailObservation, ResolverSilence, SpfNode, SpfProblem};
 use super::orgdomain::is_external;
 use super::records::{self, BimiRecord, TlsRptRecord};
-use super::spf::{self, Qualifier, SpfRecord};
-use super::spf_eval::{SpfNode, SpfProblem, LOOKUP_LIMIT, VOID_LIMIT};
+use super::spf::{self, Qualifier, SpfRecord, LOOKUP_LIMIT, VOID_LIMIT};
 
 /// All verdicts for one domain, in catalogue order.
 pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {

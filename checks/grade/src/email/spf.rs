@@ -12,6 +12,14 @@ use serde::Serialize;
 
 pub use vigie_model::observation::email::SpfError;
 
+/// The limits of RFC 7208 §4.6.4, past which receivers return `permerror`.
+/// The limit of DNS-querying terms (§4.6.4).
+pub const LOOKUP_LIMIT: u32 = 10;
+/// The limit of void lookups (§4.6.4).
+pub const VOID_LIMIT: u32 = 2;
+/// The limit of MX names one `mx` term may return (§4.6.4).
+pub const MX_LIMIT: usize = 10;
+
 /// The result a directive gives when its mechanism matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -9,9 +9,7 @@ use serde_json::json;
 use vigie_model::{Check, Message, Severity, Status, Verdict};
 
 use super::eol;
-use super::observation::{HostObservation, PendingUpdate};
-use super::os::OsFamily;
-use super::reboot::kernel_outdated;
+use super::observation::{HostObservation, OsFamily, PendingUpdate, Reboot};
 use super::version::{VersionScheme, VersionSchemeOf};
 
 /// How many packages or advisories evidence lists before it says "and N more".
@@ -528,36 +526,10 @@ fn vulnerabilities_verdict(obs: &HostObservation, target: &str) -> Verdict {
     .evidence("truncated", scan.matches.len() > EVIDENCE_LIST_MAX)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn a_host_whose_facts_could_not_be_read_gets_no_pass() {
-        // An empty root: no os-release, no package database, no flag file.
-        let root = tempfile::tempdir().expect("a scratch directory");
-        let now = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
-        let observation = super::super::probe(root.path(), now);
-        let verdicts = evaluate(&observation, now);
-        assert_eq!(verdicts.len(), 7);
-        for verdict in &verdicts {
-            assert!(
-                matches!(verdict.status, Status::Error | Status::Skip),
-                "{}: {:?}",
-                verdict.check.id(),
-                verdict.status
-            );
-            assert!(verdict.summary.is_defined(), "{}", verdict.summary.key);
-        }
-        let reboot = verdicts
-            .iter()
-            .find(|v| v.check == Check::HostRebootRequired)
-            .expect("host.reboot_required is graded");
-        assert_eq!(reboot.status, Status::Error);
-        assert!(reboot
-            .summary
-            .render(vigie_model::Lang::Fr)
-            .contains("os-release"));
+/// The running kernel is installed, and older than the newest installed kernel.
+pub fn kernel_outdated(r: &Reboot) -> bool {
+    match (&r.running_kernel, &r.newest_installed_kernel) {
+        (Some(running), Some(newest)) => r.running_kernel_installed && running != newest,
+        _ => false,
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use vigie_model::{Check, Message, Severity, Status, TlsEnumeration, TlsProtocolSupport, Verdict};
 
 use super::ciphers::{self, CipherMode, CipherSuite};
-use super::wire::ProtocolVersion;
+use super::protocol::ProtocolVersion;
 
 /// A grading profile (`--profile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
