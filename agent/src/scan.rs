@@ -411,15 +411,22 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
     }
     // Graded from the recorded observations by the one function `vigie-collector regrade`
     // also uses, so that a report's findings are exactly what its observations say today.
-    let all_findings =
-        grade_observations(&observations, request.tls.profile, Utc::now(), request.lang);
+    // One instant for the whole grading, the report's `finished_at`: the one `regrade` grades
+    // a stored report at, so both give the same verdicts.
+    let finished_at = Utc::now();
+    let all_findings = grade_observations(
+        &observations,
+        request.tls.profile,
+        finished_at,
+        request.lang,
+    );
     Ok(Report {
         schema: SCHEMA_V1.to_owned(),
         report_id: uuid::Uuid::new_v4(),
         agent: request.agent.clone(),
         org: request.org.clone(),
         started_at,
-        finished_at: Utc::now(),
+        finished_at,
         targets,
         findings: all_findings,
         observations,

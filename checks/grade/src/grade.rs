@@ -33,7 +33,11 @@ pub fn grade_observations(
         .chain(https.iter().flat_map(|o| crate::https::evaluate(o, now)))
         .chain(email.iter().flat_map(|o| crate::email::evaluate(o, now)))
         .chain(host.iter().flat_map(|o| crate::host::evaluate(o, now)))
-        .chain(services.iter().flat_map(crate::services::evaluate));
+        .chain(
+            services
+                .iter()
+                .flat_map(|o| crate::services::evaluate(o, now)),
+        );
     verdicts
         .map(|verdict: Verdict| verdict.into_finding(lang))
         .collect()

@@ -6,13 +6,16 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use chrono::{DateTime, Utc};
+
 use vigie_model::{Check, Message, Status, Verdict};
 
 use super::observation::{Auth, HostObservation, PortObservation, Service, ServicesObservation};
 use super::versions;
 
 /// The verdicts of one run: `service.open` per open port, then each risk rule per host.
-pub fn evaluate(observation: &ServicesObservation) -> Vec<Verdict> {
+/// Graded at `now` like every family's, although no rule of this one depends on time yet.
+pub fn evaluate(observation: &ServicesObservation, _now: DateTime<Utc>) -> Vec<Verdict> {
     let table = versions::table();
     let mut verdicts = Vec::new();
     for unresolved in &observation.unresolved {
@@ -387,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_host_where_no_port_answered_gets_errors_not_passes() {
-        let verdicts = evaluate(&scan(0, 100));
+        let verdicts = evaluate(&scan(0, 100), Utc::now());
         assert_eq!(verdicts.len(), 1 + HOST_RULES.len());
         for verdict in &verdicts {
             assert_eq!(verdict.status, Status::Error, "{}", verdict.check.id());
@@ -412,9 +415,9 @@ mod tests {
     #[test]
     fn a_host_that_answered_closed_is_graded() {
         // Resets are answers: the host was reached and exposes nothing.
-        let verdicts = evaluate(&scan(100, 0));
+        let verdicts = evaluate(&scan(100, 0), Utc::now());
         assert!(verdicts.iter().all(|v| v.status == Status::Pass));
-        let verdicts = evaluate(&scan(3, 97));
+        let verdicts = evaluate(&scan(3, 97), Utc::now());
         assert!(verdicts.iter().all(|v| v.status == Status::Pass));
     }
 }
