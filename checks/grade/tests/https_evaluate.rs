@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use vigie_checks::https::{
-    evaluate, FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop,
+use vigie_grade::https::evaluate;
+use vigie_grade::https::observation::{
+    FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop,
 };
 use vigie_model::{Check, Status, Verdict};
 

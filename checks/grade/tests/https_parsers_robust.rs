@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use vigie_checks::https::{banner, hsts, security_txt};
+use vigie_grade::https::{banner, hsts, security_txt};
 
 /// xorshift64*: deterministic, so a failure is reproducible.
 struct Rng(u64);

@@ -2,11 +2,11 @@
 //! deterministic stand-in for the cargo-fuzz targets in `checks/fuzz/`, run with the
 //! normal test suite: real record shapes, cut at every byte and mutated at random.
 
-use vigie_checks::email::dkim::DkimKey;
-use vigie_checks::email::dmarc::DmarcRecord;
-use vigie_checks::email::mta_sts::{MtaStsPolicy, MtaStsRecord};
-use vigie_checks::email::records::{BimiRecord, TlsRptRecord};
-use vigie_checks::email::spf::SpfRecord;
+use vigie_grade::email::dkim::DkimKey;
+use vigie_grade::email::dmarc::DmarcRecord;
+use vigie_grade::email::mta_sts::{MtaStsPolicy, MtaStsRecord};
+use vigie_grade::email::records::{BimiRecord, TlsRptRecord};
+use vigie_grade::email::spf::SpfRecord;
 
 const SEEDS: &[&str] = &[
     "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 a:mail.example.com/24//64 mx include:_spf.example.net exists:%{ir}.%{l1r+-}._spf.%{d} redirect=_spf.example.com exp=explain.%{d2} -all",

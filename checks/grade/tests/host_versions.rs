@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use vigie_checks::host::version::{dpkg_compare, rpm_evr_compare};
+use vigie_grade::host::version::{dpkg_compare, rpm_evr_compare};
 
 /// A small deterministic generator (xorshift64*), so a failure reproduces.
 struct Rng(u64);
