@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vigie_checks::dns::{DnsError, Resolver};
 use vigie_checks::email::{self, CachedLookups, EmailObservation, NetLookups, NetOptions};
-use vigie_checks::grade::{grade_observations, GradeError};
+use vigie_checks::grade::grade_observations;
 use vigie_checks::host::{self, HostObservation};
 use vigie_checks::https::{self, HttpsObservation, HttpsOptions};
 use vigie_checks::services::{
@@ -67,9 +67,6 @@ pub enum ScanError {
     /// Shutdown was asked for before the scan finished; no report was produced.
     #[error("the scan was interrupted by shutdown")]
     Cancelled,
-    /// An observation this scan recorded could not be read back for grading: a bug.
-    #[error("internal error: {0}; please report it")]
-    Grade(GradeError),
 }
 
 // Each cause is shown in its variant's message, so it is not also the error's `source()`
@@ -90,7 +87,6 @@ from_cause!(
     Email(email::SetupError),
     Scope(ScopeError),
     Ports(PortSetError),
-    Grade(GradeError),
 );
 
 /// Everything one scan needs, already parsed.
@@ -382,56 +378,46 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
         .collect();
     let mut observations = Observations {
         tls,
+        https: web,
         ..Observations::default()
     };
-    for observation in &web {
-        match serde_json::to_value(observation) {
-            Ok(value) => observations.https.push(value),
-            Err(error) => {
-                tracing::error!(target = %observation.target, %error, "cannot record the HTTPS observation")
-            }
-        }
-    }
     targets.extend(domains.iter().map(|domain| Target {
         kind: TargetKind::Email,
         target: domain.clone(),
     }));
-    for observation in &email {
-        match serde_json::to_value(observation) {
-            Ok(value) => observations.email.push(value),
-            Err(error) => {
-                tracing::error!(domain = %observation.domain, %error, "cannot record the email observation")
-            }
-        }
-    }
+    observations.email = email;
     if let Some(observation) = &host {
         targets.push(Target {
             kind: TargetKind::Host,
             target: host::evaluate::target_of(observation),
         });
-        match serde_json::to_value(observation) {
-            Ok(value) => observations.host = Some(value),
-            Err(error) => tracing::error!(%error, "cannot record the host observation"),
-        }
     }
-    if let Some(observation) = &services_seen {
+    observations.host = host;
+    if let Some(observation) = services_seen {
         targets.extend(request.services.targets.iter().map(|target| Target {
             kind: TargetKind::Services,
             target: target.to_string(),
         }));
-        observations.services.push(observation.to_json());
+        observations.services.push(observation);
     }
     // Graded from the recorded observations by the one function `vigie-collector regrade`
     // also uses, so that a report's findings are exactly what its observations say today.
-    let all_findings =
-        grade_observations(&observations, request.tls.profile, Utc::now(), request.lang)?;
+    // One instant for the whole grading, the report's `finished_at`: the one `regrade` grades
+    // a stored report at, so both give the same verdicts.
+    let finished_at = Utc::now();
+    let all_findings = grade_observations(
+        &observations,
+        request.tls.profile,
+        finished_at,
+        request.lang,
+    );
     Ok(Report {
         schema: SCHEMA_V1.to_owned(),
         report_id: uuid::Uuid::new_v4(),
         agent: request.agent.clone(),
         org: request.org.clone(),
         started_at,
-        finished_at: Utc::now(),
+        finished_at,
         targets,
         findings: all_findings,
         observations,

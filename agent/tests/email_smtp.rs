@@ -99,7 +99,7 @@ fn starttls(output: &Output) -> (Status, serde_json::Value) {
         .expect("an email.starttls finding");
     (
         finding.status,
-        report.observations.email[0]["starttls"].clone(),
+        serde_json::to_value(&report.observations.email[0].starttls).unwrap(),
     )
 }
 

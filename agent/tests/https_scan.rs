@@ -84,7 +84,7 @@ async fn scan_tls_grades_the_web_checks_of_port_443_and_its_port_80() {
         "no web checks off port 443"
     );
     assert_eq!(report.observations.https.len(), 1);
-    assert_eq!(report.observations.https[0]["target"], target.as_str());
+    assert_eq!(report.observations.https[0].target, target.as_str());
     // Pinned: both servers saw the name, not the address.
     for request in https_server.seen().iter().chain(http_server.seen().iter()) {
         assert!(

@@ -119,7 +119,7 @@ async fn scan_services_reports_open_ports_identified_services_and_their_risk() {
         .find(|f| f.check.as_str() == "service.outdated" && f.target == target)
         .expect("OpenSSH 7.4 is outdated");
     assert_eq!(outdated.status, Status::Fail);
-    let seen = &report.observations.services[0]["hosts"][0];
+    let seen = &report.observations.services[0].to_json()["hosts"][0];
     assert_eq!(seen["open"][0]["service"], "ssh");
     assert_eq!(seen["closed"], 1);
 
@@ -275,7 +275,7 @@ async fn fixed_pacing_keeps_connection_attempts_ten_milliseconds_apart() {
     );
     let report = report(&output);
     assert_eq!(report.observations.services.len(), 1);
-    let host = &report.observations.services[0]["hosts"][0];
+    let host = &report.observations.services[0].to_json()["hosts"][0];
     assert_eq!(host["closed"], 40, "{host}");
     let output = agent(&args("slow")).await;
     assert_eq!(output.status.code(), Some(2));

@@ -732,7 +732,7 @@ fn every_risk_rule_fails_on_its_services_and_passes_otherwise() {
         port(5432, Some(ident(Service::Postgresql))),
         port(9999, None),
     ]);
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let fail = Some(Status::Fail);
     assert_eq!(
         status_of(&verdicts, Check::ServiceCleartext, "127.0.0.9:21"),
@@ -824,7 +824,10 @@ fn every_risk_rule_fails_on_its_services_and_passes_otherwise() {
     let mut modern = ident(Service::Ssh);
     modern.product = Some("OpenSSH".to_owned());
     modern.version = Some("9.6p1".to_owned());
-    let verdicts = evaluate(&observation(vec![port(22, Some(modern))]));
+    let verdicts = evaluate(
+        &observation(vec![port(22, Some(modern))]),
+        chrono::Utc::now(),
+    );
     for check in [
         Check::ServiceCleartext,
         Check::ServiceRemoteDesktop,
@@ -848,7 +851,7 @@ fn no_open_port_and_unresolved_names_are_reported() {
         target: "gone.lab.test".to_owned(),
         reason: "no such name".to_owned(),
     });
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     assert_eq!(
         status_of(&verdicts, Check::ServiceOpen, "127.0.0.9"),
         Some(Status::Pass)
@@ -950,7 +953,10 @@ fn nfs_answers_its_null_procedure() {
     assert_eq!(identify::parse_nfs(&success[..12]), None);
     // Our call is a complete RPC record.
     assert!(identify::rpc_complete(requests::NFS_NULL_CALL));
-    let verdicts = evaluate(&observation(vec![port(2049, Some(found))]));
+    let verdicts = evaluate(
+        &observation(vec![port(2049, Some(found))]),
+        chrono::Utc::now(),
+    );
     let nfs = verdicts
         .iter()
         .find(|v| v.check == Check::ServiceFileSharing && v.target == "127.0.0.9:2049")

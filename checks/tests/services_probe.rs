@@ -233,7 +233,7 @@ async fn open_closed_silent_and_filtered_ports_are_told_apart_and_identified() {
         "nothing answered"
     );
 
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let ssh_target = format!("{ip}:{}", ssh.port());
     let http_target = format!("{ip}:{}", http.port());
     assert_eq!(
@@ -280,7 +280,7 @@ async fn ipv6_loopback_is_scanned() {
         .unwrap();
     let found = open_port(&obs, addr.port()).identified.clone().unwrap();
     assert_eq!(found.service, Service::Ssh);
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let target = format!("[::1]:{}", addr.port());
     assert_eq!(
         status(&verdicts, Check::ServiceOpen, &target),
@@ -409,7 +409,7 @@ async fn redis_without_a_password_is_unauthenticated_and_with_one_is_not() {
     assert_eq!(found.auth, Some(Auth::Required));
     assert_eq!(found.version, None, "nothing read behind the password");
 
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let open_target = format!("{ip}:{}", open.port());
     let locked_target = format!("{ip}:{}", locked.port());
     assert_eq!(
@@ -450,7 +450,7 @@ async fn postgresql_is_identified_by_its_ssl_request_answer() {
     let found = open_port(&obs, port).identified.clone().unwrap();
     assert_eq!(found.service, Service::Postgresql);
     assert_eq!(found.detail.as_deref(), Some("TLS not offered"));
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let target = format!("{ip}:{port}");
     assert_eq!(
         status(&verdicts, Check::ServiceDatabase, &target),
@@ -610,7 +610,7 @@ async fn every_scope_refusal_sends_nothing_and_names_the_address() {
     );
     assert_eq!(obs.unresolved.len(), 1);
     assert_eq!(obs.unresolved[0].target, "gone.lab.test");
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     assert_eq!(
         status(&verdicts, Check::ServiceOpen, "gone.lab.test"),
         Some(Status::Error)
@@ -690,7 +690,7 @@ async fn basic_auth_is_cleartext_over_http_but_not_over_https() {
     assert!(!in_clear.tls);
     assert!(in_clear.identified.as_ref().unwrap().basic_auth);
 
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let plain_target = format!("{ip}:{}", plain.port());
     let secure_target = format!("{ip}:{}", secure.port());
     assert_eq!(
@@ -785,7 +785,7 @@ async fn an_nfs_server_is_found_behind_the_other_probes() {
         .unwrap();
     let found = open_port(&obs, nfs.port()).identified.clone().unwrap();
     assert_eq!(found.service, Service::Nfs);
-    let verdicts = evaluate(&obs);
+    let verdicts = evaluate(&obs, obs.finished_at);
     let target = format!("{ip}:{}", nfs.port());
     assert_eq!(
         status(&verdicts, Check::ServiceFileSharing, &target),

@@ -117,10 +117,10 @@ fn unreached_observations(host_root: &std::path::Path) -> Observations {
                 Some(every_hello_closed()),
             ),
         ],
-        https: vec![serde_json::to_value(&web).expect("serializable")],
-        email: vec![serde_json::to_value(&email).expect("serializable")],
-        services: vec![services.to_json()],
-        host: Some(serde_json::to_value(&host).expect("serializable")),
+        https: vec![web],
+        email: vec![email],
+        services: vec![services],
+        host: Some(host),
     }
 }
 
@@ -144,8 +144,7 @@ fn unreached_targets_get_no_pass_and_every_capability_is_unknown() {
     for profile in [Profile::Modern, Profile::ItspStrict] {
         for lang in Lang::ALL {
             let findings =
-                vigie_checks::grade::grade_observations(&observations, profile, now(), lang)
-                    .expect("the observations grade");
+                vigie_checks::grade::grade_observations(&observations, profile, now(), lang);
             // Every family gave findings, and none claims a fact.
             for prefix in ["tls.", "https.", "email.", "dns.", "service.", "host."] {
                 assert!(
@@ -169,8 +168,7 @@ fn unreached_targets_get_no_pass_and_every_capability_is_unknown() {
     }
 
     let findings =
-        vigie_checks::grade::grade_observations(&observations, Profile::Modern, now(), Lang::En)
-            .expect("the observations grade");
+        vigie_checks::grade::grade_observations(&observations, Profile::Modern, now(), Lang::En);
     let facts = facts(&findings);
     let lifetimes = Default::default();
     let cells = grade_org(Inputs {

@@ -1,5 +1,5 @@
 //! `vigie-collector regrade`: recomputes the verdicts of the current state from the stored
-//! observations with this build's grading rules (the agent's own code, `vigie_checks::grade`),
+//! observations with this build's grading rules (the agent's own code, `vigie_grade`),
 //! and records what changed as status transitions. Run it after upgrading to a version whose
 //! rules changed, so that the posture shown does not wait for every agent's next scan.
 //!
@@ -8,7 +8,7 @@
 //! own scan time with the TLS profile it names, in the language its findings were written in.
 
 use chrono::{DateTime, Utc};
-use vigie_checks::tls::Profile;
+use vigie_grade::tls::Profile;
 use vigie_model::{Lang, Report};
 
 use crate::store::{Regrade, Store, StoreError};
@@ -42,10 +42,7 @@ pub async fn regrade(store: &Store, at: DateTime<Utc>) -> Result<RegradeSummary,
                 continue;
             }
         };
-        let Some(findings) = grade(&report) else {
-            summary.skipped += 1;
-            continue;
-        };
+        let findings = grade(&report);
         let (changed, added) = store
             .apply_regrade(Regrade {
                 org: report.org.clone(),
@@ -63,38 +60,27 @@ pub async fn regrade(store: &Store, at: DateTime<Utc>) -> Result<RegradeSummary,
 }
 
 /// The report's findings graded anew, in the language of its stored findings (the one
-/// whose texts match more of them); `None` if an observation cannot be read.
-fn grade(report: &Report) -> Option<Vec<vigie_model::Finding>> {
+/// whose texts match more of them).
+pub fn grade(report: &Report) -> Vec<vigie_model::Finding> {
     let profile = report
         .profile
         .as_deref()
         .and_then(|p| p.parse::<Profile>().ok())
         .unwrap_or_default();
     let graded = |lang| {
-        vigie_checks::grade::grade_observations(
-            &report.observations,
-            profile,
-            report.finished_at,
-            lang,
-        )
+        vigie_grade::grade_observations(&report.observations, profile, report.finished_at, lang)
     };
-    let english = match graded(Lang::En) {
-        Ok(findings) => findings,
-        Err(error) => {
-            tracing::warn!(report_id = %report.report_id, %error, "not regraded");
-            return None;
-        }
-    };
-    let french = graded(Lang::Fr).ok()?;
+    let english = graded(Lang::En);
+    let french = graded(Lang::Fr);
     let matches = |findings: &[vigie_model::Finding]| {
         findings
             .iter()
             .filter(|f| report.findings.iter().any(|s| s.summary == f.summary))
             .count()
     };
-    Some(if matches(&french) > matches(&english) {
+    if matches(&french) > matches(&english) {
         french
     } else {
         english
-    })
+    }
 }

@@ -3,6 +3,7 @@
 //! This crate is deliberately small (serde, no network, no crypto) so that the collector can
 //! depend on it without compiling the probes. It owns:
 //! - [`report`]: the `vigie.report.v1` wire format, its findings and observations;
+//! - [`observation`]: the typed facts of the email, HTTPS, services and host probes;
 //! - [`catalogue`]: the closed set of check ids (`docs/checks.md`);
 //! - [`i18n`]: every user-facing text in English and French, one file per language;
 //! - [`validate`]: the semantic rules a report must satisfy beyond its JSON shape;
@@ -13,6 +14,7 @@
 
 pub mod catalogue;
 pub mod i18n;
+pub mod observation;
 pub mod report;
 pub mod schema;
 pub mod severity;

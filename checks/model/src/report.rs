@@ -207,7 +207,7 @@ pub struct Finding {
     pub evidence: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The raw facts of a run, per family. Families not yet typed are carried as JSON values.
+/// The raw facts of a run, per family.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Observations {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -215,13 +215,16 @@ pub struct Observations {
     /// Web endpoints (`https.*`, `http.server_banner`): what the HTTPS probe of
     /// `vigie-checks` saw at a TLS endpoint on port 443 and at port 80 of its host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub https: Vec<serde_json::Value>,
+    pub https: Vec<crate::observation::HttpsObservation>,
+    /// Mail domains (`email.*`, `dns.*`), one per domain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub email: Vec<serde_json::Value>,
+    pub email: Vec<crate::observation::EmailObservation>,
+    /// Exposed services (`service.*`), one per run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<serde_json::Value>,
+    pub services: Vec<crate::observation::ServicesObservation>,
+    /// The agent's host (`host.*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<serde_json::Value>,
+    pub host: Option<crate::observation::host::HostObservation>,
 }
 
 /// What one TLS probe saw at one endpoint.

@@ -122,3 +122,38 @@ fn verdicts_render_in_both_languages() {
     assert_eq!(verdict.clone().into_finding(Lang::En).summary, "OK");
     assert_eq!(verdict.into_finding(Lang::Fr).summary, "Correct");
 }
+
+/// The observations of every family, as the agent wrote them before they were typed in this
+/// crate (the golden reports of `checks/testdata/golden`), read into the typed structs and
+/// written back unchanged: the field names and shapes of the wire are those of before. A
+/// field added to an observation by a newer agent is accepted and ignored.
+#[test]
+fn observations_of_every_family_round_trip_unchanged() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/golden/reports");
+    let mut families = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let report: Report = serde_json::from_value(value.clone()).unwrap();
+        for (family, facts) in value["observations"].as_object().unwrap() {
+            families.insert(family.clone());
+            assert_eq!(
+                &serde_json::to_value(&report.observations).unwrap()[family],
+                facts,
+                "{}: {family}",
+                path.display()
+            );
+        }
+    }
+    assert_eq!(families.len(), 5, "{families:?}");
+
+    let mut newer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("email_host-3.json")).unwrap())
+            .unwrap();
+    let observations = newer["observations"].as_object_mut().unwrap();
+    observations["email"][0]["from_a_newer_agent"] = serde_json::json!({"x": 1});
+    observations["host"]["from_a_newer_agent"] = serde_json::json!([1]);
+    observations["tls"][0]["from_a_newer_agent"] = serde_json::json!(true);
+    serde_json::from_value::<Report>(newer).expect("unknown observation fields are ignored");
+}

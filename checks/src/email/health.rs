@@ -20,12 +20,12 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
 use super::lookup::{
     DnsLookup, DnssecFacts, FetchError, HttpsFetch, LookupError, MxRecord, TlsaRecord,
 };
 use super::records::CaaRecord;
+
+pub use vigie_model::observation::email::ResolverSilence;
 
 /// Questions in a row without any answer, at the start of a domain, after which the
 /// resolver is taken for silent.
@@ -88,16 +88,6 @@ impl Health {
     pub fn one_at_a_time(self) -> bool {
         matches!(self, Health::Unproven { .. })
     }
-}
-
-/// The fact recorded in the observation when the rule stopped a domain's probe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolverSilence {
-    /// The resolvers asked (`IP:PORT`); empty when the lookups do not say.
-    #[serde(default)]
-    pub resolvers: Vec<String>,
-    /// Questions in a row that got no answer before the probe stopped asking.
-    pub unanswered: u32,
 }
 
 /// A [`DnsLookup`] that applies the [`Health`] rule for one domain in front of `inner`.

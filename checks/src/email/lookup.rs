@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::records::CaaRecord;
+pub use vigie_model::observation::email::{Answer, CaaRecord, DnssecFacts, MxRecord, TlsaRecord};
 
 /// A DNS query that got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -39,38 +39,6 @@ fn is_false(value: &bool) -> bool {
 pub struct FetchError {
     pub url: String,
     pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MxRecord {
-    pub preference: u16,
-    /// The host name, lowercase, without the trailing dot; `""` for a null MX (RFC 7505).
-    pub exchange: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsaRecord {
-    pub usage: u8,
-    pub selector: u8,
-    pub matching: u8,
-    /// The certificate association data, hex.
-    pub data: String,
-}
-
-/// What a validating resolver says about a name's DNSSEC state.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct DnssecFacts {
-    /// The resolver set the AD (authentic data) bit on the answer for the name.
-    pub authenticated: bool,
-    /// The resolver answered SERVFAIL, but answered when asked not to validate (CD bit):
-    /// the signatures are bogus.
-    pub bogus: bool,
-    /// The zone apex of the name publishes DNSKEY records.
-    pub dnskey: bool,
-    /// The parent publishes DS records for the zone.
-    pub ds: bool,
-    /// The zone apex the facts are about.
-    pub zone: String,
 }
 
 /// DNS queries, one method per record type the checks read.
@@ -380,6 +348,24 @@ impl<L: HttpsFetch + Send> HttpsFetch for CachedLookups<L> {
                 url: url.into(),
                 reason: "internal cache type mismatch".into(),
             }),
+        }
+    }
+}
+
+/// The answer to one query as the observation records it: the records, or why there are none.
+pub trait AnswerFrom<T>: Sized {
+    fn from_result(name: impl Into<String>, result: Result<Vec<T>, LookupError>) -> Self;
+}
+
+impl<T> AnswerFrom<T> for Answer<T> {
+    fn from_result(name: impl Into<String>, result: Result<Vec<T>, LookupError>) -> Self {
+        match result {
+            Ok(records) => Answer::records(name, records),
+            Err(e) => Answer {
+                name: name.into(),
+                records: Vec::new(),
+                error: Some(e.reason),
+            },
         }
     }
 }

@@ -6,8 +6,8 @@
 //! let observation = probe(domain, &ProbeOptions::default(), &lookups).await;        // all the I/O
 //! let verdicts = evaluate(&observation, now);                                       // pure
 //! ```
-//! The observation goes into the report's `observations.email` (serialize it with
-//! serde_json), the verdicts into `findings` (`Verdict::into_finding(lang)`).
+//! The observation goes into the report's `observations.email` (typed in `vigie-model`),
+//! the verdicts into `findings` (`Verdict::into_finding(lang)`).
 //!
 //! Modules:
 //! - record parsers, pure: [`spf`], [`dmarc`], [`dkim`], [`mta_sts`], [`records`] (TLS-RPT,
@@ -21,24 +21,18 @@
 //! - [`smtp`]: the opt-in STARTTLS probe of MX hosts (read-only SMTP, then the TLS
 //!   family's certificate checks).
 
-pub mod dkim;
-pub mod dmarc;
 pub mod dns_queries;
-pub mod evaluate;
 pub mod health;
 pub mod lookup;
-pub mod mta_sts;
-pub mod observation;
-pub mod orgdomain;
 pub mod probe;
-pub mod records;
 pub mod smtp;
-pub mod spf;
 pub mod spf_eval;
 
+pub use vigie_grade::email::{dkim, dmarc, evaluate, mta_sts, orgdomain, records, spf};
+
 pub use dns_queries::{DnssecValidation, NetLookups, NetOptions, SetupError};
-pub use evaluate::evaluate;
 pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
 pub use observation::EmailObservation;
 pub use probe::{probe, ProbeOptions, COMMON_SELECTORS};
 pub use smtp::SmtpOptions;
+pub use vigie_model::observation::email as observation;

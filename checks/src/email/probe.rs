@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::dmarc::{self, DmarcRecord};
 use super::health::Guarded;
-use super::lookup::{normalize, DnsLookup, HttpsFetch};
+use super::lookup::{normalize, AnswerFrom, DnsLookup, HttpsFetch};
 use super::mta_sts;
 use super::observation::{
     Answer, DkimSelectorFacts, DmarcFacts, EmailObservation, FetchedPolicy, MtaStsFacts, SpfFacts,

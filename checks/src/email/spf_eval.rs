@@ -10,95 +10,16 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
-
 use super::lookup::{normalize, DnsLookup};
-use super::spf::{self, DomainSpec, Mechanism, Modifier, SpfError, SpfRecord, TermKind};
+use super::spf::{self, DomainSpec, Mechanism, Modifier, SpfRecord, TermKind};
 
-/// The limit of DNS-querying terms (§4.6.4).
-pub const LOOKUP_LIMIT: u32 = 10;
-/// The limit of void lookups (§4.6.4).
-pub const VOID_LIMIT: u32 = 2;
-/// The limit of MX names one `mx` term may return (§4.6.4).
-pub const MX_LIMIT: usize = 10;
+pub use vigie_model::observation::email::{EvaluatedTerm, SpfEvaluation, SpfNode, SpfProblem};
+
+pub use super::spf::{LOOKUP_LIMIT, MX_LIMIT, VOID_LIMIT};
 /// Expansion stops following includes past this many counted lookups or this depth: the
 /// verdict is already "over the limit" and a hostile record must not make us walk forever.
 const STOP_AFTER_LOOKUPS: u32 = 3 * LOOKUP_LIMIT;
 const MAX_DEPTH: usize = 12;
-
-/// Something that makes receivers return `permerror` (or that we could not judge).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SpfProblem {
-    /// An include or redirect leads back to a record already being evaluated.
-    Loop {
-        domain: String,
-    },
-    /// An include or redirect target has no SPF record.
-    NoRecord {
-        domain: String,
-    },
-    /// A domain in the tree has several SPF records.
-    MultipleRecords {
-        domain: String,
-        count: usize,
-    },
-    Syntax {
-        domain: String,
-        error: SpfError,
-    },
-    /// A DNS query failed (not "no such record"): that part of the tree is unknown.
-    Dns {
-        domain: String,
-        reason: String,
-    },
-    TooManyMx {
-        domain: String,
-        count: usize,
-    },
-    /// The expansion stopped early (over the limits already).
-    Truncated {
-        domain: String,
-    },
-}
-
-/// One term of an evaluated record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvaluatedTerm {
-    pub term: String,
-    /// DNS-querying terms this term counts for itself (0 or 1).
-    pub lookups: u32,
-    /// This term plus everything below it.
-    pub subtotal: u32,
-    /// The term's lookup found nothing.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub void: bool,
-    /// Why the term was not expanded, e.g. it depends on macros of the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub child: Option<Box<SpfNode>>,
-}
-
-/// One SPF record in the tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpfNode {
-    pub domain: String,
-    /// The record as published, when exactly one was found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record: Option<String>,
-    pub terms: Vec<EvaluatedTerm>,
-}
-
-/// The whole evaluation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpfEvaluation {
-    /// DNS-querying terms, counted over the whole tree.
-    pub lookups: u32,
-    pub void_lookups: u32,
-    pub problems: Vec<SpfProblem>,
-    pub tree: SpfNode,
-}
 
 struct State {
     lookups: u32,

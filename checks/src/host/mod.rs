@@ -11,7 +11,7 @@
 //! }
 //! let verdicts = host::evaluate(&observation, now);                  // pure
 //! ```
-//! The observation goes into the report's `observations.host` (`serde_json::to_value`),
+//! The observation goes into the report's `observations.host` (typed in `vigie-model`),
 //! the verdicts into `findings`. `root` is `/` for the running system or the `--root DIR`
 //! of a mounted image; every path is read inside it, symbolic links included.
 //!
@@ -33,31 +33,30 @@
 pub mod apk;
 pub mod automatic;
 pub mod dpkg;
-pub mod eol;
-pub mod evaluate;
-pub mod observation;
 pub mod os;
 pub mod reboot;
 pub mod rootfs;
 pub mod rpm;
 pub mod updates;
-pub mod version;
 pub mod vulndb;
 pub mod windows;
+
+pub use vigie_grade::host::{eol, evaluate, version};
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-pub use evaluate::evaluate;
 pub use observation::{HostObservation, Inventory, Package, PendingUpdate};
 pub use os::{OsFamily, PackageManager};
+pub use vigie_model::observation::host as observation;
 pub use vulndb::{import_osv, ImportStats, VulnDbError, VulnScan};
 
 use observation::Updates;
 use rootfs::Root;
 use updates::Candidates;
+use version::VersionSchemeOf;
 
 /// Why part of a host could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -234,4 +233,39 @@ fn read_updates(root: &Root, inv: &Inventory, now: DateTime<Utc>) -> Result<Upda
     updates.unreadable = skipped.iter().map(|p| root.display(p)).collect();
     updates.pending = candidates.pending(&inv.packages);
     Ok(updates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use vigie_model::{Check, Status};
+
+    #[test]
+    fn a_host_whose_facts_could_not_be_read_gets_no_pass() {
+        // An empty root: no os-release, no package database, no flag file.
+        let root = tempfile::tempdir().expect("a scratch directory");
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        let observation = probe(root.path(), now);
+        let verdicts = evaluate(&observation, now);
+        assert_eq!(verdicts.len(), 7);
+        for verdict in &verdicts {
+            assert!(
+                matches!(verdict.status, Status::Error | Status::Skip),
+                "{}: {:?}",
+                verdict.check.id(),
+                verdict.status
+            );
+            assert!(verdict.summary.is_defined(), "{}", verdict.summary.key);
+        }
+        let reboot = verdicts
+            .iter()
+            .find(|v| v.check == Check::HostRebootRequired)
+            .expect("host.reboot_required is graded");
+        assert_eq!(reboot.status, Status::Error);
+        assert!(reboot
+            .summary
+            .render(vigie_model::Lang::Fr)
+            .contains("os-release"));
+    }
 }

@@ -3,77 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::rootfs::Root;
-use super::version::VersionScheme;
 use super::HostError;
 
-/// The families whose patch posture Vigie reads; each has one package database format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OsFamily {
-    Debian,
-    Ubuntu,
-    /// RHEL and its rebuilds: Rocky, AlmaLinux, CentOS, Oracle Linux.
-    Rhel,
-    Fedora,
-    Alpine,
-    /// SUSE Linux Enterprise and openSUSE.
-    Suse,
-    /// Windows Server: identified, not yet inspected (see `docs/host-windows-plan.md`).
-    Windows,
-    Other,
-}
-
-impl OsFamily {
-    /// The package manager whose database holds the inventory.
-    pub fn package_manager(self) -> Option<PackageManager> {
-        match self {
-            OsFamily::Debian | OsFamily::Ubuntu => Some(PackageManager::Dpkg),
-            OsFamily::Rhel | OsFamily::Fedora | OsFamily::Suse => Some(PackageManager::Rpm),
-            OsFamily::Alpine => Some(PackageManager::Apk),
-            OsFamily::Windows | OsFamily::Other => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PackageManager {
-    Dpkg,
-    Rpm,
-    Apk,
-}
-
-impl PackageManager {
-    pub fn version_scheme(self) -> VersionScheme {
-        match self {
-            PackageManager::Dpkg => VersionScheme::Dpkg,
-            PackageManager::Rpm => VersionScheme::Rpm,
-            PackageManager::Apk => VersionScheme::Apk,
-        }
-    }
-}
-
-/// The fields of os-release that Vigie uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OsRelease {
-    /// Where it was read, e.g. `/etc/os-release`.
-    pub file: String,
-    pub id: String,
-    #[serde(default)]
-    pub id_like: Vec<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub pretty_name: Option<String>,
-    #[serde(default)]
-    pub version_id: Option<String>,
-    #[serde(default)]
-    pub version_codename: Option<String>,
-    pub family: OsFamily,
-}
+pub use vigie_model::observation::host::{OsFamily, OsRelease, PackageManager, SystemInfo};
 
 /// Parses the os-release format (shell-like `KEY=value`, values optionally quoted with
 /// `"` or `'`, backslash escapes inside double quotes).
@@ -171,22 +104,6 @@ pub fn read_os_release(root: &Root) -> Result<Option<OsRelease>, HostError> {
         }));
     }
     Ok(None)
-}
-
-/// The kernel, architecture, uptime and host name, as far as the root shows them. Under
-/// `--root` of an image there is no running kernel: those fields stay empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemInfo {
-    #[serde(default)]
-    pub hostname: Option<String>,
-    /// `uname -r` of the running kernel (`/proc/sys/kernel/osrelease`).
-    #[serde(default)]
-    pub kernel_release: Option<String>,
-    /// Machine architecture (`/proc/sys/kernel/arch`, else the package database's).
-    #[serde(default)]
-    pub architecture: Option<String>,
-    #[serde(default)]
-    pub uptime_seconds: Option<u64>,
 }
 
 pub fn read_system_info(root: &Root) -> Result<SystemInfo, HostError> {

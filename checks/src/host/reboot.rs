@@ -6,7 +6,10 @@ use std::cmp::Ordering;
 use super::observation::{Inventory, Package, Reboot};
 use super::os::PackageManager;
 use super::rootfs::Root;
+use super::version::VersionSchemeOf;
 use super::HostError;
+
+pub use vigie_grade::host::evaluate::kernel_outdated;
 
 /// The `uname -r` a kernel package boots, `None` for packages that are not kernels.
 pub fn kernel_release(manager: PackageManager, p: &Package) -> Option<String> {
@@ -98,14 +101,6 @@ pub fn read(
         }
     }
     Ok(out)
-}
-
-/// The running kernel is installed, and older than the newest installed kernel.
-pub fn kernel_outdated(r: &Reboot) -> bool {
-    match (&r.running_kernel, &r.newest_installed_kernel) {
-        (Some(running), Some(newest)) => r.running_kernel_installed && running != newest,
-        _ => false,
-    }
 }
 
 /// Compare helper kept for tests of the kernel naming.

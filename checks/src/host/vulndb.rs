@@ -25,6 +25,8 @@ use super::observation::HostObservation;
 use super::os::OsRelease;
 use super::version::VersionScheme;
 
+pub use vigie_model::observation::host::{VulnMatch, VulnScan};
+
 /// Format version of the index file; a different one is refused with a message to
 /// re-import.
 pub const INDEX_FORMAT: &str = "vigie.vulndb.v1";
@@ -606,42 +608,6 @@ fn host_ecosystem_matches(os: &OsRelease, ecosystem: &str) -> bool {
         "opensuse-leap" => ecosystem == format!("openSUSE:Leap {version}"),
         _ => false,
     }
-}
-
-/// One advisory affecting one installed (source) package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VulnMatch {
-    /// The package name the advisory names (source package on Debian, Ubuntu and Alpine).
-    pub package: String,
-    /// Installed binary packages built from it.
-    pub binaries: Vec<String>,
-    pub installed: String,
-    pub advisory: String,
-    /// CVE and other ids of the same vulnerability.
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    #[serde(default)]
-    pub fixed: Option<String>,
-    /// As stated by the advisory; `None` when it states none.
-    #[serde(default)]
-    pub severity: Option<Severity>,
-    #[serde(default)]
-    pub summary: Option<String>,
-}
-
-/// The result of matching a host's packages against an index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VulnScan {
-    /// The index file used.
-    pub index: String,
-    #[serde(default)]
-    pub index_imported_at: Option<String>,
-    pub advisories_in_index: u64,
-    /// The index's ecosystems that apply to this host (empty: the index has no data for
-    /// this release).
-    pub ecosystems: Vec<String>,
-    pub packages_checked: usize,
-    pub matches: Vec<VulnMatch>,
 }
 
 /// Matches the observation's installed packages against the index at `index_path`.

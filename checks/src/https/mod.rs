@@ -11,15 +11,12 @@
 //! sent over a connection with certificate errors (RFC 6797 §8.1), so an untrusted
 //! endpoint's headers are not graded; its `tls.cert.*` findings say why.
 
-pub mod banner;
-pub mod evaluate;
-pub mod hsts;
-pub mod observation;
 pub mod probe;
-pub mod security_txt;
 
-pub use evaluate::evaluate;
+pub use vigie_grade::https::{banner, evaluate, hsts, security_txt};
+
 pub use observation::{
     FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop,
 };
 pub use probe::{probe, HttpsOptions};
+pub use vigie_model::observation::https as observation;

@@ -19,8 +19,7 @@ use crate::tls::TlsTarget;
 
 /// Redirects followed from one first request.
 pub const MAX_REDIRECTS: usize = 5;
-/// The most bytes of a body read (security.txt).
-pub const MAX_BODY_BYTES: usize = 32 * 1024;
+pub use super::evaluate::MAX_BODY_BYTES;
 /// Each recorded header value is cut at this length.
 pub const MAX_HEADER_VALUE_BYTES: usize = 2048;
 /// Values recorded per header name.

@@ -13,18 +13,17 @@
 //! - [`versions`]: the bundled table of maintained branches (`checks/data/service-versions.toml`);
 //! - [`evaluate`]: pure grading of an observation into `service.*` verdicts.
 
-pub mod evaluate;
 pub mod identify;
-pub mod observation;
 pub mod pacing;
 pub mod ports;
 pub mod probe;
 pub mod scope;
-pub mod versions;
 
-pub use evaluate::evaluate;
+pub use vigie_grade::services::{evaluate, versions};
+
 pub use identify::{Auth, Identification, Service, Software};
 pub use observation::{HostObservation, PortObservation, PortState, ServicesObservation};
 pub use ports::{PortSet, PortSetError};
 pub use probe::{probe, scan_port, ProgressFn, ScanOptions, ScanProgress};
 pub use scope::{expand, ScanHost, Scope, ScopeEntry, ScopeError, ServiceTarget};
+pub use vigie_model::observation::services as observation;

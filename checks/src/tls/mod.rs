@@ -15,21 +15,20 @@
 //! - [`posture`]: pure grading of the enumeration (`tls.protocol.*`, `tls.cipher.*`…).
 
 pub mod certificate;
-pub mod ciphers;
 pub(crate) mod client;
 pub mod enumerate;
-pub mod evaluate;
-pub mod posture;
 pub mod probe;
 pub mod starttls;
 pub mod target;
 pub mod verify;
 pub mod wire;
 
+pub use vigie_grade::tls::{ciphers, evaluate, posture};
+
 pub use enumerate::{enumerate, probe_deep, EnumerationOptions};
-pub use evaluate::{evaluate, evaluate_with_profile};
 pub use posture::Profile;
 pub use probe::{probe, TlsProbeOptions};
 pub use starttls::Starttls;
 pub use target::{TargetError, TlsTarget};
 pub use verify::{TlsError, TrustStore};
+pub use vigie_grade::tls::evaluate_with_profile;

@@ -16,6 +16,7 @@ mod matrix_snapshots;
 mod ops;
 mod org_groups;
 mod read_api;
+mod regrade_reports;
 mod retention;
 mod store_conformance;
 mod upgrade;

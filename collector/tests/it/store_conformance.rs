@@ -539,13 +539,12 @@ async fn prune_keeps_current_reports_and_history(c: TestCollector) {
 /// change as a transition, and leaves the stored report as it was.
 async fn regrade_recomputes_verdicts_from_the_stored_observations(c: TestCollector) {
     let mut report = fixture_report(ORG, t0(), Status::Pass);
-    report.findings = vigie_checks::grade::grade_observations(
+    report.findings = vigie_grade::grade_observations(
         &report.observations,
-        vigie_checks::tls::Profile::Modern,
+        vigie_grade::tls::Profile::Modern,
         report.finished_at,
         vigie_model::Lang::En,
-    )
-    .unwrap();
+    );
     let key = "tls.cert.expired";
     let graded = report
         .findings

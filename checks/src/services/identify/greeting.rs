@@ -1,7 +1,7 @@
 //! Protocols where the server speaks first: SSH, SMTP, FTP, POP3, IMAP, Telnet, VNC, MySQL,
 //! and the read-only capability answers that follow their greeting.
 
-use super::{Identification, Service};
+use super::{Build, Identification, Service};
 
 /// Whether a greeting is complete enough to parse: a whole line, a whole MySQL packet, the
 /// 12 bytes of an RFB version, or Telnet negotiation.

@@ -11,8 +11,6 @@ mod greeting;
 mod http;
 pub mod requests;
 
-use serde::{Deserialize, Serialize};
-
 pub use client_first::{
     mongodb_complete, parse_ldap, parse_memcached, parse_mongodb_hello,
     parse_mongodb_list_databases, parse_mssql, parse_nfs, parse_postgres, parse_rdp,
@@ -23,134 +21,15 @@ pub use greeting::{
 };
 pub use http::{http_complete, parse_http, parse_server_header};
 
-/// A service told apart by its protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    Ssh,
-    Ftp,
-    Smtp,
-    Pop3,
-    Imap,
-    Http,
-    Rdp,
-    Smb,
-    /// The NetBIOS session service (port 139) answering outside an SMB session.
-    Netbios,
-    /// An NFS server (ONC RPC program 100003).
-    Nfs,
-    Telnet,
-    Vnc,
-    Mysql,
-    Postgresql,
-    Mssql,
-    Mongodb,
-    Redis,
-    Elasticsearch,
-    Memcached,
-    Ldap,
-    Couchdb,
-    /// TLS whose inner protocol said nothing we know.
-    Tls,
+pub use vigie_model::observation::services::{Auth, Identification, Service, Software};
+
+/// The builders the parsers chain on an [`Identification`].
+trait Build {
+    fn product(self, product: &str, version: Option<String>) -> Identification;
+    fn detail(self, detail: impl Into<String>) -> Identification;
 }
 
-impl Service {
-    /// The wire and metric name (`"ssh"`, `"postgresql"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Ssh => "ssh",
-            Service::Ftp => "ftp",
-            Service::Smtp => "smtp",
-            Service::Pop3 => "pop3",
-            Service::Imap => "imap",
-            Service::Http => "http",
-            Service::Rdp => "rdp",
-            Service::Smb => "smb",
-            Service::Netbios => "netbios",
-            Service::Nfs => "nfs",
-            Service::Telnet => "telnet",
-            Service::Vnc => "vnc",
-            Service::Mysql => "mysql",
-            Service::Postgresql => "postgresql",
-            Service::Mssql => "mssql",
-            Service::Mongodb => "mongodb",
-            Service::Redis => "redis",
-            Service::Elasticsearch => "elasticsearch",
-            Service::Memcached => "memcached",
-            Service::Ldap => "ldap",
-            Service::Couchdb => "couchdb",
-            Service::Tls => "tls",
-        }
-    }
-}
-
-impl std::fmt::Display for Service {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether the service answered a data request without credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Auth {
-    /// It asked for authentication (Redis `-NOAUTH`, HTTP 401, MongoDB `Unauthorized`).
-    Required,
-    /// It answered (Redis `+PONG`, Elasticsearch's root JSON, memcached `VERSION`, MongoDB
-    /// `listDatabases`).
-    NotRequired,
-}
-
-/// A piece of software a banner names, e.g. `OpenSSH` `8.9p1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Software {
-    pub product: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
-/// What a parser learnt about a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identification {
-    pub service: Service,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Further software the banner names (e.g. `OpenSSL/1.1.1f` in an HTTP `Server` header).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub components: Vec<Software>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<Auth>,
-    /// FTP `AUTH TLS`, POP3 `STLS`, IMAP `STARTTLS` offered (None: not asked or no answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starttls: Option<bool>,
-    /// HTTP asks for Basic authentication (`401` with `WWW-Authenticate: Basic`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub basic_auth: bool,
-    /// HTTP page title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// A protocol detail: RDP security protocol, SMB dialect, PostgreSQL TLS support…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-impl Identification {
-    pub fn new(service: Service) -> Identification {
-        Identification {
-            service,
-            product: None,
-            version: None,
-            components: Vec::new(),
-            auth: None,
-            starttls: None,
-            basic_auth: false,
-            title: None,
-            detail: None,
-        }
-    }
-
+impl Build for Identification {
     fn product(mut self, product: &str, version: Option<String>) -> Identification {
         self.product = Some(product.to_owned());
         self.version = version.filter(|v| !v.is_empty());
