@@ -21,6 +21,7 @@ macro_rules! on_backend {
     };
 }
 
+mod admin;
 pub mod audit;
 mod canonical;
 mod db;

@@ -1,7 +1,7 @@
 //! Client-first binary and text protocols: Redis, memcached, PostgreSQL, SQL Server, MongoDB,
 //! RDP, SMB, NFS, LDAP. The probe asks (see [`super::requests`]); these read the answer.
 
-use super::{Build, find, Auth, Identification, Service};
+use super::{find, Auth, Build, Identification, Service};
 
 /// Redis' answer to `PING`: `+PONG` (no password), `-NOAUTH` (a password is required),
 /// `-DENIED` (protected mode).

@@ -1,6 +1,6 @@
 //! HTTP, and what answers over it (Elasticsearch, CouchDB).
 
-use super::{Build, find, Auth, Identification, Service, Software};
+use super::{find, Auth, Build, Identification, Service, Software};
 
 /// Whether an HTTP response has all its body (by `Content-Length`); without a length the
 /// probe reads until the server closes (it asked `Connection: close`) or the cap.
