@@ -383,10 +383,6 @@ fn configuration_md_documents_every_collector_file_key_and_no_other() {
     );
 }
 
-/// Paths the docs name before the branch that creates them has landed (issue 15's grading
-/// crate); remove an entry once it exists.
-const NOT_YET: &[&str] = &["checks/grade/"];
-
 /// Every `agent/…`, `checks/…`, `collector/…` (and the other top-level folders') path a
 /// Markdown file names, with the file that names it.
 fn paths_named_in(text: &str) -> Vec<String> {
@@ -437,9 +433,6 @@ fn every_path_the_docs_name_exists() {
         let base = file.parent().unwrap_or(&root);
         for path in paths_named_in(&text) {
             checked += 1;
-            if NOT_YET.contains(&path.as_str()) {
-                continue;
-            }
             if !root.join(&path).exists() && !base.join(&path).exists() {
                 broken.push(format!("{} names {path}", file.display()));
             }
