@@ -773,3 +773,57 @@ fn a_silent_resolver_is_one_clear_error_and_no_check_judged() {
         }
     }
 }
+
+#[test]
+fn an_mx_certificate_is_judged_current_at_the_grading_instant() {
+    // The probe records the leaf's validity window and judges the trust path inside it;
+    // whether the certificate is current is decided by grading, so a regrade revisits it.
+    let mut observation = Fixture::good().observe();
+    let issued = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let expires = issued + chrono::Duration::days(90);
+    observation.starttls = Some(vec![vigie_model::observation::email::StarttlsFacts {
+        host: "mx.example.org".into(),
+        offered: true,
+        certificate_valid: Some(true),
+        error: None,
+        address: Some("127.0.0.1:25".into()),
+        certificate_error: None,
+        not_before: Some(issued),
+        not_after: Some(expires),
+    }]);
+    let at = |o: &EmailObservation, t| verdict(&evaluate(o, t), Check::EmailStarttls).status;
+    assert_eq!(
+        at(&observation, issued + chrono::Duration::days(30)),
+        Status::Pass
+    );
+    assert_eq!(
+        at(&observation, expires + chrono::Duration::seconds(1)),
+        Status::Fail
+    );
+    assert_eq!(
+        at(&observation, issued - chrono::Duration::seconds(1)),
+        Status::Fail
+    );
+    // A report of an older agent has no window: its probe's judgement stands.
+    let hosts = observation.starttls.as_mut().unwrap();
+    hosts[0].not_before = None;
+    hosts[0].not_after = None;
+    assert_eq!(
+        at(&observation, expires + chrono::Duration::days(365)),
+        Status::Pass
+    );
+    hosts_invalid(&mut observation);
+    assert_eq!(
+        at(&observation, issued + chrono::Duration::days(30)),
+        Status::Fail
+    );
+}
+
+fn hosts_invalid(observation: &mut EmailObservation) {
+    for host in observation.starttls.iter_mut().flatten() {
+        host.certificate_valid = Some(false);
+        host.certificate_error = Some("unknown issuer".into());
+    }
+}

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 
 use super::lookup::DnsLookup;
 use super::observation::StarttlsFacts;
+use crate::tls::certificate;
 use crate::tls::client::RecordingClient;
 use crate::tls::starttls::{self, Replies, SmtpUpgrade};
 use crate::tls::verify::{self, TrustStore};
@@ -65,6 +66,8 @@ pub async fn probe_mx<L: DnsLookup>(
         error: None,
         address: None,
         certificate_error: None,
+        not_before: None,
+        not_after: None,
     };
     let addresses = match options.connect {
         Some(ip) => vec![ip],
@@ -158,7 +161,16 @@ async fn session(
     let problem = match chain.first() {
         None => Some("the server sent no certificate".to_owned()),
         Some(leaf) => {
-            let validation = verify::validate_chain(&chain, &options.trust, Utc::now());
+            // Trust is judged at an instant inside the leaf's validity, as the TLS probe
+            // does: whether the certificate is current is the grading's call, at the scan's
+            // instant, so that a regrade can revisit it.
+            let mut at = Utc::now();
+            if let Ok(info) = certificate::parse(0, leaf) {
+                at = verify::judgement_time(info.not_before, info.not_after, at);
+                facts.not_before = Some(info.not_before);
+                facts.not_after = Some(info.not_after);
+            }
+            let validation = verify::validate_chain(&chain, &options.trust, at);
             if let Some(error) = validation.error {
                 Some(error)
             } else if !verify::hostname_matches(leaf, host) {

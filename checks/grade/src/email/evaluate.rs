@@ -18,13 +18,10 @@ use super::spf::{self, Qualifier, SpfRecord, LOOKUP_LIMIT, VOID_LIMIT};
 
 /// All verdicts for one domain, in catalogue order.
 pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {
-    // `now` is part of the contract so that time-dependent rules (e.g. MTA-STS max_age,
-    // future DMARCbis rules) stay deterministic; no rule here needs it yet.
-    let _ = now;
     if let Some(silence) = &obs.resolver_silent {
         return silent_resolver_verdicts(obs, silence);
     }
-    let ctx = Context::new(obs);
+    let ctx = Context::new(obs, now);
     let mut out = Vec::new();
     spf_verdicts(&ctx, &mut out);
     dmarc_verdicts(&ctx, &mut out);
@@ -83,6 +80,8 @@ fn silent_resolver_verdicts(obs: &EmailObservation, silence: &ResolverSilence) -
 /// Facts derived once and used by several rules.
 struct Context<'a> {
     obs: &'a EmailObservation,
+    /// The scan's instant: MX certificates are judged current at it.
+    now: DateTime<Utc>,
     domain: &'a str,
     /// The SPF records among the domain's TXT records.
     spf_records: Vec<&'a String>,
@@ -121,7 +120,7 @@ fn dmarc_candidates(answer: &Answer<String>) -> Vec<&String> {
 }
 
 impl<'a> Context<'a> {
-    fn new(obs: &'a EmailObservation) -> Self {
+    fn new(obs: &'a EmailObservation, now: DateTime<Utc>) -> Self {
         let spf_records: Vec<&String> = obs
             .spf
             .txt
@@ -141,6 +140,7 @@ impl<'a> Context<'a> {
         let parked = !obs.mx.failed() && (obs.mx.records.is_empty() || null_mx);
         Context {
             obs,
+            now,
             domain: &obs.domain,
             spf_records,
             spf,
@@ -1321,7 +1321,7 @@ fn transport_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
                 .iter()
                 .filter(|h| {
                     (h.error.is_none() && !h.offered)
-                        || (h.offered && h.certificate_valid != Some(true))
+                        || (h.offered && !h.certificate_ok_at(ctx.now))
                 })
                 .map(|h| h.host.as_str())
                 .collect();

@@ -90,7 +90,9 @@ pub struct StarttlsFacts {
     pub host: String,
     /// The server listed STARTTLS in its EHLO answer.
     pub offered: bool,
-    /// The certificate validated for the host name, when a handshake happened.
+    /// The chain built to a trusted root and the leaf is valid for the host name, judged at an
+    /// instant inside the leaf's validity window; whether it is current is graded from
+    /// `not_before`/`not_after` (see [`StarttlsFacts::certificate_ok_at`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_valid: Option<bool>,
     /// Why the SMTP dialogue or the handshake failed.
@@ -102,6 +104,23 @@ pub struct StarttlsFacts {
     /// Why the certificate is not valid (chain or name), when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_error: Option<String>,
+    /// The leaf certificate's validity window, when it could be read. The probe judges the
+    /// trust path at an instant inside it; whether the certificate is current is judged by
+    /// the grading at the scan's instant, so that a regrade revisits it. Reports of agents
+    /// before this field carry the probe's own judgement in `certificate_valid` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+impl StarttlsFacts {
+    /// Whether the certificate validated for the host name and is current at `now`.
+    pub fn certificate_ok_at(&self, now: DateTime<Utc>) -> bool {
+        self.certificate_valid == Some(true)
+            && self.not_before.is_none_or(|not_before| not_before <= now)
+            && self.not_after.is_none_or(|not_after| now <= not_after)
+    }
 }
 
 /// Everything the email probe saw for one domain.
