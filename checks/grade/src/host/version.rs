@@ -6,7 +6,7 @@
 //! segment) and apk-tools (numeric components, letter, `_alpha`…`_p` suffixes, `-rN`). These
 //! are ports of the reference C implementations (dpkg `lib/dpkg/version.c`, rpm
 //! `rpmio/rpmvercmp.c`, apk-tools `src/version.c`); the dpkg one is property-tested against
-//! the real `dpkg --compare-versions` (`checks/tests/host_versions.rs`).
+//! the real `dpkg --compare-versions` (`checks/grade/tests/it/host_versions.rs`).
 
 use std::cmp::Ordering;
 

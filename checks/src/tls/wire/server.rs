@@ -623,7 +623,7 @@ mod tests {
         }
     }
     /// ServerHellos captured from `openssl s_server` (OpenSSL 3.0) by the `capture_server_hellos`
-    /// test of `tests/tls_enumerate.rs`.
+    /// test of `tests/it/tls_enumerate.rs`.
     fn captured(name: &str) -> FirstFlight {
         let path = format!("{}/testdata/tls-wire/{name}", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

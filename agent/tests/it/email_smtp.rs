@@ -3,7 +3,7 @@
 //! flag nothing connects to the MX host; with it, the probe says EHLO and QUIT, nothing
 //! else, and `email.starttls` fails. (The TLS side is tested in vigie-checks.)
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};

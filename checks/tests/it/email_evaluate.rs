@@ -9,7 +9,7 @@ use vigie_checks::email::{
 };
 use vigie_model::{Check, Family, Lang, Severity, Status, Verdict};
 
-mod dead_resolver;
+use crate::dead_resolver;
 
 const RSA_2048: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArRGE2iNsGFfjdwMkJOeJoHHrefgyYD/dKW5YyABmJc0nQMt6dhSeTvmZD8uW77h8ESyC47styLIb1LanYDCOt2VNRsHBhaHepxjKghKWHEIZlosF1ka9PmIUqQrO53RGLrgbiKVG70TPsZkzJpzg2nnrHOBTHDB5nO5j3QCtifJI/lOtJqhVpSESE5MWtz9RN/TvNrK0vDRSDRuyPZjK/weV3vC/aHrQk7+ETWLA/GS7Cd10NWF0yjcOIOPNJ+qL/2a+mT4xijZdDdbsV2t8Xx88u8Q4EAE1bkq29JUWSIfx86eL+SDc7iUFizyyQUR95PCrl8k8iGCAWqbXFcHBNQIDAQAB";
 const RSA_1024: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDo45KODYRwo/DYMeCEXM+pJxGmb3tgguYxCgfkSO6dozBPpugvBfqDui5ImGbQyk7PftSCsuUwcVOnyvOWUNbCUiStAupXN369+abvpURCSXXGqIdP+opVz0kBfeqoTPIkqzD8oFe/Bp3NlymU96l0bHvkzxg8//ykQ8aZUJgSDwIDAQAB";

@@ -5,7 +5,7 @@
 //! `dns.dnssec` failure or an `error`, never "no record"), SPF, DMARC and MX answers flow
 //! through the same code, and answers too big for UDP come through TCP.
 
-mod dns_lab;
+use crate::dns_lab;
 
 use std::net::SocketAddr;
 use std::time::Duration;

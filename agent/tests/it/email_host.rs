@@ -2,7 +2,7 @@
 //! runs them: the binary, a real DNS responder on 127.0.0.1 (`--resolver`), the host
 //! fixture trees of `checks/testdata/host` and OSV advisories imported from there.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

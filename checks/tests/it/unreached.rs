@@ -14,7 +14,7 @@ use vigie_model::{
     TlsProbeResult, TlsProtocolSupport,
 };
 
-mod dead_resolver;
+use crate::dead_resolver;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()

@@ -6,7 +6,7 @@
 //! never a "publish this record" `fail`). A resolver that answers SERVFAIL to everything is
 //! alive (every check says SERVFAIL), and a live resolver still gives the full results.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};

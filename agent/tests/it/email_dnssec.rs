@@ -4,7 +4,7 @@
 //! `--trust-anchor` alone is a usage error. (The
 //! validation itself is tested against NSD and Unbound in vigie-checks.)
 
-mod support;
+use crate::support;
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
