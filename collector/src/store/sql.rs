@@ -182,6 +182,7 @@ pub(super) const FAMILY_FINDINGS: Sql = shared!(
      WHERE check_id LIKE 'tls.protocol.%' OR check_id LIKE 'service.%'
         OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing',
                         'host.updates.security', 'host.os.eol')
+        OR (check_id = 'tls.connect' AND status = 'error')
      ORDER BY org, target, check_id"
 );
 /// Read by [`super::rows::transition`].
