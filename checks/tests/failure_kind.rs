@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use vigie_checks::dns::Resolver;
+use vigie_checks::https::{self, FetchStage, HttpExchange, HttpsOptions};
 use vigie_checks::services::{self, PortSet, ScanOptions, Scope, ServiceTarget};
 use vigie_checks::tls::{self, TlsProbeOptions, TlsTarget, TrustStore};
 use vigie_model::{Check, FailureKind, ProbeStage, Status, TlsObservation, TlsProbeResult};
@@ -197,4 +198,57 @@ async fn a_service_target_that_does_not_resolve_is_name() {
         .find(|v| v.status == Status::Error && v.target == "gone.invalid")
         .expect("an error verdict for the name");
     assert_eq!(error.evidence["failure"], "name");
+}
+
+/// The HTTPS probe records the same kinds: a refused port 80, plain text on the HTTPS port
+/// (`protocol`, as for the TLS probe), a silent HTTPS port (`timeout`).
+#[tokio::test]
+async fn the_https_probe_records_the_kind_beside_its_stage() {
+    let kind = |exchange: &HttpExchange| {
+        let error = exchange.error.as_ref().expect("a failed fetch");
+        (error.stage, error.kind)
+    };
+    let closed_port = {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 156), 0)).unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let plain = GarbageServer::start(ip(156)).await.unwrap();
+    let target: TlsTarget = format!("www.lab.test:{}", plain.addr.port())
+        .parse()
+        .unwrap();
+    let options = HttpsOptions {
+        connect: Some(ip(156)),
+        http_port: Some(closed_port),
+        ca_pem: None,
+        timeout: Duration::from_secs(5),
+    };
+    let observation = tokio::time::timeout(PROBE_BOUND, https::probe(&target, &options))
+        .await
+        .expect("the probe returned within its bound");
+    assert_eq!(
+        kind(&observation.https),
+        (FetchStage::Tls, Some(FailureKind::Protocol))
+    );
+    assert_eq!(
+        kind(observation.redirect.as_ref().expect("port 80 was tried")),
+        (FetchStage::Refused, Some(FailureKind::Refused))
+    );
+
+    let silent = SilentServer::start(ip(157)).await.unwrap();
+    let target: TlsTarget = format!("www.lab.test:{}", silent.addr.port())
+        .parse()
+        .unwrap();
+    let options = HttpsOptions {
+        connect: Some(ip(157)),
+        http_port: None,
+        ca_pem: None,
+        timeout: Duration::from_millis(500),
+    };
+    let observation = tokio::time::timeout(PROBE_BOUND, https::probe(&target, &options))
+        .await
+        .expect("the probe returned within its bound");
+    assert_eq!(
+        kind(&observation.https),
+        (FetchStage::Timeout, Some(FailureKind::Timeout))
+    );
 }

@@ -58,6 +58,7 @@ fn timed_out(url: &str) -> HttpExchange {
             url: url.to_owned(),
             stage: FetchStage::Timeout,
             error: "no answer within 5 s".to_owned(),
+            kind: None,
         }),
         ..HttpExchange::default()
     }

@@ -83,8 +83,15 @@ pub struct FamilyMetrics {
     pub failures: Vec<ProbeFailures>,
 }
 
-/// The checks whose `error` verdicts carry a probe's failure kind.
-const FAILURE_CHECKS: [&str; 2] = ["tls.connect", "service.open"];
+/// The checks whose `error` verdicts carry a probe's failure kind (the store's family query
+/// reads the same ones).
+const FAILURE_CHECKS: [&str; 5] = [
+    "tls.connect",
+    "https.redirect",
+    "https.hsts",
+    "https.security_txt",
+    "service.open",
+];
 
 /// The checks this module reads, so that the store can select just these rows.
 pub fn wanted(check: &str) -> bool {
@@ -508,6 +515,7 @@ mod tests {
             error("a:443", "tls.connect", json!("refused")),
             error("b:443", "tls.connect", json!("refused")),
             error("c:443", "tls.connect", json!("timeout")),
+            error("h:443", "https.hsts", json!("timeout")),
             error("gone.invalid", "service.open", json!("name")),
             // A newer agent's kind and stored junk are `other`, never a new label.
             error("d:443", "tls.connect", json!("quantum")),
@@ -538,7 +546,7 @@ mod tests {
             vec![
                 ("services", "name", 1),
                 ("tls", "refused", 2),
-                ("tls", "timeout", 1),
+                ("tls", "timeout", 2),
                 ("tls", "other", 2),
             ]
         );
