@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use vigie_checks::dns::Resolver;
+use vigie_checks::email::{smtp, MemoryZone, SmtpOptions};
 use vigie_checks::https::{self, FetchStage, HttpExchange, HttpsOptions};
 use vigie_checks::services::{self, PortSet, ScanOptions, Scope, ServiceTarget};
 use vigie_checks::tls::{self, TlsProbeOptions, TlsTarget, TrustStore};
@@ -251,4 +252,75 @@ async fn the_https_probe_records_the_kind_beside_its_stage() {
         kind(&observation.https),
         (FetchStage::Timeout, Some(FailureKind::Timeout))
     );
+}
+
+/// The STARTTLS probe of an MX host records the kind beside its error: a refused port 25, a
+/// peer that does not speak SMTP (`protocol`), a host name without address (`name`).
+#[tokio::test]
+async fn the_mx_starttls_probe_records_the_kind_beside_its_error() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 158), 0)).unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let options = |ip: Option<IpAddr>, port: u16| SmtpOptions {
+        port,
+        timeout: Duration::from_secs(5),
+        connect: ip,
+        ..SmtpOptions::new(TrustStore::load(None).expect("the trust store"))
+    };
+    let zone = MemoryZone::new();
+    let probe = |options: SmtpOptions| probe_mx(options, &zone);
+    let refused = probe(options(Some(ip(158)), closed_port)).await;
+    assert!(refused.error.is_some());
+    assert_eq!(refused.kind, Some(FailureKind::Refused), "{refused:?}");
+
+    let garbage = GarbageServer::start(ip(159)).await.unwrap();
+    let not_smtp = probe(options(Some(ip(159)), garbage.addr.port())).await;
+    assert!(!not_smtp.offered);
+    assert_eq!(not_smtp.kind, Some(FailureKind::Protocol), "{not_smtp:?}");
+
+    // No address in the zone for the name.
+    let unknown = probe(options(None, 25)).await;
+    assert_eq!(unknown.kind, Some(FailureKind::Name), "{unknown:?}");
+}
+
+async fn probe_mx(
+    options: SmtpOptions,
+    zone: &MemoryZone,
+) -> vigie_model::observation::email::StarttlsFacts {
+    tokio::time::timeout(PROBE_BOUND, smtp::probe_mx("mx.lab.test", &options, zone))
+        .await
+        .expect("the probe returned within its bound")
+}
+
+/// End to end for email: an MX whose port 25 refuses gives an `email.starttls` error whose
+/// evidence carries the kind.
+#[tokio::test]
+async fn an_unreachable_mx_is_an_email_starttls_error_with_its_kind() {
+    use vigie_checks::email::{self, ProbeOptions};
+    let closed_port = {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 160), 0)).unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let zone = MemoryZone::new()
+        .mx("mail.test", 10, "mx.mail.test")
+        .ip("mx.mail.test", ip(160));
+    let options = ProbeOptions {
+        common_selectors: false,
+        smtp: Some(SmtpOptions {
+            port: closed_port,
+            timeout: Duration::from_secs(5),
+            ..SmtpOptions::new(TrustStore::load(None).expect("the trust store"))
+        }),
+        ..ProbeOptions::default()
+    };
+    let observation = tokio::time::timeout(PROBE_BOUND, email::probe("mail.test", &options, &zone))
+        .await
+        .expect("the probe returned within its bound");
+    let verdict = email::evaluate(&observation, chrono::Utc::now())
+        .into_iter()
+        .find(|v| v.check == Check::EmailStarttls)
+        .expect("an email.starttls verdict");
+    assert_eq!(verdict.status, Status::Error, "{verdict:?}");
+    assert_eq!(verdict.evidence["failure"], "refused", "{verdict:?}");
 }

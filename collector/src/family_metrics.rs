@@ -85,11 +85,12 @@ pub struct FamilyMetrics {
 
 /// The checks whose `error` verdicts carry a probe's failure kind (the store's family query
 /// reads the same ones).
-const FAILURE_CHECKS: [&str; 5] = [
+const FAILURE_CHECKS: [&str; 6] = [
     "tls.connect",
     "https.redirect",
     "https.hsts",
     "https.security_txt",
+    "email.starttls",
     "service.open",
 ];
 

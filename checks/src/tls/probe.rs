@@ -277,7 +277,7 @@ fn protocol_name(version: ProtocolVersion) -> String {
 /// The kind of a failed handshake: a peer that does not speak TLS at all (plain text, a
 /// malformed record) or hangs up is `protocol`; one that speaks TLS and refuses (an alert, no
 /// common parameters, a certificate rustls rejects) is `tls`.
-fn io_kind(error: &std::io::Error) -> FailureKind {
+pub(crate) fn io_kind(error: &std::io::Error) -> FailureKind {
     match error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
