@@ -26,7 +26,9 @@ pub enum FailureKind {
     /// The peer answered, but not in the expected protocol: plain text on a TLS port, a
     /// malformed message, a refused STARTTLS, a connection closed or reset mid-exchange.
     Protocol,
-    /// Anything else (a local setup error, an invalid server name).
+    /// Anything else (a local setup error, an invalid server name). A kind this build does
+    /// not know reads as `other`, so a newer agent's report is never refused for it.
+    #[serde(other)]
     Other,
 }
 
@@ -94,6 +96,12 @@ mod tests {
             assert_eq!(json, serde_json::json!(kind.as_str()));
         }
         assert_eq!(FailureKind::from_label("quantum"), FailureKind::Other);
+        let newer: FailureKind = serde_json::from_value(serde_json::json!("quantum")).unwrap();
+        assert_eq!(
+            newer,
+            FailureKind::Other,
+            "a newer agent's kind is not an error"
+        );
         assert_eq!(FailureKind::from_label("Refused"), FailureKind::Other);
     }
 
