@@ -767,6 +767,7 @@ fn lost_probe(target: &TlsTarget) -> TlsObservation {
         result: vigie_model::TlsProbeResult::Failed {
             stage: vigie_model::ProbeStage::Connect,
             error: "internal error: the probe task stopped unexpectedly".to_owned(),
+            kind: Some(vigie_model::FailureKind::Other),
         },
         enumeration: None,
     }

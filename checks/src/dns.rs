@@ -38,6 +38,19 @@ pub enum DnsError {
     SystemConfig { reason: String },
 }
 
+impl DnsError {
+    /// The closed-set kind of this failure: a timeout is a `timeout`, every other failure to
+    /// resolve a `name`, and a resolver that could not be set up `other`.
+    pub fn kind(&self) -> vigie_model::FailureKind {
+        use vigie_model::FailureKind;
+        match self {
+            DnsError::NotFound { .. } | DnsError::Failed { .. } => FailureKind::Name,
+            DnsError::Timeout { .. } => FailureKind::Timeout,
+            DnsError::BadResolver { .. } | DnsError::SystemConfig { .. } => FailureKind::Other,
+        }
+    }
+}
+
 /// Parses a `--resolver` value: `IP`, `IP:PORT`, `[v6]` or `[v6]:PORT`; the port defaults to 53.
 pub fn parse_resolver(text: &str) -> Result<SocketAddr, DnsError> {
     let bad = || DnsError::BadResolver {

@@ -1,15 +1,16 @@
 //! The per-family gauges of docs/api.md (`vigie_tls_protocol_accepted`,
 //! `vigie_email_dmarc_policy`, `vigie_exposed_service`, `vigie_host_pending_security_updates`,
-//! `vigie_host_os_eol`), derived from the latest verdicts rather than from raw observations:
+//! `vigie_host_os_eol`, `vigie_probe_failures`), derived from the latest verdicts rather than from raw observations:
 //! the verdicts are the one graded truth, stable across agent versions, while observation
 //! shapes may grow.
 //!
 //! Pure: latest findings in, samples out. Cardinality is bounded by what agents reported:
-//! one series per TLS endpoint and protocol, per mail domain, per open port and per host.
+//! one series per TLS endpoint and protocol, per mail domain, per open port and per host;
+//! probe failures are counted per organization over closed sets of families and kinds.
 
 use std::collections::BTreeMap;
 
-use vigie_model::{Severity, Status};
+use vigie_model::{Check, FailureKind, Severity, Status};
 
 /// One latest verdict, as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,18 @@ pub struct HostPosture {
     pub os_eol: Option<bool>,
 }
 
+/// How many latest `error` verdicts of an organization's family say its probe failed in one
+/// way (their evidence's `failure`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProbeFailures {
+    pub org: String,
+    /// The check's family (`tls`, `email`, `services`, `host`), `other` for a check this build
+    /// does not know.
+    pub family: &'static str,
+    pub kind: FailureKind,
+    pub count: u64,
+}
+
 /// Every family gauge of one scrape.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FamilyMetrics {
@@ -67,11 +80,24 @@ pub struct FamilyMetrics {
     pub dmarc: Vec<DmarcPolicy>,
     pub services: Vec<ExposedService>,
     pub hosts: Vec<HostPosture>,
+    pub failures: Vec<ProbeFailures>,
 }
+
+/// The checks whose `error` verdicts carry a probe's failure kind (the store's family query
+/// reads the same ones).
+const FAILURE_CHECKS: [&str; 6] = [
+    "tls.connect",
+    "https.redirect",
+    "https.hsts",
+    "https.security_txt",
+    "email.starttls",
+    "service.open",
+];
 
 /// The checks this module reads, so that the store can select just these rows.
 pub fn wanted(check: &str) -> bool {
-    check.starts_with("tls.protocol.")
+    FAILURE_CHECKS.contains(&check)
+        || check.starts_with("tls.protocol.")
         || check == "email.dmarc.policy"
         || check == "email.dmarc.missing"
         || check.starts_with("service.")
@@ -133,6 +159,20 @@ fn target_port(target: &str) -> Option<String> {
     port.parse::<u16>().ok().map(|p| p.to_string())
 }
 
+/// The kind of probe failure an `error` verdict records, if it records one. A kind this build
+/// does not know (a newer agent's, or stored junk) is `other`: labels stay in a closed set.
+fn failure_kind(finding: &LatestFinding) -> Option<FailureKind> {
+    if finding.status != Status::Error {
+        return None;
+    }
+    let label = finding.evidence.get("failure")?;
+    Some(
+        label
+            .as_str()
+            .map_or(FailureKind::Other, FailureKind::from_label),
+    )
+}
+
 /// Derives every family gauge from the latest findings.
 pub fn derive(findings: &[LatestFinding]) -> FamilyMetrics {
     let mut protocols = Vec::new();
@@ -140,8 +180,13 @@ pub fn derive(findings: &[LatestFinding]) -> FamilyMetrics {
     let mut missing_dmarc: Vec<(String, String)> = Vec::new();
     let mut services: BTreeMap<(String, String), ExposedService> = BTreeMap::new();
     let mut hosts: BTreeMap<(String, String), HostPosture> = BTreeMap::new();
+    let mut failures: BTreeMap<(String, &'static str, FailureKind), u64> = BTreeMap::new();
 
     for f in findings {
+        if let Some(kind) = failure_kind(f) {
+            let family = Check::from_id(&f.check).map_or("other", |c| c.family().as_str());
+            *failures.entry((f.org.clone(), family, kind)).or_default() += 1;
+        }
         if let Some(protocol) = f.check.strip_prefix("tls.protocol.") {
             if let Some(accepted) = protocol_accepted(protocol, f) {
                 protocols.push(ProtocolAccepted {
@@ -226,6 +271,15 @@ pub fn derive(findings: &[LatestFinding]) -> FamilyMetrics {
             .collect(),
         services: services.into_values().collect(),
         hosts: hosts.into_values().collect(),
+        failures: failures
+            .into_iter()
+            .map(|((org, family, kind), count)| ProbeFailures {
+                org,
+                family,
+                kind,
+                count,
+            })
+            .collect(),
     }
 }
 
@@ -444,6 +498,58 @@ mod tests {
         assert_eq!(
             (ssh.service.as_str(), ssh.risk),
             ("unknown", Severity::Info)
+        );
+    }
+
+    #[test]
+    fn probe_failures_are_counted_per_family_and_kind_in_a_closed_set() {
+        let error = |target: &str, check: &str, failure: serde_json::Value| {
+            f(
+                target,
+                check,
+                Status::Error,
+                Severity::High,
+                json!({ "failure": failure }),
+            )
+        };
+        let m = derive(&[
+            error("a:443", "tls.connect", json!("refused")),
+            error("b:443", "tls.connect", json!("refused")),
+            error("c:443", "tls.connect", json!("timeout")),
+            error("h:443", "https.hsts", json!("timeout")),
+            error("gone.invalid", "service.open", json!("name")),
+            // A newer agent's kind and stored junk are `other`, never a new label.
+            error("d:443", "tls.connect", json!("quantum")),
+            error("e:443", "tls.connect", json!({"nested": true})),
+            // No kind (an older agent), or not an error: not counted.
+            f(
+                "f:443",
+                "tls.connect",
+                Status::Error,
+                Severity::High,
+                json!({}),
+            ),
+            f(
+                "g:443",
+                "tls.connect",
+                Status::Pass,
+                Severity::High,
+                json!({"failure": "refused"}),
+            ),
+        ]);
+        let got: Vec<(&str, &str, u64)> = m
+            .failures
+            .iter()
+            .map(|p| (p.family, p.kind.as_str(), p.count))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("services", "name", 1),
+                ("tls", "refused", 2),
+                ("tls", "timeout", 2),
+                ("tls", "other", 2),
+            ]
         );
     }
 

@@ -272,6 +272,23 @@ fn render_families(e: &mut Encoder, family: &FamilyMetrics) {
             );
         }
     }
+
+    e.header(
+        "vigie_probe_failures",
+        "gauge",
+        "Latest error verdicts whose probe could not reach or speak to its target, per family and kind of failure (refused, timeout, name, tls, protocol, other).",
+    );
+    for p in &family.failures {
+        e.sample(
+            "vigie_probe_failures",
+            &[
+                ("org", &p.org),
+                ("family", p.family),
+                ("kind", p.kind.as_str()),
+            ],
+            p.count as f64,
+        );
+    }
 }
 
 /// The whole `/metrics` page.
@@ -731,7 +748,9 @@ mod tests {
 
     #[test]
     fn family_gauges_are_written_with_their_labels() {
-        use crate::family_metrics::{DmarcPolicy, ExposedService, HostPosture, ProtocolAccepted};
+        use crate::family_metrics::{
+            DmarcPolicy, ExposedService, HostPosture, ProbeFailures, ProtocolAccepted,
+        };
         let snapshot = MetricsSnapshot {
             family: FamilyMetrics {
                 protocols: vec![ProtocolAccepted {
@@ -758,6 +777,12 @@ mod tests {
                     pending_security_updates: Some(3),
                     os_eol: None,
                 }],
+                failures: vec![ProbeFailures {
+                    org: "o".into(),
+                    family: "tls",
+                    kind: vigie_model::FailureKind::Refused,
+                    count: 2,
+                }],
             },
             ..MetricsSnapshot::default()
         };
@@ -767,6 +792,7 @@ mod tests {
             "vigie_email_dmarc_policy{org=\"o\",domain=\"o.test\"} 1\n",
             "vigie_exposed_service{org=\"o\",target=\"10.0.0.1:445\",port=\"445\",service=\"smb\",risk=\"critical\"} 1\n",
             "vigie_host_pending_security_updates{org=\"o\",host=\"h\"} 3\n",
+            "vigie_probe_failures{org=\"o\",family=\"tls\",kind=\"refused\"} 2\n",
         ] {
             assert!(text.contains(line), "missing {line}");
         }

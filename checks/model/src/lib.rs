@@ -9,10 +9,12 @@
 //! - [`validate`]: the semantic rules a report must satisfy beyond its JSON shape;
 //! - [`schema`]: the JSON Schema generated from the types;
 //! - [`timestamps`]: the instants a collector accepts, relative to when it received the report;
+//! - [`failure`]: why a probe could not reach or speak to its target, as a closed set;
 //! - [`severity`]: how bad a failure is, shared by the catalogue and the report;
 //! - [`verdict`]: a language-free verdict, rendered into a finding.
 
 pub mod catalogue;
+pub mod failure;
 pub mod i18n;
 pub mod observation;
 pub mod report;
@@ -23,6 +25,7 @@ pub mod validate;
 pub mod verdict;
 
 pub use catalogue::{Check, Family};
+pub use failure::FailureKind;
 pub use i18n::{Lang, Message};
 pub use report::*;
 pub use verdict::Verdict;

@@ -342,6 +342,9 @@ pub enum TlsProbeResult {
         stage: ProbeStage,
         /// The reason, for a person.
         error: String,
+        /// The reason as a closed set, for counting; absent in reports of older agents.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<crate::FailureKind>,
     },
 }
 

@@ -21,6 +21,7 @@ use crate::tls::certificate;
 use crate::tls::client::RecordingClient;
 use crate::tls::starttls::{self, Replies, SmtpUpgrade};
 use crate::tls::verify::{self, TrustStore};
+use vigie_model::FailureKind;
 
 /// A host resolving to more addresses than this is tried on its first ones only.
 const MAX_ADDRESSES: usize = 3;
@@ -64,6 +65,7 @@ pub async fn probe_mx<L: DnsLookup>(
         offered: false,
         certificate_valid: None,
         error: None,
+        kind: None,
         address: None,
         certificate_error: None,
         not_before: None,
@@ -74,26 +76,34 @@ pub async fn probe_mx<L: DnsLookup>(
         None => match lookups.ip(host).await {
             Ok(addresses) if addresses.is_empty() => {
                 facts.error = Some(format!("{host} has no A or AAAA record"));
+                facts.kind = Some(FailureKind::Name);
                 return facts;
             }
             Ok(addresses) => addresses,
             Err(e) => {
                 facts.error = Some(e.to_string());
+                facts.kind = Some(if e.no_answer {
+                    FailureKind::Timeout
+                } else {
+                    FailureKind::Name
+                });
                 return facts;
             }
         },
     };
     let (stream, address) = match connect(&addresses, options.port, options.timeout).await {
         Ok(connected) => connected,
-        Err(reason) => {
+        Err((kind, reason)) => {
             facts.error = Some(reason);
+            facts.kind = Some(kind);
             return facts;
         }
     };
     facts.address = Some(address.to_string());
-    if let Err(reason) = session(stream, host, options, &mut facts).await {
-        tracing::debug!(%host, %address, %reason, "STARTTLS probe failed");
+    if let Err((kind, reason)) = session(stream, host, options, &mut facts).await {
+        tracing::debug!(%host, %address, %kind, %reason, "STARTTLS probe failed");
         facts.error = Some(reason);
+        facts.kind = Some(kind);
     }
     facts
 }
@@ -102,29 +112,40 @@ async fn connect(
     addresses: &[IpAddr],
     port: u16,
     timeout: Duration,
-) -> Result<(TcpStream, SocketAddr), String> {
+) -> Result<(TcpStream, SocketAddr), (FailureKind, String)> {
     let mut reasons = Vec::new();
+    // The kind of the last attempt, as the TLS probe reports it.
+    let mut kind = FailureKind::Name;
     for ip in addresses.iter().take(MAX_ADDRESSES) {
         let address = SocketAddr::new(*ip, port);
         match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => return Ok((stream, address)),
-            Ok(Err(e)) => reasons.push(format!("{address}: {e}")),
-            Err(_) => reasons.push(format!(
-                "{address}: no answer within {} s (port {port} filtered?)",
-                timeout.as_secs_f64()
-            )),
+            Ok(Err(e)) => {
+                kind = FailureKind::of_io(e.kind());
+                reasons.push(format!("{address}: {e}"));
+            }
+            Err(_) => {
+                kind = FailureKind::Timeout;
+                reasons.push(format!(
+                    "{address}: no answer within {} s (port {port} filtered?)",
+                    timeout.as_secs_f64()
+                ));
+            }
         }
     }
-    Err(reasons.join("; "))
+    Err((kind, reasons.join("; ")))
 }
 
-/// The SMTP dialogue; fills `facts` as it goes.
+/// The SMTP dialogue; fills `facts` as it goes. On failure, its kind: the SMTP dialogue's own
+/// errors are text, counted as `protocol` (its timeouts included).
 async fn session(
     mut stream: TcpStream,
     host: &str,
     options: &SmtpOptions,
     facts: &mut StarttlsFacts,
-) -> Result<(), String> {
+) -> Result<(), (FailureKind, String)> {
+    let protocol = |reason: String| (FailureKind::Protocol, reason);
+    let other = |reason: String| (FailureKind::Other, reason);
     let mut reader = Replies::default();
     let upgrade = starttls::smtp_upgrade(
         &mut stream,
@@ -132,28 +153,40 @@ async fn session(
         &options.ehlo_name,
         options.timeout,
     )
-    .await?;
+    .await
+    .map_err(protocol)?;
     facts.offered = upgrade == SmtpUpgrade::Ready;
     if !facts.offered {
         return Ok(());
     }
     if !reader.buffered.is_empty() {
         // Bytes before our handshake would be read as if they came over TLS (CVE-2011-0411).
-        return Err("the server sent data after its STARTTLS reply, before TLS".to_owned());
+        return Err(protocol(
+            "the server sent data after its STARTTLS reply, before TLS".to_owned(),
+        ));
     }
 
     let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| format!("`{host}` is not a valid TLS server name"))?;
-    let client = RecordingClient::new().map_err(|e| format!("TLS client setup failed: {e}"))?;
+        .map_err(|_| other(format!("`{host}` is not a valid TLS server name")))?;
+    let client =
+        RecordingClient::new().map_err(|e| other(format!("TLS client setup failed: {e}")))?;
     let (connector, verifier) = (client.connector(), client.verifier);
     let mut tls = match tokio::time::timeout(options.timeout, connector.connect(name, stream)).await
     {
         Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return Err(format!("TLS handshake after STARTTLS failed: {e}")),
+        Ok(Err(e)) => {
+            return Err((
+                crate::tls::probe::io_kind(&e),
+                format!("TLS handshake after STARTTLS failed: {e}"),
+            ))
+        }
         Err(_) => {
-            return Err(format!(
-                "no TLS handshake within {} s after STARTTLS",
-                options.timeout.as_secs_f64()
+            return Err((
+                FailureKind::Timeout,
+                format!(
+                    "no TLS handshake within {} s after STARTTLS",
+                    options.timeout.as_secs_f64()
+                ),
             ))
         }
     };

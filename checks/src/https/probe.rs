@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::Url;
+use vigie_model::FailureKind;
 
 use super::observation::{
     FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop, RECORDED_HEADERS,
@@ -104,6 +105,7 @@ fn setup_failed(url: &str, error: &str) -> HttpExchange {
             url: url.to_owned(),
             stage: FetchStage::Setup,
             error: error.to_owned(),
+            kind: Some(FailureKind::Other),
         }),
         ..HttpExchange::default()
     }
@@ -176,6 +178,7 @@ async fn exchange(
             url: first.to_owned(),
             stage: FetchStage::Setup,
             error: "not a URL".to_owned(),
+            kind: Some(FailureKind::Other),
         });
         return exchange;
     };
@@ -190,10 +193,12 @@ async fn exchange(
         let mut response = match sent {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
+                let (stage, kind) = classify(&error);
                 exchange.error = Some(FetchError {
                     url: url.to_string(),
-                    stage: classify(&error),
+                    stage,
                     error: error_chain(&error),
+                    kind: Some(kind),
                 });
                 return exchange;
             }
@@ -202,6 +207,7 @@ async fn exchange(
                     url: url.to_string(),
                     stage: FetchStage::Timeout,
                     error: format!("no answer within {} s", timeout.as_secs_f64()),
+                    kind: Some(FailureKind::Timeout),
                 });
                 return exchange;
             }
@@ -242,10 +248,12 @@ async fn exchange(
             match read {
                 Ok(Ok(truncated)) => exchange.body_truncated = truncated,
                 Ok(Err(error)) => {
+                    let (stage, kind) = classify(&error);
                     exchange.error = Some(FetchError {
                         url: url.to_string(),
-                        stage: classify(&error),
+                        stage,
                         error: error_chain(&error),
+                        kind: Some(kind),
                     })
                 }
                 Err(_) => {
@@ -253,6 +261,7 @@ async fn exchange(
                         url: url.to_string(),
                         stage: FetchStage::Timeout,
                         error: format!("body not received within {} s", timeout.as_secs_f64()),
+                        kind: Some(FailureKind::Timeout),
                     })
                 }
             }
@@ -294,29 +303,40 @@ fn bounded_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(cut).trim().to_owned()
 }
 
-fn classify(error: &reqwest::Error) -> FetchStage {
+/// Where the request failed, and the kind of the failure: both read from the typed causes
+/// (reqwest's flags, the rustls and I/O errors inside).
+fn classify(error: &reqwest::Error) -> (FetchStage, FailureKind) {
     if error.is_timeout() {
-        return FetchStage::Timeout;
+        return (FetchStage::Timeout, FailureKind::Timeout);
     }
-    let mut stage = None;
+    let mut found = None;
+    let mut io_kind = None;
     walk(error, &mut |cause| {
-        if stage.is_some() {
+        if found.is_some() {
             return;
         }
-        if cause.downcast_ref::<rustls::Error>().is_some() {
-            stage = Some(FetchStage::Tls);
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            // As the TLS probe counts it: no TLS at all (plain text) is `protocol`.
+            let kind = match tls {
+                rustls::Error::InvalidMessage(_) => FailureKind::Protocol,
+                _ => FailureKind::Tls,
+            };
+            found = Some((FetchStage::Tls, kind));
         } else if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                stage = Some(FetchStage::Refused);
+                found = Some((FetchStage::Refused, FailureKind::Refused));
+            } else {
+                io_kind.get_or_insert(FailureKind::of_io(io.kind()));
             }
         } else if cause.to_string().starts_with("dns error") {
-            stage = Some(FetchStage::Resolve);
+            found = Some((FetchStage::Resolve, FailureKind::Name));
         }
     });
-    match stage {
-        Some(stage) => stage,
-        None if error.is_connect() => FetchStage::Connect,
-        None => FetchStage::Http,
+    match found {
+        Some(found) => found,
+        None if error.is_connect() => (FetchStage::Connect, io_kind.unwrap_or(FailureKind::Other)),
+        // The peer answered, but not in valid HTTP (or with too large a head).
+        None => (FetchStage::Http, FailureKind::Protocol),
     }
 }
 

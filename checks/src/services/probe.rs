@@ -173,6 +173,7 @@ async fn resolve_names(
                 unresolved.push(Unresolved {
                     target: name.to_owned(),
                     reason: error.to_string(),
+                    kind: Some(error.kind()),
                 });
             }
             return (resolved, unresolved);
@@ -186,6 +187,7 @@ async fn resolve_names(
             Err(error) => unresolved.push(Unresolved {
                 target: name.to_owned(),
                 reason: error.to_string(),
+                kind: Some(error.kind()),
             }),
         }
     }

@@ -9,7 +9,7 @@ use rustls::pki_types::ServerName;
 use rustls::ProtocolVersion;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use vigie_model::{ProbeStage, TlsHandshake, TlsObservation, TlsProbeResult};
+use vigie_model::{FailureKind, ProbeStage, TlsHandshake, TlsObservation, TlsProbeResult};
 
 use super::certificate;
 use super::client::RecordingClient;
@@ -84,10 +84,15 @@ pub(crate) async fn probe_reporting_preamble(
         result: TlsProbeResult::Failed {
             stage: ProbeStage::Resolve,
             error: String::new(),
+            kind: None,
         },
         enumeration: None,
     };
-    let failed = |stage: ProbeStage, error: String| TlsProbeResult::Failed { stage, error };
+    let failed = |stage: ProbeStage, (kind, error): (FailureKind, String)| TlsProbeResult::Failed {
+        stage,
+        error,
+        kind: Some(kind),
+    };
 
     let addresses = match options.connect {
         Some(ip) => vec![ip],
@@ -95,7 +100,7 @@ pub(crate) async fn probe_reporting_preamble(
             Ok(addresses) => addresses,
             Err(error) => {
                 tracing::debug!(%target, %error, "resolution failed");
-                observation.result = failed(ProbeStage::Resolve, error.to_string());
+                observation.result = failed(ProbeStage::Resolve, (error.kind(), error.to_string()));
                 return (observation, false);
             }
         },
@@ -107,7 +112,7 @@ pub(crate) async fn probe_reporting_preamble(
             stream
         }
         Err((address, error)) => {
-            tracing::debug!(%target, %error, "connection failed");
+            tracing::debug!(%target, kind = %error.0, error = %error.1, "connection failed");
             observation.address = address.map(|a| a.to_string());
             observation.result = failed(ProbeStage::Connect, error);
             return (observation, false);
@@ -124,14 +129,19 @@ pub(crate) async fn probe_reporting_preamble(
         .await
         {
             tracing::debug!(%target, %error, "STARTTLS failed");
-            observation.result = failed(ProbeStage::Handshake, error.to_string());
+            // The server answered in clear but not as the protocol says (a timeout inside the
+            // preamble is reported by text only, and counted here).
+            observation.result = failed(
+                ProbeStage::Handshake,
+                (FailureKind::Protocol, error.to_string()),
+            );
             return (observation, true);
         }
     }
     observation.result = match handshake(stream, &server_name, options.timeout, trust).await {
         Ok(handshake) => TlsProbeResult::Handshake(handshake),
         Err(error) => {
-            tracing::debug!(%target, %error, "handshake failed");
+            tracing::debug!(%target, kind = %error.0, error = %error.1, "handshake failed");
             failed(ProbeStage::Handshake, error)
         }
     };
@@ -139,30 +149,38 @@ pub(crate) async fn probe_reporting_preamble(
 }
 
 /// Connects to the first address that answers, each attempt bounded by `timeout`. On
-/// failure, the last address tried and why each failed.
+/// failure, the last address tried, the kind of its failure and why each failed.
 async fn connect(
     addresses: &[IpAddr],
     port: u16,
     timeout: Duration,
-) -> Result<(TcpStream, SocketAddr), (Option<SocketAddr>, String)> {
+) -> Result<(TcpStream, SocketAddr), (Option<SocketAddr>, (FailureKind, String))> {
     let mut reasons = Vec::new();
     let mut last = None;
+    // The kind of the last attempt, as the address reported is the last one tried.
+    let mut kind = FailureKind::Name;
     for ip in addresses.iter().take(MAX_ADDRESSES) {
         let address = SocketAddr::new(*ip, port);
         last = Some(address);
         match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => return Ok((stream, address)),
-            Ok(Err(error)) => reasons.push(format!("{address}: {error}")),
-            Err(_) => reasons.push(format!(
-                "{address}: no answer within {} s",
-                timeout.as_secs_f64()
-            )),
+            Ok(Err(error)) => {
+                kind = FailureKind::of_io(error.kind());
+                reasons.push(format!("{address}: {error}"));
+            }
+            Err(_) => {
+                kind = FailureKind::Timeout;
+                reasons.push(format!(
+                    "{address}: no answer within {} s",
+                    timeout.as_secs_f64()
+                ));
+            }
         }
     }
     if reasons.is_empty() {
         reasons.push("no address to connect to".to_owned());
     }
-    Err((last, reasons.join("; ")))
+    Err((last, (kind, reasons.join("; "))))
 }
 
 async fn handshake(
@@ -170,19 +188,27 @@ async fn handshake(
     server_name: &str,
     timeout: Duration,
     trust: &TrustStore,
-) -> Result<TlsHandshake, String> {
-    let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|_| format!("`{server_name}` is not a valid TLS server name (SNI)"))?;
-    let client = RecordingClient::new().map_err(|e| format!("TLS client setup failed: {e}"))?;
+) -> Result<TlsHandshake, (FailureKind, String)> {
+    let other = |text: String| (FailureKind::Other, text);
+    let name = ServerName::try_from(server_name.to_owned()).map_err(|_| {
+        other(format!(
+            "`{server_name}` is not a valid TLS server name (SNI)"
+        ))
+    })?;
+    let client =
+        RecordingClient::new().map_err(|e| other(format!("TLS client setup failed: {e}")))?;
     let (connector, verifier) = (client.connector(), client.verifier);
     let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(error)) => return Err(describe_io(&error)),
+        Ok(Err(error)) => return Err((io_kind(&error), describe_io(&error))),
         Err(_) => {
-            return Err(format!(
+            return Err((
+                FailureKind::Timeout,
+                format!(
             "no TLS handshake within {} s: the server accepted the connection but did not answer",
             timeout.as_secs_f64()
-        ))
+        ),
+            ))
         }
     };
 
@@ -205,9 +231,12 @@ async fn handshake(
     let _ = tokio::time::timeout(CLOSE_TIMEOUT.min(timeout), tls.shutdown()).await;
 
     let Some(leaf_der) = chain.first() else {
-        return Err("the server completed the handshake without a certificate".to_owned());
+        return Err((
+            FailureKind::Tls,
+            "the server completed the handshake without a certificate".to_owned(),
+        ));
     };
-    let leaf = certificate::parse(0, leaf_der).map_err(|e| e.to_string())?;
+    let leaf = certificate::parse(0, leaf_der).map_err(|e| (FailureKind::Tls, e.to_string()))?;
     let mut certificates = vec![leaf];
     for (index, der) in chain.iter().enumerate().skip(1) {
         match certificate::parse(index, der) {
@@ -242,6 +271,20 @@ fn protocol_name(version: ProtocolVersion) -> String {
         ProtocolVersion::TLSv1_1 => "TLSv1.1".to_owned(),
         ProtocolVersion::TLSv1_0 => "TLSv1.0".to_owned(),
         other => format!("{other:?}"),
+    }
+}
+
+/// The kind of a failed handshake: a peer that does not speak TLS at all (plain text, a
+/// malformed record) or hangs up is `protocol`; one that speaks TLS and refuses (an alert, no
+/// common parameters, a certificate rustls rejects) is `tls`.
+pub(crate) fn io_kind(error: &std::io::Error) -> FailureKind {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidMessage(_)) => FailureKind::Protocol,
+        Some(_) => FailureKind::Tls,
+        None => FailureKind::of_io(error.kind()),
     }
 }
 

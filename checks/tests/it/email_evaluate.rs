@@ -784,6 +784,7 @@ fn an_mx_certificate_is_judged_current_at_the_grading_instant() {
         .to_utc();
     let expires = issued + chrono::Duration::days(90);
     observation.starttls = Some(vec![vigie_model::observation::email::StarttlsFacts {
+        kind: None,
         host: "mx.example.org".into(),
         offered: true,
         certificate_valid: Some(true),

@@ -850,6 +850,7 @@ fn no_open_port_and_unresolved_names_are_reported() {
     obs.unresolved.push(Unresolved {
         target: "gone.lab.test".to_owned(),
         reason: "no such name".to_owned(),
+        kind: None,
     });
     let verdicts = evaluate(&obs, obs.finished_at);
     assert_eq!(

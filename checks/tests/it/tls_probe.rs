@@ -91,7 +91,7 @@ async fn probe_pinned(lab: &Lab, last: u8, issued: &Issued) -> (TlsObservation, 
 fn handshake(observation: &TlsObservation) -> &TlsHandshake {
     match &observation.result {
         TlsProbeResult::Handshake(handshake) => handshake,
-        TlsProbeResult::Failed { stage, error } => {
+        TlsProbeResult::Failed { stage, error, .. } => {
             panic!("expected a handshake, got {stage:?}: {error}")
         }
     }
@@ -99,7 +99,7 @@ fn handshake(observation: &TlsObservation) -> &TlsHandshake {
 
 fn failure(observation: &TlsObservation) -> (ProbeStage, &str) {
     match &observation.result {
-        TlsProbeResult::Failed { stage, error } => (*stage, error.as_str()),
+        TlsProbeResult::Failed { stage, error, .. } => (*stage, error.as_str()),
         TlsProbeResult::Handshake(_) => panic!("expected a failure, got a handshake"),
     }
 }

@@ -58,6 +58,7 @@ fn timed_out(url: &str) -> HttpExchange {
             url: url.to_owned(),
             stage: FetchStage::Timeout,
             error: "no answer within 5 s".to_owned(),
+            kind: None,
         }),
         ..HttpExchange::default()
     }
@@ -105,6 +106,7 @@ fn unreached_observations(host_root: &std::path::Path) -> Observations {
                 TlsProbeResult::Failed {
                     stage: ProbeStage::Connect,
                     error: "192.0.2.10:443: Connection refused (os error 111)".to_owned(),
+                    kind: None,
                 },
                 None,
             ),
@@ -113,6 +115,7 @@ fn unreached_observations(host_root: &std::path::Path) -> Observations {
                 TlsProbeResult::Failed {
                     stage: ProbeStage::Handshake,
                     error: "received corrupt message of type InvalidContentType".to_owned(),
+                    kind: None,
                 },
                 Some(every_hello_closed()),
             ),

@@ -182,6 +182,9 @@ pub(super) const FAMILY_FINDINGS: Sql = shared!(
      WHERE check_id LIKE 'tls.protocol.%' OR check_id LIKE 'service.%'
         OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing',
                         'host.updates.security', 'host.os.eol')
+        OR (check_id IN ('tls.connect', 'https.redirect', 'https.hsts', 'https.security_txt',
+                         'email.starttls')
+            AND status = 'error')
      ORDER BY org, target, check_id"
 );
 /// Read by [`super::rows::transition`].

@@ -57,6 +57,7 @@ conformance!(
     past_levels_hold_until_the_past_changes,
     a_verdict_that_only_changed_in_its_details_is_written,
     a_retired_verdict_is_not_current_until_reported_again,
+    probe_failures_are_counted_by_kind_from_the_latest_verdicts,
 );
 
 fn url_of(c: &TestCollector) -> String {
@@ -924,4 +925,56 @@ async fn a_retired_verdict_is_not_current_until_reported_again(c: TestCollector)
             .is_some());
     }
     assert_eq!(current(&c).await.len(), fourth.findings.len() + 1);
+}
+
+/// `vigie_probe_failures` counts the latest `error` verdicts by the kind the probe recorded,
+/// keeps unknown kinds inside its closed label set, and follows the latest verdicts.
+async fn probe_failures_are_counted_by_kind_from_the_latest_verdicts(c: TestCollector) {
+    let mut failing = fixture_report(ORG, t0(), Status::Pass);
+    for finding in failing.findings.iter_mut() {
+        if finding.check.as_str() != "tls.connect" {
+            continue;
+        }
+        let kind = if finding.target == MAIL {
+            "refused"
+        } else {
+            // A newer agent's kind: counted, as `other`.
+            finding.status = Status::Error;
+            "quantum"
+        };
+        finding
+            .evidence
+            .insert("failure".to_owned(), serde_json::json!(kind));
+    }
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&failing)).await.0,
+        StatusCode::CREATED
+    );
+    let text = c.metrics().await;
+    for line in [
+        "vigie_probe_failures{org=\"maple-health\",family=\"tls\",kind=\"refused\"} 1\n",
+        "vigie_probe_failures{org=\"maple-health\",family=\"tls\",kind=\"other\"} 1\n",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    assert!(!text.contains("kind=\"quantum\""), "{text}");
+
+    // The next run reaches every endpoint: no failure is left to count.
+    let mut fixed = fixture_report(ORG, t0() + chrono::Duration::hours(6), Status::Pass);
+    for finding in fixed.findings.iter_mut() {
+        if finding.check.as_str() == "tls.connect" {
+            finding.status = Status::Pass;
+            finding.evidence.clear();
+        }
+    }
+    assert_eq!(
+        c.post(Some(&c.agent), body_of(&fixed)).await.0,
+        StatusCode::CREATED
+    );
+    let text = c.metrics().await;
+    assert!(
+        text.contains("# TYPE vigie_probe_failures gauge\n"),
+        "{text}"
+    );
+    assert!(!text.contains("vigie_probe_failures{"), "{text}");
 }

@@ -1334,13 +1334,24 @@ fn transport_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
                 .remediation(ctx.msg("email.starttls.fix"))
                 .evidence("hosts", hosts)
             } else if !errors.is_empty() {
-                ctx.verdict(
-                    Check::EmailStarttls,
-                    Status::Error,
-                    ctx.msg("email.starttls.error")
-                        .arg("hosts", errors.join(", ")),
-                )
-                .evidence("hosts", hosts)
+                let verdict = ctx
+                    .verdict(
+                        Check::EmailStarttls,
+                        Status::Error,
+                        ctx.msg("email.starttls.error")
+                            .arg("hosts", errors.join(", ")),
+                    )
+                    .evidence("hosts", hosts);
+                // One verdict for every host: counted once, with the first host's kind (none
+                // in reports of older agents, and none guessed).
+                let kind = hosts
+                    .iter()
+                    .filter(|h| h.error.is_some() && !h.offered)
+                    .find_map(|h| h.kind);
+                match kind {
+                    Some(kind) => verdict.evidence("failure", kind.as_str()),
+                    None => verdict,
+                }
             } else {
                 ctx.verdict(
                     Check::EmailStarttls,

@@ -44,7 +44,7 @@ pub fn evaluate(observation: &HttpsObservation, now: DateTime<Utc>) -> Vec<Verdi
     match observation.https.hops.first() {
         None => {
             let (url, reason) = failure(&observation.https);
-            verdicts.extend(CHECKS[1..7].iter().map(|check| {
+            let errors = CHECKS[1..7].iter().map(|check| {
                 Verdict::new(
                     *check,
                     target,
@@ -53,6 +53,11 @@ pub fn evaluate(observation: &HttpsObservation, now: DateTime<Utc>) -> Vec<Verdi
                         .arg("url", &url)
                         .arg("reason", &reason),
                 )
+            });
+            // The one failed fetch is counted once, on the first check it left undecided.
+            verdicts.extend(errors.enumerate().map(|(index, verdict)| match index {
+                0 => with_failure_kind(verdict, &observation.https),
+                _ => verdict,
             }));
         }
         Some(_) => {
@@ -68,6 +73,15 @@ pub fn evaluate(observation: &HttpsObservation, now: DateTime<Utc>) -> Vec<Verdi
     }
     verdicts.push(server_banner(target, observation));
     verdicts
+}
+
+/// `verdict` with the kind of the exchange's failure as evidence (`failure`), when the probe
+/// recorded one: reports of older agents have none, and none is guessed.
+fn with_failure_kind(verdict: Verdict, exchange: &HttpExchange) -> Verdict {
+    match exchange.error.as_ref().and_then(|error| error.kind) {
+        Some(kind) => verdict.evidence("failure", kind.as_str()),
+        None => verdict,
+    }
 }
 
 /// The URL and reason of an exchange that got no answer.
@@ -118,11 +132,14 @@ fn redirect(target: &str, exchange: Option<&HttpExchange>, https_answered: bool)
                 Message::new("https.redirect.no_answer").arg("url", url),
             )
             .evidence("error", &reason),
-            _ => verdict(
-                Status::Error,
-                Message::new("https.redirect.error")
-                    .arg("url", url)
-                    .arg("reason", &reason),
+            _ => with_failure_kind(
+                verdict(
+                    Status::Error,
+                    Message::new("https.redirect.error")
+                        .arg("url", url)
+                        .arg("reason", &reason),
+                ),
+                exchange,
             ),
         };
     };
@@ -141,11 +158,14 @@ fn redirect(target: &str, exchange: Option<&HttpExchange>, https_answered: bool)
     }
     let failed = |summary: Message| verdict(Status::Fail, summary).remediation(fix.clone());
     if let Some(error) = &exchange.error {
-        return verdict(
-            Status::Error,
-            Message::new("https.redirect.error")
-                .arg("url", &error.url)
-                .arg("reason", &error.error),
+        return with_failure_kind(
+            verdict(
+                Status::Error,
+                Message::new("https.redirect.error")
+                    .arg("url", &error.url)
+                    .arg("reason", &error.error),
+            ),
+            exchange,
         );
     }
     match &exchange.stop {
@@ -327,11 +347,14 @@ fn security_txt_verdict(
     let failed = |summary| verdict(Status::Fail, summary).remediation(fix.clone());
     let Some(last) = exchange.last() else {
         let (url, reason) = failure(exchange);
-        return verdict(
-            Status::Error,
-            Message::new("https.error.fetch")
-                .arg("url", url)
-                .arg("reason", reason),
+        return with_failure_kind(
+            verdict(
+                Status::Error,
+                Message::new("https.error.fetch")
+                    .arg("url", url)
+                    .arg("reason", reason),
+            ),
+            exchange,
         );
     };
     if let Some(RedirectStop::OtherOrigin { location }) = &exchange.stop {
@@ -352,11 +375,14 @@ fn security_txt_verdict(
         .evidence("status", last.status);
     }
     if let Some(error) = &exchange.error {
-        return verdict(
-            Status::Error,
-            Message::new("https.error.fetch")
-                .arg("url", &error.url)
-                .arg("reason", &error.error),
+        return with_failure_kind(
+            verdict(
+                Status::Error,
+                Message::new("https.error.fetch")
+                    .arg("url", &error.url)
+                    .arg("reason", &error.error),
+            ),
+            exchange,
         );
     }
     let body = exchange.body.as_deref().unwrap_or_default();

@@ -19,19 +19,19 @@ pub fn evaluate(observation: &ServicesObservation, _now: DateTime<Utc>) -> Vec<V
     let table = versions::table();
     let mut verdicts = Vec::new();
     for unresolved in &observation.unresolved {
-        verdicts.push(
-            Verdict::new(
-                Check::ServiceOpen,
-                unresolved.target.clone(),
-                Status::Error,
-                Message::new("service.open.unresolved")
-                    .arg("target", &unresolved.target)
-                    .arg("reason", &unresolved.reason),
-            )
-            .remediation(
-                Message::new("service.open.unresolved.fix").arg("target", &unresolved.target),
-            ),
-        );
+        let mut verdict = Verdict::new(
+            Check::ServiceOpen,
+            unresolved.target.clone(),
+            Status::Error,
+            Message::new("service.open.unresolved")
+                .arg("target", &unresolved.target)
+                .arg("reason", &unresolved.reason),
+        )
+        .remediation(Message::new("service.open.unresolved.fix").arg("target", &unresolved.target));
+        if let Some(kind) = unresolved.kind {
+            verdict = verdict.evidence("failure", kind.as_str());
+        }
+        verdicts.push(verdict);
     }
     for host in &observation.hosts {
         if unreached(host) {

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use vigie_model::{
-    CertificateInfo, Check, Message, ProbeStage, Severity, Status, TlsHandshake, TlsObservation,
-    TlsProbeResult, Verdict,
+    CertificateInfo, Check, FailureKind, Message, ProbeStage, Severity, Status, TlsHandshake,
+    TlsObservation, TlsProbeResult, Verdict,
 };
 
 use super::posture::{self, Profile};
@@ -64,7 +64,7 @@ pub fn evaluate_with_profile(
 fn handshake_verdicts(observation: &TlsObservation, now: DateTime<Utc>) -> Vec<Verdict> {
     let target = observation.target.as_str();
     match &observation.result {
-        TlsProbeResult::Failed { stage, error } => failed(observation, *stage, error),
+        TlsProbeResult::Failed { stage, error, kind } => failed(observation, *stage, error, *kind),
         TlsProbeResult::Handshake(handshake) => {
             let mut verdicts = vec![Verdict::new(
                 Check::TlsConnect,
@@ -111,7 +111,12 @@ fn address(observation: &TlsObservation) -> &str {
         .unwrap_or(&observation.target)
 }
 
-fn failed(observation: &TlsObservation, stage: ProbeStage, error: &str) -> Vec<Verdict> {
+fn failed(
+    observation: &TlsObservation,
+    stage: ProbeStage,
+    error: &str,
+    kind: Option<FailureKind>,
+) -> Vec<Verdict> {
     let target = observation.target.as_str();
     let (summary, fix, not_checked) = match stage {
         ProbeStage::Resolve => (
@@ -144,6 +149,10 @@ fn failed(observation: &TlsObservation, stage: ProbeStage, error: &str) -> Vec<V
     .evidence("server_name", &observation.server_name);
     if let Some(address) = &observation.address {
         connect = connect.evidence("address", address);
+    }
+    // Only the probe classifies: a report of an older agent has no kind, and none is guessed.
+    if let Some(kind) = kind {
+        connect = connect.evidence("failure", kind.as_str());
     }
     let mut verdicts = vec![connect];
     verdicts.extend(CERTIFICATE_CHECKS.iter().map(|check| {
@@ -910,6 +919,7 @@ mod tests {
             let obs = observation(TlsProbeResult::Failed {
                 stage,
                 error: "connection refused".to_owned(),
+                kind: None,
             });
             let verdicts = evaluate(&obs, now());
             assert_eq!(verdicts.len(), 1 + CERTIFICATE_CHECKS.len());
@@ -936,17 +946,48 @@ mod tests {
     }
 
     #[test]
+    fn the_probe_failure_kind_is_evidence_and_never_guessed_from_the_text() {
+        let mut obs = observation(TlsProbeResult::Failed {
+            stage: ProbeStage::Connect,
+            error: "127.0.0.1:9: Connection refused (os error 111)".to_owned(),
+            kind: Some(FailureKind::Timeout),
+        });
+        let verdicts = evaluate(&obs, now());
+        let connect = find(&verdicts, Check::TlsConnect);
+        assert_eq!(
+            connect.evidence["failure"], "timeout",
+            "the probe's kind, not the text's"
+        );
+        // Only tls.connect counts the failure; the certificate checks it skipped do not.
+        for check in CERTIFICATE_CHECKS {
+            assert!(!find(&verdicts, check).evidence.contains_key("failure"));
+        }
+        // A report of an older agent: no kind, none guessed.
+        obs.result = TlsProbeResult::Failed {
+            stage: ProbeStage::Connect,
+            error: "127.0.0.1:9: Connection refused (os error 111)".to_owned(),
+            kind: None,
+        };
+        let verdicts = evaluate(&obs, now());
+        assert!(!find(&verdicts, Check::TlsConnect)
+            .evidence
+            .contains_key("failure"));
+    }
+
+    #[test]
     fn an_endpoint_refusing_connections_or_not_speaking_tls_gets_no_pass() {
         use vigie_model::{TlsEnumeration, TlsProtocolSupport};
         // A closed port: no enumeration runs.
         let refused = observation(TlsProbeResult::Failed {
             stage: ProbeStage::Connect,
             error: "127.0.0.1:9: Connection refused (os error 111)".to_owned(),
+            kind: Some(FailureKind::Refused),
         });
         // A plain-TCP server: the handshake fails, and every enumeration hello is closed.
         let mut plain = observation(TlsProbeResult::Failed {
             stage: ProbeStage::Handshake,
             error: "received corrupt message of type InvalidContentType".to_owned(),
+            kind: Some(FailureKind::Protocol),
         });
         plain.enumeration = Some(TlsEnumeration {
             protocols: ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
@@ -1009,6 +1050,7 @@ mod tests {
             &observation(TlsProbeResult::Failed {
                 stage: ProbeStage::Handshake,
                 error: "x".to_owned(),
+                kind: None,
             }),
             now(),
         ));

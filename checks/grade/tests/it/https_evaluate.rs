@@ -55,6 +55,7 @@ fn failed(url: &str, stage: FetchStage) -> HttpExchange {
             url: url.to_owned(),
             stage,
             error: "the reason".to_owned(),
+            kind: None,
         }),
         ..HttpExchange::default()
     }
@@ -587,4 +588,45 @@ fn the_observation_round_trips_through_json() {
     value["from_a_newer_agent"] = serde_json::json!(1);
     let back: HttpsObservation = serde_json::from_value(value).unwrap();
     assert_eq!(back, observation);
+}
+
+#[test]
+fn a_failed_fetch_is_counted_once_with_the_kind_the_probe_recorded() {
+    use vigie_model::FailureKind;
+    let with_kind = |url: &str, stage, kind| {
+        let mut exchange = failed(url, stage);
+        if let Some(error) = exchange.error.as_mut() {
+            error.kind = kind;
+        }
+        exchange
+    };
+    let failures = |observation: &HttpsObservation| -> Vec<(Check, String)> {
+        evaluate(observation, now())
+            .into_iter()
+            .filter_map(|v| {
+                let kind = v.evidence.get("failure")?.as_str()?.to_owned();
+                Some((v.check, kind))
+            })
+            .collect()
+    };
+    let mut unreachable = good();
+    unreachable.https = with_kind(HTTPS, FetchStage::Refused, Some(FailureKind::Refused));
+    unreachable.redirect = Some(with_kind(
+        HTTP,
+        FetchStage::Connect,
+        Some(FailureKind::Protocol),
+    ));
+    assert_eq!(
+        failures(&unreachable),
+        vec![
+            (Check::HttpsRedirect, "protocol".to_owned()),
+            (Check::HttpsHsts, "refused".to_owned()),
+        ]
+    );
+    // A report of an older agent: the same verdicts, no kind guessed.
+    let mut older = unreachable.clone();
+    older.https = failed(HTTPS, FetchStage::Refused);
+    older.redirect = Some(failed(HTTP, FetchStage::Connect));
+    assert_eq!(failures(&older), vec![]);
+    assert_eq!(statuses(&older), statuses(&unreachable));
 }

@@ -98,6 +98,9 @@ pub struct StarttlsFacts {
     /// Why the SMTP dialogue or the handshake failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `error` as a closed set, for counting; absent in reports of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
     /// The address and port the probe spoke to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,

@@ -119,6 +119,9 @@ pub struct FetchError {
     pub url: String,
     pub stage: FetchStage,
     pub error: String,
+    /// The reason as a closed set, for counting; absent in reports of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
 }
 
 /// Where a request failed.

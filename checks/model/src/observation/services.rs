@@ -78,6 +78,10 @@ pub struct HostObservation {
 pub struct Unresolved {
     pub target: String,
     pub reason: String,
+    /// The reason as a closed set (`name`, `timeout`, `other`); absent in reports of older
+    /// agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
 }
 
 /// One service scan run.

@@ -213,6 +213,7 @@ pub fn fixture_report(org: &str, finished_at: DateTime<Utc>, tls1_0: Status) -> 
                     result: TlsProbeResult::Failed {
                         stage: vigie_model::ProbeStage::Connect,
                         error: "connection refused".to_owned(),
+                        kind: None,
                     },
                     enumeration: None,
                 },
