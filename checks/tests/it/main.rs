@@ -12,6 +12,7 @@ mod email_dnssec_real;
 mod email_evaluate;
 mod email_mta_sts_https;
 mod email_starttls;
+mod failure_kind;
 mod host_corrupt;
 mod host_evaluate;
 mod host_fixtures;
