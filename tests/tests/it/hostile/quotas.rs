@@ -258,10 +258,10 @@ fn bodies_over_the_in_flight_budget_are_refused_at_once() {
 fn one_service_finding(id: &str, evidence: serde_json::Value) -> String {
     let mut report: serde_json::Value =
         serde_json::from_str(&scale::report_json(id, ORG, "srv01", "t-", 0, Utc::now())).unwrap();
-    report["targets"] = serde_json::json!([{"kind": "services", "target": "10.0.0.5"}]);
+    report["targets"] = serde_json::json!([{"kind": "services", "target": "127.0.0.5"}]);
     report["findings"] = serde_json::json!([{
         "check": "service.open",
-        "target": "10.0.0.5:6379",
+        "target": "127.0.0.5:6379",
         "status": "info",
         "severity": "info",
         "summary": "port open",
