@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod orgmeta;
 pub mod regrade;
 pub mod server;
+pub mod source;
 pub mod state;
 pub mod store;
 

@@ -8,7 +8,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -143,7 +143,7 @@ impl Admission {
         let address = match self.per_address {
             None => None,
             Some(limit) => {
-                let key = address_key(peer);
+                let key = crate::source::source_key(peer);
                 let mut table = self.table();
                 let entry = table.entry(key).or_default();
                 if entry.open >= limit {
@@ -217,18 +217,6 @@ impl Admission {
     }
 }
 
-/// The key an address is counted under: IPv4 addresses (also when mapped into IPv6) one by
-/// one, IPv6 addresses by their /64, the block one host or one home usually has whole.
-fn address_key(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,10 +254,13 @@ mod tests {
     #[test]
     fn ipv6_is_counted_by_its_64_and_mapped_ipv4_as_ipv4() {
         assert_eq!(
-            address_key(ip("2001:db8:1:2:aaaa::1")),
+            crate::source::source_key(ip("2001:db8:1:2:aaaa::1")),
             ip("2001:db8:1:2::")
         );
-        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(
+            crate::source::source_key(ip("::ffff:192.0.2.7")),
+            ip("192.0.2.7")
+        );
         let admission = Admission::new(10, Some(1));
         let _one = admission
             .admit(admission.try_slot().unwrap(), ip("2001:db8:1:2::1"))

@@ -15,9 +15,11 @@
 //! keeps guessing noisy and slow, it is not what makes a token unguessable.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::source::source_key;
 
 /// Failed logins allowed per address within [`WINDOW`]; the next attempt is refused.
 pub const MAX_FAILURES: u32 = 5;
@@ -46,21 +48,6 @@ impl Window {
     }
 }
 
-/// The key `address` counts under: an IPv4 address (IPv4-mapped IPv6 included) as is, an
-/// IPv6 address by its /64.
-fn key(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
-    }
-}
-
 impl LoginThrottle {
     /// `Err(wait)` if `address` is locked out at `now`, with how long until it may try again.
     pub fn check(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
@@ -68,7 +55,7 @@ impl LoginThrottle {
             .windows
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match windows.get(&key(address)) {
+        match windows.get(&source_key(address)) {
             Some(window) if !window.ended(now) && window.failures >= MAX_FAILURES => {
                 Err(WINDOW.saturating_sub(now.saturating_duration_since(window.started)))
             }
@@ -79,7 +66,7 @@ impl LoginThrottle {
     /// Counts one failed login from `address` at `now`; true if it is the one that locks the
     /// address out (so that the caller logs the lockout once).
     pub fn fail(&self, address: IpAddr, now: Instant) -> bool {
-        let key = key(address);
+        let key = source_key(address);
         let mut windows = self
             .windows
             .lock()
