@@ -18,7 +18,7 @@ use super::observation::{
 use super::orgdomain::{is_external, organizational_domain, report_authorization_name};
 use super::smtp::{self, SmtpOptions};
 use super::spf;
-use super::spf_eval::evaluate_spf;
+use super::spf_fetch::fetch_branches;
 
 /// DKIM selectors tried on every domain, besides the configured ones: those of the common
 /// mail services and of the defaults of common signing software.
@@ -134,12 +134,16 @@ async fn probe_through<L: DnsLookup + HttpsFetch>(
     let spf = async {
         let txt = Answer::from_result(domain.clone(), lookups.txt(&domain).await);
         let single = !txt.failed() && txt.records.iter().filter(|t| spf::is_spf(t)).count() == 1;
-        let evaluation = if single {
-            Some(evaluate_spf(&domain, lookups).await)
+        let branches = if single {
+            Some(fetch_branches(&domain, &txt, lookups).await)
         } else {
             None
         };
-        SpfFacts { txt, evaluation }
+        SpfFacts {
+            txt,
+            branches,
+            evaluation: None,
+        }
     };
     let dmarc = probe_dmarc(&domain, org.as_deref(), lookups);
     let dkim = async {

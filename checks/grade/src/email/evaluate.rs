@@ -15,6 +15,7 @@ use super::observation::{Answer, EmailObservation, ResolverSilence, SpfNode, Spf
 use super::orgdomain::is_external;
 use super::records::{self, BimiRecord, TlsRptRecord};
 use super::spf::{self, Qualifier, SpfRecord, LOOKUP_LIMIT, VOID_LIMIT};
+use super::spf_eval;
 
 /// All verdicts for one domain, in catalogue order.
 pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {
@@ -306,7 +307,14 @@ fn spf_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
             .evidence("records", &ctx.spf_records),
     });
 
-    let (record, evaluation) = match (&ctx.spf, &ctx.obs.spf.evaluation) {
+    // The expansion over the answers the probe recorded; a report of an agent before them
+    // carries the expansion that agent computed.
+    let facts = &ctx.obs.spf;
+    let expanded = facts
+        .branches
+        .as_ref()
+        .map(|branches| spf_eval::expand(ctx.domain, &facts.txt, branches).evaluation);
+    let (record, evaluation) = match (&ctx.spf, expanded.as_ref().or(facts.evaluation.as_ref())) {
         (Some(Ok(record)), Some(evaluation)) => (record, evaluation),
         (Some(Err(error)), _) => {
             out.push(
