@@ -103,6 +103,7 @@ table { border-collapse: collapse; margin: 0.6em 0 1.4em; }
 th, td { border: 1px solid #969696; padding: 2px 6px; vertical-align: top; }
 thead th { background: #f0f0f0; }
 td.v { text-align: center; font-weight: bold; min-width: 4.5em; }
+td.v a { color: inherit; }
 td.s { background-image: repeating-linear-gradient(45deg, rgba(255,255,255,.6) 0 2px, transparent 2px 7px); }
 td.stale { opacity: .5; font-style: italic; }
 td.na { border-color: #969696; }
@@ -129,6 +130,19 @@ fn value_cell(
     text: &str,
     title: &str,
 ) {
+    linked_value_cell(out, value, source, stale, text, title, None);
+}
+
+/// A value cell whose text links to `href` (the findings that set it), when given.
+fn linked_value_cell(
+    out: &mut String,
+    value: Value,
+    source: Option<Source>,
+    stale: bool,
+    text: &str,
+    title: &str,
+    href: Option<&str>,
+) {
     let mut classes = vec!["v", class_of(value)];
     if source == Some(Source::SelfAssessed) {
         classes.push("s");
@@ -136,12 +150,15 @@ fn value_cell(
     if stale {
         classes.push("stale");
     }
+    let text = match href {
+        Some(href) => format!("<a href=\"{}\">{}</a>", escape(href), escape(text)),
+        None => escape(text),
+    };
     let _ = write!(
         out,
-        "<td class=\"{}\" title=\"{}\">{}</td>",
+        "<td class=\"{}\" title=\"{}\">{text}</td>",
         classes.join(" "),
         escape(title),
-        escape(text)
     );
 }
 
@@ -167,6 +184,7 @@ fn cell_title(matrix: &Matrix, cell: &Cell, previous: Value) -> String {
             cell.evidence.join("; ")
         ));
     }
+    parts.extend(super::basis_text(lang, cell));
     parts.extend(cell.notes.iter().map(|n| n.render(lang)));
     parts.join(" — ")
 }
@@ -309,7 +327,20 @@ fn version_body(matrix: &Matrix) -> String {
                         text.push_str(" †");
                     }
                     let title = cell_title(matrix, cell, org.previous[i]);
-                    value_cell(&mut out, cell.value, cell.source, cell.stale, &text, &title);
+                    // The first verdict that set the level: its findings page.
+                    let href = cell
+                        .basis
+                        .iter()
+                        .find_map(|b| super::findings_link(&org.org, b));
+                    linked_value_cell(
+                        &mut out,
+                        cell.value,
+                        cell.source,
+                        cell.stale,
+                        &text,
+                        &title,
+                        href.as_deref(),
+                    );
                 }
             }
             View::Aggregate => {

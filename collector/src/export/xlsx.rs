@@ -393,6 +393,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                 answered_on: None,
                 evidence: Vec::new(),
                 notes: Vec::new(),
+                basis: Vec::new(),
             };
             sheet.write_string_with_format(
                 row,
@@ -758,6 +759,7 @@ mod tests {
             answered_on: None,
             evidence: Vec::new(),
             notes: vec![note("note.weakest", &[("target", "w0.example:443")])],
+            basis: Vec::new(),
         }
     }
 

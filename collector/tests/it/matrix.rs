@@ -104,6 +104,29 @@ async fn json_levels_follow_the_rules_with_trends_sources_and_the_rdp_free_mfa_a
         "certificate expiring within 30 days"
     );
     assert_eq!(cell(maple, "C03")["level"], 1, "DMARC p=none");
+    // Drill-down: the verdict that set C03, with the link of its findings.
+    let basis = &cell(maple, "C03")["basis"][0];
+    assert_eq!(basis["check"], "email.dmarc.policy");
+    assert_eq!(basis["status"], "fail");
+    let target = basis["target"].as_str().unwrap();
+    assert_eq!(
+        basis["findings"],
+        format!("/ui/orgs/{ORG}/findings?check=email.dmarc.policy&target={target}")
+    );
+    assert_eq!(
+        c01["basis"][0]["check"], "tls.connect",
+        "C01 = 2 because the web checks were not observed: {c01}"
+    );
+    assert_eq!(
+        cell(maple, "C15")["basis"],
+        serde_json::json!([{"question": "Q7"}, {"question": "Q8"}])
+    );
+    // Every unknown cell says what was missing.
+    let c13 = cell(maple, "C13");
+    assert_eq!(
+        c13["notes"],
+        serde_json::json!(["No answer to the questionnaire (Q1, Q2, Q3)."])
+    );
     let c15 = cell(maple, "C15");
     assert_eq!(
         (c15["level"].clone(), c15["label"].clone()),
@@ -452,6 +475,15 @@ async fn html_is_self_contained_printable_and_marked() {
         html.contains("class=\"v l4 s\""),
         "self-assessed C15 is hatched"
     );
+    // Every graded cell links to the findings that set it, and its tooltip names the check.
+    assert!(
+        html.contains(&format!(
+            "<a href=\"/ui/orgs/{ORG}/findings?check=email.dmarc.policy&amp;target="
+        )),
+        "C03's cell links to its DMARC finding"
+    );
+    assert!(html.contains("Établi par\u{a0}: email.dmarc.policy @ "));
+    assert!(html.contains("Set by: email.dmarc.policy @ "));
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "no external resource"
