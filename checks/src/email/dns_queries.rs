@@ -30,8 +30,8 @@ use hickory_resolver::{ResolveError, TokioResolver};
 use super::lookup::{
     normalize, DnsLookup, DnssecFacts, FetchError, HttpsFetch, LookupError, MxRecord, TlsaRecord,
 };
-use super::orgdomain::organizational_domain;
-use super::records::CaaRecord;
+use vigie_grade::email::orgdomain::organizational_domain;
+use vigie_grade::email::records::CaaRecord;
 
 /// Why the network lookups could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@
 //!
 //! [`Guarded`] applies the rule in front of any [`DnsLookup`]; the probe wraps the run's
 //! lookups in one per domain and records [`ResolverSilence`] in the observation, which
-//! [`super::evaluate`] turns into one error finding.
+//! [`vigie_grade::email::evaluate`] turns into one error finding.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use super::lookup::{
     DnsLookup, DnssecFacts, FetchError, HttpsFetch, LookupError, MxRecord, TlsaRecord,
 };
-use super::records::CaaRecord;
+use vigie_grade::email::records::CaaRecord;
 
 pub use vigie_model::observation::email::ResolverSilence;
 

@@ -28,8 +28,6 @@ pub mod probe;
 pub mod smtp;
 pub mod spf_fetch;
 
-pub use vigie_grade::email::{dkim, dmarc, evaluate, mta_sts, orgdomain, records, spf};
-
 pub use dns_queries::{DnssecValidation, NetLookups, NetOptions, SetupError};
 pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};
 pub use observation::EmailObservation;

@@ -4,9 +4,8 @@
 //! firing, or fires on the wrong side of its boundary, fails here.
 
 use vigie_checks::email::lookup::{DnssecFacts, TlsaRecord};
-use vigie_checks::email::{
-    evaluate, probe, CachedLookups, EmailObservation, MemoryZone, ProbeOptions,
-};
+use vigie_checks::email::{probe, CachedLookups, EmailObservation, MemoryZone, ProbeOptions};
+use vigie_grade::email::evaluate;
 use vigie_model::{Check, Family, Lang, Severity, Status, Verdict};
 
 use crate::dead_resolver;

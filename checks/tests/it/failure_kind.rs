@@ -43,7 +43,7 @@ fn failure(observation: &TlsObservation) -> (ProbeStage, Option<FailureKind>) {
         panic!("expected a failure, got a handshake");
     };
     assert!(!error.is_empty(), "the text for a person stays");
-    let verdicts = tls::evaluate(&observation.clone(), chrono::Utc::now());
+    let verdicts = vigie_grade::tls::evaluate(&observation.clone(), chrono::Utc::now());
     let connect = verdicts
         .iter()
         .find(|v| v.check == Check::TlsConnect)
@@ -193,7 +193,7 @@ async fn a_service_target_that_does_not_resolve_is_name() {
             .expect("the target is in scope");
     assert_eq!(observation.unresolved.len(), 1, "{observation:?}");
     assert_eq!(observation.unresolved[0].kind, Some(FailureKind::Name));
-    let verdicts = services::evaluate(&observation, chrono::Utc::now());
+    let verdicts = vigie_grade::services::evaluate(&observation, chrono::Utc::now());
     let error = verdicts
         .iter()
         .find(|v| v.status == Status::Error && v.target == "gone.invalid")
@@ -317,7 +317,7 @@ async fn an_unreachable_mx_is_an_email_starttls_error_with_its_kind() {
     let observation = tokio::time::timeout(PROBE_BOUND, email::probe("mail.test", &options, &zone))
         .await
         .expect("the probe returned within its bound");
-    let verdict = email::evaluate(&observation, chrono::Utc::now())
+    let verdict = vigie_grade::email::evaluate(&observation, chrono::Utc::now())
         .into_iter()
         .find(|v| v.check == Check::EmailStarttls)
         .expect("an email.starttls verdict");

@@ -4,8 +4,8 @@
 //! every HTTPS fetch fails.
 
 use vigie_checks::email::lookup::{DnssecFacts, FetchError, LookupError, MxRecord, TlsaRecord};
-use vigie_checks::email::records::CaaRecord;
 use vigie_checks::email::{DnsLookup, HttpsFetch};
+use vigie_grade::email::records::CaaRecord;
 
 /// A resolver that fails every query the same way, and every fetch.
 pub struct FailingResolver {
