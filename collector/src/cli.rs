@@ -291,11 +291,18 @@ pub enum AgentCommand {
 /// `viewer …`.
 #[derive(Debug, Subcommand)]
 pub enum ViewerCommand {
-    /// Create a read-API token; prints the token alone on stdout.
+    /// Create a viewer token (`vgv_…`) of a role; prints the token alone on stdout.
     Add {
         /// A label for the token, e.g. who uses it.
         #[arg(long)]
         name: String,
+        /// What it may see: `sector` (every organization), `org` (one organization, --org)
+        /// or `committee` (the aggregate only, no organization named).
+        #[arg(long, value_enum)]
+        role: crate::scope::Role,
+        /// The organization of an `org` viewer: one the collector knows (`agent add`).
+        #[arg(long)]
+        org: Option<String>,
     },
     /// Revoke the active viewer tokens of that name: refused (401) at once.
     Revoke {
@@ -424,14 +431,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Viewer(ViewerCommand::Add { name }) => {
+        Command::Viewer(ViewerCommand::Add { name, role, org }) => {
             let store = open(cli.database_url, file).await?;
             let token = store
-                .create_token(TokenKind::Viewer, None, &name)
+                .create_viewer(role, org.as_deref(), &name)
                 .await
                 .context("creating the viewer token")?;
             println!("{token}");
-            eprintln!("created viewer token `{name}`; it is shown only once");
+            eprintln!(
+                "created {} viewer token `{name}`{}; it is shown only once",
+                role.as_str(),
+                org.map(|o| format!(" for organization `{o}`"))
+                    .unwrap_or_default()
+            );
             Ok(())
         }
         Command::Scraper(command) => {

@@ -65,5 +65,7 @@ pub(super) async fn metrics(
 }
 
 pub(super) async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint; the collector's API is in docs/api.md")
+    ApiError::not_found(
+        "no such endpoint; the web view is at /ui, the API's routes are under /api/v1",
+    )
 }

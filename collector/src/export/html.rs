@@ -228,32 +228,16 @@ pub(super) fn render(matrix: &Matrix) -> String {
     out
 }
 
-/// The page of the collector's web view: one language only (the view's `?lang=` switch
-/// chooses it), `nav` (trusted HTML made by the caller) above the same body as the export's.
-pub(crate) fn render_view(matrix: &Matrix, nav: &str) -> String {
-    let lang = matrix.lang;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{}nav {{ margin: 2.2em 0 0; }} nav a, nav button {{ margin-right: 1.2em; }}\n@media print {{ nav {{ display: none; }} }}\n</style>\n</head>\n<body>\n{nav}\n<div lang=\"{}\">\n",
-        lang.as_str(),
-        escape(&t(lang, "title.matrix")),
-        css() + &print_css(matrix),
-        lang.as_str(),
-    );
-    out.push_str(&version_body(matrix));
-    out.push_str("</div>\n</body>\n</html>\n");
-    out
+/// The parts of the collector's web view's matrix page: one language only (the view's
+/// `?lang=` switch chooses it), the style sheet (with the printed page's marking) and the
+/// same body as the export's, its `<main>` included; the web view lays them out.
+pub(crate) fn render_view(matrix: &Matrix) -> (String, String) {
+    (css() + &print_css(matrix), version_body(matrix))
 }
 
 /// Escapes text for HTML (for the web view's own markup).
 pub(crate) fn escape_html(text: &str) -> String {
     escape(text)
-}
-
-/// The export's style sheet, for the web view's other pages.
-pub(crate) fn style() -> String {
-    css()
 }
 
 /// One language's version of the page.

@@ -27,6 +27,7 @@ migrations! {
     9 "report_compression" "0009_report_compression.sql";
     10 "scraper_tokens" "0010_scraper_tokens.sql";
     11 "org_report_bytes" "0011_org_report_bytes.sql";
+    12 "viewer_roles" "0012_viewer_roles.sql";
 }
 
 /// The migrations a database at schema `current` still needs (`None` when only checking, as

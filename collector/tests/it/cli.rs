@@ -63,7 +63,7 @@ fn agent_add_prints_only_the_token_and_stores_only_its_hash() {
 
     // A viewer token the same way, and both are different.
     let output = run(collector()
-        .args(["viewer", "add", "--name", "sector-lead"])
+        .args(["viewer", "add", "--name", "sector-lead", "--role", "sector"])
         .env("VIGIE_DATABASE_URL", database_url(dir.path())));
     assert!(
         output.status.success(),

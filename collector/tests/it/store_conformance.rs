@@ -13,7 +13,7 @@ use chrono::{Duration, Utc};
 use common::*;
 use uuid::Uuid;
 use vigie_collector::store::audit::AuditAction;
-use vigie_collector::{Principal, Store, StoreError, TokenKind};
+use vigie_collector::{Principal, Role, Scope, Store, StoreError, TokenKind};
 use vigie_model::{Severity, Status};
 
 macro_rules! conformance {
@@ -50,6 +50,7 @@ conformance!(
     metrics_snapshot_counts_the_current_state,
     matrix_state_now_and_in_the_past,
     tokens_authenticate_revoke_and_rotate,
+    viewer_roles_and_web_sessions,
     assessments_are_all_or_nothing,
     audit_log_records_tokens_and_exports_without_tokens,
     prune_keeps_current_reports_and_history,
@@ -339,6 +340,103 @@ async fn matrix_state_now_and_in_the_past(c: TestCollector) {
     assert!(nothing_yet.findings.is_empty());
 }
 
+async fn viewer_roles_and_web_sessions(c: TestCollector) {
+    let store = c.store();
+    let viewer = |name: &str, scope| {
+        Some(Principal::Viewer {
+            name: name.to_owned(),
+            scope,
+        })
+    };
+    // Each role, and an `org` viewer only of a known organization.
+    let committee = store
+        .create_viewer(Role::Committee, None, "committee")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authenticate(&committee).await.unwrap(),
+        viewer("committee", Scope::Committee)
+    );
+    let own = store
+        .create_viewer(Role::Org, Some(ORG), "it")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authenticate(&own).await.unwrap(),
+        viewer("it", Scope::Org(ORG.to_owned()))
+    );
+    assert!(matches!(
+        store.create_viewer(Role::Org, None, "x").await,
+        Err(StoreError::TokenOrg)
+    ));
+    assert!(matches!(
+        store.create_viewer(Role::Committee, Some(ORG), "x").await,
+        Err(StoreError::TokenOrg)
+    ));
+    assert!(matches!(
+        store
+            .create_viewer(Role::Org, Some("nobody-here"), "x")
+            .await,
+        Err(StoreError::UnknownOrg(_))
+    ));
+    // The list of organizations, filtered in SQL.
+    let all = store.orgs(None).await.unwrap();
+    assert!(all.len() >= 2, "{all:?}");
+    let mine = store.orgs(Some(ORG)).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        [ORG]
+    );
+
+    // Sessions: found while live, gone when expired, closed, or their token revoked.
+    let now = Utc::now();
+    let hour = std::time::Duration::from_secs(3600);
+    let session = store.open_session(&own, now, hour).await.unwrap();
+    assert!(!session.contains(&own));
+    assert_eq!(
+        store.session(&session, now).await.unwrap(),
+        viewer("it", Scope::Org(ORG.to_owned()))
+    );
+    assert_eq!(
+        store
+            .session(&session, now + Duration::minutes(61))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.session("not-a-session", now).await.unwrap(), None);
+    store.close_session(&session).await.unwrap();
+    assert_eq!(store.session(&session, now).await.unwrap(), None, "closed");
+
+    let first = store.open_session(&own, now, hour).await.unwrap();
+    let second = store.open_session(&own, now, hour).await.unwrap();
+    let other = store.open_session(&committee, now, hour).await.unwrap();
+    // A rotation keeps the role and organization, and ends the old token's sessions.
+    let rotated = store
+        .rotate_token(TokenKind::Viewer, None, "it")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authenticate(&rotated).await.unwrap(),
+        viewer("it", Scope::Org(ORG.to_owned()))
+    );
+    for session in [&first, &second] {
+        assert_eq!(store.session(session, now).await.unwrap(), None);
+    }
+    assert!(store.session(&other, now).await.unwrap().is_some());
+    let rows = store.row_counts().await.unwrap();
+    let sessions = rows.iter().find(|(t, _)| *t == "web_sessions").unwrap().1;
+    assert_eq!(sessions, 1, "the revoked token's sessions are deleted");
+    // Sessions already expired are deleted by the next login.
+    let later = now + Duration::hours(2);
+    let fresh = store.open_session(&rotated, later, hour).await.unwrap();
+    let rows = store.row_counts().await.unwrap();
+    let sessions = rows.iter().find(|(t, _)| *t == "web_sessions").unwrap().1;
+    assert_eq!(sessions, 1);
+    assert!(store.session(&fresh, later).await.unwrap().is_some());
+}
+
 async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
     let store = c.store();
     assert_eq!(
@@ -351,7 +449,8 @@ async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
     assert_eq!(
         store.authenticate(&c.viewer).await.unwrap(),
         Some(Principal::Viewer {
-            name: "sector-lead".to_owned()
+            name: "sector-lead".to_owned(),
+            scope: Scope::Sector,
         })
     );
     assert_eq!(store.authenticate("vga_not-a-token").await.unwrap(), None);

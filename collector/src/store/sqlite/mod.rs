@@ -248,6 +248,22 @@ impl SqliteStore {
         .await?
     }
 
+    /// Who the live web session of this hash belongs to, read on the second connection.
+    pub(super) async fn find_session(
+        &self,
+        hash: String,
+        now: String,
+    ) -> Result<Option<Principal>, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let guard = reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            reads::find_session(&guard, &hash, &now)
+        })
+        .await?
+    }
+
     /// The schema and the read paths' tables on the open connection, then the file opened
     /// anew (see `Store::ping`).
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
