@@ -498,7 +498,7 @@ async fn matrix_needs_a_viewer_token_and_valid_parameters() {
     let (status, body) = c.get("/api/v1/matrix", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     for query in [
-        "format=pdf",
+        "format=docx",
         "lang=de",
         "view=all",
         "since=yesterday",
@@ -614,4 +614,27 @@ async fn the_past_quarter_ends_are_graded_ahead_of_the_first_export() {
         4,
         "the default export compares with a kept quarter end"
     );
+}
+
+#[tokio::test]
+async fn pdf_is_served_beside_the_other_formats_with_the_same_guard() {
+    let (c, since) = collector_with_history().await;
+    let path = format!("/api/v1/matrix?view=org&format=pdf&lang=fr&since={since}");
+    let (status, content_type, body) = get_bytes(&c, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pdf");
+    assert!(body.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.pdf");
+    std::fs::write(&file, &body).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(ORG), "{text}");
+    assert!(text.contains("PROTÉGÉ A"));
+    // No token, no PDF.
+    let (status, _) = c.get(&path, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
