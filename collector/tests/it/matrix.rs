@@ -307,6 +307,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Remarques",
                 "Autoévalué",
                 "Non observé",
+                "Établi par",
             ],
         ),
         (
@@ -325,6 +326,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Notes",
                 "Self-assessed",
                 "Not observed",
+                "Set by",
             ],
         ),
     ] {
@@ -348,15 +350,24 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
             .unwrap();
         // Rows 2.. are C01..C18.
         assert_eq!(string_at(&matrix, 2, 0), "C01");
-        assert_eq!(string_at(&matrix, 2, col), "2 ▲");
+        // Levels are numbers (Excel sorts and averages them), marks in the next column.
+        assert_eq!(matrix.get_value((2, col)), Some(&Data::Float(2.0)));
+        assert_eq!(string_at(&matrix, 2, col + 1), "▲");
         assert_eq!(
-            string_at(&matrix, 4, col),
-            "1 ●",
+            (string_at(&matrix, 4, col), string_at(&matrix, 4, col + 1)),
+            ("1".into(), "●".into()),
             "C03: p=none then and now"
         );
-        assert!(
-            string_at(&matrix, 16, col).starts_with("4 S"),
-            "C15 self-assessed"
+        assert_eq!(matrix.get_value((16, col)), Some(&Data::Float(4.0)));
+        assert_eq!(
+            string_at(&matrix, 16, col + 1),
+            "S ✱",
+            "C15 self-assessed, first assessment"
+        );
+        assert_eq!(
+            matrix.get_value((9, col)),
+            Some(&Data::String("?".into())),
+            "C08 unknown"
         );
         // The fills, from the workbook's XML (calamine reads no styles): the spec's palette
         // by level, solid when observed, hatched over white when self-assessed.
@@ -395,6 +406,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 details[5].to_owned(),
                 details[6].to_owned(),
                 details[7].to_owned(),
+                details[10].to_owned(),
             ],
             "{headers:?}"
         );
@@ -418,7 +430,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
             detail(c01, 7)
         );
         let c15 = row_of("C15");
-        assert_eq!(string_at(&trends, c15, level_col), "4 S");
+        assert_eq!(string_at(&trends, c15, level_col), "4");
         assert_eq!(
             [
                 detail(c15, 0),
