@@ -649,9 +649,13 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         .await
         .context("writing the audit log")?;
     eprintln!(
-        "wrote the {} matrix ({} organizations, rules {}) to {}",
+        "wrote the {} matrix ({}, rules {}) to {}",
         args.view.as_str(),
-        matrix.orgs.len(),
+        vigie_matrix::catalogue::render(
+            Lang::En,
+            "count.orgs",
+            &[("count", matrix.orgs.len().to_string())]
+        ),
         matrix.rules_version,
         args.out.display()
     );

@@ -1,4 +1,4 @@
-//! `GET /api/v1/matrix?view=org|aggregate&format=json|csv|xlsx|html&lang=en|fr
+//! `GET /api/v1/matrix?view=org|aggregate&format=json|csv|xlsx|html|pdf&lang=en|fr
 //! [&since=YYYY-MM-DD][&org=ORG][&profile=modern|itsp-strict][&table=dictionary]
 //! [&group_by=region|size-band]`, viewer
 //! token. Defaults: the aggregate view (the committee's default), JSON, English, since the
@@ -78,9 +78,10 @@ pub(super) async fn get_matrix(
             "csv" => Some(Format::Csv),
             "xlsx" => Some(Format::Xlsx),
             "html" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
             _ => None,
         },
-        "json, csv, xlsx or html",
+        "json, csv, xlsx, html or pdf",
     )?;
     let lang = parse(&params, "lang", Lang::En, |v| v.parse().ok(), "en or fr")?;
     let profile = parse(

@@ -6,6 +6,7 @@
 mod csv;
 pub(crate) mod html;
 mod json;
+mod pdf;
 mod xlsx;
 
 use vigie_matrix::catalogue::{catalogue, text as catalogue_text};
@@ -22,6 +23,8 @@ pub enum Format {
     Csv,
     Xlsx,
     Html,
+    /// A4 landscape, made by the collector itself (no browser).
+    Pdf,
 }
 
 impl Format {
@@ -32,6 +35,7 @@ impl Format {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Format::Html => "text/html; charset=utf-8",
+            Format::Pdf => "application/pdf",
         }
     }
 
@@ -41,6 +45,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Xlsx => "xlsx",
             Format::Html => "html",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -52,6 +57,8 @@ pub enum ExportError {
     Xlsx(rust_xlsxwriter::XlsxError),
     #[error("serializing the JSON export failed: {0}")]
     Json(serde_json::Error),
+    #[error("writing the PDF failed: {0}")]
+    Pdf(String),
 }
 
 // The messages show their cause, so it is not also the `source()` (`{:#}` would print it
@@ -75,6 +82,7 @@ pub fn render(matrix: &Matrix, format: Format) -> Result<Vec<u8>, ExportError> {
         Format::Csv => Ok(csv::matrix(matrix)),
         Format::Xlsx => xlsx::render(matrix),
         Format::Html => Ok(html::render(matrix).into_bytes()),
+        Format::Pdf => pdf::render(matrix),
     }
 }
 

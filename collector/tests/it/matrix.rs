@@ -307,6 +307,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Remarques",
                 "Autoévalué",
                 "Non observé",
+                "Établi par",
             ],
         ),
         (
@@ -325,6 +326,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Notes",
                 "Self-assessed",
                 "Not observed",
+                "Set by",
             ],
         ),
     ] {
@@ -348,15 +350,24 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
             .unwrap();
         // Rows 2.. are C01..C18.
         assert_eq!(string_at(&matrix, 2, 0), "C01");
-        assert_eq!(string_at(&matrix, 2, col), "2 ▲");
+        // Levels are numbers (Excel sorts and averages them), marks in the next column.
+        assert_eq!(matrix.get_value((2, col)), Some(&Data::Float(2.0)));
+        assert_eq!(string_at(&matrix, 2, col + 1), "▲");
         assert_eq!(
-            string_at(&matrix, 4, col),
-            "1 ●",
+            (string_at(&matrix, 4, col), string_at(&matrix, 4, col + 1)),
+            ("1".into(), "●".into()),
             "C03: p=none then and now"
         );
-        assert!(
-            string_at(&matrix, 16, col).starts_with("4 S"),
-            "C15 self-assessed"
+        assert_eq!(matrix.get_value((16, col)), Some(&Data::Float(4.0)));
+        assert_eq!(
+            string_at(&matrix, 16, col + 1),
+            "S ✱",
+            "C15 self-assessed, first assessment"
+        );
+        assert_eq!(
+            matrix.get_value((9, col)),
+            Some(&Data::String("?".into())),
+            "C08 unknown"
         );
         // The fills, from the workbook's XML (calamine reads no styles): the spec's palette
         // by level, solid when observed, hatched over white when self-assessed.
@@ -395,6 +406,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 details[5].to_owned(),
                 details[6].to_owned(),
                 details[7].to_owned(),
+                details[10].to_owned(),
             ],
             "{headers:?}"
         );
@@ -418,7 +430,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
             detail(c01, 7)
         );
         let c15 = row_of("C15");
-        assert_eq!(string_at(&trends, c15, level_col), "4 S");
+        assert_eq!(string_at(&trends, c15, level_col), "4");
         assert_eq!(
             [
                 detail(c15, 0),
@@ -498,7 +510,7 @@ async fn matrix_needs_a_viewer_token_and_valid_parameters() {
     let (status, body) = c.get("/api/v1/matrix", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     for query in [
-        "format=pdf",
+        "format=docx",
         "lang=de",
         "view=all",
         "since=yesterday",
@@ -614,4 +626,27 @@ async fn the_past_quarter_ends_are_graded_ahead_of_the_first_export() {
         4,
         "the default export compares with a kept quarter end"
     );
+}
+
+#[tokio::test]
+async fn pdf_is_served_beside_the_other_formats_with_the_same_guard() {
+    let (c, since) = collector_with_history().await;
+    let path = format!("/api/v1/matrix?view=org&format=pdf&lang=fr&since={since}");
+    let (status, content_type, body) = get_bytes(&c, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pdf");
+    assert!(body.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.pdf");
+    std::fs::write(&file, &body).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(ORG), "{text}");
+    assert!(text.contains("PROTÉGÉ A"));
+    // No token, no PDF.
+    let (status, _) = c.get(&path, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
