@@ -35,9 +35,11 @@ pub(super) async fn metrics(
     let generation = state
         .ingest_metrics()
         .count(crate::metrics::IngestResult::Stored);
+    let builder = state.clone();
     let store_part = state
         .metrics_cache()
-        .get_or_render(generation, || async {
+        .get_or_render(generation, move || async move {
+            let state = builder;
             let mut snapshot = state.store().metrics_snapshot().await?;
             snapshot.capability_levels = crate::matrix::current_levels(
                 state.store(),

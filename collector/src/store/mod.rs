@@ -422,8 +422,9 @@ pub struct MetricsSnapshot {
     pub orgs: Vec<String>,
     /// `(org, agent_id, last_report_at)`.
     pub agents: Vec<(String, String, DateTime<Utc>)>,
-    /// `(org, target, check, status)` of every latest finding.
-    pub checks: Vec<(String, String, String, Status)>,
+    /// `(org, check, status, severity, targets)`: how many targets of each organization
+    /// have each check at each status and severity.
+    pub check_counts: Vec<(String, String, Status, Severity, u64)>,
     /// `(org, status, severity, count)` of latest findings.
     pub finding_counts: Vec<(String, Status, Severity, u64)>,
     /// `(org, target, not_after)`.

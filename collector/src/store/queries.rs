@@ -117,8 +117,9 @@ pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, St
     let orgs = org_ids(db, None).await?;
     let agents = db.rows(&sql::AGENTS_SEEN, &[], "listing agents", rows::agent_seen);
     let agents = agents.await?;
-    let checks = db.rows(&sql::CHECKS, &[], "listing checks", rows::check_status);
-    let checks = checks.await?;
+    let check_counts = "counting findings per check";
+    let check_counts = db.rows(&sql::CHECK_COUNTS, &[], check_counts, rows::check_count);
+    let check_counts = check_counts.await?;
     let finding_counts = finding_counts(db, None).await?;
     let tls_not_after = tls_rows(db, None).await?.into_iter();
     let family = "listing the family verdicts";
@@ -127,7 +128,7 @@ pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, St
     Ok(MetricsSnapshot {
         orgs,
         agents,
-        checks,
+        check_counts,
         finding_counts,
         tls_not_after: tls_not_after
             .map(|(org, target, not_after, _)| (org, target, not_after))

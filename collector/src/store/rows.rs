@@ -268,16 +268,21 @@ pub(super) fn agent_seen(
     .map(|last| (org, agent, last)))
 }
 
-/// [`super::sql::CHECKS`]: `(org, target, check, status)`.
-pub(super) fn check_status(
-    row: &dyn Columns,
-) -> Result<Option<(String, String, String, Status)>, StoreError> {
-    let (org, target, check) = (row.text(0)?, row.text(1)?, row.text(2)?);
-    let status = row.str(3)?;
-    Ok(decode::row("latest", &(&org, &target, &check), || {
-        parse_status("latest.status", status)
+/// `(org, check, status, severity, targets)` of latest findings.
+pub(super) type CheckCount = (String, String, Status, Severity, u64);
+
+/// [`super::sql::CHECK_COUNTS`].
+pub(super) fn check_count(row: &dyn Columns) -> Result<Option<CheckCount>, StoreError> {
+    let (org, check) = (row.text(0)?, row.text(1)?);
+    let (status, severity) = (row.str(2)?, row.str(3)?);
+    let count = count(row, 4)?;
+    Ok(decode::row("latest", &(&org, &check, status), || {
+        Ok((
+            parse_status("latest.status", status)?,
+            parse_severity("latest.severity", severity)?,
+        ))
     })?
-    .map(|status| (org, target, check, status)))
+    .map(|(status, severity)| (org, check, status, severity, count)))
 }
 
 /// `(org, status, severity, count)` of latest findings.

@@ -188,10 +188,11 @@ pub(super) const TLS_ROWS: Sql = shared!(
 /// Read by [`super::rows::agent_seen`].
 pub(super) const AGENTS_SEEN: Sql =
     shared!("SELECT org, agent_id, last_report_at FROM agents ORDER BY org, agent_id");
-/// Read by [`super::rows::check_status`].
-pub(super) const CHECKS: Sql = shared!(
-    "SELECT org, target, check_id, status FROM current_latest
-     ORDER BY org, target, check_id"
+/// Read by [`super::rows::check_count`]: how many targets of each organization have each
+/// check at each status and severity (the metrics carry counts, not one series a target).
+pub(super) const CHECK_COUNTS: Sql = shared!(
+    "SELECT org, check_id, status, severity, COUNT(*) FROM current_latest
+     GROUP BY org, check_id, status, severity ORDER BY org, check_id, status, severity"
 );
 /// Read by [`super::rows::finding_count`].
 pub(super) const FINDING_COUNTS: Sql = shared!(

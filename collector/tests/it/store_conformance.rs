@@ -279,12 +279,19 @@ async fn metrics_snapshot_counts_the_current_state(c: TestCollector) {
     let snapshot = c.store().metrics_snapshot().await.unwrap();
     assert_eq!(snapshot.orgs, vec![OTHER_ORG.to_owned(), ORG.to_owned()]);
     assert_eq!(snapshot.agents.len(), 1);
-    assert_eq!(snapshot.checks.len(), report.findings.len());
-    assert!(snapshot.checks.contains(&(
+    let counted: u64 = snapshot.check_counts.iter().map(|c| c.4).sum();
+    assert_eq!(counted, report.findings.len() as u64);
+    let tls1_0 = report
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == "tls.protocol.tls1_0" && f.target == WWW)
+        .unwrap();
+    assert!(snapshot.check_counts.contains(&(
         ORG.to_owned(),
-        WWW.to_owned(),
         "tls.protocol.tls1_0".to_owned(),
-        Status::Fail
+        Status::Fail,
+        tls1_0.severity,
+        1
     )));
     let total: u64 = snapshot.finding_counts.iter().map(|c| c.3).sum();
     assert_eq!(total, report.findings.len() as u64);
@@ -294,7 +301,8 @@ async fn metrics_snapshot_counts_the_current_state(c: TestCollector) {
     );
     let metrics = c.metrics().await;
     assert!(metrics.contains(&format!(
-        "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\""
+        "vigie_check_failing{{org=\"{ORG}\",check=\"tls.protocol.tls1_0\",status=\"fail\",severity=\"{}\"}} 1\n",
+        tls1_0.severity.as_str()
     )));
 }
 
@@ -903,8 +911,13 @@ async fn a_verdict_that_only_changed_in_its_details_is_written(c: TestCollector)
     // The metrics and the matrix read the same current state.
     let snapshot = c.store().metrics_snapshot().await.unwrap();
     assert_eq!(
-        snapshot.checks.iter().filter(|k| k.0 == ORG).count(),
-        third.findings.len()
+        snapshot
+            .check_counts
+            .iter()
+            .filter(|k| k.0 == ORG)
+            .map(|k| k.4)
+            .sum::<u64>(),
+        third.findings.len() as u64
     );
 }
 
@@ -938,7 +951,8 @@ async fn a_retired_verdict_is_not_current_until_reported_again(c: TestCollector)
         now.keys()
     );
     let snapshot = c.store().metrics_snapshot().await.unwrap();
-    assert!(snapshot.checks.iter().all(|k| k.1 != MAIL && k.1 != DOMAIN));
+    let counted: u64 = snapshot.check_counts.iter().map(|k| k.4).sum();
+    assert_eq!(counted, second.findings.len() as u64);
     let counts: u64 = snapshot
         .finding_counts
         .iter()
