@@ -89,7 +89,9 @@ pub(super) fn harden(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: with it, a browser sends `Origin: null` on the login form's
+        // POST, which `same_origin` must refuse. `same-origin` sends nothing to another site.
+        HeaderValue::from_static("same-origin"),
     );
 }
 
@@ -455,7 +457,7 @@ async fn matrix_page(
     };
     let mut computed = match matrix::compute(state.store(), &request).await {
         Ok(computed) => computed,
-        Err(MatrixError::UnknownOrg(_)) => return denied(Denial::Hidden, lang, viewer, path),
+        Err(MatrixError::UnknownOrg(_)) => return denied(Denial::Hidden, lang, viewer, "/ui/orgs"),
         Err(MatrixError::Store(error)) => {
             return super::ApiError::unavailable(error).into_response()
         }
@@ -551,10 +553,11 @@ async fn org_page(
     if !vigie_model::validate::is_valid_org(&org) {
         return denied(Denial::Hidden, lang, &viewer, "/ui/orgs");
     }
-    let path = format!("/ui/orgs/{org}");
     if let Err(denial) = viewer.scope.check(Resource::Org(&org)) {
-        return denied(denial, lang, &viewer, &path);
+        // Not even the name typed is sent back: the toggle leads to the list's path.
+        return denied(denial, lang, &viewer, "/ui/orgs");
     }
+    let path = format!("/ui/orgs/{org}");
     matrix_page(&state, &viewer, lang, Some(org), &path, kept_query(&params)).await
 }
 

@@ -4,6 +4,7 @@
 //! One test binary for the crate (a module per area) rather than one per file: the
 //! workspace links one executable per crate instead of dozens.
 
+mod browser;
 mod dashboards;
 mod e2e;
 mod error_messages;
@@ -12,5 +13,6 @@ mod hostile;
 mod import_cycles;
 mod postgres_faults;
 mod render;
+mod roles;
 mod security;
 mod webview;

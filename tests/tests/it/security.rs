@@ -214,7 +214,7 @@ fn revoked_and_rotated_tokens_are_refused_at_once_and_the_audit_log_names_no_tok
         actions,
         vec![
             ("token.create", "cli", None),
-            ("token.create", "cli", None),
+            ("token.create", "cli", Some("role=sector")),
             ("token.revoke", "cli", Some("rotated")),
             ("token.create", "cli", Some("rotation")),
             ("token.revoke", "cli", Some("revoked")),
