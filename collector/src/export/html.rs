@@ -10,8 +10,8 @@ use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
 
 use super::{
-    attainment_text, capability_name, colours, group_headers, legend_values, marking, method_lines,
-    percent, t, weakest_text,
+    attainment_text, capability_name, colours, group_headers, labelled, legend_values, marking,
+    method_lines, percent, t, weakest_text,
 };
 use crate::matrix::{Matrix, Trend, View};
 
@@ -164,24 +164,23 @@ fn linked_value_cell(
 
 fn cell_title(matrix: &Matrix, cell: &Cell, previous: Value) -> String {
     let lang = matrix.lang;
-    let mut parts = vec![format!(
-        "{}: {}",
-        t(lang, "header.previous"),
-        previous.label()
+    let mut parts = vec![labelled(
+        lang,
+        &t(lang, "header.previous"),
+        &previous.label(),
     )];
     if let Some(c) = cell.coverage {
-        parts.push(format!(
-            "{}: {}/{}",
-            t(lang, "header.coverage"),
-            c.met,
-            c.total
+        parts.push(labelled(
+            lang,
+            &t(lang, "header.coverage"),
+            &format!("{}/{}", c.met, c.total),
         ));
     }
     if !cell.evidence.is_empty() {
-        parts.push(format!(
-            "{}: {}",
-            t(lang, "header.evidence"),
-            cell.evidence.join("; ")
+        parts.push(labelled(
+            lang,
+            &t(lang, "header.evidence"),
+            &cell.evidence.join(", "),
         ));
     }
     parts.extend(super::basis_text(lang, cell));
@@ -247,16 +246,16 @@ fn version_body(matrix: &Matrix) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<div class=\"marking top\" role=\"note\">{marking}</div>\n<div class=\"marking bottom\" aria-hidden=\"true\">{marking}</div>\n<main>\n<h1>{}</h1>\n<p class=\"meta\">{}: {} · {}: {} · {}: {} · {}: {}</p>\n",
+        "<div class=\"marking top\" role=\"note\">{marking}</div>\n<div class=\"marking bottom\" aria-hidden=\"true\">{marking}</div>\n<main>\n<h1>{}</h1>\n<p class=\"meta\">{} · {} · {} · {}</p>\n",
         escape(&t(lang, "title.matrix")),
-        escape(&t(lang, "method.rules_version")),
-        escape(&matrix.rules_version),
-        escape(&t(lang, "method.tls_profile")),
-        escape(matrix.profile.as_str()),
-        escape(&t(lang, "method.generated_at")),
-        matrix.generated_at.format("%Y-%m-%d %H:%M UTC"),
-        escape(&t(lang, "method.since")),
-        matrix.since,
+        escape(&labelled(lang, &t(lang, "method.rules_version"), &matrix.rules_version)),
+        escape(&labelled(lang, &t(lang, "method.tls_profile"), matrix.profile.as_str())),
+        escape(&labelled(
+            lang,
+            &t(lang, "method.generated_at"),
+            &matrix.generated_at.format("%Y-%m-%d %H:%M UTC").to_string()
+        )),
+        escape(&labelled(lang, &t(lang, "method.since"), &matrix.since.to_string())),
     );
 
     // The matrix.
@@ -330,11 +329,11 @@ fn version_body(matrix: &Matrix) -> String {
             View::Aggregate => {
                 let row = &matrix.aggregate[i];
                 let value = row.median.map_or(Value::Unknown, Value::Level);
-                let title = format!(
-                    "{}: {}",
-                    t(lang, "header.previous"),
-                    row.previous_median
-                        .map_or("?".to_owned(), |m| m.to_string())
+                let title = labelled(
+                    lang,
+                    &t(lang, "header.previous"),
+                    &row.previous_median
+                        .map_or("?".to_owned(), |m| m.to_string()),
                 );
                 value_cell(
                     &mut out,
@@ -418,9 +417,12 @@ fn version_body(matrix: &Matrix) -> String {
         value_cell(&mut out, Value::Level(3), Some(source), false, &label, "");
         let _ = writeln!(
             out,
-            "<td>{}: {}</td></tr>",
-            escape(&source.name(lang)),
-            escape(&t(lang, &format!("source.{}.explained", source.letter())))
+            "<td>{}</td></tr>",
+            escape(&labelled(
+                lang,
+                &source.name(lang),
+                &t(lang, &format!("source.{}.explained", source.letter()))
+            ))
         );
     }
     for trend in Trend::ALL {

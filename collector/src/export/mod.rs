@@ -217,9 +217,17 @@ fn group_label(matrix: &Matrix, group: &crate::matrix::GroupAggregate) -> String
         .key
         .clone()
         .unwrap_or_else(|| t(lang, "group.unassigned"));
-    format!(
-        "{by}: {key} ({})",
-        vigie_matrix::catalogue::render(lang, "group.orgs", &[("count", group.orgs.to_string())])
+    labelled(
+        lang,
+        &by,
+        &format!(
+            "{key} ({})",
+            vigie_matrix::catalogue::render(
+                lang,
+                "group.orgs",
+                &[("count", group.orgs.to_string())]
+            )
+        ),
     )
 }
 
@@ -275,7 +283,10 @@ fn method_lines(matrix: &Matrix) -> Vec<(String, String)> {
                 frameworks.csf.as_str(),
                 frameworks.cpg.as_str(),
             ]
-            .join("; "),
+            .join(match lang {
+                Lang::En => "; ",
+                Lang::Fr => "\u{202f}; ",
+            }),
         ),
         (
             t(lang, "method.aggregation"),

@@ -19,8 +19,8 @@ use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
 
 use super::{
-    attainment_text, capability_name, colours, group_headers, legend_values, marking, method_lines,
-    t, weakest_text, ExportError,
+    attainment_text, capability_name, colours, group_headers, labelled, legend_values, marking,
+    method_lines, t, weakest_text, ExportError,
 };
 use crate::matrix::{Matrix, Trend, View};
 
@@ -146,34 +146,37 @@ fn needs_note(cell: &Cell) -> bool {
 }
 
 fn cell_note(lang: Lang, cell: &Cell, previous: Value) -> String {
-    let mut lines = vec![format!(
-        "{}: {}",
-        t(lang, "header.previous"),
-        previous.label()
+    let mut lines = vec![labelled(
+        lang,
+        &t(lang, "header.previous"),
+        &previous.label(),
     )];
     if let Some(source) = cell.source {
-        lines.push(format!(
-            "{}: {}",
-            t(lang, "header.source"),
-            source.name(lang)
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.source"),
+            &source.name(lang),
         ));
     }
     if let Some(c) = cell.coverage {
-        lines.push(format!(
-            "{}: {}/{}",
-            t(lang, "header.coverage"),
-            c.met,
-            c.total
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.coverage"),
+            &format!("{}/{}", c.met, c.total),
         ));
     }
     if let Some(date) = cell.answered_on {
-        lines.push(format!("{}: {date}", t(lang, "header.answered_on")));
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.answered_on"),
+            &date.to_string(),
+        ));
     }
     if !cell.evidence.is_empty() {
-        lines.push(format!(
-            "{}: {}",
-            t(lang, "header.evidence"),
-            cell.evidence.join("; ")
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.evidence"),
+            &cell.evidence.join(", "),
         ));
     }
     lines.extend(super::basis_text(lang, cell));
@@ -455,11 +458,10 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
             sheet.write_string(
                 row,
                 1,
-                format!(
-                    "{} ({}): {}",
-                    source.name(lang),
-                    source.letter(),
-                    t(lang, &format!("source.{}.explained", source.letter()))
+                labelled(
+                    lang,
+                    &format!("{} ({})", source.name(lang), source.letter()),
+                    &t(lang, &format!("source.{}.explained", source.letter())),
                 ),
             )?;
             row += 1;
@@ -890,10 +892,10 @@ mod tests {
             .collect();
         // The first organization is column E; C05, C15 and C16 are rows 7, 17 and 18.
         assert_eq!(refs, ["E7", "E17", "E18"], "{comments}");
-        assert!(comments.contains("Plafonné à 2 : connexion à distance par mot de passe seul observée sur 192.0.2.10:3389."));
-        assert!(comments.contains("Source: Autoévalué"));
-        assert!(comments.contains("Preuve: idp-export.csv"));
-        assert!(comments.contains("Répondu le: 2026-11-02"));
+        assert!(comments.contains("Plafonné à 2\u{a0}: connexion à distance par mot de passe seul observée sur 192.0.2.10:3389."));
+        assert!(comments.contains("Source\u{a0}: Autoévalué"));
+        assert!(comments.contains("Preuve\u{a0}: idp-export.csv"));
+        assert!(comments.contains("Répondu le\u{a0}: 2026-11-02"));
     }
 
     #[test]
@@ -940,7 +942,7 @@ mod tests {
         let xlsx = render(&matrix(2)).unwrap();
         let comments = part(&xlsx, "xl/comments1.xml").unwrap();
         assert_eq!(comments.matches("<comment ref=").count(), 2 * 18);
-        assert!(comments.contains("Actif le plus faible : w0.example:443."));
+        assert!(comments.contains("Actif le plus faible\u{a0}: w0.example:443."));
     }
 
     #[test]

@@ -893,8 +893,8 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             format!("Unknown: the host's facts could not be read ({HOST})."),
             format!("Inconnu\u{a0}: l'état de l'hôte n'a pas pu être lu ({HOST})."),
         ),
-        ("C08", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
-        ("C09", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C08", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
+        ("C09", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
         (
             "C10",
             unreached_site("shop.example.ca:443"),
@@ -902,8 +902,8 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             format!("{endpoint_en} (shop.example.ca:443)."),
             format!("{endpoint_fr} (shop.example.ca:443)."),
         ),
-        ("C11", unreached_domain(DOMAIN), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
-        ("C12", unreached_everything(), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C11", unreached_domain(DOMAIN), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
+        ("C12", unreached_everything(), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
         ("C13", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q1, Q2, Q3).".to_owned(), "Aucune réponse au questionnaire (Q1, Q2, Q3).".to_owned()),
         ("C14", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q4, Q5, Q6).".to_owned(), "Aucune réponse au questionnaire (Q4, Q5, Q6).".to_owned()),
         ("C15", unreached_address(ADDRESS), "note.no_answer", "No answer to the questionnaire (Q7, Q8).".to_owned(), "Aucune réponse au questionnaire (Q7, Q8).".to_owned()),
@@ -1031,7 +1031,7 @@ fn c07_level_3_needs_the_pending_security_updates_of_every_host_observed() {
     );
     assert_eq!(
         c.notes[0].render(Lang::Fr),
-        "Non observé\u{a0}: host.updates.security sur h07\u{a0}; niveau plafonné à 2."
+        "Non observé\u{a0}: host.updates.security sur h07\u{202f}; niveau plafonné à 2."
     );
 }
 
