@@ -192,3 +192,40 @@ fn a_refused_token_is_not_reported_as_an_unreachable_collector() {
     }
     collector.stop();
 }
+
+#[test]
+fn an_unreachable_tls_endpoint_is_one_line_of_the_table_and_every_finding_in_json() {
+    // A resolver on a closed loopback port: the name cannot be resolved, nothing leaves the
+    // machine.
+    let port = harness::free_port(std::net::Ipv4Addr::LOCALHOST).to_string();
+    let resolver = format!("127.0.0.1:{port}");
+    let args = [
+        "scan",
+        "tls",
+        "nosuchhost.invalid",
+        "--quick",
+        "--resolver",
+        resolver.as_str(),
+        "--timeout",
+        "500ms",
+    ];
+    for (lang, note) in [
+        ("en", "other checks could not run"),
+        ("fr", "autres vérifications"),
+    ] {
+        let mut with_lang = vec!["--lang", lang];
+        with_lang.extend_from_slice(&args);
+        let text = stdout(&agent(&with_lang, &[]));
+        let rows: Vec<&str> = text.lines().filter(|l| l.contains("  tls.")).collect();
+        assert_eq!(rows.len(), 1, "one row for one cause:\n{text}");
+        assert!(rows[0].contains("tls.connect"), "{text}");
+        assert!(text.contains(note), "{text}");
+    }
+    let mut json_args = args.to_vec();
+    json_args.extend_from_slice(&["--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&agent(&json_args, &[]))).expect("a JSON report");
+    let findings = json["findings"].as_array().expect("findings");
+    assert!(findings.len() > 1, "{json}");
+    assert!(findings.iter().all(|f| f["status"] == "error"), "{json}");
+}
