@@ -39,8 +39,17 @@ pub fn process_lang() -> Lang {
 /// replaced by this rewrite, where `help` stands in place of a subcommand of `command`.
 pub fn rewrite_help_subcommand(command: &Command, args: Vec<OsString>) -> Vec<OsString> {
     let mut current = command;
+    let mut skip_value = false;
     for (position, arg) in args.iter().enumerate().skip(1) {
         let text = arg.to_string_lossy();
+        // `--lang X` may come before the commands; any other flag ends the search.
+        if std::mem::take(&mut skip_value) || text.starts_with("--lang=") {
+            continue;
+        }
+        if text == "--lang" {
+            skip_value = true;
+            continue;
+        }
         if text.starts_with('-') || !current.has_subcommands() {
             break;
         }
@@ -271,10 +280,235 @@ pub fn clap_error_text(program: &str, error: &clap::Error, lang: Lang) -> String
     out
 }
 
-/// The catalogue's text of an error of the agent, when the outermost error is one it knows.
+/// The catalogue's text of an error of the agent, when the outermost error is one it knows
+/// (the others print their English chain).
 pub fn error_text(error: &anyhow::Error, lang: Lang) -> Option<String> {
-    let _ = (error, lang);
-    None
+    use crate::config::ConfigError;
+    use crate::daemon::RunError;
+    use crate::outbox::OutboxError;
+    use crate::scan::ScanError;
+    use crate::upload::UploadError;
+    let error: &(dyn std::error::Error + 'static) = error.as_ref();
+    if let Some(error) = error.downcast_ref::<RunError>() {
+        return match error {
+            RunError::NoCollector { config } => Some(t(
+                lang,
+                "error.run.no_collector",
+                &[("config", config.clone())],
+            )),
+            RunError::Upload(error) => upload_text(error, lang),
+            RunError::Outbox(error) => outbox_text(error, lang),
+            RunError::Scan(error) => scan_text(error, lang),
+        };
+    }
+    if let Some(error) = error.downcast_ref::<ConfigError>() {
+        return config_text(error, lang);
+    }
+    if let Some(error) = error.downcast_ref::<ScanError>() {
+        return scan_text(error, lang);
+    }
+    if let Some(error) = error.downcast_ref::<OutboxError>() {
+        return outbox_text(error, lang);
+    }
+    error
+        .downcast_ref::<UploadError>()
+        .and_then(|e| upload_text(e, lang))
+}
+
+/// An operating-system error in `lang`: the common kinds from the catalogue, else the
+/// system's own text.
+fn io_text(error: &std::io::Error, lang: Lang) -> String {
+    let key = match error.kind() {
+        std::io::ErrorKind::NotFound => "io.not_found",
+        std::io::ErrorKind::PermissionDenied => "io.permission_denied",
+        std::io::ErrorKind::AlreadyExists => "io.already_exists",
+        _ => return error.to_string(),
+    };
+    t(lang, key, &[])
+}
+
+fn path(path: &std::path::Path) -> String {
+    path.display().to_string()
+}
+
+fn config_text(error: &crate::config::ConfigError, lang: Lang) -> Option<String> {
+    use crate::config::ConfigError;
+    Some(match error {
+        ConfigError::Read { path: file, error } => {
+            let key = if error.kind() == std::io::ErrorKind::NotFound {
+                "error.config.not_found"
+            } else {
+                "error.config.read"
+            };
+            t(
+                lang,
+                key,
+                &[("path", path(file)), ("error", io_text(error, lang))],
+            )
+        }
+        ConfigError::Invalid {
+            path: file,
+            line,
+            column,
+            key,
+            message,
+        } => {
+            let mut place = String::new();
+            if let Some(line) = line {
+                place.push_str(&t(lang, "error.config.line", &[("line", line.to_string())]));
+            }
+            if let Some(column) = column {
+                place.push_str(&t(
+                    lang,
+                    "error.config.column",
+                    &[("column", column.to_string())],
+                ));
+            }
+            if let Some(key) = key {
+                place.push_str(&t(lang, "error.config.key", &[("key", key.clone())]));
+            }
+            t(
+                lang,
+                "error.config.invalid",
+                &[
+                    ("path", path(file)),
+                    ("place", place),
+                    ("message", message.clone()),
+                ],
+            )
+        }
+    })
+}
+
+fn scan_text(error: &crate::scan::ScanError, lang: Lang) -> Option<String> {
+    use crate::scan::ScanError;
+    use vigie_checks::services::scope::ScopeError;
+    use vigie_checks::tls::TlsError;
+    Some(match error {
+        ScanError::Scope(ScopeError::OutsideAllowlist { target, address }) => t(
+            lang,
+            "error.scope.outside",
+            &[("target", target.clone()), ("address", address.to_string())],
+        ),
+        ScanError::Scope(ScopeError::ResolvedOutside { name, address }) => t(
+            lang,
+            "error.scope.resolved_outside",
+            &[("name", name.clone()), ("address", address.to_string())],
+        ),
+        ScanError::Scope(ScopeError::OverCap {
+            count,
+            cap,
+            address,
+        }) => t(
+            lang,
+            "error.scope.over_cap",
+            &[
+                ("count", count.to_string()),
+                ("cap", cap.to_string()),
+                ("address", address.to_string()),
+            ],
+        ),
+        ScanError::Trust(TlsError::CaFileUnreadable { path: file, reason }) => t(
+            lang,
+            "error.ca_file.unreadable",
+            &[("path", absolute(file)), ("reason", reason.clone())],
+        ),
+        ScanError::Trust(TlsError::CaFileNoCertificate { path: file, reason }) => t(
+            lang,
+            "error.ca_file.no_certificate",
+            &[("path", absolute(file)), ("reason", reason.clone())],
+        ),
+        ScanError::Trust(TlsError::CaFileBadCertificate {
+            path: file,
+            index,
+            reason,
+        }) => t(
+            lang,
+            "error.ca_file.bad_certificate",
+            &[
+                ("path", absolute(file)),
+                ("index", index.to_string()),
+                ("reason", reason.clone()),
+            ],
+        ),
+        ScanError::CaFile { path: file, error } => t(
+            lang,
+            "error.ca_file.unreadable",
+            &[("path", absolute(file)), ("reason", io_text(error, lang))],
+        ),
+        ScanError::HostRoot { path: file, reason } => t(
+            lang,
+            "error.host_root",
+            &[("path", path(file)), ("reason", reason.clone())],
+        ),
+        ScanError::Cancelled => t(lang, "error.scan.cancelled", &[]),
+        _ => return None,
+    })
+}
+
+/// A path as the process resolves it: a relative one is shown with the folder it is
+/// relative to, so that the reader knows which file was meant.
+fn absolute(file: &std::path::Path) -> String {
+    match std::path::absolute(file) {
+        Ok(resolved) if resolved != file => format!("{} ({})", file.display(), resolved.display()),
+        _ => path(file),
+    }
+}
+
+fn outbox_text(error: &crate::outbox::OutboxError, lang: Lang) -> Option<String> {
+    use crate::outbox::OutboxError;
+    Some(match error {
+        OutboxError::Folder {
+            path: folder,
+            error,
+        } => {
+            let key = match error.kind() {
+                std::io::ErrorKind::NotFound => "error.outbox.missing",
+                _ => "error.outbox.folder",
+            };
+            t(
+                lang,
+                key,
+                &[("path", path(folder)), ("error", io_text(error, lang))],
+            )
+        }
+        OutboxError::Write { path: file, error } => t(
+            lang,
+            "error.outbox.write",
+            &[("path", path(file)), ("error", io_text(error, lang))],
+        ),
+        _ => return None,
+    })
+}
+
+fn upload_text(error: &crate::upload::UploadError, lang: Lang) -> Option<String> {
+    use crate::upload::UploadError;
+    Some(match error {
+        UploadError::Token {
+            path: file,
+            line,
+            reason,
+        } => {
+            let place = line
+                .map(|line| t(lang, "error.token.line", &[("line", line.to_string())]))
+                .unwrap_or_default();
+            t(
+                lang,
+                "error.token",
+                &[
+                    ("path", path(file)),
+                    ("place", place),
+                    ("reason", reason.clone()),
+                ],
+            )
+        }
+        UploadError::CaFile { path: file, reason } => t(
+            lang,
+            "error.collector_ca_file",
+            &[("path", absolute(file)), ("reason", reason.clone())],
+        ),
+        UploadError::Client(_) => return None,
+    })
 }
 
 #[cfg(test)]

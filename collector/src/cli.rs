@@ -14,6 +14,7 @@ use vigie_model::Lang;
 use crate::auth::TokenKind;
 use crate::config::{self, ConfigError, FileConfig, Overrides};
 use crate::export::Format;
+use crate::i18n::t;
 use crate::matrix::View;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -22,11 +23,14 @@ use crate::store::{Store, StoreError};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The Vigie collector: receives agents' reports, keeps the sector's posture, serves metrics.
+/// Exit status: 0 done, 1 a failure at run time (database, network), 2 a usage or
+/// configuration error.
 #[derive(Debug, Parser)]
 #[command(name = "vigie-collector", version, about)]
 pub struct Cli {
-    /// A TOML file with the same keys as the flags (listen, database_url, insecure_listen,
-    /// max_body_bytes); flags and environment variables win over it.
+    /// A TOML file with the same keys as the flags of `serve` and `database_url` (every key in
+    /// CONFIGURATION.md, "Configuring the collector"); flags and environment variables win over
+    /// it.
     #[arg(long, global = true, env = "VIGIE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -40,6 +44,12 @@ pub struct Cli {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+
+    /// `agent add`, `viewer add`, `scraper add`: create the SQLite database when it does not
+    /// exist (without it they refuse, so that a token is not made in a database no collector
+    /// serves).
+    #[arg(long, global = true)]
+    pub create: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -273,16 +283,20 @@ pub enum AgentCommand {
     },
     /// Revoke the organization's active agent tokens of that name: refused (401) at once.
     Revoke {
+        /// The organization id of the token, as given to `agent add`.
         #[arg(long, env = "VIGIE_ORG")]
         org: String,
+        /// The agent's id, the `--name` given to `agent add` [default: agent].
         #[arg(long, default_value = "agent")]
         name: String,
     },
     /// Replace the organization's active agent tokens of that name by a new one, printed
     /// alone on stdout; the old ones are refused (401) at once.
     Rotate {
+        /// The organization id of the token, as given to `agent add`.
         #[arg(long, env = "VIGIE_ORG")]
         org: String,
+        /// The agent's id, the `--name` given to `agent add` [default: agent].
         #[arg(long, default_value = "agent")]
         name: String,
     },
@@ -306,11 +320,13 @@ pub enum ViewerCommand {
     },
     /// Revoke the active viewer tokens of that name: refused (401) at once.
     Revoke {
+        /// The token's label, as given to `viewer add`.
         #[arg(long)]
         name: String,
     },
     /// Replace the active viewer tokens of that name by a new one, printed alone on stdout.
     Rotate {
+        /// The token's label, as given to `viewer add`.
         #[arg(long)]
         name: String,
     },
@@ -328,11 +344,13 @@ pub enum ScraperCommand {
     },
     /// Revoke the active scrape tokens of that name: refused (401) at once.
     Revoke {
+        /// The token's label, as given to `scraper add`.
         #[arg(long)]
         name: String,
     },
     /// Replace the active scrape tokens of that name by a new one, printed alone on stdout.
     Rotate {
+        /// The token's label, as given to `scraper add`.
         #[arg(long)]
         name: String,
     },
@@ -340,6 +358,7 @@ pub enum ScraperCommand {
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let lang = crate::i18n::process_lang();
     let file = match &cli.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -368,15 +387,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config).await
         }
         Command::Agent(AgentCommand::Add { org, name }) => {
-            let store = open(cli.database_url, file).await?;
+            let store = open_to_add(cli.database_url, file, cli.create, "agent add").await?;
             let token = store
                 .create_token(TokenKind::Agent, Some(&org), &name)
                 .await
                 .context("creating the agent token")?;
             println!("{token}");
-            eprintln!(
-                "created agent token `{name}` for organization `{org}`; it is shown only once: put it in the agent's collector.token_file"
+            let database = store.location();
+            let said = t(
+                lang,
+                "token.agent.created",
+                &[("name", name), ("org", org), ("database", database)],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Agent(AgentCommand::Revoke { org, name }) => {
@@ -432,22 +455,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Viewer(ViewerCommand::Add { name, role, org }) => {
-            let store = open(cli.database_url, file).await?;
+            let store = open_to_add(cli.database_url, file, cli.create, "viewer add").await?;
             let token = store
                 .create_viewer(role, org.as_deref(), &name)
                 .await
                 .context("creating the viewer token")?;
             println!("{token}");
-            eprintln!(
-                "created {} viewer token `{name}`{}; it is shown only once",
-                role.as_str(),
-                org.map(|o| format!(" for organization `{o}`"))
-                    .unwrap_or_default()
+            let database = store.location();
+            let scope = match org {
+                Some(org) => format!("{} ({org})", role.as_str()),
+                None => role.as_str().to_string(),
+            };
+            let said = t(
+                lang,
+                "token.viewer.created",
+                &[("name", name), ("role", scope), ("database", database)],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Scraper(command) => {
-            let store = open(cli.database_url, file).await?;
+            let store = match command {
+                ScraperCommand::Add { .. } => {
+                    open_to_add(cli.database_url, file, cli.create, "scraper add").await?
+                }
+                _ => open(cli.database_url, file).await?,
+            };
             scraper_command(&store, command).await
         }
         Command::Matrix(MatrixCommand::Export(args)) => {
@@ -721,6 +754,34 @@ fn spawn_past_states(store: Store) {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// Opens the store for a command that adds a token: a SQLite file that does not exist yet is
+/// created only with `--create`, since a token in a database no collector serves is useless.
+async fn open_to_add(
+    database_url: Option<String>,
+    file: FileConfig,
+    create: bool,
+    command: &str,
+) -> anyhow::Result<Store> {
+    let url = database_url
+        .or(file.database_url.clone())
+        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    if let Ok(crate::store::DatabaseUrl::Sqlite(path)) = crate::store::DatabaseUrl::parse(&url) {
+        if !create && !path.exists() {
+            let path = std::path::absolute(&path).unwrap_or(path);
+            return Err(UsageError(t(
+                crate::i18n::process_lang(),
+                "error.no_database",
+                &[
+                    ("path", path.display().to_string()),
+                    ("command", command.to_owned()),
+                ],
+            ))
+            .into());
+        }
+    }
+    open(Some(url), file).await
+}
 
 async fn open(database_url: Option<String>, file: FileConfig) -> anyhow::Result<Store> {
     let url = database_url

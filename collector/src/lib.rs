@@ -31,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod export;
 pub mod family_metrics;
+pub mod i18n;
 pub mod matrix;
 pub mod metrics;
 pub mod orgmeta;

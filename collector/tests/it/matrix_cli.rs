@@ -15,7 +15,8 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     let dir = tempfile::tempdir().unwrap();
-    let added = run(collector_on(dir.path()).args(["agent", "add", "--org", "maple-health"]));
+    let added =
+        run(collector_on(dir.path()).args(["agent", "add", "--create", "--org", "maple-health"]));
     assert!(added.status.success(), "{}", stderr(&added));
 
     let today = chrono::Utc::now().date_naive();
@@ -124,7 +125,8 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
 #[test]
 fn mistakes_exit_2_and_import_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let added = run(collector_on(dir.path()).args(["agent", "add", "--org", "maple-health"]));
+    let added =
+        run(collector_on(dir.path()).args(["agent", "add", "--create", "--org", "maple-health"]));
     assert!(added.status.success(), "{}", stderr(&added));
     let file = dir.path().join("answers.csv");
     for (content, expected) in [

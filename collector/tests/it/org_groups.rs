@@ -45,7 +45,7 @@ fn aggregates_by_region_and_size_band_in_every_format() {
     let orgs = ["org-a", "org-b", "org-c", "org-d", "org-e"];
     for org in orgs {
         ok(run(
-            collector_on(dir.path()).args(["agent", "add", "--org", org])
+            collector_on(dir.path()).args(["agent", "add", "--create", "--org", org])
         ));
     }
     // Incident response (C13) and awareness (C16) at different levels per organization.

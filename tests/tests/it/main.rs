@@ -9,6 +9,7 @@ mod dashboards;
 mod e2e;
 mod error_messages;
 mod faults;
+mod first_run;
 mod hostile;
 mod import_cycles;
 mod postgres_faults;
