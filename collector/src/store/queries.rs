@@ -180,7 +180,7 @@ pub(super) async fn report_body(
         &sql::REPORT_BODY,
         &params,
         "reading a stored report",
-        |row| row.text(0),
+        |row| row.body(0),
     )
     .await
 }
@@ -653,13 +653,19 @@ pub(super) async fn apply_regrade(
 }
 
 /// Deletes up to `limit` reports received before `before` that no current-state row points
-/// at; returns how many.
+/// at, and the matrix snapshots of dates before `before`; returns how many reports.
 pub(super) async fn prune(
     db: &impl Db,
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<u64, StoreError> {
     let before = time_text(before);
+    db.execute(
+        &sql::PRUNE_MATRIX_SNAPSHOTS,
+        &params![&before],
+        "pruning old matrix snapshots",
+    )
+    .await?;
     db.execute(&sql::PRUNE, &params![&before, limit], "pruning old reports")
         .await
 }

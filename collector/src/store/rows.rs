@@ -29,6 +29,11 @@ pub(super) trait Columns {
     fn optional_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.optional_str(i)?.map(str::to_owned))
     }
+
+    /// A stored report body as JSON text (SQLite compresses it, see `sqlite/body.rs`).
+    fn body(&self, i: usize) -> Result<String, StoreError> {
+        self.text(i)
+    }
 }
 
 /// Times as fixed-width text, so that text order is time order (see the migration).

@@ -330,6 +330,12 @@ pub(super) const PRUNE: Sql = shared!(
      LIMIT $2)"
 );
 
+/// Matrix snapshots of dates before the retention cutoff go with the reports of that time:
+/// they are a cache of levels graded from those reports and transitions, one row (every
+/// organization's levels) per date an export asked for.
+pub(super) const PRUNE_MATRIX_SNAPSHOTS: Sql =
+    shared!("DELETE FROM matrix_snapshots WHERE at < $1");
+
 #[cfg(test)]
 mod tests {
     #[test]

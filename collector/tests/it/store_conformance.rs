@@ -598,6 +598,13 @@ async fn prune_keeps_current_reports_and_history(c: TestCollector) {
     }
     let transitions = c.rows_of("transitions").await;
     let latest_before = c.store().org(ORG).await.unwrap().unwrap();
+    // Matrix snapshots of dates before the cutoff go with the reports; later ones stay.
+    for at in [t0(), Utc::now() + Duration::days(30)] {
+        c.store()
+            .save_past_levels(at, "modern/1", "0:0/0:/1", "[]", Utc::now())
+            .await
+            .unwrap();
+    }
     // Received a moment ago: a cutoff in the past prunes nothing.
     assert_eq!(
         c.store()
@@ -614,6 +621,11 @@ async fn prune_keeps_current_reports_and_history(c: TestCollector) {
         .unwrap();
     assert_eq!(deleted, 2, "only the reports nothing current points at");
     assert_eq!(c.rows_of("reports").await, 1);
+    assert_eq!(
+        c.rows_of("matrix_snapshots").await,
+        1,
+        "the old snapshot pruned"
+    );
     assert_eq!(c.rows_of("transitions").await, transitions, "history kept");
     assert_eq!(
         c.store().org(ORG).await.unwrap().unwrap(),
