@@ -750,6 +750,7 @@ fn a_silent_resolver_is_one_clear_error_and_no_check_judged() {
     observation.resolver_silent = Some(vigie_checks::email::health::ResolverSilence {
         resolvers: vec!["127.0.0.53:53".into()],
         unanswered: 3,
+        kind: None,
     });
     let verdicts = evaluate(&observation, chrono::Utc::now());
     let family: Vec<Check> = Check::ALL

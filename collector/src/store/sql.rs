@@ -208,7 +208,7 @@ pub(super) const FAMILY_FINDINGS: Sql = shared!(
         OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing',
                         'host.updates.security', 'host.os.eol')
         OR (check_id IN ('tls.connect', 'https.redirect', 'https.hsts', 'https.security_txt',
-                         'email.starttls')
+                         'email.spf.missing', 'email.starttls')
             AND status = 'error')
      ORDER BY org, target, check_id"
 );

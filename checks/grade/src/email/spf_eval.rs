@@ -346,6 +346,7 @@ mod tests {
                     name: name.into(),
                     records: Vec::new(),
                     error: Some("SERVFAIL".into()),
+                    kind: None,
                 };
             }
             Answer::records(name, map.get(name).cloned().unwrap_or_default())
@@ -538,6 +539,7 @@ mod tests {
             name: "a.example".into(),
             records: Vec::new(),
             error: Some("timed out".into()),
+            kind: None,
         };
         let expansion = expand("a.example", &failed, &SpfBranches::default());
         assert_eq!(expansion.missing, None);

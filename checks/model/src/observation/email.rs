@@ -20,6 +20,10 @@ pub struct Answer<T> {
     /// The failure, when the query got no usable answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `error` as a closed set (`timeout`, `refused` for an answer REFUSED, `name` for
+    /// SERVFAIL), for counting; absent in reports of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
 }
 
 impl<T> Answer<T> {
@@ -28,6 +32,7 @@ impl<T> Answer<T> {
             name: name.into(),
             records,
             error: None,
+            kind: None,
         }
     }
 
@@ -334,4 +339,7 @@ pub struct ResolverSilence {
     pub resolvers: Vec<String>,
     /// Questions in a row that got no answer before the probe stopped asking.
     pub unanswered: u32,
+    /// Always `timeout` from current agents; absent in reports of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
 }
