@@ -10,6 +10,7 @@ mod error_messages;
 mod faults;
 mod hostile;
 mod import_cycles;
+mod packages;
 mod postgres_faults;
 mod render;
 mod security;
