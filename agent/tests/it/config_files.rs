@@ -290,7 +290,8 @@ fn the_systemd_unit_is_hardened_and_matches_the_default_outbox() {
         "CapabilityBoundingSet=",
         "PrivateTmp=yes",
         "RestartPreventExitStatus=2",
-        "ExecStart=/usr/local/bin/vigie-agent run --config /etc/vigie/agent.toml",
+        "ExecStart=/usr/bin/vigie-agent run --config /etc/vigie/agent.toml",
+        "ConditionFileNotEmpty=/etc/vigie/token",
     ] {
         assert!(lines.contains(&directive), "missing {directive}");
     }

@@ -12,6 +12,7 @@ mod faults;
 mod first_run;
 mod hostile;
 mod import_cycles;
+mod packages;
 mod postgres_faults;
 mod render;
 mod roles;
