@@ -4,7 +4,9 @@
 //! [`Scope`] is that role with, for `org`, the one organization it is bound to. Handlers
 //! receive a `Scope`, ask it about the [`Resource`] they serve ([`Scope::check`]), pass it
 //! to the store's readers (which filter an organization's rows in SQL,
-//! [`Scope::org_filter`]), and let it trim what they computed ([`Scope::trim_matrix`]).
+//! [`Scope::org_filter`]), and trim a computed matrix by its rules
+//! ([`Scope::names_orgs`], [`Scope::min_group_size`], applied by `Matrix::trim_for`).
+//! This module imports nothing of the crate, so that every other may import it.
 //!
 //! - `sector`: everything, every organization named.
 //! - `org`: one organization: its rows, its report card and its matrix column; another
@@ -13,8 +15,6 @@
 //! - `committee`: the aggregate only, no organization named; a region or size band is shown
 //!   only when it holds at least [`MIN_GROUP_SIZE`] organizations, so that no one can be
 //!   singled out.
-
-use crate::matrix::{GroupBy, Matrix, View};
 
 /// The fewest organizations a region or size band must hold for the committee to see it.
 pub const MIN_GROUP_SIZE: usize = 5;
@@ -66,8 +66,8 @@ pub enum Resource<'a> {
     Org(&'a str),
     /// Every organization's column at once (`view=org` without `org`).
     AllOrgColumns,
-    /// The sector aggregate, optionally grouped.
-    Aggregate(Option<GroupBy>),
+    /// The sector aggregate; `true` when grouped by region or size band.
+    Aggregate(bool),
     /// `/metrics`: every organization's series, named.
     Metrics,
 }
@@ -135,33 +135,12 @@ impl Scope {
         }
     }
 
-    /// The matrix resource a request for `view` (and `org`) reads.
-    pub fn matrix_resource<'a>(
-        view: View,
-        org: Option<&'a str>,
-        group_by: Option<GroupBy>,
-    ) -> Resource<'a> {
-        match (view, org) {
-            (View::Aggregate, _) => Resource::Aggregate(group_by),
-            (View::Org, Some(org)) => Resource::Org(org),
-            (View::Org, None) => Resource::AllOrgColumns,
-        }
-    }
-
-    /// Removes from a computed matrix what this scope may not see: for the committee, the
-    /// regions and size bands of fewer than [`MIN_GROUP_SIZE`] organizations and every
-    /// organization's column and quarter values (the aggregate exports do not print them;
-    /// this makes sure no later layout can).
-    pub fn trim_matrix(&self, matrix: &mut Matrix) {
-        if let Scope::Committee = self {
-            matrix.groups.retain(|group| group.orgs >= MIN_GROUP_SIZE);
-            if matrix.view == View::Aggregate {
-                matrix.orgs.clear();
-                matrix.answers.clear();
-                for quarter in &mut matrix.quarters {
-                    quarter.orgs.clear();
-                }
-            }
+    /// The fewest organizations a region or size band must hold to be shown to this scope
+    /// (applied by `Matrix::trim_for`).
+    pub fn min_group_size(&self) -> usize {
+        match self {
+            Scope::Committee => MIN_GROUP_SIZE,
+            Scope::Sector | Scope::Org(_) => 1,
         }
     }
 
@@ -200,8 +179,8 @@ mod tests {
             Resource::Org("own"),
             Resource::Org("other"),
             Resource::AllOrgColumns,
-            Resource::Aggregate(None),
-            Resource::Aggregate(Some(GroupBy::Region)),
+            Resource::Aggregate(false),
+            Resource::Aggregate(true),
             Resource::Metrics,
         ];
         for resource in all {

@@ -16,7 +16,7 @@ use vigie_model::Lang;
 use super::{require_viewer, unknown_org, ApiError};
 use crate::export::{self, Format};
 use crate::matrix::{self, MatrixError, MatrixRequest, View};
-use crate::scope::Scope;
+use crate::scope::{Resource, Scope};
 use crate::state::AppState;
 
 fn parse<T>(
@@ -137,7 +137,11 @@ pub(super) async fn get_matrix(
             return Err(unknown_org());
         }
     }
-    viewer.may_see(Scope::matrix_resource(view, org.as_deref(), group_by))?;
+    viewer.may_see(match (view, org.as_deref()) {
+        (View::Aggregate, _) => Resource::Aggregate(group_by.is_some()),
+        (View::Org, Some(org)) => Resource::Org(org),
+        (View::Org, None) => Resource::AllOrgColumns,
+    })?;
     let request = MatrixRequest {
         view,
         lang,
@@ -154,7 +158,7 @@ pub(super) async fn get_matrix(
             MatrixError::UnknownOrg(_) => unknown_org(),
             e @ MatrixError::SinceInFuture { .. } => ApiError::bad_query(e.to_string()),
         })?;
-    viewer.scope.trim_matrix(&mut computed);
+    computed.trim_for(&viewer.scope);
     let bytes = export::render(&computed, format).map_err(ApiError::internal)?;
     // Nothing leaves without a trace: an export that cannot be audited is not served.
     state

@@ -85,6 +85,7 @@ nav.site button { font: inherit; color: #0b4f8a; background: #fff; border: 1px s
 #content > main { margin-top: 1em; }
 .marking { display: none; }
 table.list { border-collapse: collapse; margin: 0.6em 0 1.4em; }
+table.list caption { text-align: left; padding: 0.2em 0 0.4em; }
 table.list th, table.list td { border: 1px solid #767676; padding: 3px 8px; text-align: left; vertical-align: top; }
 table.list thead th { background: #f0f0f0; }
 table.list td.n { text-align: right; font-variant-numeric: tabular-nums; }

@@ -463,7 +463,7 @@ async fn matrix_page(
         }
         Err(error) => return super::ApiError::internal(error).into_response(),
     };
-    viewer.scope.trim_matrix(&mut computed);
+    computed.trim_for(&viewer.scope);
     // Seeing a named organization's matrix is an export to a screen: it leaves a trace too.
     if let Err(error) = state
         .store()
@@ -525,7 +525,7 @@ async fn aggregate(
         return Redirect::to(&format!("{}?lang={}", viewer.scope.home(), lang.as_str()))
             .into_response();
     }
-    if let Err(denial) = viewer.scope.check(Resource::Aggregate(None)) {
+    if let Err(denial) = viewer.scope.check(Resource::Aggregate(false)) {
         return denied(denial, lang, &viewer, "/ui/matrix");
     }
     matrix_page(
