@@ -408,7 +408,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_tokens(TokenKind::Agent, Some(&org), &name)
                 .await
                 .context("revoking the agent token")?;
-            eprintln!("revoked {count} agent token(s) `{name}` of organization `{org}`; they are refused from now on");
+            let said = t(
+                lang,
+                "token.agent.revoked",
+                &[("count", count.to_string()), ("name", name), ("org", org)],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Agent(AgentCommand::Rotate { org, name }) => {
@@ -418,7 +423,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("rotating the agent token")?;
             println!("{token}");
-            eprintln!("replaced agent token `{name}` of organization `{org}`: the old one is refused from now on; the new one is shown only once: put it in the agent's collector.token_file");
+            let said = t(lang, "token.agent.rotated", &[("name", name), ("org", org)]);
+            eprintln!("{said}");
             Ok(())
         }
         Command::Viewer(ViewerCommand::Revoke { name }) => {
@@ -427,7 +433,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_tokens(TokenKind::Viewer, None, &name)
                 .await
                 .context("revoking the viewer token")?;
-            eprintln!("revoked {count} viewer token(s) `{name}`; they are refused from now on");
+            let said = t(
+                lang,
+                "token.viewer.revoked",
+                &[("count", count.to_string()), ("name", name)],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Viewer(ViewerCommand::Rotate { name }) => {
@@ -437,7 +448,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("rotating the viewer token")?;
             println!("{token}");
-            eprintln!("replaced viewer token `{name}`: the old one is refused from now on; the new one is shown only once");
+            let said = t(lang, "token.viewer.rotated", &[("name", name)]);
+            eprintln!("{said}");
             Ok(())
         }
         Command::Audit(AuditCommand::Show) => {
@@ -505,7 +517,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .import_answers(answers)
                 .await
                 .with_context(|| format!("{} was not imported", path.display()))?;
-            eprintln!("imported {count} answers from {}", path.display());
+            let said = t(
+                lang,
+                "assess.imported",
+                &[
+                    ("count", count.to_string()),
+                    ("path", path.display().to_string()),
+                ],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Prune(args) => {
@@ -523,10 +543,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(cli.database_url, file).await?;
             let before = retention_cutoff(days);
             let deleted = store.prune(before).await.context("pruning old reports")?;
-            eprintln!(
-                "deleted {deleted} reports received before {} ({days} days ago); reports the current state points at and the transition history are kept",
-                before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            let before = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let said = t(
+                lang,
+                "prune.done",
+                &[
+                    ("deleted", deleted.to_string()),
+                    ("before", before),
+                    ("days", days.to_string()),
+                ],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Regrade => {
@@ -534,10 +561,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = crate::regrade::regrade(&store, chrono::Utc::now())
                 .await
                 .context("regrading the stored reports")?;
-            eprintln!(
-                "regraded {} reports: {} verdicts changed, {} added, {} reports skipped (unreadable observations, see the log)",
-                summary.reports, summary.changed, summary.added, summary.skipped
+            let said = t(
+                lang,
+                "regrade.done",
+                &[
+                    ("reports", summary.reports.to_string()),
+                    ("changed", summary.changed.to_string()),
+                    ("added", summary.added.to_string()),
+                    ("skipped", summary.skipped.to_string()),
+                ],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Migrate => {
@@ -547,17 +581,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
             let (store, from, to) = Store::open_with(&url, true).await?;
             if from == to {
-                eprintln!(
-                    "database {} ({}) is at schema version {to}, the newest this collector knows; nothing to do",
-                    store.location(),
-                    store.backend_name()
+                let said = t(
+                    lang,
+                    "migrate.current",
+                    &[
+                        ("database", store.location()),
+                        ("backend", store.backend_name().to_string()),
+                        ("to", to.to_string()),
+                    ],
                 );
+                eprintln!("{said}");
             } else {
-                eprintln!(
-                    "database {} ({}) migrated from schema version {from} to {to}",
-                    store.location(),
-                    store.backend_name()
+                let said = t(
+                    lang,
+                    "migrate.done",
+                    &[
+                        ("database", store.location()),
+                        ("backend", store.backend_name().to_string()),
+                        ("from", from.to_string()),
+                        ("to", to.to_string()),
+                    ],
                 );
+                eprintln!("{said}");
             }
             Ok(())
         }
@@ -572,14 +617,24 @@ async fn scraper_command(store: &Store, command: ScraperCommand) -> anyhow::Resu
                 .await
                 .context("creating the scrape token")?;
             println!("{token}");
-            eprintln!("created scrape token `{name}`; it is shown only once: put it in the file Prometheus's credentials_file names");
+            let said = t(
+                crate::i18n::process_lang(),
+                "token.scraper.created",
+                &[("name", name)],
+            );
+            eprintln!("{said}");
         }
         ScraperCommand::Revoke { name } => {
             let count = store
                 .revoke_tokens(TokenKind::Scraper, None, &name)
                 .await
                 .context("revoking the scrape token")?;
-            eprintln!("revoked {count} scrape token(s) `{name}`; they are refused from now on");
+            let said = t(
+                crate::i18n::process_lang(),
+                "token.scraper.revoked",
+                &[("count", count.to_string()), ("name", name)],
+            );
+            eprintln!("{said}");
         }
         ScraperCommand::Rotate { name } => {
             let token = store
@@ -587,7 +642,12 @@ async fn scraper_command(store: &Store, command: ScraperCommand) -> anyhow::Resu
                 .await
                 .context("rotating the scrape token")?;
             println!("{token}");
-            eprintln!("replaced scrape token `{name}`: the old one is refused from now on; the new one is shown only once");
+            let said = t(
+                crate::i18n::process_lang(),
+                "token.scraper.rotated",
+                &[("name", name)],
+            );
+            eprintln!("{said}");
         }
     }
     Ok(())
@@ -625,7 +685,12 @@ async fn org_command(store: &Store, command: OrgCommand) -> anyhow::Result<()> {
         .set_org_meta(updates)
         .await
         .context("storing organization metadata; nothing was changed")?;
-    eprintln!("stored the metadata of {count} organization(s)");
+    let said = t(
+        crate::i18n::process_lang(),
+        "org.stored",
+        &[("count", count.to_string())],
+    );
+    eprintln!("{said}");
     Ok(())
 }
 
@@ -681,19 +746,27 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         )
         .await
         .context("writing the audit log")?;
-    eprintln!(
-        "wrote the {} matrix ({}, rules {}) to {}",
-        args.view.as_str(),
-        vigie_matrix::catalogue::render(
-            Lang::En,
-            "count.orgs",
-            &[("count", matrix.orgs.len().to_string())]
-        ),
-        matrix.rules_version,
-        args.out.display()
+    let lang = crate::i18n::process_lang();
+    let said = t(
+        lang,
+        "matrix.written",
+        &[
+            ("view", args.view.as_str().to_owned()),
+            (
+                "orgs",
+                vigie_matrix::catalogue::render(
+                    lang,
+                    "count.orgs",
+                    &[("count", matrix.orgs.len().to_string())],
+                ),
+            ),
+            ("rules", matrix.rules_version.to_string()),
+            ("out", args.out.display().to_string()),
+        ],
     );
+    eprintln!("{said}");
     if args.format == Format::Csv && to_stdout {
-        eprintln!("the data dictionary is not written with --out -; give a file name to get it");
+        eprintln!("{}", t(lang, "matrix.no_dictionary", &[]));
     } else if args.format == Format::Csv {
         let stem = args
             .out
@@ -703,7 +776,12 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         let dictionary = args.out.with_file_name(format!("{stem}-dictionary.csv"));
         std::fs::write(&dictionary, crate::export::dictionary_csv(args.lang))
             .with_context(|| format!("cannot write {}", dictionary.display()))?;
-        eprintln!("wrote its data dictionary to {}", dictionary.display());
+        let said = t(
+            lang,
+            "matrix.dictionary_written",
+            &[("path", dictionary.display().to_string())],
+        );
+        eprintln!("{said}");
     }
     Ok(())
 }

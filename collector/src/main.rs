@@ -29,7 +29,11 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            let lang = vigie_collector::i18n::process_lang();
+            let message =
+                vigie_collector::i18n::t(lang, "error.runtime", &[("error", error.to_string())]);
+            let line = vigie_collector::i18n::t(lang, "error.line", &[("message", message)]);
+            eprintln!("{line}");
             return ExitCode::from(1);
         }
     };

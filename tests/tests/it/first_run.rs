@@ -229,3 +229,56 @@ fn an_unreachable_tls_endpoint_is_one_line_of_the_table_and_every_finding_in_jso
     assert!(findings.len() > 1, "{json}");
     assert!(findings.iter().all(|f| f["status"] == "error"), "{json}");
 }
+
+/// What the binaries print for a person is the catalogues' text: no `println!`/`eprintln!`
+/// in `agent/src` or `collector/src` has prose in its format string (only placeholders).
+/// Errors and logs are held to it elsewhere (`error_messages`, the catalogue tests).
+#[test]
+fn no_printed_sentence_is_built_outside_the_catalogues() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut offenders = Vec::new();
+    let mut stack = vec![root.join("agent/src"), root.join("collector/src")];
+    while let Some(path) = stack.pop() {
+        let entries = std::fs::read_dir(&path).expect("source folder");
+        for entry in entries {
+            let path = entry.expect("source entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source file");
+            // Unit tests at the end of a file may print what they like.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for macro_name in ["println!(", "eprintln!("] {
+                for (at, _) in code.match_indices(macro_name) {
+                    let rest = code[at + macro_name.len()..].trim_start();
+                    let Some(literal) = rest.strip_prefix('"') else {
+                        continue;
+                    };
+                    let literal = literal.split('"').next().unwrap_or("");
+                    let mut prose = String::new();
+                    let mut depth = 0;
+                    for c in literal.chars() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' => depth -= 1,
+                            c if depth == 0 => prose.push(c),
+                            _ => {}
+                        }
+                    }
+                    if prose.chars().any(|c| c.is_alphabetic()) {
+                        offenders.push(format!("{}: {macro_name}\"{literal}\"", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "sentences printed from code, not from a catalogue:\n{}",
+        offenders.join("\n")
+    );
+}
