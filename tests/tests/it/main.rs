@@ -14,4 +14,5 @@ mod packages;
 mod postgres_faults;
 mod render;
 mod security;
+mod static_binary;
 mod webview;
