@@ -17,4 +17,5 @@ mod postgres_faults;
 mod render;
 mod roles;
 mod security;
+mod static_binary;
 mod webview;
