@@ -1,10 +1,12 @@
 //! The HTTP API: routes, authentication of requests, and the handlers.
 
+mod card;
 mod error;
 mod ingest;
 mod matrix;
 mod ops;
 mod read;
+mod triage;
 pub mod web;
 
 pub use error::{code, ApiError};
@@ -23,6 +25,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/reports", post(ingest::post_report))
         .route("/api/v1/orgs", get(read::list_orgs))
         .route("/api/v1/orgs/{org}", get(read::get_org))
+        .route("/api/v1/orgs/{org}/card", get(card::get_card))
         .route("/api/v1/matrix", get(matrix::get_matrix))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))

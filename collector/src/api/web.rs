@@ -45,10 +45,12 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ui/logout", post(logout))
         .route("/ui/matrix", get(aggregate))
         .route("/ui/orgs", get(org_list))
-        .route("/ui/orgs/{org}", get(org_page))
+        .route("/ui/orgs/{org}/matrix", get(org_page))
+        .merge(super::card::routes())
+        .merge(super::triage::routes())
 }
 
-fn lang_of(params: &HashMap<String, String>) -> Lang {
+pub(super) fn lang_of(params: &HashMap<String, String>) -> Lang {
     params
         .get("lang")
         .and_then(|l| l.parse().ok())
@@ -57,7 +59,7 @@ fn lang_of(params: &HashMap<String, String>) -> Lang {
 
 /// An HTML answer that no cache keeps (named organizations are sensitive) and no other
 /// site may frame.
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -331,7 +333,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// The viewer behind the request's session, or the login page to answer with (401).
-async fn viewer(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<String, Response> {
+pub(super) async fn viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<String, Response> {
     let needed = || {
         html(
             StatusCode::UNAUTHORIZED,
@@ -355,17 +361,18 @@ async fn viewer(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Str
 }
 
 /// The links above every page: the views, the other language, sign out.
-fn nav(lang: Lang, here: &str) -> String {
+pub(super) fn nav(lang: Lang, here: &str) -> String {
     let other = match lang {
         Lang::En => Lang::Fr,
         Lang::Fr => Lang::En,
     };
     format!(
-        "<nav><a href=\"/ui/matrix?lang={code}\">{aggregate}</a><a href=\"/ui/orgs?lang={code}\">{orgs}</a><a href=\"{here}?lang={other_code}\" lang=\"{other_code}\">{other_name}</a><form method=\"post\" action=\"/ui/logout\" style=\"display:inline\"><button type=\"submit\">{logout}</button></form></nav>",
+        "<nav><a href=\"/ui/matrix?lang={code}\">{aggregate}</a><a href=\"/ui/orgs?lang={code}\">{orgs}</a><a href=\"/ui/triage?lang={code}\">{triage}</a><a href=\"{here}?lang={other_code}\" lang=\"{other_code}\">{other_name}</a><form method=\"post\" action=\"/ui/logout\" style=\"display:inline\"><button type=\"submit\">{logout}</button></form></nav>",
         code = lang.as_str(),
         other_code = other.as_str(),
         aggregate = escape(&t(lang, "web.nav.aggregate")),
         orgs = escape(&t(lang, "web.nav.orgs")),
+        triage = escape(&t(lang, "web.nav.triage")),
         here = escape(here),
         other_name = escape(&t(other, "lang.name")),
         logout = escape(&t(lang, "web.nav.logout")),
