@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use vigie_checks::services::{PortSet, ScopeEntry, ServiceTarget};
-use vigie_checks::tls::{Profile, TlsTarget};
+use vigie_checks::tls::TlsTarget;
+use vigie_grade::tls::Profile;
 use vigie_model::{Lang, Severity};
 
 use crate::config::{

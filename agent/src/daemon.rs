@@ -112,8 +112,18 @@ pub async fn run_once(
         shutdown,
     )
     .await?;
-    if round.remaining > 0 {
-        tracing::warn!(remaining = round.remaining, outbox = %agent.outbox.folder().display(), "reports stay in the outbox: the collector could not be reached in time");
+    // After a refusal (logged where it happened), saying the collector "could not be
+    // reached" would contradict it.
+    if round.remaining > 0 && !round.blocked {
+        let text = crate::i18n::t(
+            lang,
+            "log.run.unreached",
+            &[
+                ("remaining", round.remaining.to_string()),
+                ("outbox", agent.outbox.folder().display().to_string()),
+            ],
+        );
+        tracing::warn!("{text}");
     }
     Ok(RunOutcome {
         spooled,

@@ -23,6 +23,7 @@ pub mod config;
 pub mod daemon;
 pub mod exit;
 pub mod host_name;
+pub mod i18n;
 pub mod outbox;
 pub mod output;
 pub mod progress;
@@ -50,9 +51,8 @@ use output::Format;
 pub async fn execute(command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Scan { request, output } => {
-            let report = scan::scan(&request, &Shutdown::never())
-                .await
-                .context("the scan could not run")?;
+            // The scan's errors say what could not run and why; no frame around them.
+            let report = scan::scan(&request, &Shutdown::never()).await?;
             emit(&report, &output)?;
             Ok(Exit::for_scan(&report, output.fail_on))
         }
@@ -89,6 +89,12 @@ pub async fn execute(command: Command) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
     }
+}
+
+/// The text of an error that reached `main`, in `lang`: the catalogue's text of the agent's
+/// own errors, else the English chain, printed once.
+pub fn error_text(error: &anyhow::Error, lang: vigie_model::Lang) -> String {
+    i18n::error_text(error, lang).unwrap_or_else(|| format!("{error:#}"))
 }
 
 /// Writes to standard output; a closed pipe (`| head`) is the reader's choice, not a failure.

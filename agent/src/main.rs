@@ -3,14 +3,28 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches as _;
 use tracing_subscriber::EnvFilter;
 use vigie_agent::cli::{Cli, Commands};
+use vigie_agent::i18n::{self, t};
 use vigie_agent::Exit;
 
+const PROGRAM: &str = "vigie-agent";
+
 fn main() -> ExitCode {
-    // Usage errors end here with status 2 and clap's message.
-    let cli = Cli::parse();
+    // The language is known before parsing, so that --help and usage errors speak it.
+    let lang = i18n::process_lang();
+    let command = i18n::command(lang);
+    let args = i18n::rewrite_help_subcommand(&command, std::env::args_os().collect());
+    // Usage errors end here with status 2 and the catalogue's message.
+    let cli = match command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error, lang),
+    };
+    let lang = cli.lang;
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -18,7 +32,8 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("vigie-agent: error: cannot start the async runtime: {error}");
+            let message = t(lang, "error.runtime", &[("error", error.to_string())]);
+            eprintln!("{}", error_line(lang, message));
             return Exit::Usage.into();
         }
     };
@@ -29,8 +44,39 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(error) => {
-            eprintln!("vigie-agent: error: {error:#}");
+            eprintln!(
+                "{}",
+                error_line(lang, vigie_agent::error_text(&error, lang))
+            );
             Exit::for_error(&error).into()
+        }
+    }
+}
+
+fn error_line(lang: vigie_model::Lang, message: String) -> String {
+    t(
+        lang,
+        "error.line",
+        &[("program", PROGRAM.to_owned()), ("message", message)],
+    )
+}
+
+/// Help and version go to standard output with status 0; usage errors to standard error
+/// with status 2.
+fn clap_exit(error: &clap::Error, lang: vigie_model::Lang) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            Exit::Usage.into()
+        }
+        _ => {
+            eprintln!("{}", i18n::clap_error_text(PROGRAM, error, lang));
+            Exit::Usage.into()
         }
     }
 }

@@ -89,6 +89,15 @@ pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Se
         );
         out.push_str(&paint(header.trim_end(), Style::Dim, colour));
         out.push('\n');
+        // A TLS endpoint that could not be reached: one cause, one row. The checks it left
+        // unobserved stay in the JSON report with status `error`.
+        let unreached = findings
+            .iter()
+            .any(|f| f.check.as_str() == "tls.connect" && f.status == Status::Error);
+        let (findings, not_run): (Vec<&Finding>, Vec<&Finding>) =
+            findings.into_iter().partition(|f| {
+                !unreached || f.check.as_str() == "tls.connect" || f.status != Status::Error
+            });
         for finding in findings {
             let status = pad(&status_word(finding.status, lang), status_width);
             let severity = pad(&severity_word(finding.severity, lang), severity_width);
@@ -111,6 +120,15 @@ pub fn render_text(report: &Report, lang: Lang, colour: bool, fail_on: Option<Se
                 out.push_str(&paint(&line, Style::Dim, colour));
                 out.push('\n');
             }
+        }
+        if !not_run.is_empty() {
+            let note = crate::i18n::t(
+                lang,
+                "output.not_run",
+                &[("count", not_run.len().to_string())],
+            );
+            out.push_str(&paint(&format!("  {note}"), Style::Dim, colour));
+            out.push('\n');
         }
         out.push('\n');
     }

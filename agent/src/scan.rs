@@ -15,15 +15,16 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vigie_checks::dns::{DnsError, Resolver};
 use vigie_checks::email::{self, CachedLookups, EmailObservation, NetLookups, NetOptions};
-use vigie_checks::grade::grade_observations;
 use vigie_checks::host::{self, HostObservation};
 use vigie_checks::https::{self, HttpsObservation, HttpsOptions};
 use vigie_checks::services::{
     self, PortSet, PortSetError, ScopeError, ServiceTarget, ServicesObservation,
 };
 use vigie_checks::tls::{
-    EnumerationOptions, Profile, Starttls, TlsError, TlsProbeOptions, TlsTarget, TrustStore,
+    EnumerationOptions, Starttls, TlsError, TlsProbeOptions, TlsTarget, TrustStore,
 };
+use vigie_grade::grade::grade_observations;
+use vigie_grade::tls::Profile;
 use vigie_model::{
     AgentInfo, Lang, Observations, Report, Target, TargetKind, TlsObservation, SCHEMA_V1,
 };
@@ -389,7 +390,7 @@ pub async fn scan(request: &ScanRequest, shutdown: &Shutdown) -> Result<Report, 
     if let Some(observation) = &host {
         targets.push(Target {
             kind: TargetKind::Host,
-            target: host::evaluate::target_of(observation),
+            target: vigie_grade::host::evaluate::target_of(observation),
         });
     }
     observations.host = host;

@@ -315,6 +315,9 @@ pub struct DeliveryReport {
     pub attempts: usize,
     /// Reports still pending when the round ended.
     pub remaining: usize,
+    /// The collector refused this agent (401, 403, a token for another agent): the round
+    /// stopped on that answer, which was logged, not on a timeout.
+    pub blocked: bool,
 }
 
 /// Sends pending reports, oldest first, until the outbox is empty, `until` passes, shutdown
@@ -367,6 +370,7 @@ pub async fn deliver_pending(
                 }
                 Answer::Blocked { status, message } => {
                     tracing::error!(%report_id, status, %message, endpoint = %uploader.endpoint(), "the collector refuses this agent; check collector.url and the token in collector.token_file; reports stay in the outbox");
+                    round.blocked = true;
                     break 'files;
                 }
                 Answer::Retry {

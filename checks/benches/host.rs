@@ -131,7 +131,7 @@ fn main() {
     let matches = scan.matches.len();
     obs.vulnerabilities = Some(scan);
     let t = Instant::now();
-    let verdicts = host::evaluate(&obs, now);
+    let verdicts = vigie_grade::host::evaluate(&obs, now);
     let evaluate_time = t.elapsed();
     let pending = obs.updates.as_ref().map(|u| u.pending.len()).unwrap_or(0);
     println!("probe: {probe_time:?} ({pending} pending updates)");

@@ -396,16 +396,36 @@ async fn main() -> anyhow::Result<()> {
         size as f64 / 1048576.0,
         ms(c + x)
     );
-    for format in [Format::Html, Format::Csv, Format::Json] {
-        let computed = matrix::compute(&store, &requests(View::Org)).await?;
-        let started = Instant::now();
-        let bytes = export::render(&computed, format)?;
-        println!(
-            "matrix export {}: {} ({:.1} MiB)",
-            format.extension(),
-            ms(started.elapsed()),
-            bytes.len() as f64 / 1048576.0
-        );
+    // Every export of both views, rendering only (the compute is timed above): the median
+    // of `repeat` renders after one warm-up (the PDF's font is deflated once per process).
+    for view in [View::Org, View::Aggregate] {
+        let computed = matrix::compute(&store, &requests(view)).await?;
+        for format in [
+            Format::Json,
+            Format::Csv,
+            Format::Xlsx,
+            Format::Html,
+            Format::Pdf,
+        ] {
+            let mut times = Vec::new();
+            let mut size = 0;
+            for _ in 0..options.repeat.max(1) + 1 {
+                let started = Instant::now();
+                let bytes = export::render(&computed, format)?;
+                times.push(started.elapsed());
+                size = bytes.len();
+            }
+            let first = times.remove(0);
+            println!(
+                "matrix export {} {}: {} (median of {}; first {}) ({:.2} MiB)",
+                view.as_str(),
+                format.extension(),
+                ms(median(times.clone())),
+                times.len(),
+                ms(first),
+                size as f64 / 1048576.0
+            );
+        }
     }
 
     // A new report makes the next scrape render again; a second one soon after waits for

@@ -23,7 +23,7 @@ const MAX_TOKEN_LEN: usize = 256;
 pub enum TokenKind {
     /// Posts reports for the one organization it is bound to.
     Agent,
-    /// Reads the posture of every organization.
+    /// Reads the posture, within its role ([`crate::scope::Role`]).
     Viewer,
     /// Reads `/metrics` only: what Prometheus is given, so that its credentials file opens
     /// neither the read API, nor the web view, nor the ingest.
@@ -66,8 +66,11 @@ impl TokenKind {
 pub enum Principal {
     /// An agent token, bound to `org`.
     Agent { org: String, name: String },
-    /// A read-API token.
-    Viewer { name: String },
+    /// A viewer token: the read API, the matrix and the web view, within its scope.
+    Viewer {
+        name: String,
+        scope: crate::scope::Scope,
+    },
     /// A `/metrics`-only token.
     Scraper { name: String },
 }
@@ -79,6 +82,15 @@ pub fn generate(kind: TokenKind) -> (String, String) {
     let token = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash(&token);
     (token, hash)
+}
+
+/// A new random web session value (32 bytes, base64url) and the hash to store for it.
+pub fn session_value() -> (String, String) {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    OsRng.fill_bytes(&mut bytes);
+    let value = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash(&value);
+    (value, hash)
 }
 
 /// The stored form of a token: SHA-256 of the token string, lowercase hex.

@@ -14,6 +14,7 @@ use vigie_model::Lang;
 use crate::auth::TokenKind;
 use crate::config::{self, ConfigError, FileConfig, Overrides};
 use crate::export::Format;
+use crate::i18n::t;
 use crate::matrix::View;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -22,11 +23,14 @@ use crate::store::{Store, StoreError};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The Vigie collector: receives agents' reports, keeps the sector's posture, serves metrics.
+/// Exit status: 0 done, 1 a failure at run time (database, network), 2 a usage or
+/// configuration error.
 #[derive(Debug, Parser)]
 #[command(name = "vigie-collector", version, about)]
 pub struct Cli {
-    /// A TOML file with the same keys as the flags (listen, database_url, insecure_listen,
-    /// max_body_bytes); flags and environment variables win over it.
+    /// A TOML file with the same keys as the flags of `serve` and `database_url` (every key in
+    /// CONFIGURATION.md, "Configuring the collector"); flags and environment variables win over
+    /// it.
     #[arg(long, global = true, env = "VIGIE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -40,6 +44,12 @@ pub struct Cli {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+
+    /// `agent add`, `viewer add`, `scraper add`: create the SQLite database when it does not
+    /// exist (without it they refuse, so that a token is not made in a database no collector
+    /// serves).
+    #[arg(long, global = true)]
+    pub create: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -273,16 +283,20 @@ pub enum AgentCommand {
     },
     /// Revoke the organization's active agent tokens of that name: refused (401) at once.
     Revoke {
+        /// The organization id of the token, as given to `agent add`.
         #[arg(long, env = "VIGIE_ORG")]
         org: String,
+        /// The agent's id, the `--name` given to `agent add` [default: agent].
         #[arg(long, default_value = "agent")]
         name: String,
     },
     /// Replace the organization's active agent tokens of that name by a new one, printed
     /// alone on stdout; the old ones are refused (401) at once.
     Rotate {
+        /// The organization id of the token, as given to `agent add`.
         #[arg(long, env = "VIGIE_ORG")]
         org: String,
+        /// The agent's id, the `--name` given to `agent add` [default: agent].
         #[arg(long, default_value = "agent")]
         name: String,
     },
@@ -291,19 +305,28 @@ pub enum AgentCommand {
 /// `viewer …`.
 #[derive(Debug, Subcommand)]
 pub enum ViewerCommand {
-    /// Create a read-API token; prints the token alone on stdout.
+    /// Create a viewer token (`vgv_…`) of a role; prints the token alone on stdout.
     Add {
         /// A label for the token, e.g. who uses it.
         #[arg(long)]
         name: String,
+        /// What it may see: `sector` (every organization), `org` (one organization, --org)
+        /// or `committee` (the aggregate only, no organization named).
+        #[arg(long, value_enum)]
+        role: crate::scope::Role,
+        /// The organization of an `org` viewer: one the collector knows (`agent add`).
+        #[arg(long)]
+        org: Option<String>,
     },
     /// Revoke the active viewer tokens of that name: refused (401) at once.
     Revoke {
+        /// The token's label, as given to `viewer add`.
         #[arg(long)]
         name: String,
     },
     /// Replace the active viewer tokens of that name by a new one, printed alone on stdout.
     Rotate {
+        /// The token's label, as given to `viewer add`.
         #[arg(long)]
         name: String,
     },
@@ -321,11 +344,13 @@ pub enum ScraperCommand {
     },
     /// Revoke the active scrape tokens of that name: refused (401) at once.
     Revoke {
+        /// The token's label, as given to `scraper add`.
         #[arg(long)]
         name: String,
     },
     /// Replace the active scrape tokens of that name by a new one, printed alone on stdout.
     Rotate {
+        /// The token's label, as given to `scraper add`.
         #[arg(long)]
         name: String,
     },
@@ -333,6 +358,7 @@ pub enum ScraperCommand {
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let lang = crate::i18n::process_lang();
     let file = match &cli.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -361,15 +387,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config).await
         }
         Command::Agent(AgentCommand::Add { org, name }) => {
-            let store = open(cli.database_url, file).await?;
+            let store = open_to_add(cli.database_url, file, cli.create, "agent add").await?;
             let token = store
                 .create_token(TokenKind::Agent, Some(&org), &name)
                 .await
                 .context("creating the agent token")?;
             println!("{token}");
-            eprintln!(
-                "created agent token `{name}` for organization `{org}`; it is shown only once: put it in the agent's collector.token_file"
+            let database = store.location();
+            let said = t(
+                lang,
+                "token.agent.created",
+                &[("name", name), ("org", org), ("database", database)],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Agent(AgentCommand::Revoke { org, name }) => {
@@ -378,7 +408,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_tokens(TokenKind::Agent, Some(&org), &name)
                 .await
                 .context("revoking the agent token")?;
-            eprintln!("revoked {count} agent token(s) `{name}` of organization `{org}`; they are refused from now on");
+            let said = t(
+                lang,
+                "token.agent.revoked",
+                &[("count", count.to_string()), ("name", name), ("org", org)],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Agent(AgentCommand::Rotate { org, name }) => {
@@ -388,7 +423,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("rotating the agent token")?;
             println!("{token}");
-            eprintln!("replaced agent token `{name}` of organization `{org}`: the old one is refused from now on; the new one is shown only once: put it in the agent's collector.token_file");
+            let said = t(lang, "token.agent.rotated", &[("name", name), ("org", org)]);
+            eprintln!("{said}");
             Ok(())
         }
         Command::Viewer(ViewerCommand::Revoke { name }) => {
@@ -397,7 +433,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_tokens(TokenKind::Viewer, None, &name)
                 .await
                 .context("revoking the viewer token")?;
-            eprintln!("revoked {count} viewer token(s) `{name}`; they are refused from now on");
+            let said = t(
+                lang,
+                "token.viewer.revoked",
+                &[("count", count.to_string()), ("name", name)],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Viewer(ViewerCommand::Rotate { name }) => {
@@ -407,7 +448,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("rotating the viewer token")?;
             println!("{token}");
-            eprintln!("replaced viewer token `{name}`: the old one is refused from now on; the new one is shown only once");
+            let said = t(lang, "token.viewer.rotated", &[("name", name)]);
+            eprintln!("{said}");
             Ok(())
         }
         Command::Audit(AuditCommand::Show) => {
@@ -424,18 +466,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Viewer(ViewerCommand::Add { name }) => {
-            let store = open(cli.database_url, file).await?;
+        Command::Viewer(ViewerCommand::Add { name, role, org }) => {
+            let store = open_to_add(cli.database_url, file, cli.create, "viewer add").await?;
             let token = store
-                .create_token(TokenKind::Viewer, None, &name)
+                .create_viewer(role, org.as_deref(), &name)
                 .await
                 .context("creating the viewer token")?;
             println!("{token}");
-            eprintln!("created viewer token `{name}`; it is shown only once");
+            let database = store.location();
+            let scope = match org {
+                Some(org) => format!("{} ({org})", role.as_str()),
+                None => role.as_str().to_string(),
+            };
+            let said = t(
+                lang,
+                "token.viewer.created",
+                &[("name", name), ("role", scope), ("database", database)],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Scraper(command) => {
-            let store = open(cli.database_url, file).await?;
+            let store = match command {
+                ScraperCommand::Add { .. } => {
+                    open_to_add(cli.database_url, file, cli.create, "scraper add").await?
+                }
+                _ => open(cli.database_url, file).await?,
+            };
             scraper_command(&store, command).await
         }
         Command::Matrix(MatrixCommand::Export(args)) => {
@@ -460,7 +517,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .import_answers(answers)
                 .await
                 .with_context(|| format!("{} was not imported", path.display()))?;
-            eprintln!("imported {count} answers from {}", path.display());
+            let said = t(
+                lang,
+                "assess.imported",
+                &[
+                    ("count", count.to_string()),
+                    ("path", path.display().to_string()),
+                ],
+            );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Prune(args) => {
@@ -478,10 +543,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(cli.database_url, file).await?;
             let before = retention_cutoff(days);
             let deleted = store.prune(before).await.context("pruning old reports")?;
-            eprintln!(
-                "deleted {deleted} reports received before {} ({days} days ago); reports the current state points at and the transition history are kept",
-                before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            let before = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let said = t(
+                lang,
+                "prune.done",
+                &[
+                    ("deleted", deleted.to_string()),
+                    ("before", before),
+                    ("days", days.to_string()),
+                ],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Regrade => {
@@ -489,10 +561,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = crate::regrade::regrade(&store, chrono::Utc::now())
                 .await
                 .context("regrading the stored reports")?;
-            eprintln!(
-                "regraded {} reports: {} verdicts changed, {} added, {} reports skipped (unreadable observations, see the log)",
-                summary.reports, summary.changed, summary.added, summary.skipped
+            let said = t(
+                lang,
+                "regrade.done",
+                &[
+                    ("reports", summary.reports.to_string()),
+                    ("changed", summary.changed.to_string()),
+                    ("added", summary.added.to_string()),
+                    ("skipped", summary.skipped.to_string()),
+                ],
             );
+            eprintln!("{said}");
             Ok(())
         }
         Command::Migrate => {
@@ -502,17 +581,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
             let (store, from, to) = Store::open_with(&url, true).await?;
             if from == to {
-                eprintln!(
-                    "database {} ({}) is at schema version {to}, the newest this collector knows; nothing to do",
-                    store.location(),
-                    store.backend_name()
+                let said = t(
+                    lang,
+                    "migrate.current",
+                    &[
+                        ("database", store.location()),
+                        ("backend", store.backend_name().to_string()),
+                        ("to", to.to_string()),
+                    ],
                 );
+                eprintln!("{said}");
             } else {
-                eprintln!(
-                    "database {} ({}) migrated from schema version {from} to {to}",
-                    store.location(),
-                    store.backend_name()
+                let said = t(
+                    lang,
+                    "migrate.done",
+                    &[
+                        ("database", store.location()),
+                        ("backend", store.backend_name().to_string()),
+                        ("from", from.to_string()),
+                        ("to", to.to_string()),
+                    ],
                 );
+                eprintln!("{said}");
             }
             Ok(())
         }
@@ -527,14 +617,24 @@ async fn scraper_command(store: &Store, command: ScraperCommand) -> anyhow::Resu
                 .await
                 .context("creating the scrape token")?;
             println!("{token}");
-            eprintln!("created scrape token `{name}`; it is shown only once: put it in the file Prometheus's credentials_file names");
+            let said = t(
+                crate::i18n::process_lang(),
+                "token.scraper.created",
+                &[("name", name)],
+            );
+            eprintln!("{said}");
         }
         ScraperCommand::Revoke { name } => {
             let count = store
                 .revoke_tokens(TokenKind::Scraper, None, &name)
                 .await
                 .context("revoking the scrape token")?;
-            eprintln!("revoked {count} scrape token(s) `{name}`; they are refused from now on");
+            let said = t(
+                crate::i18n::process_lang(),
+                "token.scraper.revoked",
+                &[("count", count.to_string()), ("name", name)],
+            );
+            eprintln!("{said}");
         }
         ScraperCommand::Rotate { name } => {
             let token = store
@@ -542,7 +642,12 @@ async fn scraper_command(store: &Store, command: ScraperCommand) -> anyhow::Resu
                 .await
                 .context("rotating the scrape token")?;
             println!("{token}");
-            eprintln!("replaced scrape token `{name}`: the old one is refused from now on; the new one is shown only once");
+            let said = t(
+                crate::i18n::process_lang(),
+                "token.scraper.rotated",
+                &[("name", name)],
+            );
+            eprintln!("{said}");
         }
     }
     Ok(())
@@ -580,7 +685,12 @@ async fn org_command(store: &Store, command: OrgCommand) -> anyhow::Result<()> {
         .set_org_meta(updates)
         .await
         .context("storing organization metadata; nothing was changed")?;
-    eprintln!("stored the metadata of {count} organization(s)");
+    let said = t(
+        crate::i18n::process_lang(),
+        "org.stored",
+        &[("count", count.to_string())],
+    );
+    eprintln!("{said}");
     Ok(())
 }
 
@@ -636,15 +746,27 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         )
         .await
         .context("writing the audit log")?;
-    eprintln!(
-        "wrote the {} matrix ({} organizations, rules {}) to {}",
-        args.view.as_str(),
-        matrix.orgs.len(),
-        matrix.rules_version,
-        args.out.display()
+    let lang = crate::i18n::process_lang();
+    let said = t(
+        lang,
+        "matrix.written",
+        &[
+            ("view", args.view.as_str().to_owned()),
+            (
+                "orgs",
+                vigie_matrix::catalogue::render(
+                    lang,
+                    "count.orgs",
+                    &[("count", matrix.orgs.len().to_string())],
+                ),
+            ),
+            ("rules", matrix.rules_version.to_string()),
+            ("out", args.out.display().to_string()),
+        ],
     );
+    eprintln!("{said}");
     if args.format == Format::Csv && to_stdout {
-        eprintln!("the data dictionary is not written with --out -; give a file name to get it");
+        eprintln!("{}", t(lang, "matrix.no_dictionary", &[]));
     } else if args.format == Format::Csv {
         let stem = args
             .out
@@ -654,7 +776,12 @@ async fn export(store: &Store, args: ExportArgs) -> anyhow::Result<()> {
         let dictionary = args.out.with_file_name(format!("{stem}-dictionary.csv"));
         std::fs::write(&dictionary, crate::export::dictionary_csv(args.lang))
             .with_context(|| format!("cannot write {}", dictionary.display()))?;
-        eprintln!("wrote its data dictionary to {}", dictionary.display());
+        let said = t(
+            lang,
+            "matrix.dictionary_written",
+            &[("path", dictionary.display().to_string())],
+        );
+        eprintln!("{said}");
     }
     Ok(())
 }
@@ -705,6 +832,34 @@ fn spawn_past_states(store: Store) {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// Opens the store for a command that adds a token: a SQLite file that does not exist yet is
+/// created only with `--create`, since a token in a database no collector serves is useless.
+async fn open_to_add(
+    database_url: Option<String>,
+    file: FileConfig,
+    create: bool,
+    command: &str,
+) -> anyhow::Result<Store> {
+    let url = database_url
+        .or(file.database_url.clone())
+        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    if let Ok(crate::store::DatabaseUrl::Sqlite(path)) = crate::store::DatabaseUrl::parse(&url) {
+        if !create && !path.exists() {
+            let path = std::path::absolute(&path).unwrap_or(path);
+            return Err(UsageError(t(
+                crate::i18n::process_lang(),
+                "error.no_database",
+                &[
+                    ("path", path.display().to_string()),
+                    ("command", command.to_owned()),
+                ],
+            ))
+            .into());
+        }
+    }
+    open(Some(url), file).await
+}
 
 async fn open(database_url: Option<String>, file: FileConfig) -> anyhow::Result<Store> {
     let url = database_url

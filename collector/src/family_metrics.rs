@@ -85,11 +85,12 @@ pub struct FamilyMetrics {
 
 /// The checks whose `error` verdicts carry a probe's failure kind (the store's family query
 /// reads the same ones).
-const FAILURE_CHECKS: [&str; 6] = [
+const FAILURE_CHECKS: [&str; 7] = [
     "tls.connect",
     "https.redirect",
     "https.hsts",
     "https.security_txt",
+    "email.spf.missing",
     "email.starttls",
     "service.open",
 ];
@@ -518,6 +519,8 @@ mod tests {
             error("c:443", "tls.connect", json!("timeout")),
             error("h:443", "https.hsts", json!("timeout")),
             error("gone.invalid", "service.open", json!("name")),
+            error("mail.test", "email.spf.missing", json!("timeout")),
+            error("servfail.test", "email.spf.missing", json!("name")),
             // A newer agent's kind and stored junk are `other`, never a new label.
             error("d:443", "tls.connect", json!("quantum")),
             error("e:443", "tls.connect", json!({"nested": true})),
@@ -545,6 +548,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
+                ("email", "timeout", 1),
+                ("email", "name", 1),
                 ("services", "name", 1),
                 ("tls", "refused", 2),
                 ("tls", "timeout", 2),

@@ -5,6 +5,7 @@
 //! - [`cli`], [`config`]: the command line and its TOML file, parsed once into typed values;
 //! - [`api`]: the HTTP routes ([`app`]) and their one error type;
 //! - [`auth`]: tokens (generation, hashing, the `Authorization` header);
+//! - [`scope`]: what each viewer role may see, decided in one place;
 //! - [`store`]: SQLite storage, the only place with SQL;
 //! - [`metrics`]: the Prometheus text page;
 //! - [`server`]: the listener and the shutdown signal.
@@ -31,10 +32,12 @@ pub mod cli;
 pub mod config;
 pub mod export;
 pub mod family_metrics;
+pub mod i18n;
 pub mod matrix;
 pub mod metrics;
 pub mod orgmeta;
 pub mod regrade;
+pub mod scope;
 pub mod server;
 pub mod source;
 pub mod state;
@@ -43,6 +46,7 @@ pub mod store;
 pub use api::{app, ApiError};
 pub use auth::{Principal, TokenKind};
 pub use config::CollectorConfig;
+pub use scope::{Role, Scope};
 pub use server::serve;
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES};
 pub use store::{IngestOutcome, Store, StoreError};

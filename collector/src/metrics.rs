@@ -1,13 +1,18 @@
 //! `GET /metrics`: the Prometheus text exposition format 0.0.4, written by hand.
 //!
-//! Two sources: the store (latest state, read at each scrape) and the collector's own ingest
-//! counters (in memory, reset at restart as Prometheus counters may be). Every label value
-//! comes from a bounded set (organization ids, targets and check ids an agent reported,
-//! closed enums) and is escaped as the format requires.
+//! Two sources: a snapshot of the store (latest state counted per organization, check,
+//! status and severity; built when a scrape finds it out of date, in the background when
+//! building is slow, see [`MetricsCache`]) and the collector's own ingest counters (in
+//! memory, reset at restart as Prometheus counters may be). Every label value comes from a
+//! bounded set (organization ids, targets and check ids an agent reported, closed enums) and
+//! is escaped as the format requires. The page holds counts, never a series per finding:
+//! a few per agent, at most one per TLS endpoint, mail domain, open port and host
+//! (`docs/scaling.md` gives the figures); each finding is in the read API.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vigie_model::{Severity, Status};
@@ -197,17 +202,21 @@ fn render_families(e: &mut Encoder, family: &FamilyMetrics) {
     e.header(
         "vigie_tls_protocol_accepted",
         "gauge",
-        "Whether each TLS endpoint accepts each protocol version: 1 accepted, 0 refused.",
+        "Number of each organization's TLS endpoints that accept each protocol version (0 when every endpoint tested refuses it).",
     );
+    // Per organization, not per endpoint: six series an endpoint were most of a large
+    // sector's page; which endpoint accepts what is in the read API.
+    let mut protocols: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for p in &family.protocols {
+        *protocols
+            .entry((p.org.as_str(), p.protocol.as_str()))
+            .or_default() += u64::from(p.accepted);
+    }
+    for ((org, protocol), accepted) in protocols {
         e.sample(
             "vigie_tls_protocol_accepted",
-            &[
-                ("org", &p.org),
-                ("target", &p.target),
-                ("protocol", &p.protocol),
-            ],
-            if p.accepted { 1.0 } else { 0.0 },
+            &[("org", org), ("protocol", protocol)],
+            accepted as f64,
         );
     }
 
@@ -305,9 +314,12 @@ pub fn render_state(snapshot: &MetricsSnapshot) -> String {
         // copies it some twenty times.
         out: String::with_capacity(
             64 * 1024
-                + 96 * (snapshot.checks.len()
+                + 96 * (2 * snapshot.check_counts.len()
+                    + snapshot.agents.len()
+                    + snapshot.tls_not_after.len()
                     + snapshot.capability_levels.len()
-                    + snapshot.orgs.len() * Severity::ALL.len() * Status::ALL.len()),
+                    + snapshot.finding_counts.len()
+                    + 2 * snapshot.orgs.len()),
         ),
         skipped: 0,
     };
@@ -339,28 +351,53 @@ pub fn render_state(snapshot: &MetricsSnapshot) -> String {
     }
 
     e.header(
-        "vigie_check_status",
+        "vigie_check_failing",
         "gauge",
-        "Latest status of each check on each target: 0 pass, 1 warn, 2 fail, 3 error (info and skip are not exported).",
+        "Number of each organization's targets whose latest status for each check is fail or error, by severity (other statuses are counted sector-wide in vigie_check_findings).",
     );
-    for (org, target, check, status) in &snapshot.checks {
-        if let Some(v) = status.metric_value() {
+    for (org, check, status, severity, count) in &snapshot.check_counts {
+        if matches!(status, Status::Fail | Status::Error) {
             e.sample(
-                "vigie_check_status",
-                &[("org", org), ("target", target), ("check", check)],
-                f64::from(v),
+                "vigie_check_failing",
+                &[
+                    ("org", org),
+                    ("check", check),
+                    ("status", status.as_str()),
+                    ("severity", severity.as_str()),
+                ],
+                *count as f64,
             );
         }
     }
 
     e.header(
+        "vigie_check_findings",
+        "gauge",
+        "Number of latest findings of the whole sector per check, status and severity.",
+    );
+    let mut sector: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+    for (_, check, status, severity, count) in &snapshot.check_counts {
+        *sector
+            .entry((check.as_str(), status.as_str(), severity.as_str()))
+            .or_default() += count;
+    }
+    for ((check, status, severity), count) in sector {
+        e.sample(
+            "vigie_check_findings",
+            &[("check", check), ("status", status), ("severity", severity)],
+            count as f64,
+        );
+    }
+
+    e.header(
         "vigie_findings",
         "gauge",
-        "Number of latest findings per organization, severity and status.",
+        "Number of latest findings per organization, severity and status (combinations with none are left out, except failures of critical and high severity, which read 0).",
     );
-    // Every combination for every organization, so that a count falling to zero reads 0
-    // rather than vanishing. Indexed: a search of the whole list per sample made this loop
-    // quadratic in the number of organizations (most of a 1,000-organization page's time).
+    // Failures of the two severities alerts and the sector's top list read are written for
+    // every organization, so that a count falling to zero reads 0 rather than vanishing;
+    // every other combination only when some finding has it (all of them were 30 series an
+    // organization, most of them zeros).
     let counts: HashMap<(&str, Status, Severity), u64> = snapshot
         .finding_counts
         .iter()
@@ -369,10 +406,12 @@ pub fn render_state(snapshot: &MetricsSnapshot) -> String {
     for org in &snapshot.orgs {
         for severity in Severity::ALL {
             for status in Status::ALL {
-                let count = counts
-                    .get(&(org.as_str(), status, severity))
-                    .copied()
-                    .unwrap_or(0);
+                let count = counts.get(&(org.as_str(), status, severity)).copied();
+                let always = status == Status::Fail
+                    && matches!(severity, Severity::Critical | Severity::High);
+                let Some(count) = count.or(always.then_some(0)) else {
+                    continue;
+                };
                 e.sample(
                     "vigie_findings",
                     &[
@@ -469,22 +508,31 @@ pub const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 pub const CACHE_MAX_HOLD: Duration = Duration::from_secs(15);
 
 /// Renders quicker than this are never held: the next scrape after a report renders again.
-pub const CACHE_SLOW_RENDER: Duration = Duration::from_millis(250);
+/// Slower ones are also never waited for once a page exists: the scrape takes the previous
+/// page and the new one is built in the background (see [`MetricsCache::get_or_render`]).
+pub const CACHE_SLOW_RENDER: Duration = Duration::from_millis(100);
+
+/// A page older than this is not served while a newer one is built: the scrape waits for
+/// the build (or fails with it), so a store that stopped answering shows in the scrape.
+pub const CACHE_MAX_STALE: Duration = Duration::from_secs(300);
 
 /// The store's part of `/metrics`, rendered once and shared by the scrapes that follow
 /// until the data changes (see [`MetricsCache::get_or_render`]).
 #[derive(Debug)]
 pub struct MetricsCache {
-    // A tokio mutex held across the render: scrapes arriving during a render wait for it
-    // and take its result instead of starting their own.
-    rendered: tokio::sync::Mutex<Option<Rendered>>,
+    // A tokio mutex held across a render done for a scrape: scrapes arriving during it
+    // wait and take its result instead of starting their own.
+    rendered: Arc<tokio::sync::Mutex<Option<Rendered>>>,
+    /// Whether a background build is under way (one at a time).
+    refreshing: Arc<AtomicBool>,
     slow_render: Duration,
 }
 
 impl Default for MetricsCache {
     fn default() -> MetricsCache {
         MetricsCache {
-            rendered: tokio::sync::Mutex::default(),
+            rendered: Arc::default(),
+            refreshing: Arc::default(),
             slow_render: CACHE_SLOW_RENDER,
         }
     }
@@ -512,24 +560,73 @@ fn reusable(rendered: &Rendered, current: u64, now: Instant, slow_render: Durati
     rendered.took >= slow_render && age < rendered.took.saturating_mul(10).min(CACHE_MAX_HOLD)
 }
 
+/// Whether a page that is no longer [`reusable`] is served while a new one is built in the
+/// background: only a slow render's, and only while it is younger than [`CACHE_MAX_STALE`].
+fn served_while_refreshing(rendered: &Rendered, now: Instant, slow_render: Duration) -> bool {
+    rendered.took >= slow_render && now.saturating_duration_since(rendered.at) < CACHE_MAX_STALE
+}
+
+/// Clears the "build under way" flag when the background build ends, panicked or not.
+struct Refreshing(Arc<AtomicBool>);
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
 impl MetricsCache {
     /// The store's part of the page for data generation `generation` (a counter that grows
     /// whenever the data changes, e.g. reports stored): the cached page if it is still
     /// fresh, else what `render` returns, which is then cached. Concurrent callers share
     /// one render.
+    ///
+    /// A scrape waits for `render` only when the page is quick to build (under
+    /// [`CACHE_SLOW_RENDER`]) or there is no recent page: a large sector's page (seconds
+    /// of store reads and matrix grading) is rebuilt in the background while scrapes take
+    /// the previous snapshot, so a scrape's time does not grow with the sector.
     pub async fn get_or_render<F, Fut, E>(
         &self,
         generation: u64,
         render: F,
     ) -> Result<axum::body::Bytes, E>
     where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<String, E>>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<String, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         let mut slot = self.rendered.lock().await;
         if let Some(rendered) = slot.as_ref() {
-            if reusable(rendered, generation, Instant::now(), self.slow_render) {
+            let now = Instant::now();
+            if reusable(rendered, generation, now, self.slow_render) {
                 return Ok(rendered.page.clone());
+            }
+            if served_while_refreshing(rendered, now, self.slow_render) {
+                let page = rendered.page.clone();
+                drop(slot);
+                if !self.refreshing.swap(true, Ordering::SeqCst) {
+                    let guard = Refreshing(self.refreshing.clone());
+                    let rendered = self.rendered.clone();
+                    tokio::spawn(async move {
+                        let _guard = guard;
+                        let started = Instant::now();
+                        match render().await {
+                            Ok(page) => {
+                                *rendered.lock().await = Some(Rendered {
+                                    generation,
+                                    at: Instant::now(),
+                                    took: started.elapsed(),
+                                    page: axum::body::Bytes::from(page),
+                                });
+                            }
+                            Err(error) => tracing::warn!(
+                                %error,
+                                "building the metrics snapshot failed; scrapes get the previous one until it is too old"
+                            ),
+                        }
+                    });
+                }
+                return Ok(page);
             }
         }
         let started = Instant::now();
@@ -595,16 +692,16 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_scrapes_share_one_render_and_new_data_renders_again() {
-        let cache = std::sync::Arc::new(MetricsCache {
+        let cache = Arc::new(MetricsCache {
             slow_render: Duration::from_millis(10),
             ..MetricsCache::default()
         });
-        let renders = std::sync::Arc::new(AtomicU64::new(0));
+        let renders = Arc::new(AtomicU64::new(0));
         let scrape = |generation: u64| {
             let (cache, renders) = (cache.clone(), renders.clone());
             async move {
                 cache
-                    .get_or_render(generation, || async {
+                    .get_or_render(generation, move || async move {
                         let n = renders.fetch_add(1, Ordering::SeqCst) + 1;
                         tokio::time::sleep(Duration::from_millis(30)).await;
                         Ok::<_, std::convert::Infallible>(format!("render {n}"))
@@ -671,11 +768,7 @@ mod tests {
         let snapshot = MetricsSnapshot {
             orgs: vec!["o".into()],
             agents: vec![("o".into(), long.clone(), at), ("o".into(), "a".into(), at)],
-            checks: vec![
-                ("o".into(), long.clone(), "tls.connect".into(), Status::Fail),
-                ("o".into(), "t".into(), "tls.connect".into(), Status::Fail),
-            ],
-            tls_not_after: vec![("o".into(), long.clone(), at)],
+            tls_not_after: vec![("o".into(), long.clone(), at), ("o".into(), "t".into(), at)],
             ..MetricsSnapshot::default()
         };
         let text = render(&snapshot, &IngestMetrics::default());
@@ -683,9 +776,9 @@ mod tests {
             !text.contains(&long[..MAX_LABEL_BYTES]),
             "an over-long value was written"
         );
-        assert!(
-            text.contains("vigie_check_status{org=\"o\",target=\"t\",check=\"tls.connect\"} 2\n")
-        );
+        assert!(text.contains(
+            "vigie_tls_cert_not_after_timestamp_seconds{org=\"o\",target=\"t\"} 1767323045\n"
+        ));
         assert!(text.contains("agent=\"a\""));
     }
 
@@ -705,45 +798,141 @@ mod tests {
     }
 
     #[test]
-    fn info_and_skip_are_not_check_status_samples() {
+    fn checks_are_counted_per_organization_when_failing_and_per_sector_always() {
         let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
         let snapshot = MetricsSnapshot {
-            orgs: vec!["o".into()],
+            orgs: vec!["o".into(), "p".into()],
             agents: vec![("o".into(), "a\"1".into(), at)],
-            checks: vec![
-                ("o".into(), "t".into(), "tls.connect".into(), Status::Error),
+            check_counts: vec![
                 (
                     "o".into(),
-                    "t".into(),
+                    "tls.connect".into(),
+                    Status::Error,
+                    Severity::High,
+                    2,
+                ),
+                (
+                    "o".into(),
+                    "tls.connect".into(),
+                    Status::Pass,
+                    Severity::Info,
+                    5,
+                ),
+                (
+                    "o".into(),
+                    "tls.cert.expired".into(),
+                    Status::Fail,
+                    Severity::Critical,
+                    1,
+                ),
+                (
+                    "o".into(),
                     "tls.cipher.list".into(),
                     Status::Info,
+                    Severity::Info,
+                    7,
                 ),
                 (
-                    "o".into(),
-                    "t".into(),
-                    "tls.ocsp_stapling".into(),
-                    Status::Skip,
+                    "p".into(),
+                    "tls.connect".into(),
+                    Status::Pass,
+                    Severity::Info,
+                    3,
+                ),
+                (
+                    "p".into(),
+                    "tls.connect".into(),
+                    Status::Warn,
+                    Severity::Low,
+                    1,
                 ),
             ],
-            finding_counts: vec![("o".into(), Status::Error, Severity::High, 1)],
+            finding_counts: vec![
+                ("o".into(), Status::Error, Severity::High, 2),
+                ("o".into(), Status::Pass, Severity::Info, 5),
+            ],
             tls_not_after: vec![],
             capability_levels: vec![("o".into(), "C05".into(), 0)],
             family: FamilyMetrics::default(),
         };
         let text = render(&snapshot, &IngestMetrics::default());
+        for line in [
+            "vigie_check_failing{org=\"o\",check=\"tls.connect\",status=\"error\",severity=\"high\"} 2\n",
+            "vigie_check_failing{org=\"o\",check=\"tls.cert.expired\",status=\"fail\",severity=\"critical\"} 1\n",
+            "vigie_check_findings{check=\"tls.connect\",status=\"pass\",severity=\"info\"} 8\n",
+            "vigie_check_findings{check=\"tls.connect\",status=\"warn\",severity=\"low\"} 1\n",
+            "vigie_check_findings{check=\"tls.cipher.list\",status=\"info\",severity=\"info\"} 7\n",
+            "vigie_agent_last_report_timestamp_seconds{org=\"o\",agent=\"a\\\"1\"} 1767323045\n",
+            "vigie_findings{org=\"o\",severity=\"high\",status=\"error\"} 2\n",
+            "vigie_findings{org=\"o\",severity=\"info\",status=\"pass\"} 5\n",
+            "vigie_capability_level{org=\"o\",capability=\"C05\"} 0\n",
+            // Critical and high failures read 0 rather than vanish, for every organization.
+            "vigie_findings{org=\"o\",severity=\"critical\",status=\"fail\"} 0\n",
+            "vigie_findings{org=\"p\",severity=\"high\",status=\"fail\"} 0\n",
+        ] {
+            assert!(text.contains(line), "missing {line}:\n{text}");
+        }
+        // Passing and warning checks are not per organization; no series a target.
         assert!(
-            text.contains("vigie_check_status{org=\"o\",target=\"t\",check=\"tls.connect\"} 3\n")
+            !text.contains("vigie_check_failing{org=\"o\",check=\"tls.connect\",status=\"pass\"")
         );
-        assert!(!text.contains("tls.cipher.list"));
-        assert!(!text.contains("tls.ocsp_stapling"));
-        assert!(text.contains(
-            "vigie_agent_last_report_timestamp_seconds{org=\"o\",agent=\"a\\\"1\"} 1767323045\n"
-        ));
-        assert!(text.contains("vigie_findings{org=\"o\",severity=\"high\",status=\"error\"} 1\n"));
-        assert!(text.contains("vigie_capability_level{org=\"o\",capability=\"C05\"} 0\n"));
-        assert!(
-            text.contains("vigie_findings{org=\"o\",severity=\"critical\",status=\"fail\"} 0\n")
-        );
+        assert!(!text.contains("vigie_check_failing{org=\"p\""));
+        assert!(!text.contains("target=\"t\""));
+        // Other empty combinations are left out.
+        assert!(!text.contains("vigie_findings{org=\"o\",severity=\"low\",status=\"warn\"}"));
+        assert!(!text.contains("vigie_findings{org=\"p\",severity=\"critical\",status=\"error\"}"));
+    }
+
+    /// The shape `vigie-loadgen` posts (5 agents an organization, 10 TLS endpoints an agent,
+    /// 20 checks an endpoint, four status and severity pairs) at 5,000 agents, plus a
+    /// certificate, a host and the capability levels for each: the page stays under 50,000
+    /// series and 5 MiB (issue 18; it was 1,067,023 series and 110.8 MiB).
+    #[test]
+    fn a_sector_of_five_thousand_agents_stays_under_the_series_budget() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let pairs = [
+            (Status::Fail, Severity::High),
+            (Status::Warn, Severity::Medium),
+            (Status::Info, Severity::Info),
+            (Status::Pass, Severity::Info),
+        ];
+        let mut snapshot = MetricsSnapshot::default();
+        for o in 0..1000 {
+            let org = format!("org-{o:04}");
+            snapshot.orgs.push(org.clone());
+            for a in 0..5 {
+                snapshot
+                    .agents
+                    .push((org.clone(), format!("agent-{o:04}-{a}"), at));
+            }
+            for check in vigie_model::Check::ALL.iter().take(20) {
+                for (status, severity) in pairs {
+                    snapshot.check_counts.push((
+                        org.clone(),
+                        check.id().to_owned(),
+                        status,
+                        severity,
+                        12,
+                    ));
+                }
+            }
+            for (status, severity) in pairs {
+                snapshot
+                    .finding_counts
+                    .push((org.clone(), status, severity, 250));
+            }
+            for c in 1..=18 {
+                snapshot
+                    .capability_levels
+                    .push((org.clone(), format!("C{c:02}"), 2));
+            }
+        }
+        let text = render(&snapshot, &IngestMetrics::default());
+        let series = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert!(series < 50_000, "{series} series");
+        assert!(text.len() < 5 * 1024 * 1024, "{} bytes", text.len());
+        // 5 agents + 18 levels + 5 finding counts + 20 failing checks an organization.
+        assert_eq!(series / 1000, 48, "{series} series");
     }
 
     #[test]
@@ -753,12 +942,19 @@ mod tests {
         };
         let snapshot = MetricsSnapshot {
             family: FamilyMetrics {
-                protocols: vec![ProtocolAccepted {
-                    org: "o".into(),
-                    target: "w:443".into(),
-                    protocol: "tls1_0".into(),
-                    accepted: true,
-                }],
+                protocols: ["w:443", "x:443", "y:443"]
+                    .into_iter()
+                    .flat_map(|target| {
+                        [("tls1_0", target != "y:443"), ("sslv3", false)].map(
+                            |(protocol, accepted)| ProtocolAccepted {
+                                org: "o".into(),
+                                target: target.into(),
+                                protocol: protocol.into(),
+                                accepted,
+                            },
+                        )
+                    })
+                    .collect(),
                 dmarc: vec![DmarcPolicy {
                     org: "o".into(),
                     domain: "o.test".into(),
@@ -788,7 +984,8 @@ mod tests {
         };
         let text = render(&snapshot, &IngestMetrics::default());
         for line in [
-            "vigie_tls_protocol_accepted{org=\"o\",target=\"w:443\",protocol=\"tls1_0\"} 1\n",
+            "vigie_tls_protocol_accepted{org=\"o\",protocol=\"tls1_0\"} 2\n",
+            "vigie_tls_protocol_accepted{org=\"o\",protocol=\"sslv3\"} 0\n",
             "vigie_email_dmarc_policy{org=\"o\",domain=\"o.test\"} 1\n",
             "vigie_exposed_service{org=\"o\",target=\"10.0.0.1:445\",port=\"445\",service=\"smb\",risk=\"critical\"} 1\n",
             "vigie_host_pending_security_updates{org=\"o\",host=\"h\"} 3\n",

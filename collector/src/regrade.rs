@@ -59,6 +59,25 @@ pub async fn regrade(store: &Store, at: DateTime<Utc>) -> Result<RegradeSummary,
     Ok(summary)
 }
 
+/// The text without the spaces (ordinary, no-break or narrow no-break) that French
+/// typography sets before `:` `;` `?` `!` `»` and after `«`.
+pub fn untypeset(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let space = |c: char| matches!(c, ' ' | '\u{a0}' | '\u{202f}');
+    chars
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            !(space(**c)
+                && (chars
+                    .get(i + 1)
+                    .is_some_and(|n| matches!(n, ':' | ';' | '?' | '!' | '»'))
+                    || i.checked_sub(1).is_some_and(|p| chars[p] == '«')))
+        })
+        .map(|(_, c)| *c)
+        .collect()
+}
+
 /// The report's findings graded anew, in the language of its stored findings (the one
 /// whose texts match more of them).
 pub fn grade(report: &Report) -> Vec<vigie_model::Finding> {
@@ -72,10 +91,17 @@ pub fn grade(report: &Report) -> Vec<vigie_model::Finding> {
     };
     let english = graded(Lang::En);
     let french = graded(Lang::Fr);
+    // Compared without the spaces of French typography, which the catalogues have since
+    // made no-break: a report stored before stays French.
+    let stored: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| untypeset(&f.summary))
+        .collect();
     let matches = |findings: &[vigie_model::Finding]| {
         findings
             .iter()
-            .filter(|f| report.findings.iter().any(|s| s.summary == f.summary))
+            .filter(|f| stored.contains(&untypeset(&f.summary)))
             .count()
     };
     if matches(&french) > matches(&english) {

@@ -80,7 +80,6 @@ struct Inner {
     store: Store,
     ingest: IngestMetrics,
     metrics_cache: MetricsCache,
-    web_sessions: WebSessions,
     listener_tls: std::sync::atomic::AtomicBool,
     max_body_bytes: usize,
     body_timeout: Duration,
@@ -112,7 +111,6 @@ impl AppState {
                 store,
                 ingest: IngestMetrics::default(),
                 metrics_cache: MetricsCache::default(),
-                web_sessions: WebSessions::default(),
                 listener_tls: std::sync::atomic::AtomicBool::new(false),
                 max_body_bytes: limits.max_body_bytes,
                 body_timeout: limits.body_timeout,
@@ -139,11 +137,6 @@ impl AppState {
     /// The rendered store part of `/metrics`, shared by scrapes until the data changes.
     pub fn metrics_cache(&self) -> &MetricsCache {
         &self.inner.metrics_cache
-    }
-
-    /// The web view's sessions.
-    pub fn web_sessions(&self) -> &WebSessions {
-        &self.inner.web_sessions
     }
 
     /// Whether the listener speaks TLS (the web view's cookie is then `Secure`).
@@ -266,84 +259,6 @@ impl BodyBudget {
     }
 }
 
-/// How long a web view session lasts after its login.
+/// How long a web view session lasts after its login. Sessions are stored in the database
+/// (migration 0012), so that every collector over it knows them.
 pub const WEB_SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
-
-/// Sessions open at once at most; the oldest is closed beyond.
-const MAX_WEB_SESSIONS: usize = 10_000;
-
-/// The web view's sessions, in memory (a restart signs everyone out): the SHA-256 of the
-/// random value the browser holds in its cookie → the viewer token given at login, which
-/// never leaves the process and is authenticated again at each page.
-#[derive(Default)]
-pub struct WebSessions {
-    sessions: std::sync::Mutex<std::collections::HashMap<String, WebSession>>,
-}
-
-// By hand, so that the tokens never reach a log through `{:?}`.
-impl std::fmt::Debug for WebSessions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let open = self.sessions.lock().map(|s| s.len()).unwrap_or_default();
-        f.debug_struct("WebSessions").field("open", &open).finish()
-    }
-}
-
-struct WebSession {
-    token: String,
-    expires: std::time::Instant,
-}
-
-impl WebSessions {
-    /// Opens a session for `token` (already authenticated as a viewer); returns the value
-    /// to put in the cookie.
-    pub fn open(&self, token: String) -> String {
-        use base64::Engine as _;
-        use rand::RngCore as _;
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        let now = std::time::Instant::now();
-        let mut sessions = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sessions.retain(|_, s| s.expires > now);
-        if sessions.len() >= MAX_WEB_SESSIONS {
-            if let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.expires)
-                .map(|(k, _)| k.clone())
-            {
-                sessions.remove(&oldest);
-            }
-        }
-        sessions.insert(
-            crate::auth::hash(&value),
-            WebSession {
-                token,
-                expires: now + WEB_SESSION_LIFETIME,
-            },
-        );
-        value
-    }
-
-    /// The token behind a live session.
-    pub fn token(&self, value: &str) -> Option<String> {
-        let sessions = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sessions
-            .get(&crate::auth::hash(value))
-            .filter(|s| s.expires > std::time::Instant::now())
-            .map(|s| s.token.clone())
-    }
-
-    /// Ends a session.
-    pub fn close(&self, value: &str) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&crate::auth::hash(value));
-    }
-}

@@ -119,7 +119,8 @@ fn queries_use_only_metrics_the_collector_documents() {
     let design_metrics = [
         "vigie_capability_level",
         "vigie_findings",
-        "vigie_check_status",
+        "vigie_check_failing",
+        "vigie_check_findings",
         "vigie_tls_cert_not_after_timestamp_seconds",
         "vigie_tls_protocol_accepted",
         "vigie_email_dmarc_policy",

@@ -283,7 +283,7 @@ impl Collector {
 
     /// A new viewer token.
     pub fn viewer_token(&self) -> String {
-        self.manage(&["viewer", "add", "--name", "e2e"])
+        self.manage(&["viewer", "add", "--name", "e2e", "--role", "sector"])
             .trim()
             .to_owned()
     }

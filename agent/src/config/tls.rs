@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use vigie_checks::tls::{Profile, TlsTarget};
+use vigie_checks::tls::TlsTarget;
+use vigie_grade::tls::Profile;
 
 use super::values::{de_concurrency, de_duration, default_probe_timeout, parse_list, ParseWith};
 use super::{DEFAULT_CONCURRENCY, DEFAULT_PROBE_TIMEOUT};

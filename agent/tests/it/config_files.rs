@@ -247,9 +247,33 @@ fn the_packaged_example_config_is_valid() {
     let collector = config.collector.expect("the example shows [collector]");
     assert_eq!(collector.token_file, Path::new("/etc/vigie/token"));
     assert_eq!(config.agent.outbox, Path::new(DEFAULT_OUTBOX));
-    assert_eq!(config.email.domains, ["example.ca"]);
+    assert_eq!(config.email.domains, ["example.org"]);
     assert!(!config.host.enabled);
     assert_eq!(config.host.root, Path::new("/"));
+    // "Check the config" must scan nobody else: every name it holds is reserved (RFC 2606,
+    // RFC 6761) and every address a documentation range (RFC 5737).
+    let text = std::fs::read_to_string(&path).unwrap();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        for word in line.split(|c: char| c == '"' || c == ',' || c.is_whitespace()) {
+            let host = word
+                .trim_start_matches("https://")
+                .split(':')
+                .next()
+                .unwrap_or("");
+            if host.contains('.')
+                && host.chars().any(|c| c.is_ascii_alphabetic())
+                && !host.contains('/')
+            {
+                let reserved = [".example.org", ".test", ".invalid", ".example"]
+                    .iter()
+                    .any(|suffix| host.ends_with(suffix) || host == &suffix[1..]);
+                assert!(
+                    reserved,
+                    "the example config names `{host}`, not a reserved name"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -266,7 +290,8 @@ fn the_systemd_unit_is_hardened_and_matches_the_default_outbox() {
         "CapabilityBoundingSet=",
         "PrivateTmp=yes",
         "RestartPreventExitStatus=2",
-        "ExecStart=/usr/local/bin/vigie-agent run --config /etc/vigie/agent.toml",
+        "ExecStart=/usr/bin/vigie-agent run --config /etc/vigie/agent.toml",
+        "ConditionFileNotEmpty=/etc/vigie/token",
     ] {
         assert!(lines.contains(&directive), "missing {directive}");
     }

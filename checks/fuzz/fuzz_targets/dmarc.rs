@@ -1,7 +1,7 @@
 #![no_main]
 //! DMARC parsing must never panic; an accepted record's pct stays within 0..=100.
 use libfuzzer_sys::fuzz_target;
-use vigie_checks::email::dmarc::DmarcRecord;
+use vigie_grade::email::dmarc::DmarcRecord;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

@@ -1,7 +1,7 @@
 #![no_main]
 //! MTA-STS policy parsing must never panic.
 use libfuzzer_sys::fuzz_target;
-use vigie_checks::email::mta_sts::MtaStsPolicy;
+use vigie_grade::email::mta_sts::MtaStsPolicy;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

@@ -184,6 +184,8 @@ pub struct Assessed {
     pub answered_on: Option<NaiveDate>,
     pub evidence: Vec<String>,
     pub notes: Vec<Note>,
+    /// The questions whose current answers set the level, in catalogue order.
+    pub questions: Vec<String>,
 }
 
 /// Days from a date answer to `now`, if it is a date.
@@ -312,5 +314,6 @@ pub fn grade(capability: &str, answers: &[Answer], now: DateTime<Utc>) -> Option
         answered_on: used.iter().map(|a| a.answered_on).min(),
         evidence: used.iter().filter_map(|a| a.evidence.clone()).collect(),
         notes,
+        questions: used.iter().map(|a| a.question.clone()).collect(),
     })
 }

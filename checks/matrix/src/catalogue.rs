@@ -126,6 +126,9 @@ pub struct Thresholds {
     pub stale_after_days: i64,
     pub answers_expire_after_days: i64,
     pub max_level_without_evidence: u8,
+    /// The port of the TLS endpoints C01 grades as websites (with any endpoint that has an
+    /// `https.*` verdict).
+    pub web_port: u16,
 }
 
 /// The whole catalogue.
@@ -176,6 +179,7 @@ static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
                 stale_after_days: 35,
                 answers_expire_after_days: 365,
                 max_level_without_evidence: 3,
+                web_port: 443,
             },
             capabilities: Vec::new(),
             questions: Vec::new(),
@@ -214,9 +218,27 @@ pub fn text(lang: Lang, key: &str) -> String {
         .unwrap_or_else(|| key.to_owned())
 }
 
-/// The text of `key` in `lang` with `{name}` placeholders filled from `args`.
+/// The plural form of `count` in `lang`: `one` or `other`. French counts 0 and 1 as
+/// singular ("0 organisation"), English only 1.
+pub fn plural_form(lang: Lang, count: u64) -> &'static str {
+    match (lang, count) {
+        (Lang::En, 1) | (Lang::Fr, 0 | 1) => "one",
+        _ => "other",
+    }
+}
+
+/// The text of `key` in `lang` with `{name}` placeholders filled from `args`. A key with
+/// plural forms (`key.one`, `key.other`) takes the form of its `count` argument.
 pub fn render(lang: Lang, key: &str, args: &[(&'static str, String)]) -> String {
-    let mut out = text(lang, key);
+    let count = args
+        .iter()
+        .find(|(name, _)| *name == "count")
+        .and_then(|(_, value)| value.parse::<u64>().ok());
+    let plural = count.map(|n| format!("{key}.{}", plural_form(lang, n)));
+    let mut out = match plural {
+        Some(key) if locale(lang).contains_key(&key) => text(lang, &key),
+        _ => text(lang, key),
+    };
     for (name, value) in args {
         out = out.replace(&format!("{{{name}}}"), value);
     }
@@ -325,6 +347,24 @@ mod tests {
             "Multi-factor authentication"
         );
         assert_eq!(text(Lang::Fr, "level.3"), "Niveau de base atteint");
+    }
+
+    #[test]
+    fn counts_take_the_plural_form_of_their_language() {
+        let orgs = |lang, n: u64| render(lang, "count.orgs", &[("count", n.to_string())]);
+        assert_eq!(orgs(Lang::En, 0), "0 organizations");
+        assert_eq!(orgs(Lang::En, 1), "1 organization");
+        assert_eq!(orgs(Lang::En, 2), "2 organizations");
+        assert_eq!(orgs(Lang::Fr, 0), "0 organisation");
+        assert_eq!(orgs(Lang::Fr, 1), "1 organisation");
+        assert_eq!(orgs(Lang::Fr, 1000), "1000 organisations");
+        // Every key with a singular has its plural, in both languages.
+        for lang in Lang::ALL {
+            for key in locale(lang).keys().filter(|k| k.ends_with(".one")) {
+                let other = format!("{}.other", key.trim_end_matches(".one"));
+                assert!(locale(lang).contains_key(&other), "{key} without {other}");
+            }
+        }
     }
 
     #[test]

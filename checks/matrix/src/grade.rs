@@ -137,6 +137,35 @@ pub struct Coverage {
     pub total: u32,
 }
 
+/// What set a cell's level: one verdict of one asset, or one questionnaire answer. The
+/// exports name it in every tooltip and link each verdict to its findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Basis {
+    /// The verdict of `check` on `target`.
+    Finding {
+        check: &'static str,
+        target: String,
+        status: Status,
+    },
+    /// The current answer to a question of the questionnaire.
+    Answer { question: String },
+}
+
+impl Basis {
+    /// `tls.cipher.cbc @ www.example.ca:443`, or `Q7`.
+    pub fn label(&self) -> String {
+        match self {
+            Basis::Finding { check, target, .. } => format!("{check} @ {target}"),
+            Basis::Answer { question } => question.clone(),
+        }
+    }
+}
+
+/// At most this many verdicts or answers are named per cell: tooltips stay short, and a
+/// 1,000-organization export does not carry every verdict of the sector.
+pub const MAX_BASIS: usize = 6;
+
 /// One capability of one organization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
@@ -154,6 +183,10 @@ pub struct Cell {
     /// Evidence references of the answers used.
     pub evidence: Vec<String>,
     pub notes: Vec<Note>,
+    /// What set the level (at most [`MAX_BASIS`]): the verdicts of the weakest asset(s) that
+    /// decided it, or the answers used. Empty when the value is unknown: the notes then say
+    /// what was missing.
+    pub basis: Vec<Basis>,
 }
 
 impl Cell {
@@ -168,6 +201,7 @@ impl Cell {
             answered_on: None,
             evidence: Vec::new(),
             notes: vec![note],
+            basis: Vec::new(),
         }
     }
 
@@ -226,6 +260,36 @@ impl<'a> Asset<'a> {
     fn any_fails(&self, checks: &[Check]) -> bool {
         checks.iter().any(|c| self.fails(*c))
     }
+    /// The checks of `checks` that fail, in that order.
+    fn failing(&self, checks: &[Check]) -> Vec<Check> {
+        checks.iter().copied().filter(|c| self.fails(*c)).collect()
+    }
+    /// The verdict of `check` as a [`Basis`], if there is one.
+    fn basis(&self, check: Check) -> Option<Basis> {
+        self.checks.get(&check).map(|f| Basis::Finding {
+            check: check.id(),
+            target: f.target.clone(),
+            status: f.status,
+        })
+    }
+    /// What set this asset's level when its grading named nothing: its failing and warning
+    /// verdicts, else its observed ones, in check order.
+    fn fallback_basis(&self) -> Vec<Check> {
+        let bad: Vec<Check> = self
+            .checks
+            .iter()
+            .filter(|(_, f)| matches!(f.status, Status::Fail | Status::Warn))
+            .map(|(c, _)| *c)
+            .collect();
+        if !bad.is_empty() {
+            return bad;
+        }
+        self.checks
+            .iter()
+            .filter(|(_, f)| is_observed(f.status))
+            .map(|(c, _)| *c)
+            .collect()
+    }
     fn evidence(&self, check: Check, key: &str) -> Option<&'a serde_json::Value> {
         self.checks.get(&check).and_then(|f| f.evidence.get(key))
     }
@@ -269,6 +333,16 @@ impl AssetKind {
             AssetKind::Host => "note.unreached.host",
         }
     }
+
+    /// The note of a capability with no asset of this kind at all: what to add.
+    fn none_key(self) -> &'static str {
+        match self {
+            AssetKind::Endpoint => "note.none.endpoint",
+            AssetKind::Domain => "note.none.domain",
+            AssetKind::Address => "note.none.address",
+            AssetKind::Host => "note.none.host",
+        }
+    }
 }
 
 /// A capability's assets split into those with observed facts, which are graded, and the
@@ -298,7 +372,7 @@ impl<'a> Scope<'a> {
     /// there is no data at all.
     fn unknown(&self, capability: &str) -> Cell {
         if self.unreached.is_empty() {
-            Cell::unknown(capability, Note::new("note.no_data"))
+            Cell::unknown(capability, Note::new(self.kind.none_key()))
         } else {
             Cell::unknown(
                 capability,
@@ -352,16 +426,35 @@ fn feeds(capability: &str) -> Vec<Check> {
         .unwrap_or_default()
 }
 
-/// A level with the notes that explain it.
+/// A level with the notes that explain it and the checks that set it (empty: the asset's
+/// failing verdicts, see [`Asset::fallback_basis`]).
 struct Graded {
     level: u8,
     notes: Vec<Note>,
+    checks: Vec<Check>,
 }
 
 fn graded(level: u8) -> Graded {
     Graded {
         level,
         notes: Vec::new(),
+        checks: Vec::new(),
+    }
+}
+
+/// A level set by these checks.
+fn by(level: u8, checks: Vec<Check>) -> Graded {
+    Graded {
+        level,
+        notes: Vec::new(),
+        checks,
+    }
+}
+
+impl Graded {
+    fn with_note(mut self, note: Note) -> Graded {
+        self.notes.push(note);
+        self
     }
 }
 
@@ -388,7 +481,21 @@ fn weakest(
     }
     notes.extend(weakest_grade.notes.iter().cloned());
     notes.extend(scope.excluded_note());
-    observed_cell(
+    // Every asset at the weakest level set it: their deciding verdicts, weakest first.
+    let basis: Vec<Basis> = results
+        .iter()
+        .take_while(|(_, g)| g.level == weakest_grade.level)
+        .flat_map(|(asset, g)| {
+            let checks = if g.checks.is_empty() {
+                asset.fallback_basis()
+            } else {
+                g.checks.clone()
+            };
+            checks.into_iter().filter_map(|c| asset.basis(c))
+        })
+        .take(MAX_BASIS)
+        .collect();
+    let mut cell = observed_cell(
         capability,
         weakest_grade.level,
         Coverage {
@@ -398,7 +505,9 @@ fn weakest(
         assets,
         now,
         notes,
-    )
+    );
+    cell.basis = basis;
+    cell
 }
 
 fn count(n: usize) -> u32 {
@@ -428,6 +537,7 @@ fn observed_cell(
         answered_on: None,
         evidence: Vec::new(),
         notes,
+        basis: Vec::new(),
     }
 }
 
@@ -477,11 +587,22 @@ fn self_assessed(capability: &str, inputs: &Inputs<'_>) -> Cell {
             answered_on: result.answered_on,
             evidence: result.evidence,
             notes: result.notes,
+            basis: result
+                .questions
+                .into_iter()
+                .map(|question| Basis::Answer { question })
+                .collect(),
         },
         None => {
             let note = match assess::expired_since(capability, inputs.answers, inputs.now) {
                 Some(date) => Note::new("note.answers_expired").arg("date", date),
-                None => Note::new("note.no_data"),
+                None => Note::new("note.no_answer").arg(
+                    "questions",
+                    catalogue()
+                        .capability(capability)
+                        .map(|c| c.questions.join(", "))
+                        .unwrap_or_default(),
+                ),
             };
             Cell::unknown(capability, note)
         }
@@ -490,16 +611,34 @@ fn self_assessed(capability: &str, inputs: &Inputs<'_>) -> Cell {
 
 use Check::*;
 
+/// A web endpoint: on the catalogue's `web_port` (443), or with any HTTPS verdict. Other
+/// TLS endpoints (mail ports, 8443 without HTTPS checks) are graded by C02 only: C01's
+/// levels 2–4 need the redirect and HSTS facts that the agent gathers on port 443 only, so
+/// counting them would cap every such endpoint at 2 for a fact never sought.
 fn is_web(asset: &Asset<'_>) -> bool {
-    asset.target.ends_with(":443") || asset.checks.keys().any(|c| c.id().starts_with("https."))
+    let port = catalogue().thresholds.web_port;
+    asset
+        .target
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().ok() == Some(port))
+        || asset.checks.keys().any(|c| c.id().starts_with("https."))
 }
 
 /// C01: on every web host in scope (port 443, or any HTTPS check).
 fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
-    let web: Vec<Asset<'_>> = assets(inputs.findings, &feeds("C01"))
+    let (web, other): (Vec<Asset<'_>>, Vec<Asset<'_>>) = assets(inputs.findings, &feeds("C01"))
         .into_iter()
-        .filter(is_web)
-        .collect();
+        .partition(is_web);
+    // TLS endpoints were seen, none of them a website: say so, not "no data".
+    let other_tls = other.iter().filter(|a| a.observed()).count();
+    if web.is_empty() && other_tls > 0 {
+        return Cell::unknown(
+            "C01",
+            Note::new("note.no_web_endpoint")
+                .arg("count", other_tls)
+                .arg("port", catalogue().thresholds.web_port),
+        );
+    }
     // A failed TLS connection (refused, not TLS) is an endpoint not spoken to, not one
     // without encryption: nothing of its web encryption was observed.
     let web = Scope::new(AssetKind::Endpoint, web, |a| {
@@ -508,9 +647,9 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
     let profile = inputs.profile;
     let mut cell = weakest("C01", &web, inputs.now, |a| {
         if a.fails(TlsConnect) {
-            return graded(0);
+            return by(0, vec![TlsConnect]);
         }
-        if a.any_fails(&[
+        let broken = a.failing(&[
             HttpsRedirect,
             TlsProtocolSslv2,
             TlsProtocolSslv3,
@@ -521,8 +660,9 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
             TlsCipherNull,
             TlsCipherAnon,
             TlsCipherExport,
-        ]) {
-            return graded(1);
+        ]);
+        if !broken.is_empty() {
+            return by(1, broken);
         }
         // Level 2 says "TLS 1.2 or later only": without any protocol enumerated (`--quick`,
         // or every hello unanswered), that is not known.
@@ -536,46 +676,62 @@ fn c01_web_encryption(inputs: &Inputs<'_>, c02: &Cell) -> Cell {
             .iter()
             .any(|check| a.status(*check).is_some_and(is_observed))
         {
-            return Graded {
-                level: 1,
-                notes: vec![Note::new("note.missing_check")
+            return by(1, vec![TlsConnect]).with_note(
+                Note::new("note.missing_check")
                     .arg("check", TlsProtocolTls10.id())
-                    .arg("level", 1)],
-            };
+                    .arg("level", 1),
+            );
         }
-        let phase_out = a.any_fails(&[
+        let mut phase_out = a.failing(&[
             HttpsHsts,
             HttpsHstsMaxAge,
             TlsCipherNoForwardSecrecy,
             TlsCipherWeakDh,
-        ]) || (a.fails(TlsCipherCbc) && cbc_phase_out(a))
-            || a.warns(HttpsHsts)
-            || (profile == TlsProfile::ItspStrict && a.fails(TlsPolicyItsp40062));
-        if phase_out {
-            return graded(2);
+        ]);
+        if a.fails(TlsCipherCbc) && cbc_phase_out(a) {
+            phase_out.push(TlsCipherCbc);
+        }
+        if a.warns(HttpsHsts) {
+            phase_out.push(HttpsHsts);
+        }
+        if profile == TlsProfile::ItspStrict && a.fails(TlsPolicyItsp40062) {
+            phase_out.push(TlsPolicyItsp40062);
+        }
+        if !phase_out.is_empty() {
+            return by(2, phase_out);
         }
         for needed in [HttpsRedirect, HttpsHsts] {
             if a.status(needed).is_none() {
-                return Graded {
-                    level: 2,
-                    notes: vec![Note::new("note.missing_check")
+                return by(2, vec![TlsConnect]).with_note(
+                    Note::new("note.missing_check")
                         .arg("check", needed.id())
-                        .arg("level", 2)],
-                };
+                        .arg("level", 2),
+                );
             }
         }
-        let advanced = a.passes(TlsProtocolTls13)
-            && a.passes(HttpsHstsSubdomains)
-            && a.passes(HttpsHstsPreload)
-            && a.passes(TlsCipherCbc)
-            && (profile == TlsProfile::Modern || a.passes(TlsPolicyItsp40062));
-        graded(if advanced { 4 } else { 3 })
+        let mut advanced = vec![
+            TlsProtocolTls13,
+            HttpsHstsSubdomains,
+            HttpsHstsPreload,
+            TlsCipherCbc,
+        ];
+        if profile == TlsProfile::ItspStrict {
+            advanced.push(TlsPolicyItsp40062);
+        }
+        // Level 4 when every advanced check passes; else the ones that do not kept it at 3.
+        let short: Vec<Check> = advanced.iter().copied().filter(|c| !a.passes(*c)).collect();
+        if short.is_empty() {
+            by(4, advanced)
+        } else {
+            by(3, short)
+        }
     });
     // Level 3 needs a valid certificate (C02 at least 2).
     if let (Value::Level(level), Some(cert)) = (cell.value, c02.value.level()) {
         if level >= 3 && cert < 2 {
             cell.value = Value::Level(2);
             cell.notes.push(Note::new("note.cert_caps_web"));
+            cell.basis = c02.basis.clone();
         }
     }
     cell
@@ -616,17 +772,19 @@ fn c02_certificates(inputs: &Inputs<'_>) -> Cell {
         !caa.is_empty() && caa.iter().all(|a| a.passes(DnsCaa))
     };
     weakest("C02", &endpoints, inputs.now, |a| {
-        if a.any_fails(&[
+        let invalid = a.failing(&[
             TlsCertExpired,
             TlsCertNotYetValid,
             TlsCertSelfSigned,
             TlsCertUntrusted,
             TlsCertHostnameMismatch,
-        ]) {
-            return graded(0);
+        ]);
+        if !invalid.is_empty() {
+            return by(0, invalid);
         }
-        if a.any_fails(&[TlsCertWeakSignature, TlsCertWeakKey, TlsCertExpiring]) {
-            return graded(1);
+        let weak = a.failing(&[TlsCertWeakSignature, TlsCertWeakKey, TlsCertExpiring]);
+        if !weak.is_empty() {
+            return by(1, weak);
         }
         if a.warns(TlsCertExpiring) || a.fails(TlsCertIncompleteChain) {
             return graded(2);
@@ -637,7 +795,9 @@ fn c02_certificates(inputs: &Inputs<'_>) -> Cell {
             .copied()
             .or_else(|| lifetime_from_evidence(a));
         if caa_everywhere && a.passes(TlsOcspStapling) && lifetime.is_some_and(|d| d <= 90) {
-            graded(4)
+            by(4, vec![TlsOcspStapling])
+        } else if !a.passes(TlsOcspStapling) {
+            by(3, vec![TlsOcspStapling])
         } else {
             graded(3)
         }
@@ -679,11 +839,13 @@ fn c03_email_spoofing(inputs: &Inputs<'_>) -> Cell {
         .iter()
         .any(|f| f.check == EmailParked && f.status == Status::Fail);
     weakest("C03", &domains, inputs.now, |a| {
-        if a.any_fails(&[EmailDmarcMissing, EmailDmarcSyntax]) {
-            return graded(0);
+        let missing = a.failing(&[EmailDmarcMissing, EmailDmarcSyntax]);
+        if !missing.is_empty() {
+            return by(0, missing);
         }
-        if a.any_fails(&[EmailDmarcPolicy, EmailDmarcRua]) {
-            return graded(1);
+        let weak = a.failing(&[EmailDmarcPolicy, EmailDmarcRua]);
+        if !weak.is_empty() {
+            return by(1, weak);
         }
         if a.warns(EmailDmarcPolicy)
             || a.warns(EmailSpfAll)
@@ -701,12 +863,11 @@ fn c03_email_spoofing(inputs: &Inputs<'_>) -> Cell {
             return graded(2);
         }
         if !a.passes(EmailDmarcPolicy) {
-            return Graded {
-                level: 2,
-                notes: vec![Note::new("note.missing_check")
+            return graded(2).with_note(
+                Note::new("note.missing_check")
                     .arg("check", EmailDmarcPolicy.id())
-                    .arg("level", 2)],
-            };
+                    .arg("level", 2),
+            );
         }
         let mut notes = Vec::new();
         if !a.passes(EmailDkimMissing) {
@@ -716,7 +877,11 @@ fn c03_email_spoofing(inputs: &Inputs<'_>) -> Cell {
         if parked_ok && a.passes(EmailDkimMissing) {
             notes.push(Note::new("note.max_observable"));
         }
-        Graded { level: 3, notes }
+        Graded {
+            level: 3,
+            notes,
+            checks: vec![EmailDmarcPolicy, EmailDkimMissing],
+        }
     })
 }
 
@@ -780,7 +945,11 @@ fn c04_email_transport(inputs: &Inputs<'_>) -> Cell {
                 3
             }
         };
-        Graded { level, notes }
+        Graded {
+            level,
+            notes,
+            checks: Vec::new(),
+        }
     })
 }
 
@@ -823,10 +992,7 @@ fn c05_attack_surface(inputs: &Inputs<'_>) -> Cell {
         }
         // Level 1 (remote administration with passwords) and 4 (declared inventory) need
         // facts the service scan does not report yet.
-        Graded {
-            level: 3,
-            notes: vec![Note::new("note.max_observable")],
-        }
+        graded(3).with_note(Note::new("note.max_observable"))
     })
 }
 
@@ -844,15 +1010,10 @@ fn c06_vulnerabilities(inputs: &Inputs<'_>) -> Cell {
                 return graded(0);
             }
             // A banner match is only suspected until a probe or the agent confirms it.
-            return Graded {
-                level: 2,
-                notes: vec![Note::new("note.suspected").arg("target", a.target)],
-            };
+            return by(2, vec![ServiceOutdated])
+                .with_note(Note::new("note.suspected").arg("target", a.target));
         }
-        Graded {
-            level: 3,
-            notes: vec![Note::new("note.max_observable")],
-        }
+        graded(3).with_note(Note::new("note.max_observable"))
     })
 }
 
@@ -911,7 +1072,25 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
         2
     };
     notes.extend(scope.excluded_note());
-    observed_cell(
+    // The hosts' verdicts that set the level: end of life at 0; automatic updates missing
+    // at 1; at 2 the hosts short of automatic updates or with pending (or unknown) security
+    // updates; at 3 every host's update facts.
+    let deciding: &[Check] = match level {
+        0 => &[HostOsEol],
+        1 => &[HostUpdatesAutomatic],
+        _ => &[HostUpdatesAutomatic, HostUpdatesSecurity],
+    };
+    let basis = hosts
+        .iter()
+        .flat_map(|h| {
+            deciding
+                .iter()
+                .filter(|c| level >= 3 || !h.passes(**c))
+                .filter_map(|c| h.basis(*c))
+        })
+        .take(MAX_BASIS)
+        .collect();
+    let mut cell = observed_cell(
         "C07",
         level,
         Coverage {
@@ -921,7 +1100,9 @@ fn c07_patching(inputs: &Inputs<'_>) -> Cell {
         hosts,
         inputs.now,
         notes,
-    )
+    );
+    cell.basis = basis;
+    cell
 }
 
 /// The key headers of `https.headers`, as its evidence names missing ones.
@@ -992,14 +1173,12 @@ fn c10_website_hardening(inputs: &Inputs<'_>) -> Cell {
     })
 }
 
-/// A target where a password-only remote login is exposed: RDP/VNC, or basic
-/// authentication over plain HTTP.
-fn password_only_remote_login(findings: &[FindingFact]) -> Option<&str> {
-    findings
-        .iter()
-        .find(|f| {
-            f.status == Status::Fail
-                && (f.check == ServiceRemoteDesktop
+/// The verdict showing a password-only remote login: RDP/VNC, or basic authentication over
+/// plain HTTP.
+fn password_only_remote_login(findings: &[FindingFact]) -> Option<&FindingFact> {
+    findings.iter().find(|f| {
+        f.status == Status::Fail
+            && (f.check == ServiceRemoteDesktop
                     // service.cleartext fails plain HTTP only when it asks for basic
                     // authentication.
                     || (f.check == ServiceCleartext
@@ -1010,19 +1189,26 @@ fn password_only_remote_login(findings: &[FindingFact]) -> Option<&str> {
                                 let s = s.to_ascii_lowercase();
                                 s == "http" || s.contains("basic")
                             })))
-        })
-        .map(|f| f.target.as_str())
+    })
 }
 
 /// C15: self-assessed, capped at 2 (and marked hybrid) by an observed password-only login.
 fn c15_mfa(inputs: &Inputs<'_>) -> Cell {
     let mut cell = self_assessed("C15", inputs);
-    if let Some(target) = password_only_remote_login(inputs.findings) {
+    if let Some(finding) = password_only_remote_login(inputs.findings) {
         cell.notes
-            .push(Note::new("note.cap_rdp").arg("target", target));
+            .push(Note::new("note.cap_rdp").arg("target", &finding.target));
         if let Value::Level(level) = cell.value {
             cell.value = Value::Level(level.min(2));
             cell.source = Some(Source::Hybrid);
+            cell.basis.insert(
+                0,
+                Basis::Finding {
+                    check: finding.check.id(),
+                    target: finding.target.clone(),
+                    status: finding.status,
+                },
+            );
         }
     }
     cell

@@ -17,4 +17,6 @@ pub mod note;
 
 pub use assess::{Answer, AnswerError};
 pub use catalogue::{catalogue, text, Capability, CapabilityKind, Catalogue, Question};
-pub use grade::{grade_org, Cell, Coverage, FindingFact, Inputs, Note, Source, TlsProfile, Value};
+pub use grade::{
+    grade_org, Basis, Cell, Coverage, FindingFact, Inputs, Note, Source, TlsProfile, Value,
+};

@@ -168,6 +168,176 @@ fn substitute(template: &str, args: &[(&'static str, String)]) -> String {
     out
 }
 
+/// The language a program speaks before it has parsed its command line: `--lang X` (or
+/// `--lang=X`) among `args`, else `VIGIE_LANG`, else the POSIX locale (`LC_ALL`, then
+/// `LC_MESSAGES`, then `LANG`: French when it starts with `fr`), else English. `env` reads an
+/// environment variable, so that this stays a pure function.
+pub fn detect_lang<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    env: impl Fn(&str) -> Option<String>,
+) -> Lang {
+    let mut flagged = None;
+    let mut args = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--lang" {
+            flagged = args.next();
+        } else if let Some(value) = arg.strip_prefix("--lang=") {
+            flagged = Some(value.to_owned());
+        }
+    }
+    if let Some(lang) = flagged.and_then(|v| v.parse().ok()) {
+        return lang;
+    }
+    if let Some(lang) = env("VIGIE_LANG").and_then(|v| v.parse().ok()) {
+        return lang;
+    }
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .into_iter()
+        .filter_map(&env)
+        .find(|value| !value.is_empty());
+    match locale {
+        Some(value) if value.to_ascii_lowercase().starts_with("fr") => Lang::Fr,
+        _ => Lang::En,
+    }
+}
+
+/// [`detect_lang`] over the process's arguments and environment.
+pub fn detect_process_lang() -> Lang {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    detect_lang(&args, |name| std::env::var(name).ok())
+}
+
+/// The texts of one program (a binary's command line, errors and log lines) in both
+/// languages: two flat TOML tables of `key = "text with {placeholders}"`.
+#[derive(Debug)]
+pub struct Catalogue {
+    en: BTreeMap<String, String>,
+    fr: BTreeMap<String, String>,
+}
+
+impl Catalogue {
+    /// Parses the two built-in files; a parse failure (a build defect the tests catch) leaves
+    /// that language empty, and lookups fall back to the key.
+    pub fn parse(en: &str, fr: &str) -> Self {
+        Catalogue {
+            en: parse_builtin(en),
+            fr: parse_builtin(fr),
+        }
+    }
+
+    fn table(&self, lang: Lang) -> &BTreeMap<String, String> {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Fr => &self.fr,
+        }
+    }
+
+    /// The text of `key`, without substitution.
+    pub fn text(&self, lang: Lang, key: &str) -> Option<&str> {
+        self.table(lang).get(key).map(String::as_str)
+    }
+
+    /// The keys of a language.
+    pub fn keys(&self, lang: Lang) -> impl Iterator<Item = &str> {
+        self.table(lang).keys().map(String::as_str)
+    }
+
+    /// The text of `key` with its `{placeholders}` filled; the key and its arguments when no
+    /// language has it, so that nothing is lost.
+    pub fn render(&self, lang: Lang, key: &str, args: &[(&'static str, String)]) -> String {
+        match self.text(lang, key).or_else(|| self.text(Lang::En, key)) {
+            Some(template) => substitute(template, args),
+            None => {
+                let args: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{key} {}", args.join(" ")).trim_end().to_owned()
+            }
+        }
+    }
+
+    /// [`Catalogue::render`] of a [`Message`].
+    pub fn message(&self, lang: Lang, message: &Message) -> String {
+        self.render(lang, message.key, &message.args)
+    }
+
+    /// What is wrong with the catalogue: keys of one language only, placeholders that
+    /// differ, French typography (see [`french_typography_errors`]). Empty when it is right.
+    pub fn defects(&self) -> Vec<String> {
+        let mut defects = Vec::new();
+        for key in self.en.keys().filter(|k| !self.fr.contains_key(*k)) {
+            defects.push(format!("`{key}` has no French text"));
+        }
+        for key in self.fr.keys().filter(|k| !self.en.contains_key(*k)) {
+            defects.push(format!("`{key}` has no English text"));
+        }
+        for (key, en) in &self.en {
+            if let Some(fr) = self.fr.get(key) {
+                if placeholders(en) != placeholders(fr) {
+                    defects.push(format!("`{key}`: the placeholders differ"));
+                }
+                for error in french_typography_errors(fr) {
+                    defects.push(format!("`{key}`: {error}"));
+                }
+            }
+        }
+        if self.en.is_empty() || self.fr.is_empty() {
+            defects.push("a language is empty or does not parse".to_owned());
+        }
+        defects
+    }
+}
+
+/// French typography of a text: a no-break space (U+00A0) before `:` and inside « », a narrow
+/// no-break space (U+202F) before `;`, `?` and `!`, never an ordinary space there. Code in
+/// backquotes, URLs (`://`), `{placeholders}` and times are not prose and are skipped.
+pub fn french_typography_errors(text: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut in_code = false;
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '`' {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let before = if i > 0 { Some(chars[i - 1]) } else { None };
+        let after = chars.get(i + 1).copied();
+        match c {
+            ':' => {
+                // `a:b` (URLs, ports, key:value, times) is not punctuation.
+                let punctuation = after.is_none_or(|a| a.is_whitespace());
+                if punctuation && before != Some('\u{a0}') {
+                    errors.push(format!(
+                        "`:` at {i} needs a no-break space (U+00A0) before it"
+                    ));
+                }
+            }
+            ';' | '?' | '!' => {
+                let punctuation = after.is_none_or(|a| a.is_whitespace());
+                if punctuation && before != Some('\u{202f}') {
+                    errors.push(format!(
+                        "`{c}` at {i} needs a narrow no-break space (U+202F) before it"
+                    ));
+                }
+            }
+            '«' if after != Some('\u{a0}') => {
+                errors.push(format!("`«` at {i} needs a no-break space after it"));
+            }
+            '»' if before != Some('\u{a0}') => {
+                errors.push(format!("`»` at {i} needs a no-break space before it"));
+            }
+            _ => {}
+        }
+    }
+    errors
+}
+
 /// The `{placeholders}` of a template, sorted.
 pub fn placeholders(template: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -254,5 +424,62 @@ mod tests {
         assert_eq!(substitute("open { brace", &args), "open { brace");
         let unknown = Message::new("no.such.key").arg("x", 1).render(Lang::Fr);
         assert_eq!(unknown, "no.such.key x=1");
+    }
+
+    #[test]
+    fn the_language_comes_from_the_flag_then_vigie_lang_then_the_locale() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let none: &[&str] = &[];
+        assert_eq!(detect_lang(none, env(&[])), Lang::En);
+        assert_eq!(detect_lang(none, env(&[("LANG", "fr_CA.UTF-8")])), Lang::Fr);
+        assert_eq!(
+            detect_lang(none, env(&[("LC_ALL", "C"), ("LANG", "fr_FR.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(
+            detect_lang(none, env(&[("LC_ALL", ""), ("LC_MESSAGES", "fr_FR")])),
+            Lang::Fr
+        );
+        assert_eq!(
+            detect_lang(none, env(&[("VIGIE_LANG", "en"), ("LANG", "fr_FR")])),
+            Lang::En
+        );
+        assert_eq!(
+            detect_lang(&["scan", "--lang", "fr"], env(&[("VIGIE_LANG", "en")])),
+            Lang::Fr
+        );
+        assert_eq!(detect_lang(&["--lang=fr", "x"], env(&[])), Lang::Fr);
+        assert_eq!(detect_lang(&["--", "--lang=fr"], env(&[])), Lang::En);
+    }
+
+    #[test]
+    fn french_typography_is_checked() {
+        assert!(french_typography_errors("Erreur\u{a0}: fichier introuvable").is_empty());
+        assert!(
+            french_typography_errors("vraiment\u{202f}? oui\u{202f}; `a; b` http://x").is_empty()
+        );
+        assert_eq!(french_typography_errors("Erreur : x").len(), 1);
+        assert_eq!(french_typography_errors("Erreur: x").len(), 1);
+        assert_eq!(french_typography_errors("quoi ?").len(), 1);
+        assert_eq!(french_typography_errors("« x»").len(), 2);
+    }
+
+    #[test]
+    fn a_catalogue_reports_its_defects() {
+        let good = Catalogue::parse(r#"a = "at {x}: y""#, r#"a = "à {x}\u00a0: y""#);
+        assert!(good.defects().is_empty(), "{:?}", good.defects());
+        assert_eq!(
+            good.render(Lang::Fr, "a", &[("x", "1".into())]),
+            "à 1\u{a0}: y"
+        );
+        let bad = Catalogue::parse("a = \"{x}\"\nb = \"b\"", "a = \"{y}\"");
+        assert_eq!(bad.defects().len(), 2, "{:?}", bad.defects());
     }
 }

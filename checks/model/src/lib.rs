@@ -26,6 +26,6 @@ pub mod verdict;
 
 pub use catalogue::{Check, Family};
 pub use failure::FailureKind;
-pub use i18n::{Lang, Message};
+pub use i18n::{Catalogue, Lang, Message};
 pub use report::*;
 pub use verdict::Verdict;

@@ -26,12 +26,13 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::{ResolveError, TokioResolver};
+use vigie_model::FailureKind;
 
 use super::lookup::{
     normalize, DnsLookup, DnssecFacts, FetchError, HttpsFetch, LookupError, MxRecord, TlsaRecord,
 };
-use super::orgdomain::organizational_domain;
-use super::records::CaaRecord;
+use vigie_grade::email::orgdomain::organizational_domain;
+use vigie_grade::email::records::CaaRecord;
 
 /// Why the network lookups could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -153,14 +154,15 @@ impl NetLookups {
 
     async fn query(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, LookupError> {
         let fqdn = format!("{}.", normalize(name));
-        let err = |reason: String, no_answer: bool| LookupError {
+        let err = |reason: String, no_answer: bool, kind: FailureKind| LookupError {
             name: normalize(name),
             rtype: rtype.to_string(),
             reason,
             no_answer,
+            kind,
         };
-        let parsed =
-            Name::from_ascii(&fqdn).map_err(|e| err(format!("invalid name: {e}"), false))?;
+        let parsed = Name::from_ascii(&fqdn)
+            .map_err(|e| err(format!("invalid name: {e}"), false, FailureKind::Other))?;
         match self.resolver.lookup(parsed, rtype).await {
             Ok(lookup) => Ok(lookup
                 .records()
@@ -169,7 +171,7 @@ impl NetLookups {
                 .map(|r| r.data().clone())
                 .collect()),
             Err(e) if is_absent(&e) => Ok(Vec::new()),
-            Err(e) => Err(err(describe(&e), is_unanswered(&e))),
+            Err(e) => Err(err(describe(&e), is_unanswered(&e), failure_kind(&e))),
         }
     }
 
@@ -382,9 +384,14 @@ impl NetLookups {
             ResponseCode::NoError | ResponseCode::NXDomain => {
                 Ok(answer.answers().iter().any(|r| r.record_type() == rtype))
             }
-            code => Err(Failure::answered(format!(
-                "{rtype} query for {name}: {code}"
-            ))),
+            code => Err(Failure {
+                kind: if code == ResponseCode::Refused {
+                    FailureKind::Refused
+                } else {
+                    FailureKind::Name
+                },
+                ..Failure::answered(format!("{rtype} query for {name}: {code}"))
+            }),
         }
     }
 }
@@ -468,6 +475,7 @@ fn read_trust_anchor(path: &Path) -> Result<TrustAnchors, SetupError> {
 struct Failure {
     reason: String,
     no_answer: bool,
+    kind: FailureKind,
 }
 
 impl Failure {
@@ -476,6 +484,7 @@ impl Failure {
         Failure {
             reason,
             no_answer: false,
+            kind: FailureKind::Protocol,
         }
     }
 
@@ -484,6 +493,7 @@ impl Failure {
         Failure {
             reason,
             no_answer: true,
+            kind: FailureKind::Timeout,
         }
     }
 
@@ -491,6 +501,7 @@ impl Failure {
         Failure {
             reason: error.to_string(),
             no_answer: is_unanswered(error),
+            kind: failure_kind(error),
         }
     }
 }
@@ -504,6 +515,21 @@ fn describe(e: &ResolveError) -> String {
             format!("{response_code:?}").to_uppercase()
         ),
         _ => e.to_string(),
+    }
+}
+
+/// The kind of a failed query, from hickory's own error: no answer in time is `timeout`, an
+/// answer REFUSED is `refused`, SERVFAIL or another error code is `name` (the name could not
+/// be resolved), anything else `other`.
+fn failure_kind(e: &ResolveError) -> FailureKind {
+    match e.proto().map(|p| p.kind()) {
+        Some(ProtoErrorKind::Timeout) => FailureKind::Timeout,
+        Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => match *response_code {
+            ResponseCode::Refused => FailureKind::Refused,
+            _ => FailureKind::Name,
+        },
+        Some(ProtoErrorKind::Io(_) | ProtoErrorKind::NoConnections) => FailureKind::Timeout,
+        _ => FailureKind::Other,
     }
 }
 
@@ -620,6 +646,7 @@ impl DnsLookup for NetLookups {
             rtype: "DNSSEC".into(),
             reason: failure.reason,
             no_answer: failure.no_answer,
+            kind: failure.kind,
         };
         let domain = normalize(name);
         let (authenticated, verdict) = match &self.validator {

@@ -15,7 +15,7 @@
 //!
 //! [`Guarded`] applies the rule in front of any [`DnsLookup`]; the probe wraps the run's
 //! lookups in one per domain and records [`ResolverSilence`] in the observation, which
-//! [`super::evaluate`] turns into one error finding.
+//! [`vigie_grade::email::evaluate`] turns into one error finding.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use super::lookup::{
     DnsLookup, DnssecFacts, FetchError, HttpsFetch, LookupError, MxRecord, TlsaRecord,
 };
-use super::records::CaaRecord;
+use vigie_grade::email::records::CaaRecord;
 
 pub use vigie_model::observation::email::ResolverSilence;
 
@@ -122,6 +122,7 @@ impl<'a, L: DnsLookup> Guarded<'a, L> {
             Health::Silent { unanswered } => Some(ResolverSilence {
                 resolvers: self.inner.resolvers(),
                 unanswered,
+                kind: Some(vigie_model::FailureKind::Timeout),
             }),
             _ => None,
         }
@@ -146,6 +147,7 @@ impl<'a, L: DnsLookup> Guarded<'a, L> {
                     "not asked: the resolver did not answer the {unanswered} questions before it"
                 ),
                 no_answer: true,
+                kind: vigie_model::FailureKind::Timeout,
             }),
             _ => None,
         }
@@ -261,6 +263,7 @@ mod tests {
             rtype: "TXT".into(),
             reason: "SERVFAIL".into(),
             no_answer: false,
+            kind: vigie_model::FailureKind::Name,
         });
         let timeout: Result<(), LookupError> = Err(LookupError {
             no_answer: true,
@@ -285,6 +288,7 @@ mod tests {
                 rtype: "TXT".into(),
                 reason: "timed out".into(),
                 no_answer: true,
+                kind: vigie_model::FailureKind::Timeout,
             })
         }
         async fn mx(&self, _: &str) -> Result<Vec<MxRecord>, LookupError> {
@@ -322,7 +326,8 @@ mod tests {
             guarded.silence(),
             Some(ResolverSilence {
                 resolvers: Vec::new(),
-                unanswered: SILENT_AFTER
+                unanswered: SILENT_AFTER,
+                kind: Some(vigie_model::FailureKind::Timeout),
             })
         );
     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
+use vigie_model::FailureKind;
 
 pub use vigie_model::observation::email::{Answer, CaaRecord, DnssecFacts, MxRecord, TlsaRecord};
 
@@ -27,6 +28,14 @@ pub struct LookupError {
     /// an answer that is an error (SERVFAIL, REFUSED): see [`super::health`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_answer: bool,
+    /// The failure as a closed set, classified where it happened (a timeout, an answer
+    /// SERVFAIL or REFUSED), for counting.
+    #[serde(default = "other_kind")]
+    pub kind: FailureKind,
+}
+
+fn other_kind() -> FailureKind {
+    FailureKind::Other
 }
 
 fn is_false(value: &bool) -> bool {
@@ -196,6 +205,7 @@ impl MemoryZone {
                 rtype: kind.as_str().into(),
                 reason: "SERVFAIL".into(),
                 no_answer: false,
+                kind: FailureKind::Name,
             });
         }
         Ok(map.get(&name).cloned().unwrap_or_default())
@@ -296,6 +306,7 @@ fn mismatch(name: &str, kind: Kind) -> LookupError {
         rtype: kind.as_str().into(),
         reason: "internal cache type mismatch".into(),
         no_answer: false,
+        kind: FailureKind::Other,
     }
 }
 
@@ -365,6 +376,7 @@ impl<T> AnswerFrom<T> for Answer<T> {
                 name: name.into(),
                 records: Vec::new(),
                 error: Some(e.reason),
+                kind: Some(e.kind),
             },
         }
     }

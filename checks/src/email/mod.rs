@@ -14,7 +14,7 @@
 //!   BIMI, CAA);
 //! - [`lookup`]: the I/O traits, an in-memory zone and the per-run cache;
 //! - [`health`]: a dead resolver costs a few timeouts per domain, not one per question;
-//! - [`spf_eval`]: recursive SPF expansion with lookup counting;
+//! - [`spf_fetch`]: the answers every branch of an SPF record reads (counted when graded);
 //! - [`orgdomain`]: organizational domains from the bundled Public Suffix List;
 //! - [`observation`], [`probe`], [`evaluate`]: facts, how they are gathered, how they are graded;
 //! - [`dns_queries`]: the real DNS (hickory) and HTTPS (reqwest, rustls) implementation;
@@ -26,9 +26,7 @@ pub mod health;
 pub mod lookup;
 pub mod probe;
 pub mod smtp;
-pub mod spf_eval;
-
-pub use vigie_grade::email::{dkim, dmarc, evaluate, mta_sts, orgdomain, records, spf};
+pub mod spf_fetch;
 
 pub use dns_queries::{DnssecValidation, NetLookups, NetOptions, SetupError};
 pub use lookup::{CachedLookups, DnsLookup, HttpsFetch, MemoryZone};

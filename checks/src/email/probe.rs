@@ -1,6 +1,6 @@
 //! The probe: all the I/O for one domain, through [`DnsLookup`] and [`HttpsFetch`], into
 //! an [`EmailObservation`]. It never fails as a whole: each query's failure is recorded
-//! where it happened, and [`super::evaluate`] turns it into an `error` verdict for the
+//! where it happened, and [`vigie_grade::email::evaluate`] turns it into an `error` verdict for the
 //! checks that needed it.
 //!
 //! Wrap the lookups in [`super::lookup::CachedLookups`] once per run, so that domains
@@ -8,17 +8,19 @@
 
 use chrono::Utc;
 
-use super::dmarc::{self, DmarcRecord};
 use super::health::Guarded;
 use super::lookup::{normalize, AnswerFrom, DnsLookup, HttpsFetch};
-use super::mta_sts;
 use super::observation::{
     Answer, DkimSelectorFacts, DmarcFacts, EmailObservation, FetchedPolicy, MtaStsFacts, SpfFacts,
 };
-use super::orgdomain::{is_external, organizational_domain, report_authorization_name};
 use super::smtp::{self, SmtpOptions};
-use super::spf;
-use super::spf_eval::evaluate_spf;
+use super::spf_fetch::fetch_branches;
+use vigie_grade::email::dmarc::{self, DmarcRecord};
+use vigie_grade::email::mta_sts;
+use vigie_grade::email::orgdomain::{
+    is_external, organizational_domain, report_authorization_name,
+};
+use vigie_grade::email::spf;
 
 /// DKIM selectors tried on every domain, besides the configured ones: those of the common
 /// mail services and of the defaults of common signing software.
@@ -134,12 +136,16 @@ async fn probe_through<L: DnsLookup + HttpsFetch>(
     let spf = async {
         let txt = Answer::from_result(domain.clone(), lookups.txt(&domain).await);
         let single = !txt.failed() && txt.records.iter().filter(|t| spf::is_spf(t)).count() == 1;
-        let evaluation = if single {
-            Some(evaluate_spf(&domain, lookups).await)
+        let branches = if single {
+            Some(fetch_branches(&domain, &txt, lookups).await)
         } else {
             None
         };
-        SpfFacts { txt, evaluation }
+        SpfFacts {
+            txt,
+            branches,
+            evaluation: None,
+        }
     };
     let dmarc = probe_dmarc(&domain, org.as_deref(), lookups);
     let dkim = async {

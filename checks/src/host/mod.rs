@@ -41,8 +41,6 @@ pub mod updates;
 pub mod vulndb;
 pub mod windows;
 
-pub use vigie_grade::host::{eol, evaluate, version};
-
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -56,7 +54,7 @@ pub use vulndb::{import_osv, ImportStats, VulnDbError, VulnScan};
 use observation::Updates;
 use rootfs::Root;
 use updates::Candidates;
-use version::VersionSchemeOf;
+use vigie_grade::host::version::VersionSchemeOf;
 
 /// Why part of a host could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +245,7 @@ mod tests {
         let root = tempfile::tempdir().expect("a scratch directory");
         let now = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
         let observation = probe(root.path(), now);
-        let verdicts = evaluate(&observation, now);
+        let verdicts = vigie_grade::host::evaluate(&observation, now);
         assert_eq!(verdicts.len(), 7);
         for verdict in &verdicts {
             assert!(

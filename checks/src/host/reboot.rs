@@ -6,10 +6,8 @@ use std::cmp::Ordering;
 use super::observation::{Inventory, Package, Reboot};
 use super::os::PackageManager;
 use super::rootfs::Root;
-use super::version::VersionSchemeOf;
 use super::HostError;
-
-pub use vigie_grade::host::evaluate::kernel_outdated;
+use vigie_grade::host::version::VersionSchemeOf;
 
 /// The `uname -r` a kernel package boots, `None` for packages that are not kernels.
 pub fn kernel_release(manager: PackageManager, p: &Package) -> Option<String> {

@@ -23,8 +23,8 @@ use super::observation::{Inventory, Package};
 use super::os::PackageManager;
 use super::rootfs::{read_to_string_maybe_compressed, Root};
 use super::updates::Candidates;
-use super::version::format_evr;
 use super::HostError;
+use vigie_grade::host::version::format_evr;
 
 /// Where current distributions keep the SQLite rpm database, newest layout first.
 pub const SQLITE_DBS: [&str; 2] = [

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::observation::{Package, PendingUpdate};
-use super::version::VersionScheme;
+use vigie_grade::host::version::VersionScheme;
 
 #[derive(Debug, Default, Clone)]
 struct Best {

@@ -23,7 +23,7 @@ use vigie_model::Severity;
 
 use super::observation::HostObservation;
 use super::os::OsRelease;
-use super::version::VersionScheme;
+use vigie_grade::host::version::VersionScheme;
 
 pub use vigie_model::observation::host::{VulnMatch, VulnScan};
 

@@ -13,8 +13,6 @@
 
 pub mod probe;
 
-pub use vigie_grade::https::{banner, evaluate, hsts, security_txt};
-
 pub use observation::{
     FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop,
 };

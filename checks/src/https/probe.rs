@@ -17,10 +17,10 @@ use super::observation::{
     FetchError, FetchStage, HttpExchange, HttpHop, HttpsObservation, RedirectStop, RECORDED_HEADERS,
 };
 use crate::tls::TlsTarget;
+use vigie_grade::https::MAX_BODY_BYTES;
 
 /// Redirects followed from one first request.
 pub const MAX_REDIRECTS: usize = 5;
-pub use super::evaluate::MAX_BODY_BYTES;
 /// Each recorded header value is cut at this length.
 pub const MAX_HEADER_VALUE_BYTES: usize = 2048;
 /// Values recorded per header name.

@@ -19,8 +19,6 @@ pub mod ports;
 pub mod probe;
 pub mod scope;
 
-pub use vigie_grade::services::{evaluate, versions};
-
 pub use identify::{Auth, Identification, Service, Software};
 pub use observation::{HostObservation, PortObservation, PortState, ServicesObservation};
 pub use ports::{PortSet, PortSetError};

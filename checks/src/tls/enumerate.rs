@@ -20,17 +20,18 @@ use vigie_model::{
     ProbeStage, TlsEnumeration, TlsHeartbeat, TlsObservation, TlsProbeResult, TlsProtocolSupport,
 };
 
-use super::ciphers::{self, SuiteFamily};
 use super::probe::{probe_reporting_preamble, TlsProbeOptions};
 use super::starttls::{self, Starttls};
 use super::target::TlsTarget;
 use super::verify::TrustStore;
 use super::wire::heartbeat::{self, HeartbeatAnswer};
 use super::wire::{
-    self, Alert, ClientHello, FirstFlight, KeyExchange, ProtocolVersion, Randomness, ServerHello,
-    WireError, TLS_FALLBACK_SCSV,
+    self, Alert, ClientHello, FirstFlight, KeyExchange, Randomness, ServerHello, WireError,
+    TLS_FALLBACK_SCSV,
 };
 use crate::dns::Resolver;
+use vigie_grade::tls::ciphers::{self, SuiteFamily};
+use vigie_grade::tls::ProtocolVersion;
 
 /// The most we read of one first flight (a long certificate chain fits).
 const MAX_READ: usize = 256 * 1024;

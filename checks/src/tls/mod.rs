@@ -23,12 +23,8 @@ pub mod target;
 pub mod verify;
 pub mod wire;
 
-pub use vigie_grade::tls::{ciphers, evaluate, posture};
-
 pub use enumerate::{enumerate, probe_deep, EnumerationOptions};
-pub use posture::Profile;
 pub use probe::{probe, TlsProbeOptions};
 pub use starttls::Starttls;
 pub use target::{TargetError, TlsTarget};
 pub use verify::{TlsError, TrustStore};
-pub use vigie_grade::tls::evaluate_with_profile;

@@ -14,7 +14,8 @@ use hickory_resolver::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use hickory_resolver::proto::rr::rdata::{CAA, MX, NULL, TLSA, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use vigie_checks::email::lookup::DnsLookup;
-use vigie_checks::email::{evaluate, probe, CachedLookups, NetLookups, NetOptions, ProbeOptions};
+use vigie_checks::email::{probe, CachedLookups, NetLookups, NetOptions, ProbeOptions};
+use vigie_grade::email::evaluate;
 use vigie_model::{Check, Status};
 
 fn name(s: &str) -> Name {

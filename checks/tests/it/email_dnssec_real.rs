@@ -15,9 +15,10 @@ use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
 use hickory_resolver::proto::rr::{Name, RecordType};
 use vigie_checks::email::lookup::{DnsLookup, DnssecFacts, MxRecord};
 use vigie_checks::email::{
-    evaluate, probe, CachedLookups, DnssecValidation, EmailObservation, NetLookups, NetOptions,
-    ProbeOptions, SmtpOptions,
+    probe, CachedLookups, DnssecValidation, EmailObservation, NetLookups, NetOptions, ProbeOptions,
+    SmtpOptions,
 };
+use vigie_grade::email::evaluate;
 use vigie_model::{Check, Severity, Status, Verdict};
 
 fn lookups(resolver: SocketAddr) -> CachedLookups<NetLookups> {

@@ -11,8 +11,9 @@ use chrono::Utc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use vigie_checks::email::observation::StarttlsFacts;
-use vigie_checks::email::{evaluate, probe, MemoryZone, ProbeOptions, SmtpOptions};
+use vigie_checks::email::{probe, MemoryZone, ProbeOptions, SmtpOptions};
 use vigie_checks::tls::TrustStore;
+use vigie_grade::email::evaluate;
 use vigie_model::{Check, Status, Verdict};
 use vigie_tests::pki::{Issued, LeafSpec, TestCa};
 

@@ -43,7 +43,7 @@ fn failure(observation: &TlsObservation) -> (ProbeStage, Option<FailureKind>) {
         panic!("expected a failure, got a handshake");
     };
     assert!(!error.is_empty(), "the text for a person stays");
-    let verdicts = tls::evaluate(&observation.clone(), chrono::Utc::now());
+    let verdicts = vigie_grade::tls::evaluate(&observation.clone(), chrono::Utc::now());
     let connect = verdicts
         .iter()
         .find(|v| v.check == Check::TlsConnect)
@@ -57,7 +57,8 @@ fn failure(observation: &TlsObservation) -> (ProbeStage, Option<FailureKind>) {
     (*stage, *kind)
 }
 
-/// A UDP DNS responder on 127.0.0.1:0 answering NXDOMAIN to every query; stops when dropped.
+/// A UDP DNS responder on 127.0.0.1:0 answering every query with one response code (NXDOMAIN
+/// by default), or never answering (`None`); stops when dropped.
 struct NoSuchNameDns {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -70,7 +71,11 @@ impl Drop for NoSuchNameDns {
 }
 
 async fn no_such_name_dns() -> NoSuchNameDns {
-    use hickory_proto::op::{Message, MessageType, ResponseCode};
+    answering_dns(Some(hickory_proto::op::ResponseCode::NXDomain)).await
+}
+
+async fn answering_dns(code: Option<hickory_proto::op::ResponseCode>) -> NoSuchNameDns {
+    use hickory_proto::op::{Message, MessageType};
 
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
@@ -83,6 +88,9 @@ async fn no_such_name_dns() -> NoSuchNameDns {
             let Ok(request) = Message::from_vec(&buf[..n]) else {
                 continue;
             };
+            let Some(code) = code else {
+                continue; // silent: read every question, answer none
+            };
             let mut response = Message::new();
             response
                 .set_id(request.id())
@@ -91,7 +99,7 @@ async fn no_such_name_dns() -> NoSuchNameDns {
                 .set_recursion_desired(request.recursion_desired())
                 .set_recursion_available(true)
                 .set_authoritative(true)
-                .set_response_code(ResponseCode::NXDomain)
+                .set_response_code(code)
                 .add_queries(request.queries().to_vec());
             if let Ok(bytes) = response.to_vec() {
                 let _ = socket.send_to(&bytes, peer).await;
@@ -193,7 +201,7 @@ async fn a_service_target_that_does_not_resolve_is_name() {
             .expect("the target is in scope");
     assert_eq!(observation.unresolved.len(), 1, "{observation:?}");
     assert_eq!(observation.unresolved[0].kind, Some(FailureKind::Name));
-    let verdicts = services::evaluate(&observation, chrono::Utc::now());
+    let verdicts = vigie_grade::services::evaluate(&observation, chrono::Utc::now());
     let error = verdicts
         .iter()
         .find(|v| v.status == Status::Error && v.target == "gone.invalid")
@@ -317,10 +325,59 @@ async fn an_unreachable_mx_is_an_email_starttls_error_with_its_kind() {
     let observation = tokio::time::timeout(PROBE_BOUND, email::probe("mail.test", &options, &zone))
         .await
         .expect("the probe returned within its bound");
-    let verdict = email::evaluate(&observation, chrono::Utc::now())
+    let verdict = vigie_grade::email::evaluate(&observation, chrono::Utc::now())
         .into_iter()
         .find(|v| v.check == Check::EmailStarttls)
         .expect("an email.starttls verdict");
     assert_eq!(verdict.status, Status::Error, "{verdict:?}");
     assert_eq!(verdict.evidence["failure"], "refused", "{verdict:?}");
+}
+
+/// Email DNS answers carry their kind, and `email.spf.missing` counts the domain's failure
+/// once: a resolver on loopback that answers REFUSED, one that answers SERVFAIL, and one that
+/// never answers (the probe stops asking and records the silence).
+#[tokio::test]
+async fn email_dns_failures_carry_their_kind() {
+    use hickory_proto::op::ResponseCode;
+    use vigie_checks::email::{self, NetLookups, NetOptions, ProbeOptions};
+    for (code, kind) in [
+        (Some(ResponseCode::Refused), FailureKind::Refused),
+        (Some(ResponseCode::ServFail), FailureKind::Name),
+        (None, FailureKind::Timeout),
+    ] {
+        let dns = answering_dns(code).await;
+        let lookups = NetLookups::new(&NetOptions {
+            resolvers: vec![dns.addr],
+            timeout: Duration::from_millis(500),
+            ..NetOptions::default()
+        })
+        .expect("the lookups");
+        let options = ProbeOptions {
+            common_selectors: false,
+            ..ProbeOptions::default()
+        };
+        let observation =
+            tokio::time::timeout(PROBE_BOUND, email::probe("mail.test", &options, &lookups))
+                .await
+                .expect("the probe returned within its bound");
+        match code {
+            Some(_) => {
+                assert_eq!(observation.spf.txt.kind, Some(kind), "{code:?}");
+                assert_eq!(observation.mx.kind, Some(kind), "{code:?}");
+            }
+            None => {
+                let silence = observation.resolver_silent.as_ref().expect("the silence");
+                assert_eq!(silence.kind, Some(kind));
+            }
+        }
+        let verdicts = vigie_grade::email::evaluate(&observation, chrono::Utc::now());
+        let counted: Vec<_> = verdicts
+            .iter()
+            .filter(|v| v.evidence.contains_key("failure"))
+            .collect();
+        assert_eq!(counted.len(), 1, "{code:?}: {counted:?}");
+        assert_eq!(counted[0].check, Check::EmailSpfMissing);
+        assert_eq!(counted[0].status, Status::Error);
+        assert_eq!(counted[0].evidence["failure"], kind.as_str(), "{code:?}");
+    }
 }

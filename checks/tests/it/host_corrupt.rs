@@ -65,7 +65,7 @@ fn truncated_dpkg_status() {
         "{err}"
     );
     assert!(obs.inventory.is_none());
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     let sec = v
         .iter()
         .find(|v| v.check == Check::HostUpdatesSecurity)

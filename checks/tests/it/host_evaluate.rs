@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
-use vigie_checks::host::{self, evaluate::EVIDENCE_LIST_MAX, HostObservation, PendingUpdate};
+use vigie_checks::host::{self, HostObservation, PendingUpdate};
+use vigie_grade::host::evaluate::EVIDENCE_LIST_MAX;
 use vigie_model::{Check, Lang, Severity, Status, Verdict};
 
 fn testdata(rel: &str) -> PathBuf {
@@ -22,7 +23,7 @@ fn debian() -> HostObservation {
 }
 
 fn verdict(obs: &HostObservation, now: DateTime<Utc>, check: Check) -> Verdict {
-    host::evaluate(obs, now)
+    vigie_grade::host::evaluate(obs, now)
         .into_iter()
         .find(|v| v.check == check)
         .unwrap()
@@ -234,7 +235,7 @@ fn automatic_updates_and_vulnerability_severity() {
 fn every_fixture_renders_in_both_languages() {
     for fixture in ["debian12", "ubuntu2204", "rocky9", "alpine319", "sles15"] {
         let obs = host::probe(&testdata(fixture), day(2026, 11, 22));
-        for v in host::evaluate(&obs, day(2026, 11, 22)) {
+        for v in vigie_grade::host::evaluate(&obs, day(2026, 11, 22)) {
             assert!(v.summary.is_defined(), "{fixture}: {}", v.summary.key);
             if let Some(r) = &v.remediation {
                 assert!(r.is_defined(), "{fixture}: {}", r.key);

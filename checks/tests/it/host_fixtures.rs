@@ -109,7 +109,7 @@ fn debian12_tree() {
     );
     assert!(reboot.running_kernel_installed);
 
-    let verdicts = host::evaluate(&obs, now());
+    let verdicts = vigie_grade::host::evaluate(&obs, now());
     assert_eq!(verdicts.len(), 7);
     assert_eq!(status_of(&verdicts, Check::HostOs), Status::Info);
     assert_eq!(status_of(&verdicts, Check::HostOsEol), Status::Pass);
@@ -158,7 +158,7 @@ fn debian12_kernel_alone_asks_for_a_reboot() {
     let mut obs = host::probe(&fixture("debian12"), now());
     let reboot = obs.reboot.as_mut().unwrap();
     reboot.flag_file = None;
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     let r = v
         .iter()
         .find(|v| v.check == Check::HostRebootRequired)
@@ -167,7 +167,7 @@ fn debian12_kernel_alone_asks_for_a_reboot() {
     assert_eq!(r.summary.key, "host.reboot_required.kernel");
     // A running kernel that no package installed (a container) proves nothing.
     obs.reboot.as_mut().unwrap().running_kernel_installed = false;
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     assert_eq!(status_of(&v, Check::HostRebootRequired), Status::Pass);
 }
 
@@ -188,7 +188,7 @@ fn ubuntu2204_image_tree() {
     let auto = obs.automatic.as_ref().unwrap();
     // "0" in 20auto-upgrades; the .dpkg-old leftover saying "1" is ignored, as apt does.
     assert!(!auto.enabled, "{:?}", auto.evidence);
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     assert_eq!(status_of(&v, Check::HostUpdatesSecurity), Status::Pass);
     assert_eq!(status_of(&v, Check::HostUpdatesPending), Status::Warn);
     assert_eq!(status_of(&v, Check::HostUpdatesAutomatic), Status::Fail);
@@ -234,7 +234,7 @@ fn rocky9_tree_with_a_real_rpmdb() {
         reboot.newest_installed_kernel.as_deref(),
         Some("5.14.0-427.13.1.el9_4.x86_64")
     );
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     assert_eq!(status_of(&v, Check::HostRebootRequired), Status::Pass);
     assert_eq!(status_of(&v, Check::HostUpdatesSecurity), Status::Fail);
 }
@@ -303,7 +303,7 @@ fn alpine319_tree() {
     let pending: BTreeSet<&str> = updates.pending.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(pending, BTreeSet::from(["libcrypto3", "libssl3"]));
     assert!(obs.automatic.as_ref().unwrap().enabled);
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     // Alpine's indexes cannot tell security apart without vulnerability data; the pending
     // updates are still reported.
     assert_eq!(status_of(&v, Check::HostUpdatesSecurity), Status::Error);
@@ -327,7 +327,7 @@ fn sles15_unreadable_database_names_the_file() {
         err.contains("Packages.db") || err.contains("sysimage/rpm"),
         "{err}"
     );
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     assert_eq!(status_of(&v, Check::HostUpdatesSecurity), Status::Error);
     assert_eq!(status_of(&v, Check::HostOsEol), Status::Fail);
 }
@@ -338,7 +338,7 @@ fn empty_root_reports_errors_not_panics() {
     let obs = host::probe(tmp.path(), now());
     assert!(obs.errors.contains_key("os"));
     assert!(obs.errors.contains_key("inventory"));
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     assert_eq!(v.len(), 7);
     assert_eq!(status_of(&v, Check::HostOs), Status::Error);
     assert_eq!(status_of(&v, Check::HostUpdatesSecurity), Status::Error);

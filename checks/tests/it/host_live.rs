@@ -113,7 +113,7 @@ fn live_debian_pending_security_updates_agree_with_apt_get() {
         );
     }
     // Every verdict renders in both languages.
-    for v in host::evaluate(&obs, now) {
+    for v in vigie_grade::host::evaluate(&obs, now) {
         assert!(v.summary.is_defined(), "{} undefined", v.summary.key);
         if let Some(r) = &v.remediation {
             assert!(r.is_defined(), "{} undefined", r.key);

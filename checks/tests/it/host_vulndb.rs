@@ -77,7 +77,7 @@ fn debian_matches_by_source_package_and_version() {
     assert_eq!(openssl.aliases, vec!["CVE-2024-5535", "CVE-2024-6119"]);
     assert_eq!(openssl.severity, None);
 
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     let vuln = v
         .iter()
         .find(|v| v.check == Check::HostVulnerabilities)
@@ -111,7 +111,7 @@ fn alpine_zip_import_severity_and_security_classification() {
     // CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:H = 7.4 (high), worst first.
     assert_eq!(scan.matches[0].advisory, "ALPINE-CVE-2023-6129");
     assert_eq!(scan.matches[0].severity, Some(Severity::High));
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     let vuln = v
         .iter()
         .find(|v| v.check == Check::HostVulnerabilities)
@@ -146,7 +146,7 @@ fn rpm_and_ubuntu_ecosystems() {
     assert_eq!(scan.ecosystems, vec!["Ubuntu:22.04:LTS"]);
     // curl 7.81.0-1ubuntu1.15 is after the fix 1ubuntu1.14.
     assert!(scan.matches.is_empty(), "{:?}", scan.matches);
-    let v = host::evaluate(&ubuntu, now());
+    let v = vigie_grade::host::evaluate(&ubuntu, now());
     let vuln = v
         .iter()
         .find(|v| v.check == Check::HostVulnerabilities)
@@ -159,7 +159,7 @@ fn index_without_the_host_release_is_an_error_not_a_pass() {
     let (_dir, index, _) = index_of("osv/alpine");
     let obs = scanned("debian12", &index);
     assert!(obs.vulnerabilities.as_ref().unwrap().ecosystems.is_empty());
-    let v = host::evaluate(&obs, now());
+    let v = vigie_grade::host::evaluate(&obs, now());
     let vuln = v
         .iter()
         .find(|v| v.check == Check::HostVulnerabilities)

@@ -68,7 +68,7 @@ impl Lab {
 }
 
 fn status_of(observation: &HttpsObservation, check: Check) -> Status {
-    https::evaluate(observation, Utc::now())
+    vigie_grade::https::evaluate(observation, Utc::now())
         .into_iter()
         .find(|v| v.check == check)
         .map(|v| v.status)
@@ -123,7 +123,7 @@ async fn a_well_configured_site_passes_and_is_reached_by_name_through_connect() 
     };
 
     let observation = lab.probe().await;
-    let verdicts = https::evaluate(&observation, Utc::now());
+    let verdicts = vigie_grade::https::evaluate(&observation, Utc::now());
     for verdict in &verdicts {
         assert_eq!(
             verdict.status,
@@ -162,7 +162,7 @@ async fn a_well_configured_site_passes_and_is_reached_by_name_through_connect() 
     // Serializable, and what comes back grades the same.
     let json = serde_json::to_value(&observation).unwrap();
     let back: HttpsObservation = serde_json::from_value(json).unwrap();
-    assert_eq!(https::evaluate(&back, Utc::now()), verdicts);
+    assert_eq!(vigie_grade::https::evaluate(&back, Utc::now()), verdicts);
 }
 
 #[tokio::test]
@@ -204,7 +204,7 @@ async fn a_neglected_site_fails_each_check_with_its_evidence() {
         (Check::HttpsHeaders, Status::Fail),
         (Check::HttpServerBanner, Status::Fail),
     ];
-    let got: Vec<(Check, Status)> = https::evaluate(&observation, Utc::now())
+    let got: Vec<(Check, Status)> = vigie_grade::https::evaluate(&observation, Utc::now())
         .into_iter()
         .map(|v| (v.check, v.status))
         .collect();
@@ -306,7 +306,7 @@ async fn hostile_servers_cost_bounded_memory_and_time() {
     assert!(security_txt.body_truncated);
     assert_eq!(
         security_txt.body.as_ref().map(String::len),
-        Some(https::probe::MAX_BODY_BYTES)
+        Some(vigie_grade::https::MAX_BODY_BYTES)
     );
     assert_eq!(
         status_of(&observation, Check::HttpsSecurityTxt),

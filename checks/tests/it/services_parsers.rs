@@ -8,11 +8,12 @@ use vigie_checks::services::identify::{self, requests, BANNER_MAX};
 use vigie_checks::services::observation::Unresolved;
 use vigie_checks::services::ports::{parse_ranking, ranking};
 use vigie_checks::services::scope::DEFAULT_MAX_ADDRESSES;
-use vigie_checks::services::versions;
 use vigie_checks::services::{
-    evaluate, expand, Auth, HostObservation, Identification, PortObservation, PortSet, PortState,
-    Scope, ScopeError, Service, ServiceTarget, ServicesObservation,
+    expand, Auth, HostObservation, Identification, PortObservation, PortSet, PortState, Scope,
+    ScopeError, Service, ServiceTarget, ServicesObservation,
 };
+use vigie_grade::services::evaluate;
+use vigie_grade::services::versions;
 use vigie_model::{Check, Lang, Status};
 
 // ---------------------------------------------------------------------------------------

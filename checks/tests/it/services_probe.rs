@@ -16,9 +16,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 use vigie_checks::services::{
-    evaluate, probe, scan_port, Auth, PortSet, PortState, ScanOptions, ScanProgress, Scope,
-    ScopeError, Service, ServiceTarget, ServicesObservation,
+    probe, scan_port, Auth, PortSet, PortState, ScanOptions, ScanProgress, Scope, ScopeError,
+    Service, ServiceTarget, ServicesObservation,
 };
+use vigie_grade::services::evaluate;
 use vigie_model::{Check, Status};
 
 /// Aborts a server task when the test ends, however it ends.

@@ -422,7 +422,7 @@ async fn probe(server: &OpenSslServer, trust: &TrustStore) -> Vec<Verdict> {
         matches!(observation.result, TlsProbeResult::Handshake(_)),
         "no handshake: {observation:#?}"
     );
-    tls::evaluate(&observation, Utc::now())
+    vigie_grade::tls::evaluate(&observation, Utc::now())
 }
 
 fn find(verdicts: &[Verdict], check: Check) -> &Verdict {
@@ -452,7 +452,7 @@ async fn a_good_chain_passes_every_certificate_check() {
     let issued = pki.issue(&Leaf::new("good"));
     let server = OpenSslServer::start(ip(1), &issued, true, &[]).await;
     let verdicts = probe(&server, &pki.private_trust()).await;
-    for check in tls::evaluate::CERTIFICATE_CHECKS {
+    for check in vigie_grade::tls::evaluate::CERTIFICATE_CHECKS {
         let verdict = find(&verdicts, check);
         let expected = if check == Check::TlsCertTransparency {
             // A private root: CT does not apply.

@@ -11,8 +11,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vigie_checks::dns::Resolver;
 use vigie_checks::tls::enumerate::{enumerate, EnumerationOptions};
-use vigie_checks::tls::wire::{self, ClientHello, FirstFlight, ProtocolVersion, Randomness};
-use vigie_checks::tls::{posture, Profile, TlsProbeOptions, TlsTarget, TrustStore};
+use vigie_checks::tls::wire::{self, ClientHello, FirstFlight, Randomness};
+use vigie_checks::tls::{TlsProbeOptions, TlsTarget, TrustStore};
+use vigie_grade::tls::ProtocolVersion;
+use vigie_grade::tls::{posture, Profile};
 use vigie_model::{Check, Lang, Status, TlsEnumeration, TlsProtocolSupport};
 use vigie_tests::pki::{LeafSpec, TestCa};
 use vigie_tests::tls_server::{GarbageServer, SilentServer, TlsServer};
@@ -407,7 +409,7 @@ async fn probe_deep_adds_the_enumeration_to_the_observation_and_evaluate_grades_
     .expect("bounded");
     let e = observation.enumeration.as_ref().expect("an enumeration");
     assert_eq!(accepted(e), ["TLSv1.2", "TLSv1.3"]);
-    let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+    let verdicts = vigie_grade::tls::evaluate(&observation, chrono::Utc::now());
     let find = |check: Check| verdicts.iter().find(|v| v.check == check).map(|v| v.status);
     assert_eq!(find(Check::TlsConnect), Some(Status::Pass));
     assert_eq!(find(Check::TlsProtocolTls10), Some(Status::Pass));
@@ -453,7 +455,7 @@ async fn a_tls10_only_server_fails_the_rustls_probe_yet_the_enumeration_names_th
     )
     .await
     .expect("bounded");
-    let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+    let verdicts = vigie_grade::tls::evaluate(&observation, chrono::Utc::now());
     let find = |check: Check| {
         verdicts
             .iter()
@@ -504,7 +506,7 @@ async fn a_stapled_ocsp_response_is_recorded_by_the_probe() {
         let trust = TrustStore::load(None).expect("trust store");
         let observation =
             vigie_checks::tls::probe(&target, &probe_options, &resolver, &trust).await;
-        let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+        let verdicts = vigie_grade::tls::evaluate(&observation, chrono::Utc::now());
         let ocsp = verdicts
             .iter()
             .find(|v| v.check == Check::TlsOcspStapling)

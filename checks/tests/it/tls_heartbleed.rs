@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vigie_checks::tls::enumerate::{enumerate, EnumerationOptions};
-use vigie_checks::tls::{posture, Profile};
+use vigie_grade::tls::{posture, Profile};
 use vigie_model::{Check, Severity, Status, TlsEnumeration, Verdict};
 
 const BOUND: Duration = Duration::from_secs(60);

@@ -69,7 +69,7 @@ async fn run(
         tokio::time::timeout(PROBE_BOUND, tls::probe(&target, options, resolver, trust))
             .await
             .expect("the probe returned within its bound");
-    let verdicts = tls::evaluate(&observation, Utc::now());
+    let verdicts = vigie_grade::tls::evaluate(&observation, Utc::now());
     (observation, verdicts)
 }
 
@@ -137,7 +137,10 @@ fn assert_others_pass(verdicts: &[Verdict], except: &[Check]) {
 }
 
 fn assert_connect_error(verdicts: &[Verdict], stage: ProbeStage) {
-    assert_eq!(verdicts.len(), 1 + tls::evaluate::CERTIFICATE_CHECKS.len());
+    assert_eq!(
+        verdicts.len(),
+        1 + vigie_grade::tls::evaluate::CERTIFICATE_CHECKS.len()
+    );
     let connect = verdict(verdicts, Check::TlsConnect);
     assert_eq!(connect.status, Status::Error);
     assert_eq!(connect.evidence["stage"], stage.as_str());
@@ -153,7 +156,10 @@ async fn a_valid_leaf_from_the_ca_file_passes_every_check() {
     let issued = lab.ca.issue(&LeafSpec::valid_for(&["www.lab.test"]));
     let (observation, verdicts) = probe_pinned(&lab, 2, &issued).await;
     // tls.connect, tls.ocsp_stapling and every certificate check.
-    assert_eq!(verdicts.len(), 2 + tls::evaluate::CERTIFICATE_CHECKS.len());
+    assert_eq!(
+        verdicts.len(),
+        2 + vigie_grade::tls::evaluate::CERTIFICATE_CHECKS.len()
+    );
     assert_others_pass(&verdicts, &[]);
 
     let hs = handshake(&observation);

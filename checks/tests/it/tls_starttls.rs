@@ -79,7 +79,7 @@ async fn smtp_imap_and_pop3_starttls_carry_the_handshake_and_the_whole_enumerati
         // One preamble per connection: the rustls handshake and every hello.
         assert_eq!(proxy.upgrades(), e.handshakes + 1, "{starttls}");
 
-        let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+        let verdicts = vigie_grade::tls::evaluate(&observation, chrono::Utc::now());
         let connect = verdicts
             .iter()
             .find(|v| v.check == Check::TlsConnect)
@@ -112,7 +112,7 @@ async fn a_server_refusing_starttls_is_one_clear_error() {
         // No enumeration: every hello would meet the same refusal.
         assert!(observation.enumeration.is_none(), "{starttls}");
         assert_eq!(proxy.upgrades(), 0);
-        let verdicts = vigie_checks::tls::evaluate(&observation, chrono::Utc::now());
+        let verdicts = vigie_grade::tls::evaluate(&observation, chrono::Utc::now());
         let connect = verdicts
             .iter()
             .find(|v| v.check == Check::TlsConnect)

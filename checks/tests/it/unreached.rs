@@ -7,7 +7,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use vigie_checks::https::{FetchError, FetchStage, HttpExchange, HttpsObservation};
 use vigie_checks::services::{HostObservation, ServicesObservation};
-use vigie_checks::tls::Profile;
+use vigie_grade::tls::Profile;
 use vigie_matrix::grade::{grade_org, FindingFact, Inputs, TlsProfile, Value};
 use vigie_model::{
     Finding, Lang, Observations, ProbeStage, Status, TlsEnumeration, TlsObservation,
@@ -147,7 +147,7 @@ fn unreached_targets_get_no_pass_and_every_capability_is_unknown() {
     for profile in [Profile::Modern, Profile::ItspStrict] {
         for lang in Lang::ALL {
             let findings =
-                vigie_checks::grade::grade_observations(&observations, profile, now(), lang);
+                vigie_grade::grade::grade_observations(&observations, profile, now(), lang);
             // Every family gave findings, and none claims a fact.
             for prefix in ["tls.", "https.", "email.", "dns.", "service.", "host."] {
                 assert!(
@@ -171,7 +171,7 @@ fn unreached_targets_get_no_pass_and_every_capability_is_unknown() {
     }
 
     let findings =
-        vigie_checks::grade::grade_observations(&observations, Profile::Modern, now(), Lang::En);
+        vigie_grade::grade::grade_observations(&observations, Profile::Modern, now(), Lang::En);
     let facts = facts(&findings);
     let lifetimes = Default::default();
     let cells = grade_org(Inputs {

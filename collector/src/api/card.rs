@@ -1,8 +1,9 @@
 //! An organization's report card: `GET /api/v1/orgs/{org}/card` (JSON) and the pages
-//! `/ui/orgs/{org}` (the card), `/ui/orgs/{org}/targets/{target}` (one target's findings)
-//! and `/ui/orgs/{org}/findings?check=&target=` (the matrix's drill-down). Assembled by
-//! [`crate::card`]; this module reads, checks who asks, and lays out (printable: the
-//! pages carry a print style sheet).
+//! `/ui/orgs/{org}/card` (the card), `/ui/orgs/{org}/targets/{target}` (one target's
+//! findings) and `/ui/orgs/{org}/findings?check=&target=` (the matrix's drill-down), in the
+//! one layout of [`super::page`]. Assembled by [`crate::card`]; this module reads, checks
+//! who asks (the viewer's [`Scope`] made a [`Reader`]), and lays out (printable: the pages
+//! carry a print style sheet).
 
 use std::collections::HashMap;
 
@@ -15,24 +16,33 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use vigie_matrix::catalogue::{self, render, text as t};
 use vigie_model::Lang;
 
-use super::web::{html, lang_of, nav, viewer};
-use super::{require_viewer, ApiError};
+use super::page::{self, Here, Marking, Page};
+use super::web::{denied, html, kept_query, lang_of, viewer};
+use super::{require_viewer, unknown_org, ApiError, Viewer};
 use crate::card::{self, Card, CardFinding};
 use crate::export::html::{escape_html as escape, style};
 use crate::matrix::{self, MatrixRequest, View};
+use crate::scope::{Denial, Resource, Scope};
 use crate::state::AppState;
 use crate::store::CardState;
 
 /// Who reads: the sector sees every organization, an organization's viewer only its own.
-/// Every viewer token is a sector reader until tokens carry a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Reader {
     Sector,
-    #[allow(dead_code)] // Made by the roles' scope once tokens carry one.
     Org(String),
 }
 
 impl Reader {
+    /// The reader a viewer's scope makes; the committee reads no organization (403).
+    pub(super) fn of(scope: &Scope) -> Result<Reader, Denial> {
+        match scope {
+            Scope::Sector => Ok(Reader::Sector),
+            Scope::Org(org) => Ok(Reader::Org(org.clone())),
+            Scope::Committee => Err(Denial::Forbidden),
+        }
+    }
+
     /// Whether the reader may see `org` (another organization is answered as unknown).
     pub(super) fn may_see(&self, org: &str) -> bool {
         match self {
@@ -44,7 +54,7 @@ impl Reader {
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/ui/orgs/{org}", get(card_page))
+        .route("/ui/orgs/{org}/card", get(card_page))
         .route("/ui/orgs/{org}/targets/{target}", get(target_page))
         .route("/ui/orgs/{org}/findings", get(findings_page))
 }
@@ -100,10 +110,6 @@ async fn read_card(
     Ok(Some((card_state, card)))
 }
 
-fn unknown_org() -> ApiError {
-    ApiError::not_found("no such organization; GET /api/v1/orgs lists them")
-}
-
 /// `GET /api/v1/orgs/{org}/card[?lang=]`.
 pub(super) async fn get_card(
     State(state): State<AppState>,
@@ -111,8 +117,13 @@ pub(super) async fn get_card(
     Path(org): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Card>, ApiError> {
-    require_viewer(&state, &headers).await?;
-    let reader = Reader::Sector;
+    let viewer = require_viewer(&state, &headers).await?;
+    if !vigie_model::validate::is_valid_org(&org) {
+        return Err(unknown_org());
+    }
+    // The committee: 403; another organization's viewer: 404, as for an unknown one.
+    viewer.may_see(Resource::Org(&org))?;
+    let reader = Reader::of(&viewer.scope).map_err(|_| unknown_org())?;
     match read_card(&state, &reader, &org, lang_of(&params)).await? {
         Some((_, card)) => Ok(Json(card)),
         None => Err(unknown_org()),
@@ -125,22 +136,61 @@ const PRINT_CSS: &str = "@media print { nav, form, .noprint { display: none } \
      a { color: inherit; text-decoration: none } body { font-size: 10pt } }\n\
      td.evidence { font-family: monospace; font-size: 85%; word-break: break-all }\n";
 
-fn page(lang: Lang, title: &str, here: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>\n{css}{print}</style>\n</head>\n<body>\n{nav}\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n",
-        code = lang.as_str(),
-        title = escape(title),
-        css = style(),
-        print = PRINT_CSS,
-        nav = nav(lang, here),
+/// A page of an organization's in the one layout, its print style after the export's.
+fn page(
+    lang: Lang,
+    viewer: &Viewer,
+    title: String,
+    path: &str,
+    params: &HashMap<String, String>,
+    body: String,
+) -> Response {
+    let here = match viewer.scope {
+        Scope::Org(_) => Here::OwnOrg,
+        Scope::Sector | Scope::Committee => Here::Elsewhere,
+    };
+    html(
+        StatusCode::OK,
+        page::render(&Page {
+            lang,
+            title,
+            path,
+            query: kept_query(params),
+            here,
+            marking: Marking::NamesOrgs,
+            scope: Some(&viewer.scope),
+            css: format!("{}{PRINT_CSS}", style()),
+            body,
+            body_has_main: false,
+        }),
     )
 }
 
-fn not_found_page(lang: Lang) -> Response {
-    html(
-        StatusCode::NOT_FOUND,
-        page(lang, &t(lang, "web.not_found"), "/ui/orgs", ""),
-    )
+/// The page of an organization this viewer may not see, or of none: the committee 403,
+/// anyone else 404 naming nothing (the language toggle leads to the list's path).
+fn hidden(denial: Denial, lang: Lang, viewer: &Viewer) -> Response {
+    denied(denial, lang, viewer, "/ui/orgs")
+}
+
+/// The session's viewer and its reader of `org`, or the page to answer with.
+async fn session_reader(
+    state: &AppState,
+    headers: &HeaderMap,
+    org: &str,
+    lang: Lang,
+) -> Result<(Viewer, Reader), Response> {
+    let viewer = viewer(state, headers, lang).await?;
+    if !vigie_model::validate::is_valid_org(org) {
+        return Err(hidden(Denial::Hidden, lang, &viewer));
+    }
+    let checked = viewer
+        .scope
+        .check(Resource::Org(org))
+        .and_then(|()| Reader::of(&viewer.scope));
+    match checked {
+        Ok(reader) => Ok((viewer, reader)),
+        Err(denial) => Err(hidden(denial, lang, &viewer)),
+    }
 }
 
 pub(super) fn status_text(lang: Lang, status: vigie_model::Status) -> String {
@@ -320,16 +370,6 @@ fn card_body(card: &Card, lang: Lang) -> String {
     out
 }
 
-/// The reader of the request's session, or the page to answer with.
-async fn session_reader(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-) -> Result<Reader, Response> {
-    viewer(state, headers, lang).await?;
-    Ok(Reader::Sector)
-}
-
 async fn card_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -337,20 +377,17 @@ async fn card_page(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = lang_of(&params);
-    let reader = match session_reader(&state, &headers, lang).await {
-        Ok(reader) => reader,
+    let (viewer, reader) = match session_reader(&state, &headers, &org, lang).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     match read_card(&state, &reader, &org, lang).await {
         Ok(Some((_, card))) => {
             let title = render(lang, "card.title", &[("org", org.clone())]);
-            let here = format!("/ui/orgs/{}", encode(&org));
-            html(
-                StatusCode::OK,
-                page(lang, &title, &here, &card_body(&card, lang)),
-            )
+            let here = format!("/ui/orgs/{}/card", encode(&org));
+            page(lang, &viewer, title, &here, &params, card_body(&card, lang))
         }
-        Ok(None) => not_found_page(lang),
+        Ok(None) => hidden(Denial::Hidden, lang, &viewer),
         Err(error) => error.into_response(),
     }
 }
@@ -361,20 +398,20 @@ async fn selection_page(
     headers: &HeaderMap,
     org: &str,
     (check, target): (Option<&str>, Option<&str>),
-    lang: Lang,
+    (lang, params): (Lang, &HashMap<String, String>),
     title: String,
     here: String,
 ) -> Response {
-    let reader = match session_reader(state, headers, lang).await {
-        Ok(reader) => reader,
+    let (viewer, reader) = match session_reader(state, headers, org, lang).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    if !vigie_model::validate::is_valid_org(org) || !reader.may_see(org) {
-        return not_found_page(lang);
+    if !reader.may_see(org) {
+        return hidden(Denial::Hidden, lang, &viewer);
     }
     let card_state = match state.store().card_state(org).await {
         Ok(Some(card_state)) => card_state,
-        Ok(None) => return not_found_page(lang),
+        Ok(None) => return hidden(Denial::Hidden, lang, &viewer),
         Err(error) => return ApiError::unavailable(error).into_response(),
     };
     let found = card::select(&card_state, check, target, chrono::Utc::now());
@@ -384,15 +421,12 @@ async fn selection_page(
         findings_table(org, &found, lang)
     };
     let back = format!(
-        "<p class=\"noprint\"><a href=\"/ui/orgs/{}?lang={}\">{}</a></p>\n",
+        "<p class=\"noprint\"><a href=\"/ui/orgs/{}/card?lang={}\">{}</a></p>\n",
         encode(org),
         lang.as_str(),
         escape(&render(lang, "card.title", &[("org", org.to_owned())]))
     );
-    html(
-        StatusCode::OK,
-        page(lang, &title, &here, &format!("{back}{body}")),
-    )
+    page(lang, &viewer, title, &here, params, format!("{back}{body}"))
 }
 
 async fn target_page(
@@ -413,7 +447,7 @@ async fn target_page(
         &headers,
         &org,
         (None, Some(&target)),
-        lang,
+        (lang, &params),
         title,
         here,
     )
@@ -437,5 +471,14 @@ async fn findings_page(
         .filter(|t| !t.is_empty());
     let title = render(lang, "card.findings_title", &[("org", org.clone())]);
     let here = format!("/ui/orgs/{}/findings", encode(&org));
-    selection_page(&state, &headers, &org, (check, target), lang, title, here).await
+    selection_page(
+        &state,
+        &headers,
+        &org,
+        (check, target),
+        (lang, &params),
+        title,
+        here,
+    )
+    .await
 }

@@ -1,4 +1,4 @@
-//! `GET /api/v1/matrix?view=org|aggregate&format=json|csv|xlsx|html&lang=en|fr
+//! `GET /api/v1/matrix?view=org|aggregate&format=json|csv|xlsx|html|pdf&lang=en|fr
 //! [&since=YYYY-MM-DD][&org=ORG][&profile=modern|itsp-strict][&table=dictionary]
 //! [&group_by=region|size-band]`, viewer
 //! token. Defaults: the aggregate view (the committee's default), JSON, English, since the
@@ -13,9 +13,10 @@ use chrono::NaiveDate;
 use vigie_matrix::TlsProfile;
 use vigie_model::Lang;
 
-use super::{require_viewer, ApiError};
+use super::{require_viewer, unknown_org, ApiError};
 use crate::export::{self, Format};
 use crate::matrix::{self, MatrixError, MatrixRequest, View};
+use crate::scope::{Resource, Scope};
 use crate::state::AppState;
 
 fn parse<T>(
@@ -52,10 +53,15 @@ pub(super) async fn get_matrix(
             known.join(", ")
         )));
     }
+    // The aggregate is the default; an `org` viewer, who may not read it, gets its column.
+    let default_view = match viewer.scope {
+        Scope::Org(_) => View::Org,
+        Scope::Sector | Scope::Committee => View::Aggregate,
+    };
     let view = parse(
         &params,
         "view",
-        View::Aggregate,
+        default_view,
         |v| match v {
             "org" => Some(View::Org),
             "aggregate" => Some(View::Aggregate),
@@ -72,9 +78,10 @@ pub(super) async fn get_matrix(
             "csv" => Some(Format::Csv),
             "xlsx" => Some(Format::Xlsx),
             "html" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
             _ => None,
         },
-        "json, csv, xlsx or html",
+        "json, csv, xlsx, html or pdf",
     )?;
     let lang = parse(&params, "lang", Lang::En, |v| v.parse().ok(), "en or fr")?;
     let profile = parse(
@@ -117,10 +124,24 @@ pub(super) async fn get_matrix(
     if group_by.is_some() && view == View::Org {
         return Err(ApiError::bad_query("`group_by` needs view=aggregate"));
     }
-    let org = params.get("org").cloned();
+    let mut org = params.get("org").cloned();
     if org.is_some() && view == View::Aggregate {
         return Err(ApiError::bad_query("`org` needs view=org"));
     }
+    // An `org` viewer's org view is its own column, named or not.
+    if let (View::Org, None, Some(own)) = (view, &org, viewer.scope.org_filter()) {
+        org = Some(own.to_owned());
+    }
+    if let Some(name) = &org {
+        if !vigie_model::validate::is_valid_org(name) {
+            return Err(unknown_org());
+        }
+    }
+    viewer.may_see(match (view, org.as_deref()) {
+        (View::Aggregate, _) => Resource::Aggregate(group_by.is_some()),
+        (View::Org, Some(org)) => Resource::Org(org),
+        (View::Org, None) => Resource::AllOrgColumns,
+    })?;
     let request = MatrixRequest {
         view,
         lang,
@@ -130,22 +151,21 @@ pub(super) async fn get_matrix(
         now: chrono::Utc::now(),
         group_by,
     };
-    let computed = matrix::compute(state.store(), &request)
+    let mut computed = matrix::compute(state.store(), &request)
         .await
         .map_err(|e| match e {
             MatrixError::Store(e) => ApiError::unavailable(e),
-            MatrixError::UnknownOrg(_) => {
-                ApiError::not_found("no such organization; GET /api/v1/orgs lists them")
-            }
+            MatrixError::UnknownOrg(_) => unknown_org(),
             e @ MatrixError::SinceInFuture { .. } => ApiError::bad_query(e.to_string()),
         })?;
+    computed.trim_for(&viewer.scope);
     let bytes = export::render(&computed, format).map_err(ApiError::internal)?;
     // Nothing leaves without a trace: an export that cannot be audited is not served.
     state
         .store()
         .audit(
             crate::store::audit::AuditAction::MatrixExport,
-            &format!("viewer:{viewer}"),
+            &viewer.actor(),
             &format!(
                 "view={} format={} lang={}",
                 view.as_str(),

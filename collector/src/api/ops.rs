@@ -35,9 +35,11 @@ pub(super) async fn metrics(
     let generation = state
         .ingest_metrics()
         .count(crate::metrics::IngestResult::Stored);
+    let builder = state.clone();
     let store_part = state
         .metrics_cache()
-        .get_or_render(generation, || async {
+        .get_or_render(generation, move || async move {
+            let state = builder;
             let mut snapshot = state.store().metrics_snapshot().await?;
             snapshot.capability_levels = crate::matrix::current_levels(
                 state.store(),
@@ -65,5 +67,7 @@ pub(super) async fn metrics(
 }
 
 pub(super) async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint; the collector's API is in docs/api.md")
+    ApiError::not_found(
+        "no such endpoint; the web view is at /ui, the API's routes are under /api/v1",
+    )
 }

@@ -14,11 +14,13 @@ use vigie_matrix::catalogue::{render, text as t};
 use vigie_model::Lang;
 
 use super::card::{encode, Reader};
-use super::web::{html, lang_of, nav, viewer};
+use super::page::{self, Here, Marking, Page};
+use super::web::{denied, html, kept_query, lang_of, viewer};
 use super::ApiError;
 use crate::card::triage::{self, Table, TableId};
 use crate::export::html::{escape_html as escape, style};
 use crate::matrix::{self, MatrixRequest, View};
+use crate::scope::Denial;
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -169,7 +171,7 @@ fn table_html(table: &Table, params: &HashMap<String, String>, lang: Lang) -> St
             let text = escape(&value.text());
             if *column == "org" {
                 out.push_str(&format!(
-                    "<td><a href=\"/ui/orgs/{}?lang={}\">{text}</a></td>",
+                    "<td><a href=\"/ui/orgs/{}/card?lang={}\">{text}</a></td>",
                     encode(&value.text()),
                     lang.as_str()
                 ));
@@ -203,16 +205,15 @@ async fn triage_page(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = lang_of(&params);
-    if let Err(response) = viewer(&state, &headers, lang).await {
-        return response;
-    }
-    // Every viewer is a sector reader until tokens carry a role.
-    let reader = Reader::Sector;
-    if reader != Reader::Sector {
-        return html(
-            StatusCode::FORBIDDEN,
-            format!("<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>403</title></head><body>{}<p>{}</p></body></html>\n", lang.as_str(), nav(lang, "/ui/triage"), escape(&t(lang, "card.denied"))),
-        );
+    let viewer = match viewer(&state, &headers, lang).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    // The sector's only: it ranks and names every organization.
+    match Reader::of(&viewer.scope) {
+        Ok(Reader::Sector) => {}
+        Ok(Reader::Org(_)) => return denied(Denial::Forbidden, lang, &viewer, "/ui/triage"),
+        Err(denial) => return denied(denial, lang, &viewer, "/ui/triage"),
     }
     let all = match tables(&state, &params, lang).await {
         Ok(all) => all,
@@ -251,12 +252,20 @@ async fn triage_page(
     let body: String = all.iter().map(|t| table_html(t, &params, lang)).collect();
     html(
         StatusCode::OK,
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>\n{css}@media print {{ nav, form, .noprint {{ display: none }} }}\n</style>\n</head>\n<body>\n{nav}\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n",
-            code = lang.as_str(),
-            title = escape(&t(lang, "triage.title")),
-            css = style(),
-            nav = nav(lang, "/ui/triage"),
-        ),
+        page::render(&Page {
+            lang,
+            title: t(lang, "triage.title"),
+            path: "/ui/triage",
+            query: kept_query(&params),
+            here: Here::Triage,
+            marking: Marking::NamesOrgs,
+            scope: Some(&viewer.scope),
+            css: format!(
+                "{}@media print {{ nav, form, .noprint {{ display: none }} }}\n",
+                style()
+            ),
+            body,
+            body_has_main: false,
+        }),
     )
 }

@@ -5,12 +5,15 @@
 //! A browser cannot easily send a bearer header, so the token is given once to a login form
 //! (`POST /ui/login`, form body, never a URL); the collector then sets a cookie holding a
 //! random session value (`HttpOnly`, `SameSite=Strict`, `Path=/ui`, `Secure` when the
-//! listener speaks TLS). Sessions live in memory ([`crate::state::WebSessions`]) and each
-//! page authenticates the token behind its session again, so a revoked viewer token closes
-//! its sessions at the next click.
+//! listener speaks TLS). Sessions are stored in the database (migration 0012), so that every
+//! collector over it shares them; each page looks its session up with its token, so a
+//! revoked viewer token closes its sessions at the next click.
 //!
-//! Pages: `/ui/matrix` (sector aggregate, the committee's default), `/ui/orgs` (the list),
-//! `/ui/orgs/{org}` (one organization's column), each with `?lang=en|fr`.
+//! Pages, each in the one layout of [`super::page`] and within the viewer's
+//! [`crate::scope::Scope`]: `/ui/matrix` (sector aggregate: sector and committee),
+//! `/ui/orgs` (the organizations with their status: sector, and an `org` viewer's own),
+//! `/ui/orgs/{org}` (one organization's column: sector, and that organization's viewers),
+//! each with `?lang=en|fr`.
 //!
 //! The forms defend themselves: a POST whose `Origin` (or, without one, `Referer`) is not
 //! the collector's own host is refused (403), failed logins are counted per source address
@@ -28,9 +31,12 @@ use axum::{Form, Router};
 use vigie_matrix::catalogue::text as t;
 use vigie_model::Lang;
 
+use super::page::{self, Here, Marking, Page};
+use super::Viewer;
 use crate::auth::Principal;
-use crate::export::html::{escape_html as escape, render_view, style};
+use crate::export::html::{escape_html as escape, render_view};
 use crate::matrix::{self, MatrixError, MatrixRequest, View};
+use crate::scope::{Denial, Resource, Scope};
 use crate::state::AppState;
 use crate::store::audit::AuditAction;
 
@@ -45,7 +51,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ui/logout", post(logout))
         .route("/ui/matrix", get(aggregate))
         .route("/ui/orgs", get(org_list))
-        .route("/ui/orgs/{org}/matrix", get(org_page))
+        .route("/ui/orgs/{org}", get(org_page))
         .merge(super::card::routes())
         .merge(super::triage::routes())
 }
@@ -66,7 +72,12 @@ pub(super) fn html(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response();
-    let headers = response.headers_mut();
+    harden(response.headers_mut());
+    response
+}
+
+/// The headers of every HTML answer: not cached, not framed, no script, no referrer.
+pub(super) fn harden(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -80,17 +91,14 @@ pub(super) fn html(status: StatusCode, body: String) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: with it, a browser sends `Origin: null` on the login form's
+        // POST, which `same_origin` must refuse. `same-origin` sends nothing to another site.
+        HeaderValue::from_static("same-origin"),
     );
-    response
 }
 
 /// The login page, with an optional message (already a locale key).
 fn login_html(lang: Lang, message: Option<&str>) -> String {
-    let other = match lang {
-        Lang::En => Lang::Fr,
-        Lang::Fr => Lang::En,
-    };
     let message = message
         .map(|key| {
             format!(
@@ -99,17 +107,69 @@ fn login_html(lang: Lang, message: Option<&str>) -> String {
             )
         })
         .unwrap_or_default();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n<main>\n<p><a href=\"/ui/login?lang={other_code}\" lang=\"{other_code}\">{other_name}</a></p>\n<h1>{title}</h1>\n{message}<form method=\"post\" action=\"/ui/login\">\n<input type=\"hidden\" name=\"lang\" value=\"{code}\">\n<p><label for=\"token\">{token}</label><br>\n<input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" required size=\"60\"></p>\n<p class=\"meta\">{help}</p>\n<p><button type=\"submit\">{submit}</button></p>\n</form>\n</main>\n</body>\n</html>\n",
+    let body = format!(
+        "{message}<form method=\"post\" action=\"/ui/login\">\n<input type=\"hidden\" name=\"lang\" value=\"{code}\">\n<p><label for=\"token\">{token}</label><br>\n<input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" required size=\"60\" aria-describedby=\"token-help\"></p>\n<p class=\"meta\" id=\"token-help\">{help}</p>\n<p><button type=\"submit\">{submit}</button></p>\n</form>\n",
         code = lang.as_str(),
-        other_code = other.as_str(),
-        other_name = escape(&t(other, "lang.name")),
-        title = escape(&t(lang, "web.login.title")),
-        css = style(),
         token = escape(&t(lang, "web.login.token")),
         help = escape(&t(lang, "web.login.help")),
         submit = escape(&t(lang, "web.login.submit")),
+    );
+    page::render(&Page {
+        lang,
+        title: t(lang, "web.login.title"),
+        path: "/ui/login",
+        query: Vec::new(),
+        here: Here::Elsewhere,
+        marking: Marking::NoOrgNamed,
+        scope: None,
+        css: String::new(),
+        body,
+        body_has_main: false,
+    })
+}
+
+/// An error page in the layout, for a signed-in viewer: `message` is a locale key.
+pub(super) fn error_page(
+    status: StatusCode,
+    lang: Lang,
+    viewer: &Viewer,
+    path: &str,
+    message: &str,
+) -> Response {
+    let body = format!(
+        "<p>{}</p>\n<p><a href=\"{}\">{}</a></p>\n",
+        escape(&t(lang, message)),
+        escape(&format!("{}?lang={}", viewer.scope.home(), lang.as_str())),
+        escape(&t(lang, "web.error.home"))
+    );
+    html(
+        status,
+        page::render(&Page {
+            lang,
+            title: vigie_matrix::catalogue::render(
+                lang,
+                "web.error.title",
+                &[("status", status.as_u16().to_string())],
+            ),
+            path,
+            query: Vec::new(),
+            here: Here::Elsewhere,
+            marking: Marking::NoOrgNamed,
+            scope: Some(&viewer.scope),
+            css: String::new(),
+            body,
+            body_has_main: false,
+        }),
     )
+}
+
+/// The answer to a page the viewer's role may not see: 403, or 404 for another
+/// organization's (as for an unknown one, so that its name is not confirmed).
+pub(super) fn denied(denial: Denial, lang: Lang, viewer: &Viewer, path: &str) -> Response {
+    match denial {
+        Denial::Forbidden => error_page(StatusCode::FORBIDDEN, lang, viewer, path, "web.forbidden"),
+        Denial::Hidden => error_page(StatusCode::NOT_FOUND, lang, viewer, path, "web.not_found"),
+    }
 }
 
 async fn login_page(Query(params): Query<HashMap<String, String>>) -> Response {
@@ -252,8 +312,19 @@ async fn login(
         .await;
     }
     match state.store().authenticate(token).await {
-        Ok(Some(Principal::Viewer { .. })) => {
-            let session = state.web_sessions().open(token.to_owned());
+        Ok(Some(Principal::Viewer { scope, .. })) => {
+            let session = match state
+                .store()
+                .open_session(
+                    token,
+                    chrono::Utc::now(),
+                    crate::state::WEB_SESSION_LIFETIME,
+                )
+                .await
+            {
+                Ok(session) => session,
+                Err(error) => return super::ApiError::unavailable(error).into_response(),
+            };
             let mut cookie = format!(
                 "{SESSION_COOKIE}={session}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
                 crate::state::WEB_SESSION_LIFETIME.as_secs()
@@ -262,7 +333,7 @@ async fn login(
                 cookie.push_str("; Secure");
             }
             let mut response =
-                Redirect::to(&format!("/ui/matrix?lang={}", lang.as_str())).into_response();
+                Redirect::to(&format!("{}?lang={}", scope.home(), lang.as_str())).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
@@ -322,7 +393,9 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return cross_origin(Lang::En);
     }
     if let Some(session) = session_of(&headers) {
-        state.web_sessions().close(session);
+        if let Err(error) = state.store().close_session(session).await {
+            return super::ApiError::unavailable(error).into_response();
+        }
     }
     let mut response = Redirect::to("/ui/login").into_response();
     response.headers_mut().insert(
@@ -337,54 +410,42 @@ pub(super) async fn viewer(
     state: &AppState,
     headers: &HeaderMap,
     lang: Lang,
-) -> Result<String, Response> {
+) -> Result<Viewer, Response> {
     let needed = || {
         html(
             StatusCode::UNAUTHORIZED,
             login_html(lang, Some("web.login.needed")),
         )
     };
-    let Some(token) = session_of(headers).and_then(|s| state.web_sessions().token(s)) else {
+    let Some(session) = session_of(headers) else {
         return Err(needed());
     };
-    match state.store().authenticate(&token).await {
-        Ok(Some(Principal::Viewer { name })) => Ok(name),
-        // Revoked since the login (or no longer a viewer): the session is over.
-        Ok(_) => {
-            if let Some(session) = session_of(headers) {
-                state.web_sessions().close(session);
-            }
-            Err(needed())
-        }
+    match state.store().session(session, chrono::Utc::now()).await {
+        Ok(Some(Principal::Viewer { name, scope })) => Ok(Viewer { name, scope }),
+        // Unknown, expired, closed, or its token revoked since the login.
+        Ok(_) => Err(needed()),
         Err(error) => Err(super::ApiError::unavailable(error).into_response()),
     }
 }
 
-/// The links above every page: the views, the other language, sign out.
-pub(super) fn nav(lang: Lang, here: &str) -> String {
-    let other = match lang {
-        Lang::En => Lang::Fr,
-        Lang::Fr => Lang::En,
-    };
-    format!(
-        "<nav><a href=\"/ui/matrix?lang={code}\">{aggregate}</a><a href=\"/ui/orgs?lang={code}\">{orgs}</a><a href=\"/ui/triage?lang={code}\">{triage}</a><a href=\"{here}?lang={other_code}\" lang=\"{other_code}\">{other_name}</a><form method=\"post\" action=\"/ui/logout\" style=\"display:inline\"><button type=\"submit\">{logout}</button></form></nav>",
-        code = lang.as_str(),
-        other_code = other.as_str(),
-        aggregate = escape(&t(lang, "web.nav.aggregate")),
-        orgs = escape(&t(lang, "web.nav.orgs")),
-        triage = escape(&t(lang, "web.nav.triage")),
-        here = escape(here),
-        other_name = escape(&t(other, "lang.name")),
-        logout = escape(&t(lang, "web.nav.logout")),
-    )
+/// The query of a page, without `lang`, for the language toggle.
+pub(super) fn kept_query(params: &HashMap<String, String>) -> Vec<(String, String)> {
+    let mut query: Vec<(String, String)> = params
+        .iter()
+        .filter(|(name, _)| name.as_str() != "lang")
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    query.sort();
+    query
 }
 
 async fn matrix_page(
     state: &AppState,
-    viewer: &str,
+    viewer: &Viewer,
     lang: Lang,
     org: Option<String>,
-    here: &str,
+    path: &str,
+    query: Vec<(String, String)>,
 ) -> Response {
     let view = if org.is_some() {
         View::Org
@@ -400,32 +461,27 @@ async fn matrix_page(
         now: chrono::Utc::now(),
         group_by: None,
     };
-    let computed = match matrix::compute(state.store(), &request).await {
+    let mut computed = match matrix::compute(state.store(), &request).await {
         Ok(computed) => computed,
-        Err(MatrixError::UnknownOrg(_)) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>404</title></head><body>{}<p>{}</p></body></html>\n",
-                    lang.as_str(),
-                    nav(lang, "/ui/orgs"),
-                    escape(&t(lang, "web.not_found"))
-                ),
-            )
+        Err(MatrixError::UnknownOrg(_)) => return denied(Denial::Hidden, lang, viewer, "/ui/orgs"),
+        Err(MatrixError::Store(error)) => {
+            return super::ApiError::unavailable(error).into_response()
         }
-        Err(MatrixError::Store(error)) => return super::ApiError::unavailable(error).into_response(),
         Err(error) => return super::ApiError::internal(error).into_response(),
     };
+    computed.trim_for(&viewer.scope);
     // Seeing a named organization's matrix is an export to a screen: it leaves a trace too.
     if let Err(error) = state
         .store()
         .audit(
             AuditAction::MatrixExport,
-            &format!("viewer:{viewer}"),
+            &viewer.actor(),
             &format!(
                 "web view={}{} lang={}",
                 view.as_str(),
-                org.map(|o| format!(" org={o}")).unwrap_or_default(),
+                org.as_ref()
+                    .map(|o| format!(" org={o}"))
+                    .unwrap_or_default(),
                 lang.as_str()
             ),
         )
@@ -433,7 +489,31 @@ async fn matrix_page(
     {
         return super::ApiError::unavailable(error).into_response();
     }
-    html(StatusCode::OK, render_view(&computed, &nav(lang, here)))
+    let (css, body) = render_view(&computed);
+    let (title, here, marking) = match (&org, &viewer.scope) {
+        (Some(_), Scope::Org(_)) => (t(lang, "title.matrix"), Here::OwnOrg, Marking::NamesOrgs),
+        (Some(_), _) => (t(lang, "title.matrix"), Here::Elsewhere, Marking::NamesOrgs),
+        (None, _) => (
+            t(lang, "title.matrix"),
+            Here::Aggregate,
+            Marking::NoOrgNamed,
+        ),
+    };
+    html(
+        StatusCode::OK,
+        page::render(&Page {
+            lang,
+            title,
+            path,
+            query,
+            here,
+            marking,
+            scope: Some(&viewer.scope),
+            css,
+            body,
+            body_has_main: true,
+        }),
+    )
 }
 
 async fn aggregate(
@@ -442,10 +522,27 @@ async fn aggregate(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = lang_of(&params);
-    match viewer(&state, &headers, lang).await {
-        Ok(name) => matrix_page(&state, &name, lang, None, "/ui/matrix").await,
-        Err(response) => response,
+    let viewer = match viewer(&state, &headers, lang).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    // An organization's viewer may not see the aggregate: its first page is its own.
+    if let Scope::Org(_) = viewer.scope {
+        return Redirect::to(&format!("{}?lang={}", viewer.scope.home(), lang.as_str()))
+            .into_response();
     }
+    if let Err(denial) = viewer.scope.check(Resource::Aggregate(false)) {
+        return denied(denial, lang, &viewer, "/ui/matrix");
+    }
+    matrix_page(
+        &state,
+        &viewer,
+        lang,
+        None,
+        "/ui/matrix",
+        kept_query(&params),
+    )
+    .await
 }
 
 async fn org_page(
@@ -455,16 +552,24 @@ async fn org_page(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = lang_of(&params);
-    let name = match viewer(&state, &headers, lang).await {
-        Ok(name) => name,
+    let viewer = match viewer(&state, &headers, lang).await {
+        Ok(viewer) => viewer,
         Err(response) => return response,
     };
     if !vigie_model::validate::is_valid_org(&org) {
-        return matrix_page(&state, &name, lang, Some(String::new()), "/ui/orgs").await;
+        return denied(Denial::Hidden, lang, &viewer, "/ui/orgs");
     }
-    let here = format!("/ui/orgs/{org}");
-    matrix_page(&state, &name, lang, Some(org), &here).await
+    if let Err(denial) = viewer.scope.check(Resource::Org(&org)) {
+        // Not even the name typed is sent back: the toggle leads to the list's path.
+        return denied(denial, lang, &viewer, "/ui/orgs");
+    }
+    let path = format!("/ui/orgs/{org}");
+    matrix_page(&state, &viewer, lang, Some(org), &path, kept_query(&params)).await
 }
+
+/// An organization is silent when its newest report is older than this: twice a daily
+/// schedule.
+const SILENT_AFTER_HOURS: i64 = 48;
 
 async fn org_list(
     State(state): State<AppState>,
@@ -472,33 +577,94 @@ async fn org_list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = lang_of(&params);
-    if let Err(response) = viewer(&state, &headers, lang).await {
-        return response;
+    let viewer = match viewer(&state, &headers, lang).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if let Err(denial) = viewer.scope.check(Resource::OrgList) {
+        return denied(denial, lang, &viewer, "/ui/orgs");
     }
-    let orgs = match state.store().orgs().await {
+    let orgs = match state.store().orgs(viewer.scope.org_filter()).await {
         Ok(orgs) => orgs,
         Err(error) => return super::ApiError::unavailable(error).into_response(),
     };
-    let mut list = String::new();
-    for org in &orgs {
-        list.push_str(&format!(
-            "<li><a href=\"/ui/orgs/{id}?lang={code}\">{id}</a></li>\n",
-            id = escape(&org.id),
-            code = lang.as_str()
-        ));
-    }
+    let now = chrono::Utc::now();
+    let mut body = String::new();
     if orgs.is_empty() {
-        list = format!("<li>{}</li>\n", escape(&t(lang, "web.orgs.none")));
+        body = format!("<p>{}</p>\n", escape(&t(lang, "web.orgs.none")));
+    } else {
+        body.push_str(&format!(
+            "<table class=\"list\">\n<caption>{}</caption>\n<thead><tr>",
+            escape(&vigie_matrix::catalogue::render(
+                lang,
+                "web.orgs.caption",
+                &[("hours", SILENT_AFTER_HOURS.to_string())]
+            ))
+        ));
+        for key in [
+            "web.orgs.col.org",
+            "web.orgs.col.agents",
+            "web.orgs.col.last_report",
+            "web.orgs.col.state",
+            "web.orgs.col.fail",
+            "web.orgs.col.critical_high",
+            "web.orgs.col.warn",
+            "web.orgs.col.error",
+            "web.orgs.col.pass",
+        ] {
+            body.push_str(&format!("<th scope=\"col\">{}</th>", escape(&t(lang, key))));
+        }
+        body.push_str("</tr></thead>\n<tbody>\n");
+        for org in &orgs {
+            let (state_key, class) = match org.last_report_at {
+                None => ("web.orgs.never", " class=\"silent\""),
+                Some(at) if (now - at).num_hours() >= SILENT_AFTER_HOURS => {
+                    ("web.orgs.silent", " class=\"silent\"")
+                }
+                Some(_) => ("web.orgs.reporting", ""),
+            };
+            let count = |status: &str| org.findings.by_status.get(status).copied().unwrap_or(0);
+            let failing_severe = org
+                .findings
+                .by_status_and_severity
+                .get("fail")
+                .map(|by| {
+                    by.get("critical").copied().unwrap_or(0) + by.get("high").copied().unwrap_or(0)
+                })
+                .unwrap_or(0);
+            body.push_str(&format!(
+                "<tr><th scope=\"row\"><a href=\"/ui/orgs/{id}?lang={code}\">{id}</a></th><td class=\"n\">{agents}</td><td>{last}</td><td{class}>{state}</td><td class=\"n\">{fail}</td><td class=\"n\">{severe}</td><td class=\"n\">{warn}</td><td class=\"n\">{error}</td><td class=\"n\">{pass}</td></tr>\n",
+                id = escape(&org.id),
+                code = lang.as_str(),
+                agents = org.agents,
+                last = org
+                    .last_report_at
+                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "—".to_owned()),
+                state = escape(&t(lang, state_key)),
+                fail = count("fail"),
+                severe = failing_severe,
+                warn = count("warn"),
+                error = count("error"),
+                pass = count("pass"),
+            ));
+        }
+        body.push_str("</tbody>\n</table>\n");
     }
     html(
         StatusCode::OK,
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n{nav}\n<main>\n<h1>{title}</h1>\n<ul>\n{list}</ul>\n</main>\n</body>\n</html>\n",
-            code = lang.as_str(),
-            title = escape(&t(lang, "web.orgs.title")),
-            css = style(),
-            nav = nav(lang, "/ui/orgs"),
-        ),
+        page::render(&Page {
+            lang,
+            title: t(lang, "web.orgs.title"),
+            path: "/ui/orgs",
+            query: kept_query(&params),
+            here: Here::Orgs,
+            marking: Marking::NamesOrgs,
+            scope: Some(&viewer.scope),
+            css: String::new(),
+            body,
+            body_has_main: false,
+        }),
     )
 }
 

@@ -178,6 +178,7 @@ fn levels_name_the_checks_and_assets_that_feed_them() {
             answered_on: None,
             evidence: Vec::new(),
             notes: Vec::new(),
+            basis: Vec::new(),
         })
         .collect();
     let column = OrgColumn {

@@ -10,8 +10,8 @@ use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
 
 use super::{
-    attainment_text, capability_name, colours, group_headers, legend_values, marking, method_lines,
-    percent, t, weakest_text,
+    attainment_text, capability_name, colours, group_headers, labelled, legend_values, marking,
+    method_lines, percent, t, weakest_text,
 };
 use crate::matrix::{Matrix, Trend, View};
 
@@ -103,6 +103,7 @@ table { border-collapse: collapse; margin: 0.6em 0 1.4em; }
 th, td { border: 1px solid #969696; padding: 2px 6px; vertical-align: top; }
 thead th { background: #f0f0f0; }
 td.v { text-align: center; font-weight: bold; min-width: 4.5em; }
+td.v a { color: inherit; }
 td.s { background-image: repeating-linear-gradient(45deg, rgba(255,255,255,.6) 0 2px, transparent 2px 7px); }
 td.stale { opacity: .5; font-style: italic; }
 td.na { border-color: #969696; }
@@ -129,6 +130,19 @@ fn value_cell(
     text: &str,
     title: &str,
 ) {
+    linked_value_cell(out, value, source, stale, text, title, None);
+}
+
+/// A value cell whose text links to `href` (the findings that set it), when given.
+fn linked_value_cell(
+    out: &mut String,
+    value: Value,
+    source: Option<Source>,
+    stale: bool,
+    text: &str,
+    title: &str,
+    href: Option<&str>,
+) {
     let mut classes = vec!["v", class_of(value)];
     if source == Some(Source::SelfAssessed) {
         classes.push("s");
@@ -136,37 +150,40 @@ fn value_cell(
     if stale {
         classes.push("stale");
     }
+    let text = match href {
+        Some(href) => format!("<a href=\"{}\">{}</a>", escape(href), escape(text)),
+        None => escape(text),
+    };
     let _ = write!(
         out,
-        "<td class=\"{}\" title=\"{}\">{}</td>",
+        "<td class=\"{}\" title=\"{}\">{text}</td>",
         classes.join(" "),
         escape(title),
-        escape(text)
     );
 }
 
 fn cell_title(matrix: &Matrix, cell: &Cell, previous: Value) -> String {
     let lang = matrix.lang;
-    let mut parts = vec![format!(
-        "{}: {}",
-        t(lang, "header.previous"),
-        previous.label()
+    let mut parts = vec![labelled(
+        lang,
+        &t(lang, "header.previous"),
+        &previous.label(),
     )];
     if let Some(c) = cell.coverage {
-        parts.push(format!(
-            "{}: {}/{}",
-            t(lang, "header.coverage"),
-            c.met,
-            c.total
+        parts.push(labelled(
+            lang,
+            &t(lang, "header.coverage"),
+            &format!("{}/{}", c.met, c.total),
         ));
     }
     if !cell.evidence.is_empty() {
-        parts.push(format!(
-            "{}: {}",
-            t(lang, "header.evidence"),
-            cell.evidence.join("; ")
+        parts.push(labelled(
+            lang,
+            &t(lang, "header.evidence"),
+            &cell.evidence.join(", "),
         ));
     }
+    parts.extend(super::basis_text(lang, cell));
     parts.extend(cell.notes.iter().map(|n| n.render(lang)));
     parts.join(" — ")
 }
@@ -210,32 +227,21 @@ pub(super) fn render(matrix: &Matrix) -> String {
     out
 }
 
-/// The page of the collector's web view: one language only (the view's `?lang=` switch
-/// chooses it), `nav` (trusted HTML made by the caller) above the same body as the export's.
-pub(crate) fn render_view(matrix: &Matrix, nav: &str) -> String {
-    let lang = matrix.lang;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{}nav {{ margin: 2.2em 0 0; }} nav a, nav button {{ margin-right: 1.2em; }}\n@media print {{ nav {{ display: none; }} }}\n</style>\n</head>\n<body>\n{nav}\n<div lang=\"{}\">\n",
-        lang.as_str(),
-        escape(&t(lang, "title.matrix")),
-        css() + &print_css(matrix),
-        lang.as_str(),
-    );
-    out.push_str(&version_body(matrix));
-    out.push_str("</div>\n</body>\n</html>\n");
-    out
+/// The parts of the collector's web view's matrix page: one language only (the view's
+/// `?lang=` switch chooses it), the style sheet (with the printed page's marking) and the
+/// same body as the export's, its `<main>` included; the web view lays them out.
+pub(crate) fn render_view(matrix: &Matrix) -> (String, String) {
+    (css() + &print_css(matrix), version_body(matrix))
+}
+
+/// The export's style sheet, for the web view's other pages (the report card, triage).
+pub(crate) fn style() -> String {
+    css()
 }
 
 /// Escapes text for HTML (for the web view's own markup).
 pub(crate) fn escape_html(text: &str) -> String {
     escape(text)
-}
-
-/// The export's style sheet, for the web view's other pages.
-pub(crate) fn style() -> String {
-    css()
 }
 
 /// One language's version of the page.
@@ -245,16 +251,16 @@ fn version_body(matrix: &Matrix) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<div class=\"marking top\" role=\"note\">{marking}</div>\n<div class=\"marking bottom\" aria-hidden=\"true\">{marking}</div>\n<main>\n<h1>{}</h1>\n<p class=\"meta\">{}: {} · {}: {} · {}: {} · {}: {}</p>\n",
+        "<div class=\"marking top\" role=\"note\">{marking}</div>\n<div class=\"marking bottom\" aria-hidden=\"true\">{marking}</div>\n<main>\n<h1>{}</h1>\n<p class=\"meta\">{} · {} · {} · {}</p>\n",
         escape(&t(lang, "title.matrix")),
-        escape(&t(lang, "method.rules_version")),
-        escape(&matrix.rules_version),
-        escape(&t(lang, "method.tls_profile")),
-        escape(matrix.profile.as_str()),
-        escape(&t(lang, "method.generated_at")),
-        matrix.generated_at.format("%Y-%m-%d %H:%M UTC"),
-        escape(&t(lang, "method.since")),
-        matrix.since,
+        escape(&labelled(lang, &t(lang, "method.rules_version"), &matrix.rules_version)),
+        escape(&labelled(lang, &t(lang, "method.tls_profile"), matrix.profile.as_str())),
+        escape(&labelled(
+            lang,
+            &t(lang, "method.generated_at"),
+            &matrix.generated_at.format("%Y-%m-%d %H:%M UTC").to_string()
+        )),
+        escape(&labelled(lang, &t(lang, "method.since"), &matrix.since.to_string())),
     );
 
     // The matrix.
@@ -309,17 +315,30 @@ fn version_body(matrix: &Matrix) -> String {
                         text.push_str(" †");
                     }
                     let title = cell_title(matrix, cell, org.previous[i]);
-                    value_cell(&mut out, cell.value, cell.source, cell.stale, &text, &title);
+                    // The first verdict that set the level: its findings page.
+                    let href = cell
+                        .basis
+                        .iter()
+                        .find_map(|b| super::findings_link(&org.org, b));
+                    linked_value_cell(
+                        &mut out,
+                        cell.value,
+                        cell.source,
+                        cell.stale,
+                        &text,
+                        &title,
+                        href.as_deref(),
+                    );
                 }
             }
             View::Aggregate => {
                 let row = &matrix.aggregate[i];
                 let value = row.median.map_or(Value::Unknown, Value::Level);
-                let title = format!(
-                    "{}: {}",
-                    t(lang, "header.previous"),
-                    row.previous_median
-                        .map_or("?".to_owned(), |m| m.to_string())
+                let title = labelled(
+                    lang,
+                    &t(lang, "header.previous"),
+                    &row.previous_median
+                        .map_or("?".to_owned(), |m| m.to_string()),
                 );
                 value_cell(
                     &mut out,
@@ -403,9 +422,12 @@ fn version_body(matrix: &Matrix) -> String {
         value_cell(&mut out, Value::Level(3), Some(source), false, &label, "");
         let _ = writeln!(
             out,
-            "<td>{}: {}</td></tr>",
-            escape(&source.name(lang)),
-            escape(&t(lang, &format!("source.{}.explained", source.letter())))
+            "<td>{}</td></tr>",
+            escape(&labelled(
+                lang,
+                &source.name(lang),
+                &t(lang, &format!("source.{}.explained", source.letter()))
+            ))
         );
     }
     for trend in Trend::ALL {

@@ -3,12 +3,28 @@
 
 use serde_json::{json, Map, Value as Json};
 use vigie_matrix::catalogue::catalogue;
+use vigie_matrix::grade::Basis;
 
 use super::{marking, t, ExportError};
 use crate::matrix::{Matrix, View};
 
 /// The schema id of the JSON export; bump on an incompatible change.
 pub const SCHEMA: &str = "vigie.matrix.v1";
+
+/// What set a cell: `{"check", "target", "status", "findings"}` per verdict (`findings`:
+/// the relative link of its findings page), `{"question"}` per answer.
+fn basis_json(org: &str, basis: &[Basis]) -> Vec<Json> {
+    basis
+        .iter()
+        .map(|b| {
+            let mut item = json!(b);
+            if let Some(link) = super::findings_link(org, b) {
+                item["findings"] = json!(link);
+            }
+            item
+        })
+        .collect()
+}
 
 pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
     let lang = matrix.lang;
@@ -154,6 +170,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                             "answered_on": cell.answered_on,
                             "evidence": cell.evidence,
                             "notes": cell.notes.iter().map(|n| n.render(lang)).collect::<Vec<_>>(),
+                            "basis": basis_json(&org.org, &cell.basis),
                         })
                     })
                     .collect();

@@ -6,10 +6,11 @@
 mod csv;
 pub(crate) mod html;
 mod json;
+mod pdf;
 mod xlsx;
 
 use vigie_matrix::catalogue::{catalogue, text as catalogue_text};
-use vigie_matrix::grade::Value;
+use vigie_matrix::grade::{Basis, Value};
 use vigie_model::Lang;
 
 use crate::matrix::{Matrix, View};
@@ -22,6 +23,8 @@ pub enum Format {
     Csv,
     Xlsx,
     Html,
+    /// A4 landscape, made by the collector itself (no browser).
+    Pdf,
 }
 
 impl Format {
@@ -32,6 +35,7 @@ impl Format {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Format::Html => "text/html; charset=utf-8",
+            Format::Pdf => "application/pdf",
         }
     }
 
@@ -41,6 +45,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Xlsx => "xlsx",
             Format::Html => "html",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -52,6 +57,8 @@ pub enum ExportError {
     Xlsx(rust_xlsxwriter::XlsxError),
     #[error("serializing the JSON export failed: {0}")]
     Json(serde_json::Error),
+    #[error("writing the PDF failed: {0}")]
+    Pdf(String),
 }
 
 // The messages show their cause, so it is not also the `source()` (`{:#}` would print it
@@ -75,6 +82,7 @@ pub fn render(matrix: &Matrix, format: Format) -> Result<Vec<u8>, ExportError> {
         Format::Csv => Ok(csv::matrix(matrix)),
         Format::Xlsx => xlsx::render(matrix),
         Format::Html => Ok(html::render(matrix).into_bytes()),
+        Format::Pdf => pdf::render(matrix),
     }
 }
 
@@ -82,6 +90,53 @@ pub fn render(matrix: &Matrix, format: Format) -> Result<Vec<u8>, ExportError> {
 /// languages, its kind, mappings and the rules version; headers in `lang`.
 pub fn dictionary_csv(lang: Lang) -> Vec<u8> {
     csv::dictionary(lang)
+}
+
+/// The findings page of one verdict that set a level, relative to the collector's root and
+/// stable: `/ui/orgs/{org}/findings?check={check}&target={target}`, every part
+/// percent-encoded. Answers have no findings page.
+pub fn findings_link(org: &str, basis: &Basis) -> Option<String> {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // RFC 3986's unreserved characters stay as they are: `tls.cipher.des`, `maple-health`.
+    const PART: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let Basis::Finding { check, target, .. } = basis else {
+        return None;
+    };
+    let part = |text: &str| utf8_percent_encode(text, PART).to_string();
+    Some(format!(
+        "/ui/orgs/{}/findings?check={}&target={}",
+        part(org),
+        part(check),
+        part(target)
+    ))
+}
+
+/// What set a cell, for a tooltip: `Set by: tls.cipher.des @ www.example.ca:443 (fail)`.
+fn basis_text(lang: Lang, cell: &vigie_matrix::grade::Cell) -> Option<String> {
+    if cell.basis.is_empty() {
+        return None;
+    }
+    let items: Vec<String> = cell
+        .basis
+        .iter()
+        .map(|b| match b {
+            Basis::Finding { status, .. } => format!("{} ({})", b.label(), status.as_str()),
+            Basis::Answer { .. } => b.label(),
+        })
+        .collect();
+    Some(labelled(lang, &t(lang, "header.basis"), &items.join("; ")))
+}
+
+/// `label: value` with the colon of `lang` (a no-break space before it in French).
+fn labelled(lang: Lang, label: &str, value: &str) -> String {
+    match lang {
+        Lang::En => format!("{label}: {value}"),
+        Lang::Fr => format!("{label}\u{a0}: {value}"),
+    }
 }
 
 /// A text of the matrix locale.
@@ -162,9 +217,17 @@ fn group_label(matrix: &Matrix, group: &crate::matrix::GroupAggregate) -> String
         .key
         .clone()
         .unwrap_or_else(|| t(lang, "group.unassigned"));
-    format!(
-        "{by}: {key} ({})",
-        vigie_matrix::catalogue::render(lang, "group.orgs", &[("count", group.orgs.to_string())])
+    labelled(
+        lang,
+        &by,
+        &format!(
+            "{key} ({})",
+            vigie_matrix::catalogue::render(
+                lang,
+                "group.orgs",
+                &[("count", group.orgs.to_string())]
+            )
+        ),
     )
 }
 
@@ -220,7 +283,10 @@ fn method_lines(matrix: &Matrix) -> Vec<(String, String)> {
                 frameworks.csf.as_str(),
                 frameworks.cpg.as_str(),
             ]
-            .join("; "),
+            .join(match lang {
+                Lang::En => "; ",
+                Lang::Fr => "\u{202f}; ",
+            }),
         ),
         (
             t(lang, "method.aggregation"),
@@ -236,4 +302,27 @@ fn method_lines(matrix: &Matrix) -> Vec<(String, String)> {
             .map(|by| (t(lang, "method.group_by"), t(lang, by.text_key()))),
     )
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_model::Status;
+
+    #[test]
+    fn findings_links_are_relative_and_encode_every_part() {
+        let basis = Basis::Finding {
+            check: "tls.cipher.des",
+            target: "[::1]:443".to_owned(),
+            status: Status::Fail,
+        };
+        assert_eq!(
+            findings_link("maple health/é", &basis).as_deref(),
+            Some("/ui/orgs/maple%20health%2F%C3%A9/findings?check=tls.cipher.des&target=%5B%3A%3A1%5D%3A443")
+        );
+        let answer = Basis::Answer {
+            question: "Q7".to_owned(),
+        };
+        assert_eq!(findings_link("maple-health", &answer), None);
+    }
 }

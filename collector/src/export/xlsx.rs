@@ -19,8 +19,8 @@ use vigie_matrix::grade::{Cell, Source, Value};
 use vigie_model::Lang;
 
 use super::{
-    attainment_text, capability_name, colours, group_headers, legend_values, marking, method_lines,
-    percent, t, weakest_text, ExportError,
+    attainment_text, capability_name, colours, group_headers, labelled, legend_values, marking,
+    method_lines, t, weakest_text, ExportError,
 };
 use crate::matrix::{Matrix, Trend, View};
 
@@ -83,13 +83,42 @@ fn header_format() -> Format {
         .set_border(FormatBorder::Thin)
 }
 
-/// The text of a cell: level, source suffix (S, H), trend symbol, † when stale.
-fn cell_text(cell: &Cell, trend: Trend) -> String {
-    let mut text = format!("{} {}", cell.label(), trend.symbol());
-    if cell.stale {
-        text.push_str(" †");
+/// The marks of a cell, in the column beside its level: source (S, H), trend symbol, †
+/// when stale. The level itself is a number, so that Excel sorts and averages it.
+fn marks(cell: &Cell, trend: Trend) -> String {
+    let mut marks = Vec::new();
+    if let Some(source @ (Source::SelfAssessed | Source::Hybrid)) = cell.source {
+        marks.push(source.letter());
     }
-    text
+    marks.push(trend.symbol());
+    if cell.stale {
+        marks.push("†");
+    }
+    marks.join(" ")
+}
+
+/// A value in a cell: the level as a number, `?` or `N/A` as text (which Excel's AVERAGE and
+/// sort leave aside).
+fn write_value(
+    sheet: &mut Worksheet,
+    (row, col): (u32, u16),
+    value: Value,
+    format: Option<&Format>,
+) -> Result<(), ExportError> {
+    match (value, format) {
+        (Value::Level(level), Some(format)) => {
+            sheet.write_number_with_format(row, col, f64::from(level), format)?
+        }
+        (Value::Level(level), None) => sheet.write_number(row, col, f64::from(level))?,
+        (other, Some(format)) => sheet.write_string_with_format(row, col, other.label(), format)?,
+        (other, None) => sheet.write_string(row, col, other.label())?,
+    };
+    Ok(())
+}
+
+/// A median, or `?`.
+fn median_value(median: Option<u8>) -> Value {
+    median.map_or(Value::Unknown, Value::Level)
 }
 
 /// The deflate level of the workbook's zip container.
@@ -117,36 +146,40 @@ fn needs_note(cell: &Cell) -> bool {
 }
 
 fn cell_note(lang: Lang, cell: &Cell, previous: Value) -> String {
-    let mut lines = vec![format!(
-        "{}: {}",
-        t(lang, "header.previous"),
-        previous.label()
+    let mut lines = vec![labelled(
+        lang,
+        &t(lang, "header.previous"),
+        &previous.label(),
     )];
     if let Some(source) = cell.source {
-        lines.push(format!(
-            "{}: {}",
-            t(lang, "header.source"),
-            source.name(lang)
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.source"),
+            &source.name(lang),
         ));
     }
     if let Some(c) = cell.coverage {
-        lines.push(format!(
-            "{}: {}/{}",
-            t(lang, "header.coverage"),
-            c.met,
-            c.total
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.coverage"),
+            &format!("{}/{}", c.met, c.total),
         ));
     }
     if let Some(date) = cell.answered_on {
-        lines.push(format!("{}: {date}", t(lang, "header.answered_on")));
-    }
-    if !cell.evidence.is_empty() {
-        lines.push(format!(
-            "{}: {}",
-            t(lang, "header.evidence"),
-            cell.evidence.join("; ")
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.answered_on"),
+            &date.to_string(),
         ));
     }
+    if !cell.evidence.is_empty() {
+        lines.push(labelled(
+            lang,
+            &t(lang, "header.evidence"),
+            &cell.evidence.join(", "),
+        ));
+    }
+    lines.extend(super::basis_text(lang, cell));
     lines.extend(cell.notes.iter().map(|n| n.render(lang)));
     lines.join("\n")
 }
@@ -165,7 +198,7 @@ fn write_details(
         sheet.write_string(row, col, name)?;
     }
     sheet.write_string(row, col + 1, trend.symbol())?;
-    sheet.write_string(row, col + 2, previous.label())?;
+    write_value(sheet, (row, col + 2), previous, None)?;
     if let Some(c) = cell.coverage {
         sheet.write_string(row, col + 3, format!("{}/{}", c.met, c.total))?;
     }
@@ -181,6 +214,10 @@ fn write_details(
     if !cell.notes.is_empty() {
         let notes: Vec<String> = cell.notes.iter().map(|n| n.render(lang)).collect();
         sheet.write_string(row, col + 7, notes.join(" "))?;
+    }
+    let basis: Vec<String> = cell.basis.iter().map(|b| b.label()).collect();
+    if !basis.is_empty() {
+        sheet.write_string(row, col + 8, basis.join("; "))?;
     }
     Ok(())
 }
@@ -203,6 +240,8 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
     let centre = Format::new().set_align(rust_xlsxwriter::FormatAlign::Center);
+    // Shares as numbers shown as percentages: Excel sorts and averages them.
+    let share_format = Format::new().set_num_format("0 %");
     let mut formats = LevelFormats::default();
     let every_note = matrix.orgs.len() <= NOTE_EVERY_CELL_UP_TO;
     let mut workbook = Workbook::new();
@@ -251,10 +290,19 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
         let summary_row = catalogue().capabilities.len() as u32 + 2;
         match matrix.view {
             View::Org => {
+                let marks_header = t(lang, "header.marks");
                 for (col, org) in matrix.orgs.iter().enumerate() {
-                    let col = col as u16 + 4;
+                    // Two columns per organization: the level, then its marks.
+                    let col = 2 * col as u16 + 4;
                     sheet.write_string_with_format(1, col, &org.org, &header)?;
-                    sheet.set_column_width(col, 14)?;
+                    sheet.write_string_with_format(
+                        1,
+                        col + 1,
+                        format!("{} — {marks_header}", org.org),
+                        &header,
+                    )?;
+                    sheet.set_column_width(col, 12)?;
+                    sheet.set_column_width(col + 1, 7)?;
                     for (row, ((cell, previous), trend)) in org
                         .cells
                         .iter()
@@ -263,11 +311,17 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                         .enumerate()
                     {
                         let row = row as u32 + 2;
+                        write_value(
+                            sheet,
+                            (row, col),
+                            cell.value,
+                            Some(formats.get(cell.value, cell.source, cell.stale)),
+                        )?;
                         sheet.write_string_with_format(
                             row,
-                            col,
-                            cell_text(cell, *trend),
-                            formats.get(cell.value, cell.source, cell.stale),
+                            col + 1,
+                            marks(cell, *trend),
+                            &centre,
                         )?;
                         if every_note || needs_note(cell) {
                             let note =
@@ -308,36 +362,36 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                     for (g, group) in matrix.groups.iter().enumerate() {
                         let col = 10 + 2 * g as u16;
                         let cell = &group.cells[row];
-                        let value = cell.median.map_or(Value::Unknown, Value::Level);
-                        sheet.write_string_with_format(
-                            row as u32 + 2,
-                            col,
-                            value.label(),
-                            formats.get(value, Some(Source::Observed), false),
+                        let value = median_value(cell.median);
+                        write_value(
+                            sheet,
+                            (row as u32 + 2, col),
+                            value,
+                            Some(formats.get(value, Some(Source::Observed), false)),
                         )?;
-                        sheet.write_string(
-                            row as u32 + 2,
-                            col + 1,
-                            percent(cell.share_at_baseline()),
-                        )?;
+                        if let Some(share) = cell.share_at_baseline() {
+                            sheet.write_number_with_format(
+                                row as u32 + 2,
+                                col + 1,
+                                share,
+                                &share_format,
+                            )?;
+                        }
                     }
                     let row = row as u32 + 2;
-                    let value = agg.median.map_or(Value::Unknown, Value::Level);
-                    sheet.write_string_with_format(
-                        row,
-                        4,
-                        value.label(),
-                        formats.get(value, Some(Source::Observed), false),
+                    let value = median_value(agg.median);
+                    write_value(
+                        sheet,
+                        (row, 4),
+                        value,
+                        Some(formats.get(value, Some(Source::Observed), false)),
                     )?;
-                    sheet.write_string(row, 5, percent(agg.share_at_baseline()))?;
+                    if let Some(share) = agg.share_at_baseline() {
+                        sheet.write_number_with_format(row, 5, share, &share_format)?;
+                    }
                     sheet.write_number(row, 6, agg.known as f64)?;
                     sheet.write_number(row, 7, agg.unknown as f64)?;
-                    sheet.write_string(
-                        row,
-                        8,
-                        agg.previous_median
-                            .map_or("?".to_owned(), |m| m.to_string()),
-                    )?;
+                    write_value(sheet, (row, 8), median_value(agg.previous_median), None)?;
                     sheet.write_string(row, 9, agg.trend.symbol())?;
                 }
             }
@@ -393,6 +447,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                 answered_on: None,
                 evidence: Vec::new(),
                 notes: Vec::new(),
+                basis: Vec::new(),
             };
             sheet.write_string_with_format(
                 row,
@@ -403,11 +458,10 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
             sheet.write_string(
                 row,
                 1,
-                format!(
-                    "{} ({}): {}",
-                    source.name(lang),
-                    source.letter(),
-                    t(lang, &format!("source.{}.explained", source.letter()))
+                labelled(
+                    lang,
+                    &format!("{} ({})", source.name(lang), source.letter()),
+                    &t(lang, &format!("source.{}.explained", source.letter())),
                 ),
             )?;
             row += 1;
@@ -492,6 +546,7 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
             t(lang, "header.answered_on"),
             t(lang, "header.evidence"),
             t(lang, "header.notes"),
+            t(lang, "header.basis"),
         ];
         if matrix.view == View::Org {
             for (i, text) in details.iter().enumerate() {
@@ -500,7 +555,8 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
             sheet.set_column_width(current_col + 1, 12)?;
             sheet.set_column_width(current_col + 3, 14)?;
             sheet.set_column_width(current_col + 7, 30)?;
-            sheet.set_column_width(current_col + details.len() as u16, 80)?;
+            sheet.set_column_width(current_col + details.len() as u16 - 1, 80)?;
+            sheet.set_column_width(current_col + details.len() as u16, 50)?;
         }
         let mut row = 1u32;
         match matrix.view {
@@ -531,14 +587,14 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                             let value = values
                                 .and_then(|values| values.get(i).copied())
                                 .unwrap_or(Value::Unknown);
-                            sheet.write_string(row, first_quarter_col + q as u16, value.label())?;
+                            write_value(sheet, (row, first_quarter_col + q as u16), value, None)?;
                         }
                         let cell = &org.cells[i];
-                        sheet.write_string_with_format(
-                            row,
-                            current_col,
-                            cell.label(),
-                            formats.get(cell.value, cell.source, cell.stale),
+                        write_value(
+                            sheet,
+                            (row, current_col),
+                            cell.value,
+                            Some(formats.get(cell.value, cell.source, cell.stale)),
                         )?;
                         write_details(
                             sheet,
@@ -555,9 +611,18 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                     sheet.autofilter(0, 0, row - 1, current_col + details.len() as u16)?;
                     if current_col > first_quarter_col {
                         for value in legend_values() {
-                            let rule = ConditionalFormatCell::new()
-                                .set_rule(ConditionalFormatCellRule::EqualTo(value.label()))
-                                .set_format(level_format(value, Some(Source::Observed), false));
+                            // Levels are numbers, `?` and `N/A` text.
+                            let rule = match value {
+                                Value::Level(level) => ConditionalFormatCell::new()
+                                    .set_rule(ConditionalFormatCellRule::EqualTo(f64::from(level))),
+                                other => ConditionalFormatCell::new()
+                                    .set_rule(ConditionalFormatCellRule::EqualTo(other.label())),
+                            }
+                            .set_format(level_format(
+                                value,
+                                Some(Source::Observed),
+                                false,
+                            ));
                             sheet.add_conditional_format(
                                 1,
                                 first_quarter_col,
@@ -574,25 +639,20 @@ pub(super) fn render(matrix: &Matrix) -> Result<Vec<u8>, ExportError> {
                     sheet.write_string(row, 0, &agg.capability)?;
                     sheet.write_string(row, 1, capability_name(lang, &agg.capability))?;
                     for (q, quarter) in matrix.quarters.iter().enumerate() {
-                        let value = quarter
-                            .medians
-                            .get(i)
-                            .copied()
-                            .flatten()
-                            .map_or(Value::Unknown, Value::Level);
-                        sheet.write_string_with_format(
-                            row,
-                            first_quarter_col + q as u16,
-                            value.label(),
-                            formats.get(value, Some(Source::Observed), false),
+                        let value = median_value(quarter.medians.get(i).copied().flatten());
+                        write_value(
+                            sheet,
+                            (row, first_quarter_col + q as u16),
+                            value,
+                            Some(formats.get(value, Some(Source::Observed), false)),
                         )?;
                     }
-                    let value = agg.median.map_or(Value::Unknown, Value::Level);
-                    sheet.write_string_with_format(
-                        row,
-                        current_col,
-                        value.label(),
-                        formats.get(value, Some(Source::Observed), false),
+                    let value = median_value(agg.median);
+                    write_value(
+                        sheet,
+                        (row, current_col),
+                        value,
+                        Some(formats.get(value, Some(Source::Observed), false)),
                     )?;
                     row += 1;
                 }
@@ -758,6 +818,7 @@ mod tests {
             answered_on: None,
             evidence: Vec::new(),
             notes: vec![note("note.weakest", &[("target", "w0.example:443")])],
+            basis: Vec::new(),
         }
     }
 
@@ -831,10 +892,10 @@ mod tests {
             .collect();
         // The first organization is column E; C05, C15 and C16 are rows 7, 17 and 18.
         assert_eq!(refs, ["E7", "E17", "E18"], "{comments}");
-        assert!(comments.contains("Plafonné à 2 : connexion à distance par mot de passe seul observée sur 192.0.2.10:3389."));
-        assert!(comments.contains("Source: Autoévalué"));
-        assert!(comments.contains("Preuve: idp-export.csv"));
-        assert!(comments.contains("Répondu le: 2026-11-02"));
+        assert!(comments.contains("Plafonné à 2\u{a0}: connexion à distance par mot de passe seul observée sur 192.0.2.10:3389."));
+        assert!(comments.contains("Source\u{a0}: Autoévalué"));
+        assert!(comments.contains("Preuve\u{a0}: idp-export.csv"));
+        assert!(comments.contains("Répondu le\u{a0}: 2026-11-02"));
     }
 
     #[test]
@@ -847,10 +908,14 @@ mod tests {
             .nth(1)
             .and_then(|r| r.split("</conditionalFormatting>").next())
             .unwrap_or_else(|| panic!("{trends}"));
-        for (i, label) in ["0", "1", "2", "3", "4", "N/A", "?"].iter().enumerate() {
+        // Levels are numbers, `?` and `N/A` text.
+        for (i, formula) in ["0", "1", "2", "3", "4", "\"N/A\"", "\"?\""]
+            .iter()
+            .enumerate()
+        {
             assert!(
                 rules.contains(&format!(
-                    "dxfId=\"{i}\" priority=\"{}\" operator=\"equal\"><formula>\"{label}\"</formula>",
+                    "dxfId=\"{i}\" priority=\"{}\" operator=\"equal\"><formula>{formula}</formula>",
                     i + 1
                 )),
                 "{rules}"
@@ -877,7 +942,7 @@ mod tests {
         let xlsx = render(&matrix(2)).unwrap();
         let comments = part(&xlsx, "xl/comments1.xml").unwrap();
         assert_eq!(comments.matches("<comment ref=").count(), 2 * 18);
-        assert!(comments.contains("Actif le plus faible : w0.example:443."));
+        assert!(comments.contains("Actif le plus faible\u{a0}: w0.example:443."));
     }
 
     #[test]

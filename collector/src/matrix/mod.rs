@@ -234,6 +234,24 @@ pub struct Matrix {
     pub groups: Vec<GroupAggregate>,
 }
 
+impl Matrix {
+    /// Removes what `scope` may not see ([`crate::scope`] decides): the regions and size
+    /// bands of fewer organizations than it may see, and, where it names no organization,
+    /// every organization's column, answers and quarter values (the aggregate exports do not
+    /// print them; this makes sure no later layout can).
+    pub fn trim_for(&mut self, scope: &crate::scope::Scope) {
+        let min = scope.min_group_size();
+        self.groups.retain(|group| group.orgs >= min);
+        if !scope.names_orgs() {
+            self.orgs.clear();
+            self.answers.clear();
+            for quarter in &mut self.quarters {
+                quarter.orgs.clear();
+            }
+        }
+    }
+}
+
 /// Why the matrix cannot be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum MatrixError {

@@ -27,7 +27,18 @@ migrations! {
     9 "report_compression" "0009_report_compression.sql";
     10 "scraper_tokens" "0010_scraper_tokens.sql";
     11 "org_report_bytes" "0011_org_report_bytes.sql";
+    12 "viewer_roles" "0012_viewer_roles.sql";
+    13 "report_body_zstd" "0013_report_body_zstd.sql";
 }
+
+/// The SQLite migration whose file runs after the collector compressed the stored bodies
+/// (`sqlite/body.rs`).
+pub(super) const COMPRESS_BODIES: u32 = 13;
+
+/// Numbers given to work not landed yet; a number is never reused, so a gap here is a
+/// migration to come, not one skipped.
+#[cfg(test)]
+const RESERVED: [u32; 0] = [];
 
 /// The migrations a database at schema `current` still needs (`None` when only checking, as
 /// `apply` is false); refuses a database newer than this build, whatever `apply`.
@@ -49,7 +60,8 @@ pub(super) fn pending(
 
 #[cfg(test)]
 mod tests {
-    /// Both dialects carry every migration, numbered from 1 without a gap.
+    /// Both dialects carry every migration, numbered from 1 without a gap but the reserved
+    /// numbers.
     #[test]
     fn both_dialects_know_the_same_migrations() {
         let names = |list: &[(u32, &'static str, &str)]| {
@@ -57,6 +69,10 @@ mod tests {
         };
         assert_eq!(names(super::SQLITE), names(super::POSTGRES));
         let versions: Vec<u32> = super::SQLITE.iter().map(|m| m.0).collect();
-        assert_eq!(versions, (1..=versions.len() as u32).collect::<Vec<_>>());
+        let last = versions.last().copied().unwrap_or(0);
+        let expected: Vec<u32> = (1..=last)
+            .filter(|v| !super::RESERVED.contains(v) || versions.contains(v))
+            .collect();
+        assert_eq!(versions, expected);
     }
 }

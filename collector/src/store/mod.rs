@@ -50,6 +50,7 @@ use serde::Serialize;
 use vigie_model::{Report, Severity, Status};
 
 use crate::auth::{Principal, TokenKind};
+use crate::scope::Role;
 
 /// Where the data lives, parsed from `--database-url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +142,7 @@ pub enum StoreError {
     InvalidOrg(String),
     #[error("organization `{0}` is not known to this collector; check the id, or create it with `vigie-collector agent add --org {0}`")]
     UnknownOrg(String),
-    #[error("an agent token needs an organization and a viewer or scrape token must not have one")]
+    #[error("an agent token and an `org` viewer token need an organization (--org); a sector or committee viewer and a scrape token must not have one")]
     TokenOrg,
     #[error("token name is empty or longer than 128 characters")]
     InvalidName,
@@ -426,8 +427,9 @@ pub struct MetricsSnapshot {
     pub orgs: Vec<String>,
     /// `(org, agent_id, last_report_at)`.
     pub agents: Vec<(String, String, DateTime<Utc>)>,
-    /// `(org, target, check, status)` of every latest finding.
-    pub checks: Vec<(String, String, String, Status)>,
+    /// `(org, check, status, severity, targets)`: how many targets of each organization
+    /// have each check at each status and severity.
+    pub check_counts: Vec<(String, String, Status, Severity, u64)>,
     /// `(org, status, severity, count)` of latest findings.
     pub finding_counts: Vec<(String, Status, Severity, u64)>,
     /// `(org, target, not_after)`.
@@ -553,18 +555,49 @@ impl Store {
 
     /// Makes a new token of `kind` and stores its hash; returns the token, which exists
     /// nowhere else afterwards. An agent token needs `org` (the organization is created if
-    /// new); a viewer token must have none.
+    /// new); a scraper token has none. A viewer token is made by [`Store::create_viewer`].
     pub async fn create_token(
         &self,
         kind: TokenKind,
         org: Option<&str>,
         name: &str,
     ) -> Result<String, StoreError> {
-        match (kind, org) {
-            (TokenKind::Agent, Some(org)) if !vigie_model::validate::is_valid_org(org) => {
+        let role = match kind {
+            TokenKind::Viewer => Some(Role::Sector),
+            TokenKind::Agent | TokenKind::Scraper => None,
+        };
+        self.insert_token(kind, org, name, role).await
+    }
+
+    /// Makes a new viewer token of `role`: an `org` viewer needs `org`, an organization the
+    /// collector knows; the other roles have none.
+    pub async fn create_viewer(
+        &self,
+        role: Role,
+        org: Option<&str>,
+        name: &str,
+    ) -> Result<String, StoreError> {
+        self.insert_token(TokenKind::Viewer, org, name, Some(role))
+            .await
+    }
+
+    async fn insert_token(
+        &self,
+        kind: TokenKind,
+        org: Option<&str>,
+        name: &str,
+        role: Option<Role>,
+    ) -> Result<String, StoreError> {
+        match (kind, org, role) {
+            (TokenKind::Agent | TokenKind::Viewer, Some(org), _)
+                if !vigie_model::validate::is_valid_org(org) =>
+            {
                 return Err(StoreError::InvalidOrg(org.chars().take(64).collect()))
             }
-            (TokenKind::Agent, Some(_)) | (TokenKind::Viewer | TokenKind::Scraper, None) => {}
+            (TokenKind::Agent, Some(_), None)
+            | (TokenKind::Viewer, Some(_), Some(Role::Org))
+            | (TokenKind::Viewer, None, Some(Role::Sector | Role::Committee))
+            | (TokenKind::Scraper, None, None) => {}
             _ => return Err(StoreError::TokenOrg),
         }
         if name.trim().is_empty() || name.chars().count() > 128 {
@@ -580,7 +613,7 @@ impl Store {
         let (org, name) = (org.map(str::to_owned), name.to_owned());
         let steps = ["starting the token transaction", "committing the token"];
         on_backend!(self, write, transact, steps; |db| {
-            queries::insert_token(db, &hash, kind, org.as_deref(), &name, Utc::now())
+            queries::insert_token(db, &hash, kind, org.as_deref(), &name, role, Utc::now())
         })?;
         Ok(token)
     }
@@ -592,6 +625,48 @@ impl Store {
             Backend::Sqlite(store) => store.authenticate(hash).await,
             Backend::Postgres(pg) => pg.find_token(&hash).await,
         }
+    }
+
+    /// Opens a web session for `token` (already authenticated) until `now + lifetime`;
+    /// returns the random value to put in the cookie, which is stored only hashed. Sessions
+    /// already expired are deleted on the way.
+    pub async fn open_session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        lifetime: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        let (value, session_hash) = crate::auth::session_value();
+        let token_hash = crate::auth::hash(token);
+        let expires_at = now
+            + chrono::Duration::from_std(lifetime).unwrap_or_else(|_| chrono::Duration::hours(8));
+        let steps = ["starting the session transaction", "committing the session"];
+        on_backend!(self, write, transact, steps; |db| {
+            queries::open_session(db, &session_hash, &token_hash, now, expires_at)
+        })?;
+        Ok(value)
+    }
+
+    /// Who the live session of cookie value `session` belongs to at `now`: `None` when it
+    /// is unknown, expired, closed, or its token revoked.
+    pub async fn session(
+        &self,
+        session: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Principal>, StoreError> {
+        let hash = crate::auth::hash(session);
+        let now = rows::time_text(now);
+        match &self.backend {
+            Backend::Sqlite(store) => store.find_session(hash, now).await,
+            Backend::Postgres(pg) => pg.find_session(&hash, &now).await,
+        }
+    }
+
+    /// Ends the session of cookie value `session` (nothing if there is none).
+    pub async fn close_session(&self, session: &str) -> Result<(), StoreError> {
+        let hash = crate::auth::hash(session);
+        let steps = ["starting the logout", "committing the logout"];
+        on_backend!(self, write, transact, steps; |db| queries::close_session(db, &hash))
     }
 
     /// Stores a validated report: the raw report, the agent, the latest state, the status
@@ -608,9 +683,11 @@ impl Store {
         }
     }
 
-    /// Every organization with its counts.
-    pub async fn orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
-        on_backend!(self, read, snapshot; |db| queries::orgs(db))
+    /// Every organization with its counts, or only `only`'s (an `org` viewer's scope,
+    /// [`crate::Scope::org_filter`]), filtered in SQL.
+    pub async fn orgs(&self, only: Option<&str>) -> Result<Vec<OrgSummary>, StoreError> {
+        let only = only.map(str::to_owned);
+        on_backend!(self, read, snapshot; |db| queries::orgs(db, only.as_deref()))
     }
 
     /// One organization's agents, latest findings and certificate expiries; `None` if the

@@ -17,21 +17,26 @@ use super::{
     StoreError, TlsCertificateRow, TransitionRow,
 };
 use crate::auth::TokenKind;
+use crate::scope::Role;
 
-pub(super) async fn org_ids(db: &impl Db) -> Result<Vec<String>, StoreError> {
+/// Every organization's id, or only `only`'s.
+pub(super) async fn org_ids(db: &impl Db, only: Option<&str>) -> Result<Vec<String>, StoreError> {
     db.rows(
         &sql::ORG_IDS,
-        &[],
+        &params![only],
         "listing organizations",
         rows::first_text,
     )
     .await
 }
 
-async fn finding_counts(db: &impl Db) -> Result<Vec<rows::FindingCount>, StoreError> {
+async fn finding_counts(
+    db: &impl Db,
+    only: Option<&str>,
+) -> Result<Vec<rows::FindingCount>, StoreError> {
     db.rows(
         &sql::FINDING_COUNTS,
-        &[],
+        &params![only],
         "counting findings",
         rows::finding_count,
     )
@@ -49,17 +54,22 @@ async fn tls_rows(db: &impl Db, org: Option<&str>) -> Result<Vec<rows::TlsRow>, 
     .await
 }
 
-pub(super) async fn orgs(db: &impl Db) -> Result<Vec<OrgSummary>, StoreError> {
-    let ids = org_ids(db).await?;
+/// Every organization with its counts, or only `only` (filtered in SQL).
+pub(super) async fn orgs(db: &impl Db, only: Option<&str>) -> Result<Vec<OrgSummary>, StoreError> {
+    let ids = org_ids(db, only).await?;
     let agents = db
         .rows(
             &sql::AGENT_COUNTS,
-            &[],
+            &params![only],
             "counting agents",
             rows::agent_count,
         )
         .await?;
-    Ok(rows::summaries(ids, agents, finding_counts(db).await?))
+    Ok(rows::summaries(
+        ids,
+        agents,
+        finding_counts(db, only).await?,
+    ))
 }
 
 pub(super) async fn org(db: &impl Db, org: &str) -> Result<Option<OrgDetail>, StoreError> {
@@ -104,12 +114,13 @@ pub(super) async fn org(db: &impl Db, org: &str) -> Result<Option<OrgDetail>, St
 }
 
 pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, StoreError> {
-    let orgs = org_ids(db).await?;
+    let orgs = org_ids(db, None).await?;
     let agents = db.rows(&sql::AGENTS_SEEN, &[], "listing agents", rows::agent_seen);
     let agents = agents.await?;
-    let checks = db.rows(&sql::CHECKS, &[], "listing checks", rows::check_status);
-    let checks = checks.await?;
-    let finding_counts = finding_counts(db).await?;
+    let check_counts = "counting findings per check";
+    let check_counts = db.rows(&sql::CHECK_COUNTS, &[], check_counts, rows::check_count);
+    let check_counts = check_counts.await?;
+    let finding_counts = finding_counts(db, None).await?;
     let tls_not_after = tls_rows(db, None).await?.into_iter();
     let family = "listing the family verdicts";
     let family = db.rows(&sql::FAMILY_FINDINGS, &[], family, rows::family_finding);
@@ -117,7 +128,7 @@ pub(super) async fn metrics_snapshot(db: &impl Db) -> Result<MetricsSnapshot, St
     Ok(MetricsSnapshot {
         orgs,
         agents,
-        checks,
+        check_counts,
         finding_counts,
         tls_not_after: tls_not_after
             .map(|(org, target, not_after, _)| (org, target, not_after))
@@ -169,7 +180,7 @@ pub(super) async fn report_body(
         &sql::REPORT_BODY,
         &params,
         "reading a stored report",
-        |row| row.text(0),
+        |row| row.body(0),
     )
     .await
 }
@@ -206,7 +217,7 @@ pub(super) async fn matrix_state_at(
     db: &impl Db,
     at: DateTime<Utc>,
 ) -> Result<MatrixState, StoreError> {
-    let orgs = org_ids(db).await?;
+    let orgs = org_ids(db, None).await?;
     let at = time_text(at);
     let history = db
         .rows(
@@ -389,55 +400,86 @@ pub(super) async fn record(
 }
 
 /// Stores a token's hash and audits it; `detail` is the audit's (a rotation's).
+#[allow(clippy::too_many_arguments)]
 async fn insert_token_in(
     db: &impl Db,
     hash: &str,
     kind: TokenKind,
     org: Option<&str>,
     name: &str,
+    role: Option<Role>,
     detail: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let created_at = time_text(at);
-    let params = params![hash, kind.as_str(), org, name, &created_at];
+    let params = params![
+        hash,
+        kind.as_str(),
+        org,
+        name,
+        &created_at,
+        role.map(Role::as_str)
+    ];
     let operation = match detail {
         Some(_) => "storing the new token hash",
         None => "storing the token hash",
     };
     db.execute(&sql::INSERT_TOKEN, &params, operation).await?;
+    let role_detail = role.map(|r| format!("role={}", r.as_str()));
+    let detail = match (detail, &role_detail) {
+        (Some(d), Some(r)) => Some(format!("{d} {r}")),
+        (Some(d), None) => Some(d.to_owned()),
+        (None, r) => r.clone(),
+    };
     let audited = AuditRecord {
         actor: "cli",
         kind: Some(kind),
         org,
         name: Some(name),
         token_hash: Some(hash),
-        detail,
+        detail: detail.as_deref(),
     };
     record(db, AuditAction::TokenCreate, &audited, at).await
 }
 
 /// Stores a new token's hash, in the caller's transaction; an agent token's organization is
-/// created if new.
+/// created if new, an `org` viewer's must exist.
 pub(super) async fn insert_token(
     db: &impl Db,
     hash: &str,
     kind: TokenKind,
     org: Option<&str>,
     name: &str,
+    role: Option<Role>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if let Some(org) = org {
-        let created_at = time_text(at);
-        let params = params![org, &created_at];
-        db.execute(&sql::CREATE_ORG, &params, "creating the organization")
-            .await?;
+        if kind == TokenKind::Agent {
+            let created_at = time_text(at);
+            let params = params![org, &created_at];
+            db.execute(&sql::CREATE_ORG, &params, "creating the organization")
+                .await?;
+        } else {
+            let known = db
+                .first(
+                    &sql::ORG_EXISTS,
+                    &params![org],
+                    "looking up the organization",
+                    |_| Ok(()),
+                )
+                .await?;
+            if known.is_none() {
+                return Err(StoreError::UnknownOrg(org.chars().take(64).collect()));
+            }
+        }
     }
-    insert_token_in(db, hash, kind, org, name, None, at).await
+    insert_token_in(db, hash, kind, org, name, role, None, at).await
 }
 
-/// Revokes the active tokens of `kind`, `org`, `name` and, for a rotation, stores the new
-/// one, in the caller's transaction, auditing each; returns how many were revoked (none:
-/// nothing is changed).
+/// Revokes the active tokens of `kind`, `name` (and `org`, when given) and, for a rotation,
+/// stores the new one with the organization and role of the revoked ones, in the caller's
+/// transaction, auditing each; the web sessions of a revoked token end with it. Returns how
+/// many were revoked (none: nothing is changed).
 pub(super) async fn revoke_or_rotate(
     db: &impl Db,
     kind: TokenKind,
@@ -451,26 +493,32 @@ pub(super) async fn revoke_or_rotate(
     } else {
         "revoked"
     };
-    let hashes = db
+    let found = db
         .rows(
             &sql::TOKENS_TO_REVOKE,
             &params![kind.as_str(), org, name],
             "finding the tokens to revoke",
-            rows::first_text,
+            rows::token_to_revoke,
         )
         .await?;
-    if hashes.is_empty() {
+    let Some((_, kept_org, kept_role)) = found.first().cloned() else {
         return Ok(0);
-    }
+    };
     let revoked_at = time_text(now);
-    for hash in &hashes {
+    for (hash, token_org, _) in &found {
         let params = params![&revoked_at, hash];
         db.execute(&sql::REVOKE_TOKEN, &params, "revoking a token")
             .await?;
+        db.execute(
+            &sql::DELETE_TOKEN_SESSIONS,
+            &params![hash],
+            "ending the token's web sessions",
+        )
+        .await?;
         let audited = AuditRecord {
             actor: "cli",
             kind: Some(kind),
-            org,
+            org: token_org.as_deref(),
             name: Some(name),
             token_hash: Some(hash),
             detail: Some(detail),
@@ -478,9 +526,44 @@ pub(super) async fn revoke_or_rotate(
         record(db, AuditAction::TokenRevoke, &audited, now).await?;
     }
     if let Some(hash) = new_hash {
-        insert_token_in(db, hash, kind, org, name, Some("rotation"), now).await?;
+        let org = kept_org.as_deref();
+        insert_token_in(db, hash, kind, org, name, kept_role, Some("rotation"), now).await?;
     }
-    Ok(hashes.len())
+    Ok(found.len())
+}
+
+/// Opens a web session: stores the hash of `session` for the token of `token_hash` until
+/// `expires_at`, and deletes the sessions already expired, in the caller's transaction.
+pub(super) async fn open_session(
+    db: &impl Db,
+    session_hash: &str,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now_text = time_text(now);
+    db.execute(
+        &sql::DELETE_EXPIRED_SESSIONS,
+        &params![&now_text],
+        "deleting expired web sessions",
+    )
+    .await?;
+    let expires_text = time_text(expires_at);
+    let params = params![session_hash, token_hash, &now_text, &expires_text];
+    db.execute(&sql::INSERT_SESSION, &params, "storing a web session")
+        .await
+        .map(drop)
+}
+
+/// Ends a web session.
+pub(super) async fn close_session(db: &impl Db, session_hash: &str) -> Result<(), StoreError> {
+    db.execute(
+        &sql::DELETE_SESSION,
+        &params![session_hash],
+        "deleting a web session",
+    )
+    .await
+    .map(drop)
 }
 
 /// Applies regraded findings of one report, in the caller's transaction; see
@@ -570,13 +653,19 @@ pub(super) async fn apply_regrade(
 }
 
 /// Deletes up to `limit` reports received before `before` that no current-state row points
-/// at; returns how many.
+/// at, and the matrix snapshots of dates before `before`; returns how many reports.
 pub(super) async fn prune(
     db: &impl Db,
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<u64, StoreError> {
     let before = time_text(before);
+    db.execute(
+        &sql::PRUNE_MATRIX_SNAPSHOTS,
+        &params![&before],
+        "pruning old matrix snapshots",
+    )
+    .await?;
     db.execute(&sql::PRUNE, &params![&before, limit], "pruning old reports")
         .await
 }

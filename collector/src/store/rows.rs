@@ -14,6 +14,7 @@ use super::orgmeta::OrgMeta;
 use super::plan::{Stored, Unchanged};
 use super::{AgentRow, FindingCounts, LatestFinding, OrgSummary, StoreError, TransitionRow};
 use crate::auth::{Principal, TokenKind};
+use crate::scope::{Role, Scope};
 
 /// The columns of one row, borrowed from the driver's row.
 pub(super) trait Columns {
@@ -27,6 +28,11 @@ pub(super) trait Columns {
 
     fn optional_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.optional_str(i)?.map(str::to_owned))
+    }
+
+    /// A stored report body as JSON text (SQLite compresses it, see `sqlite/body.rs`).
+    fn body(&self, i: usize) -> Result<String, StoreError> {
+        self.text(i)
     }
 }
 
@@ -109,18 +115,41 @@ fn count(row: &dyn Columns, i: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.integer(i)?).unwrap_or(0))
 }
 
-/// [`super::sql::FIND_TOKEN`]: who a token belongs to.
+/// [`super::sql::FIND_TOKEN`], [`super::sql::FIND_SESSION`]: who a token belongs to.
 pub(super) fn principal(row: &dyn Columns) -> Result<Principal, StoreError> {
-    let (kind, org, name) = (row.text(0)?, row.optional_text(1)?, row.text(2)?);
-    match (TokenKind::from_stored(&kind), org) {
-        (Some(TokenKind::Agent), Some(org)) => Ok(Principal::Agent { org, name }),
-        (Some(TokenKind::Viewer), None) => Ok(Principal::Viewer { name }),
-        (Some(TokenKind::Scraper), None) => Ok(Principal::Scraper { name }),
-        _ => Err(StoreError::Corrupt {
-            column: "tokens.kind",
-            value: kind,
-        }),
+    let (kind, org, name, role) = (
+        row.text(0)?,
+        row.optional_text(1)?,
+        row.text(2)?,
+        row.optional_text(3)?,
+    );
+    let corrupt = |column, value: String| StoreError::Corrupt { column, value };
+    match (TokenKind::from_stored(&kind), org, role) {
+        (Some(TokenKind::Agent), Some(org), None) => Ok(Principal::Agent { org, name }),
+        (Some(TokenKind::Viewer), org, Some(role)) => {
+            let scope = Role::from_stored(&role)
+                .and_then(|role| Scope::from_stored(role, org))
+                .ok_or_else(|| corrupt("tokens.role", role))?;
+            Ok(Principal::Viewer { name, scope })
+        }
+        (Some(TokenKind::Scraper), None, None) => Ok(Principal::Scraper { name }),
+        _ => Err(corrupt("tokens.kind", kind)),
     }
+}
+
+/// A token a revocation finds: `(hash, org, role)`.
+pub(super) type TokenToRevoke = (String, Option<String>, Option<Role>);
+
+/// [`super::sql::TOKENS_TO_REVOKE`].
+pub(super) fn token_to_revoke(row: &dyn Columns) -> Result<Option<TokenToRevoke>, StoreError> {
+    let role = match row.optional_text(2)? {
+        Some(text) => Some(Role::from_stored(&text).ok_or(StoreError::Corrupt {
+            column: "tokens.role",
+            value: text,
+        })?),
+        None => None,
+    };
+    Ok(Some((row.text(0)?, row.optional_text(1)?, role)))
 }
 
 /// Each leaf certificate of a report's TLS handshakes: `(target, not_after, observed_at)`
@@ -244,16 +273,21 @@ pub(super) fn agent_seen(
     .map(|last| (org, agent, last)))
 }
 
-/// [`super::sql::CHECKS`]: `(org, target, check, status)`.
-pub(super) fn check_status(
-    row: &dyn Columns,
-) -> Result<Option<(String, String, String, Status)>, StoreError> {
-    let (org, target, check) = (row.text(0)?, row.text(1)?, row.text(2)?);
-    let status = row.str(3)?;
-    Ok(decode::row("latest", &(&org, &target, &check), || {
-        parse_status("latest.status", status)
+/// `(org, check, status, severity, targets)` of latest findings.
+pub(super) type CheckCount = (String, String, Status, Severity, u64);
+
+/// [`super::sql::CHECK_COUNTS`].
+pub(super) fn check_count(row: &dyn Columns) -> Result<Option<CheckCount>, StoreError> {
+    let (org, check) = (row.text(0)?, row.text(1)?);
+    let (status, severity) = (row.str(2)?, row.str(3)?);
+    let count = count(row, 4)?;
+    Ok(decode::row("latest", &(&org, &check, status), || {
+        Ok((
+            parse_status("latest.status", status)?,
+            parse_severity("latest.severity", severity)?,
+        ))
     })?
-    .map(|status| (org, target, check, status)))
+    .map(|(status, severity)| (org, check, status, severity, count)))
 }
 
 /// `(org, status, severity, count)` of latest findings.

@@ -72,30 +72,49 @@ pub(super) const READINESS_READ: &str =
     "SELECT EXISTS (SELECT 1 FROM orgs), EXISTS (SELECT 1 FROM agents),
      EXISTS (SELECT 1 FROM current_latest), EXISTS (SELECT 1 FROM current_tls_certificates),
      EXISTS (SELECT 1 FROM transitions), EXISTS (SELECT 1 FROM assessments),
-     EXISTS (SELECT 1 FROM reports)";
+     EXISTS (SELECT 1 FROM reports), EXISTS (SELECT 1 FROM web_sessions)";
 
 // Tokens and the audit log.
 
 pub(super) const CREATE_ORG: Sql =
     shared!("INSERT INTO orgs (org, created_at) VALUES ($1, $2) ON CONFLICT (org) DO NOTHING");
-pub(super) const INSERT_TOKEN: Sql =
-    shared!("INSERT INTO tokens (hash, kind, org, name, created_at) VALUES ($1, $2, $3, $4, $5)");
+pub(super) const INSERT_TOKEN: Sql = shared!(
+    "INSERT INTO tokens (hash, kind, org, name, created_at, role) VALUES ($1, $2, $3, $4, $5, $6)"
+);
 /// Read by [`super::rows::principal`].
 pub(super) const FIND_TOKEN: Sql =
-    shared!("SELECT kind, org, name FROM tokens WHERE hash = $1 AND revoked_at IS NULL");
+    shared!("SELECT kind, org, name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL");
+/// The token behind a live web session, read by [`super::rows::principal`]: `$1` the
+/// session's hash, `$2` now. A revoked token ends its sessions here too, whatever is left in
+/// `web_sessions`.
+pub(super) const FIND_SESSION: Sql = shared!(
+    "SELECT t.kind, t.org, t.name, t.role FROM web_sessions s JOIN tokens t ON t.hash = s.token_hash
+     WHERE s.hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL"
+);
+pub(super) const INSERT_SESSION: Sql = shared!(
+    "INSERT INTO web_sessions (hash, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)"
+);
+pub(super) const DELETE_SESSION: Sql = shared!("DELETE FROM web_sessions WHERE hash = $1");
+pub(super) const DELETE_EXPIRED_SESSIONS: Sql =
+    shared!("DELETE FROM web_sessions WHERE expires_at <= $1");
+pub(super) const DELETE_TOKEN_SESSIONS: Sql =
+    shared!("DELETE FROM web_sessions WHERE token_hash = $1");
 pub(super) const REVOKE_TOKEN: Sql = shared!("UPDATE tokens SET revoked_at = $1 WHERE hash = $2");
 pub(super) const AUDIT: Sql = shared!(
     "INSERT INTO audit_log (at, action, actor, kind, org, name, fingerprint, detail)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 );
-/// The active tokens of a kind, organization and name: `(hash)`. PostgreSQL locks them
-/// until the revocation commits; SQLite has one writer.
+/// The active tokens of a kind and name (and organization, when `$2` is not null):
+/// `(hash, org, role)`. A viewer's organization is not part of its name: `viewer revoke
+/// --name` finds an `org` viewer too. PostgreSQL locks them until the revocation commits;
+/// SQLite has one writer.
 pub(super) const TOKENS_TO_REVOKE: Sql = Sql {
-    postgres: "SELECT hash FROM tokens
-     WHERE kind = $1 AND org IS NOT DISTINCT FROM $2 AND name = $3 AND revoked_at IS NULL
+    postgres: "SELECT hash, org, role FROM tokens
+     WHERE kind = $1 AND (CAST($2 AS TEXT) IS NULL OR org = $2) AND name = $3
+       AND revoked_at IS NULL
      FOR UPDATE",
-    sqlite: "SELECT hash FROM tokens
-     WHERE kind = ?1 AND org IS ?2 AND name = ?3 AND revoked_at IS NULL",
+    sqlite: "SELECT hash, org, role FROM tokens
+     WHERE kind = ?1 AND (?2 IS NULL OR org = ?2) AND name = ?3 AND revoked_at IS NULL",
 };
 /// Read by [`super::rows::audit_entry`].
 pub(super) const AUDIT_ENTRIES: Sql = shared!(
@@ -140,12 +159,16 @@ pub(super) const INSERT_TRANSITION: Sql = shared!(
 
 // Reads.
 
-pub(super) const ORG_IDS: Sql = shared!("SELECT org FROM orgs ORDER BY org");
+/// Every organization, or only `$1` when it is not null (an `org` viewer's scope).
+pub(super) const ORG_IDS: Sql =
+    shared!("SELECT org FROM orgs WHERE CAST($1 AS TEXT) IS NULL OR org = $1 ORDER BY org");
 pub(super) const ORG_EXISTS: Sql = shared!("SELECT 1 FROM orgs WHERE org = $1");
 pub(super) const COUNT_ORGS: Sql = shared!("SELECT COUNT(*) FROM orgs");
 /// Read by [`super::rows::agent_count`].
-pub(super) const AGENT_COUNTS: Sql =
-    shared!("SELECT org, COUNT(*), MAX(last_report_at) FROM agents GROUP BY org");
+pub(super) const AGENT_COUNTS: Sql = shared!(
+    "SELECT org, COUNT(*), MAX(last_report_at) FROM agents
+     WHERE CAST($1 AS TEXT) IS NULL OR org = $1 GROUP BY org"
+);
 /// Read by [`super::rows::agent`].
 pub(super) const ORG_AGENTS: Sql = shared!(
     "SELECT agent_id, hostname, version, last_report_at
@@ -165,14 +188,16 @@ pub(super) const TLS_ROWS: Sql = shared!(
 /// Read by [`super::rows::agent_seen`].
 pub(super) const AGENTS_SEEN: Sql =
     shared!("SELECT org, agent_id, last_report_at FROM agents ORDER BY org, agent_id");
-/// Read by [`super::rows::check_status`].
-pub(super) const CHECKS: Sql = shared!(
-    "SELECT org, target, check_id, status FROM current_latest
-     ORDER BY org, target, check_id"
+/// Read by [`super::rows::check_count`]: how many targets of each organization have each
+/// check at each status and severity (the metrics carry counts, not one series a target).
+pub(super) const CHECK_COUNTS: Sql = shared!(
+    "SELECT org, check_id, status, severity, COUNT(*) FROM current_latest
+     GROUP BY org, check_id, status, severity ORDER BY org, check_id, status, severity"
 );
 /// Read by [`super::rows::finding_count`].
 pub(super) const FINDING_COUNTS: Sql = shared!(
     "SELECT org, status, severity, COUNT(*) FROM current_latest
+     WHERE CAST($1 AS TEXT) IS NULL OR org = $1
      GROUP BY org, status, severity ORDER BY org, status, severity"
 );
 /// The latest verdicts the per-family gauges are derived from, read by
@@ -183,7 +208,7 @@ pub(super) const FAMILY_FINDINGS: Sql = shared!(
         OR check_id IN ('email.dmarc.policy', 'email.dmarc.missing',
                         'host.updates.security', 'host.os.eol')
         OR (check_id IN ('tls.connect', 'https.redirect', 'https.hsts', 'https.security_txt',
-                         'email.starttls')
+                         'email.spf.missing', 'email.starttls')
             AND status = 'error')
      ORDER BY org, target, check_id"
 );
@@ -242,9 +267,10 @@ macro_rules! counted {
 }
 
 /// The tables whose rows tests count before and after a refused request.
-pub(super) const COUNTED_TABLES: [(&str, Sql); 9] = counted!(
+pub(super) const COUNTED_TABLES: [(&str, Sql); 10] = counted!(
     "orgs",
     "tokens",
+    "web_sessions",
     "reports",
     "latest",
     "transitions",
@@ -303,6 +329,12 @@ pub(super) const PRUNE: Sql = shared!(
        AND r.report_id NOT IN (SELECT report_id FROM tls_certificates)
      LIMIT $2)"
 );
+
+/// Matrix snapshots of dates before the retention cutoff go with the reports of that time:
+/// they are a cache of levels graded from those reports and transitions, one row (every
+/// organization's levels) per date an export asked for.
+pub(super) const PRUNE_MATRIX_SNAPSHOTS: Sql =
+    shared!("DELETE FROM matrix_snapshots WHERE at < $1");
 
 #[cfg(test)]
 mod tests {

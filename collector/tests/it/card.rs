@@ -115,7 +115,7 @@ async fn card_json_on_postgres() {
 #[tokio::test]
 async fn card_pages_need_a_session_and_drill_down_to_findings() {
     let c = seeded(Backend::Sqlite).await;
-    let org_page = format!("/ui/orgs/{ORG}");
+    let org_page = format!("/ui/orgs/{ORG}/card");
     let (status, _, body) = page(&c, None, &org_page).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(!body.contains("DMARC policy is p=none"));
@@ -141,6 +141,14 @@ async fn card_pages_need_a_session_and_drill_down_to_findings() {
     let (status, _, body) = page(&c, Some(&cookie), &drill).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("TLS 1.0 is refused"), "{body}");
+    // In the one layout; its language toggle keeps the cell it drills into.
+    assert!(body.contains("<nav class=\"site\""), "{body}");
+    assert!(
+        body.contains(&format!(
+            "/ui/orgs/{ORG}/findings?check=tls.protocol.tls1_0&amp;target=www.maple-health.example%3A443&amp;lang=fr"
+        )),
+        "{body}"
+    );
     assert!(!body.contains("DMARC"));
     // One target's page.
     let target = format!("/ui/orgs/{ORG}/targets/www.maple-health.example%3A443");
@@ -153,7 +161,7 @@ async fn card_pages_need_a_session_and_drill_down_to_findings() {
     );
     // Unknown organizations.
     for path in [
-        "/ui/orgs/nope",
+        "/ui/orgs/nope/card",
         "/ui/orgs/nope/findings",
         "/ui/orgs/nope/targets/x",
     ] {

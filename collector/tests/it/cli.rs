@@ -34,13 +34,51 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn agent_add_prints_only_the_token_and_stores_only_its_hash() {
     let dir = tempfile::tempdir().unwrap();
+    // Without --create, a database that does not exist is not made: the token would be
+    // useless to the collector that serves another one. The message names the file, in the
+    // language of the locale.
+    for (lang, words) in [
+        ("en_US.UTF-8", "does not exist"),
+        ("fr_FR.UTF-8", "n'existe pas"),
+    ] {
+        let refused = run(collector()
+            .args(["agent", "add", "--org", "maple-health", "--name", "srv01"])
+            .args(["--database-url", &database_url(dir.path())])
+            .env_remove("VIGIE_LANG")
+            .env("LANG", lang));
+        assert_eq!(refused.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(words) && stderr.contains("--create"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&dir.path().join("vigie.db").display().to_string()),
+            "{stderr}"
+        );
+        assert!(refused.stdout.is_empty(), "no token printed");
+        assert!(!dir.path().join("vigie.db").exists());
+    }
     let output = run(collector()
-        .args(["agent", "add", "--org", "maple-health", "--name", "srv01"])
+        .args([
+            "agent",
+            "add",
+            "--create",
+            "--org",
+            "maple-health",
+            "--name",
+            "srv01",
+        ])
         .args(["--database-url", &database_url(dir.path())]));
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains(&dir.path().join("vigie.db").display().to_string()),
+        "says which database it wrote"
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "stdout: {stdout:?}");
@@ -63,7 +101,7 @@ fn agent_add_prints_only_the_token_and_stores_only_its_hash() {
 
     // A viewer token the same way, and both are different.
     let output = run(collector()
-        .args(["viewer", "add", "--name", "sector-lead"])
+        .args(["viewer", "add", "--name", "sector-lead", "--role", "sector"])
         .env("VIGIE_DATABASE_URL", database_url(dir.path())));
     assert!(
         output.status.success(),
@@ -83,7 +121,7 @@ fn agent_add_prints_only_the_token_and_stores_only_its_hash() {
 fn an_invalid_org_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = run(collector()
-        .args(["agent", "add", "--org", "Maple Health"])
+        .args(["agent", "add", "--create", "--org", "Maple Health"])
         .args(["--database-url", &database_url(dir.path())]));
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());

@@ -188,13 +188,17 @@ async fn an_unknown_path_and_a_wrong_method_answer_as_the_page_says() {
     let (status, body) = c.get("/api/v1/no-such-thing", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"], "not_found");
-    // The answer names a file of the repository, and that file exists.
+    // The answer says where to go on this collector, not to a file a deployed collector's
+    // user does not have.
     let detail = body["detail"].as_str().unwrap_or_default();
-    let named = detail
-        .split_whitespace()
-        .find(|word| word.starts_with("docs/"))
-        .unwrap_or_else(|| panic!("the 404 names no docs/ file: {detail}"));
-    assert!(repo_root().join(named).is_file(), "{named} does not exist");
+    assert!(
+        detail.contains("/ui") && detail.contains("/api/v1"),
+        "{detail}"
+    );
+    assert!(!detail.contains(".md"), "{detail}");
+    // `/` is the web view's door.
+    let (status, _, _) = c.send(Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
 
     let (status, _, body) = c
         .send(Request::get("/api/v1/reports").body(Body::empty()).unwrap())

@@ -104,6 +104,29 @@ async fn json_levels_follow_the_rules_with_trends_sources_and_the_rdp_free_mfa_a
         "certificate expiring within 30 days"
     );
     assert_eq!(cell(maple, "C03")["level"], 1, "DMARC p=none");
+    // Drill-down: the verdict that set C03, with the link of its findings.
+    let basis = &cell(maple, "C03")["basis"][0];
+    assert_eq!(basis["check"], "email.dmarc.policy");
+    assert_eq!(basis["status"], "fail");
+    let target = basis["target"].as_str().unwrap();
+    assert_eq!(
+        basis["findings"],
+        format!("/ui/orgs/{ORG}/findings?check=email.dmarc.policy&target={target}")
+    );
+    assert_eq!(
+        c01["basis"][0]["check"], "tls.connect",
+        "C01 = 2 because the web checks were not observed: {c01}"
+    );
+    assert_eq!(
+        cell(maple, "C15")["basis"],
+        serde_json::json!([{"question": "Q7"}, {"question": "Q8"}])
+    );
+    // Every unknown cell says what was missing.
+    let c13 = cell(maple, "C13");
+    assert_eq!(
+        c13["notes"],
+        serde_json::json!(["No answer to the questionnaire (Q1, Q2, Q3)."])
+    );
     let c15 = cell(maple, "C15");
     assert_eq!(
         (c15["level"].clone(), c15["label"].clone()),
@@ -284,6 +307,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Remarques",
                 "Autoévalué",
                 "Non observé",
+                "Établi par",
             ],
         ),
         (
@@ -302,6 +326,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 "Notes",
                 "Self-assessed",
                 "Not observed",
+                "Set by",
             ],
         ),
     ] {
@@ -325,15 +350,24 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
             .unwrap();
         // Rows 2.. are C01..C18.
         assert_eq!(string_at(&matrix, 2, 0), "C01");
-        assert_eq!(string_at(&matrix, 2, col), "2 ▲");
+        // Levels are numbers (Excel sorts and averages them), marks in the next column.
+        assert_eq!(matrix.get_value((2, col)), Some(&Data::Float(2.0)));
+        assert_eq!(string_at(&matrix, 2, col + 1), "▲");
         assert_eq!(
-            string_at(&matrix, 4, col),
-            "1 ●",
+            (string_at(&matrix, 4, col), string_at(&matrix, 4, col + 1)),
+            ("1".into(), "●".into()),
             "C03: p=none then and now"
         );
-        assert!(
-            string_at(&matrix, 16, col).starts_with("4 S"),
-            "C15 self-assessed"
+        assert_eq!(matrix.get_value((16, col)), Some(&Data::Float(4.0)));
+        assert_eq!(
+            string_at(&matrix, 16, col + 1),
+            "S ✱",
+            "C15 self-assessed, first assessment"
+        );
+        assert_eq!(
+            matrix.get_value((9, col)),
+            Some(&Data::String("?".into())),
+            "C08 unknown"
         );
         // The fills, from the workbook's XML (calamine reads no styles): the spec's palette
         // by level, solid when observed, hatched over white when self-assessed.
@@ -372,6 +406,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
                 details[5].to_owned(),
                 details[6].to_owned(),
                 details[7].to_owned(),
+                details[10].to_owned(),
             ],
             "{headers:?}"
         );
@@ -395,7 +430,7 @@ async fn xlsx_reads_back_with_french_sheets_headers_and_levels() {
             detail(c01, 7)
         );
         let c15 = row_of("C15");
-        assert_eq!(string_at(&trends, c15, level_col), "4 S");
+        assert_eq!(string_at(&trends, c15, level_col), "4");
         assert_eq!(
             [
                 detail(c15, 0),
@@ -452,6 +487,15 @@ async fn html_is_self_contained_printable_and_marked() {
         html.contains("class=\"v l4 s\""),
         "self-assessed C15 is hatched"
     );
+    // Every graded cell links to the findings that set it, and its tooltip names the check.
+    assert!(
+        html.contains(&format!(
+            "<a href=\"/ui/orgs/{ORG}/findings?check=email.dmarc.policy&amp;target="
+        )),
+        "C03's cell links to its DMARC finding"
+    );
+    assert!(html.contains("Établi par\u{a0}: email.dmarc.policy @ "));
+    assert!(html.contains("Set by: email.dmarc.policy @ "));
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "no external resource"
@@ -466,7 +510,7 @@ async fn matrix_needs_a_viewer_token_and_valid_parameters() {
     let (status, body) = c.get("/api/v1/matrix", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     for query in [
-        "format=pdf",
+        "format=docx",
         "lang=de",
         "view=all",
         "since=yesterday",
@@ -582,4 +626,27 @@ async fn the_past_quarter_ends_are_graded_ahead_of_the_first_export() {
         4,
         "the default export compares with a kept quarter end"
     );
+}
+
+#[tokio::test]
+async fn pdf_is_served_beside_the_other_formats_with_the_same_guard() {
+    let (c, since) = collector_with_history().await;
+    let path = format!("/api/v1/matrix?view=org&format=pdf&lang=fr&since={since}");
+    let (status, content_type, body) = get_bytes(&c, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pdf");
+    assert!(body.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.pdf");
+    std::fs::write(&file, &body).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(ORG), "{text}");
+    assert!(text.contains("PROTÉGÉ A"));
+    // No token, no PDF.
+    let (status, _) = c.get(&path, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -15,7 +15,8 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     let dir = tempfile::tempdir().unwrap();
-    let added = run(collector_on(dir.path()).args(["agent", "add", "--org", "maple-health"]));
+    let added =
+        run(collector_on(dir.path()).args(["agent", "add", "--create", "--org", "maple-health"]));
     assert!(added.status.success(), "{}", stderr(&added));
 
     let today = chrono::Utc::now().date_naive();
@@ -50,7 +51,7 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     assert!(imported.status.success(), "{}", stderr(&imported));
 
     for lang in ["en", "fr"] {
-        for format in ["json", "csv", "xlsx", "html"] {
+        for format in ["json", "csv", "xlsx", "html", "pdf"] {
             let out = dir.path().join(format!("matrix-{lang}.{format}"));
             let exported = run(collector_on(dir.path())
                 .args([
@@ -77,6 +78,19 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
     assert_eq!(cells[12]["label"], "4 S", "tabletop with evidence");
     assert_eq!(cells[15]["label"], "2 S", "training at onboarding only");
     assert_eq!(cells[17]["label"], "2 S", "C18 from the YAML file");
+    // The PDF from the CLI: made by the collector, read back by poppler.
+    let pdf = dir.path().join("matrix-fr.pdf");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Matrice des capacités de cybersécurité"),
+        "{text}"
+    );
+    assert!(text.contains("maple-health"), "{text}");
     let dictionary = std::fs::read_to_string(dir.path().join("matrix-fr-dictionary.csv")).unwrap();
     assert!(dictionary.starts_with('\u{feff}'));
     assert!(dictionary.contains("Préparation à l'intervention en cas d'incident"));
@@ -111,7 +125,8 @@ fn answers_are_imported_and_every_format_is_exported_in_both_languages() {
 #[test]
 fn mistakes_exit_2_and_import_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let added = run(collector_on(dir.path()).args(["agent", "add", "--org", "maple-health"]));
+    let added =
+        run(collector_on(dir.path()).args(["agent", "add", "--create", "--org", "maple-health"]));
     assert!(added.status.success(), "{}", stderr(&added));
     let file = dir.path().join("answers.csv");
     for (content, expected) in [
@@ -171,7 +186,7 @@ fn mistakes_exit_2_and_import_nothing() {
         );
     }
     let output = run(collector_on(dir.path())
-        .args(["matrix", "export", "--format", "pdf", "--out"])
+        .args(["matrix", "export", "--format", "docx", "--out"])
         .arg(&out));
     assert_eq!(
         output.status.code(),

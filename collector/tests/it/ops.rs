@@ -74,7 +74,8 @@ async fn metrics_page_matches_the_snapshot() {
     // What a dashboard or an alert queries must be there, with HELP and TYPE.
     for name in [
         "vigie_agent_last_report_timestamp_seconds",
-        "vigie_check_status",
+        "vigie_check_failing",
+        "vigie_check_findings",
         "vigie_findings",
         "vigie_tls_cert_not_after_timestamp_seconds",
         "vigie_ingest_reports_total",
@@ -222,7 +223,7 @@ async fn cached_metrics_follow_new_reports() {
             "{page}"
         );
         if page.contains(&format!(
-            "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\"}} 2\n"
+            "vigie_check_failing{{org=\"{ORG}\",check=\"tls.protocol.tls1_0\",status=\"fail\",severity=\"medium\"}} 1\n"
         )) || started.elapsed() > std::time::Duration::from_secs(10)
         {
             break;
@@ -231,7 +232,7 @@ async fn cached_metrics_follow_new_reports() {
     }
     assert!(
         page.contains(&format!(
-            "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\"}} 2\n"
+            "vigie_check_failing{{org=\"{ORG}\",check=\"tls.protocol.tls1_0\",status=\"fail\",severity=\"medium\"}} 1\n"
         )),
         "the new report never reached /metrics:\n{page}"
     );

@@ -45,7 +45,7 @@ fn aggregates_by_region_and_size_band_in_every_format() {
     let orgs = ["org-a", "org-b", "org-c", "org-d", "org-e"];
     for org in orgs {
         ok(run(
-            collector_on(dir.path()).args(["agent", "add", "--org", org])
+            collector_on(dir.path()).args(["agent", "add", "--create", "--org", org])
         ));
     }
     // Incident response (C13) and awareness (C16) at different levels per organization.
@@ -213,13 +213,13 @@ fn aggregates_by_region_and_size_band_in_every_format() {
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let on = header
         .iter()
-        .position(|h| *h == "Région: ON (n = 2) — Niveau médian")
+        .position(|h| *h == "Région\u{a0}: ON (n = 2) — Niveau médian")
         .unwrap_or_else(|| panic!("no ON median column in {header:?}"));
     assert_eq!(
         header[on + 1],
-        "Région: ON (n = 2) — Part au niveau 3 ou plus"
+        "Région\u{a0}: ON (n = 2) — Part au niveau 3 ou plus"
     );
-    assert!(header.contains(&"Région: non attribuée (n = 1) — Niveau médian"));
+    assert!(header.contains(&"Région\u{a0}: non attribuée (n = 1) — Niveau médian"));
     let c13_line = lines.find(|l| l.starts_with("C13,")).unwrap();
     let fields: Vec<&str> = c13_line.split(',').collect();
     let mut on_levels: Vec<u8> = ["org-a", "org-b"]

@@ -13,7 +13,7 @@ use chrono::{Duration, Utc};
 use common::*;
 use uuid::Uuid;
 use vigie_collector::store::audit::AuditAction;
-use vigie_collector::{Principal, Store, StoreError, TokenKind};
+use vigie_collector::{Principal, Role, Scope, Store, StoreError, TokenKind};
 use vigie_model::{Severity, Status};
 
 macro_rules! conformance {
@@ -50,6 +50,7 @@ conformance!(
     metrics_snapshot_counts_the_current_state,
     matrix_state_now_and_in_the_past,
     tokens_authenticate_revoke_and_rotate,
+    viewer_roles_and_web_sessions,
     assessments_are_all_or_nothing,
     audit_log_records_tokens_and_exports_without_tokens,
     prune_keeps_current_reports_and_history,
@@ -278,12 +279,19 @@ async fn metrics_snapshot_counts_the_current_state(c: TestCollector) {
     let snapshot = c.store().metrics_snapshot().await.unwrap();
     assert_eq!(snapshot.orgs, vec![OTHER_ORG.to_owned(), ORG.to_owned()]);
     assert_eq!(snapshot.agents.len(), 1);
-    assert_eq!(snapshot.checks.len(), report.findings.len());
-    assert!(snapshot.checks.contains(&(
+    let counted: u64 = snapshot.check_counts.iter().map(|c| c.4).sum();
+    assert_eq!(counted, report.findings.len() as u64);
+    let tls1_0 = report
+        .findings
+        .iter()
+        .find(|f| f.check.as_str() == "tls.protocol.tls1_0" && f.target == WWW)
+        .unwrap();
+    assert!(snapshot.check_counts.contains(&(
         ORG.to_owned(),
-        WWW.to_owned(),
         "tls.protocol.tls1_0".to_owned(),
-        Status::Fail
+        Status::Fail,
+        tls1_0.severity,
+        1
     )));
     let total: u64 = snapshot.finding_counts.iter().map(|c| c.3).sum();
     assert_eq!(total, report.findings.len() as u64);
@@ -293,7 +301,8 @@ async fn metrics_snapshot_counts_the_current_state(c: TestCollector) {
     );
     let metrics = c.metrics().await;
     assert!(metrics.contains(&format!(
-        "vigie_check_status{{org=\"{ORG}\",target=\"{WWW}\",check=\"tls.protocol.tls1_0\""
+        "vigie_check_failing{{org=\"{ORG}\",check=\"tls.protocol.tls1_0\",status=\"fail\",severity=\"{}\"}} 1\n",
+        tls1_0.severity.as_str()
     )));
 }
 
@@ -339,6 +348,103 @@ async fn matrix_state_now_and_in_the_past(c: TestCollector) {
     assert!(nothing_yet.findings.is_empty());
 }
 
+async fn viewer_roles_and_web_sessions(c: TestCollector) {
+    let store = c.store();
+    let viewer = |name: &str, scope| {
+        Some(Principal::Viewer {
+            name: name.to_owned(),
+            scope,
+        })
+    };
+    // Each role, and an `org` viewer only of a known organization.
+    let committee = store
+        .create_viewer(Role::Committee, None, "committee")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authenticate(&committee).await.unwrap(),
+        viewer("committee", Scope::Committee)
+    );
+    let own = store
+        .create_viewer(Role::Org, Some(ORG), "it")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authenticate(&own).await.unwrap(),
+        viewer("it", Scope::Org(ORG.to_owned()))
+    );
+    assert!(matches!(
+        store.create_viewer(Role::Org, None, "x").await,
+        Err(StoreError::TokenOrg)
+    ));
+    assert!(matches!(
+        store.create_viewer(Role::Committee, Some(ORG), "x").await,
+        Err(StoreError::TokenOrg)
+    ));
+    assert!(matches!(
+        store
+            .create_viewer(Role::Org, Some("nobody-here"), "x")
+            .await,
+        Err(StoreError::UnknownOrg(_))
+    ));
+    // The list of organizations, filtered in SQL.
+    let all = store.orgs(None).await.unwrap();
+    assert!(all.len() >= 2, "{all:?}");
+    let mine = store.orgs(Some(ORG)).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        [ORG]
+    );
+
+    // Sessions: found while live, gone when expired, closed, or their token revoked.
+    let now = Utc::now();
+    let hour = std::time::Duration::from_secs(3600);
+    let session = store.open_session(&own, now, hour).await.unwrap();
+    assert!(!session.contains(&own));
+    assert_eq!(
+        store.session(&session, now).await.unwrap(),
+        viewer("it", Scope::Org(ORG.to_owned()))
+    );
+    assert_eq!(
+        store
+            .session(&session, now + Duration::minutes(61))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.session("not-a-session", now).await.unwrap(), None);
+    store.close_session(&session).await.unwrap();
+    assert_eq!(store.session(&session, now).await.unwrap(), None, "closed");
+
+    let first = store.open_session(&own, now, hour).await.unwrap();
+    let second = store.open_session(&own, now, hour).await.unwrap();
+    let other = store.open_session(&committee, now, hour).await.unwrap();
+    // A rotation keeps the role and organization, and ends the old token's sessions.
+    let rotated = store
+        .rotate_token(TokenKind::Viewer, None, "it")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authenticate(&rotated).await.unwrap(),
+        viewer("it", Scope::Org(ORG.to_owned()))
+    );
+    for session in [&first, &second] {
+        assert_eq!(store.session(session, now).await.unwrap(), None);
+    }
+    assert!(store.session(&other, now).await.unwrap().is_some());
+    let rows = store.row_counts().await.unwrap();
+    let sessions = rows.iter().find(|(t, _)| *t == "web_sessions").unwrap().1;
+    assert_eq!(sessions, 1, "the revoked token's sessions are deleted");
+    // Sessions already expired are deleted by the next login.
+    let later = now + Duration::hours(2);
+    let fresh = store.open_session(&rotated, later, hour).await.unwrap();
+    let rows = store.row_counts().await.unwrap();
+    let sessions = rows.iter().find(|(t, _)| *t == "web_sessions").unwrap().1;
+    assert_eq!(sessions, 1);
+    assert!(store.session(&fresh, later).await.unwrap().is_some());
+}
+
 async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
     let store = c.store();
     assert_eq!(
@@ -351,7 +457,8 @@ async fn tokens_authenticate_revoke_and_rotate(c: TestCollector) {
     assert_eq!(
         store.authenticate(&c.viewer).await.unwrap(),
         Some(Principal::Viewer {
-            name: "sector-lead".to_owned()
+            name: "sector-lead".to_owned(),
+            scope: Scope::Sector,
         })
     );
     assert_eq!(store.authenticate("vga_not-a-token").await.unwrap(), None);
@@ -491,6 +598,13 @@ async fn prune_keeps_current_reports_and_history(c: TestCollector) {
     }
     let transitions = c.rows_of("transitions").await;
     let latest_before = c.store().org(ORG).await.unwrap().unwrap();
+    // Matrix snapshots of dates before the cutoff go with the reports; later ones stay.
+    for at in [t0(), Utc::now() + Duration::days(30)] {
+        c.store()
+            .save_past_levels(at, "modern/1", "0:0/0:/1", "[]", Utc::now())
+            .await
+            .unwrap();
+    }
     // Received a moment ago: a cutoff in the past prunes nothing.
     assert_eq!(
         c.store()
@@ -507,6 +621,11 @@ async fn prune_keeps_current_reports_and_history(c: TestCollector) {
         .unwrap();
     assert_eq!(deleted, 2, "only the reports nothing current points at");
     assert_eq!(c.rows_of("reports").await, 1);
+    assert_eq!(
+        c.rows_of("matrix_snapshots").await,
+        1,
+        "the old snapshot pruned"
+    );
     assert_eq!(c.rows_of("transitions").await, transitions, "history kept");
     assert_eq!(
         c.store().org(ORG).await.unwrap().unwrap(),
@@ -804,8 +923,13 @@ async fn a_verdict_that_only_changed_in_its_details_is_written(c: TestCollector)
     // The metrics and the matrix read the same current state.
     let snapshot = c.store().metrics_snapshot().await.unwrap();
     assert_eq!(
-        snapshot.checks.iter().filter(|k| k.0 == ORG).count(),
-        third.findings.len()
+        snapshot
+            .check_counts
+            .iter()
+            .filter(|k| k.0 == ORG)
+            .map(|k| k.4)
+            .sum::<u64>(),
+        third.findings.len() as u64
     );
 }
 
@@ -839,7 +963,8 @@ async fn a_retired_verdict_is_not_current_until_reported_again(c: TestCollector)
         now.keys()
     );
     let snapshot = c.store().metrics_snapshot().await.unwrap();
-    assert!(snapshot.checks.iter().all(|k| k.1 != MAIL && k.1 != DOMAIN));
+    let counted: u64 = snapshot.check_counts.iter().map(|k| k.4).sum();
+    assert_eq!(counted, second.findings.len() as u64);
     let counts: u64 = snapshot
         .finding_counts
         .iter()

@@ -1,6 +1,7 @@
 //! The upgrade path: a SQLite database left at schema version 4 by an older collector, with
 //! history in it, is brought to the newest version by `vigie-collector migrate`, which says
-//! from which version to which, and keeps every row (migration 5 rebuilds `transitions`).
+//! from which version to which, and keeps every row (migration 5 rebuilds `transitions`,
+//! migration 13 compresses the report bodies).
 
 use std::process::Command;
 
@@ -83,8 +84,25 @@ async fn migrate_brings_a_version_4_database_up_to_date_and_keeps_its_history() 
             (Some(Status::Pass), Status::Fail, "r1")
         ]
     );
-    // The report a transition names may now be pruned: history no longer holds it.
+    // Migration 13 compressed the body stored as text; it reads back the same, and the
+    // organization's stored bytes are the compressed ones.
+    assert_eq!(
+        store.report_body("r1").await.unwrap().as_deref(),
+        Some("{}")
+    );
     let db = rusqlite::Connection::open(&path).unwrap();
+    let (kind, stored, counted): (String, i64, i64) = db
+        .query_row(
+            "SELECT typeof(body), length(CAST(body AS BLOB)),
+                    (SELECT report_bytes FROM orgs WHERE org = 'maple')
+             FROM reports WHERE report_id = 'r1'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(kind, "blob");
+    assert_eq!(stored, counted);
+    // The report a transition names may now be pruned: history no longer holds it.
     db.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM reports WHERE report_id = 'r1';")
         .unwrap();
     let ids: Vec<i64> = db

@@ -215,17 +215,46 @@ fn full_pipeline(postgres: Option<PostgresServer>) {
     let scraper = collector.scraper_token();
     let (status, metrics) = harness::http_get(&collector.url("/metrics"), Some(&scraper)).unwrap();
     assert_eq!(status, 200);
+    // Each target's verdicts come from the read API (the metrics carry counts per
+    // organization and check, not one series a target).
+    let (status, body) = harness::http_get(
+        &collector.url(&format!("/api/v1/orgs/{ORG}")),
+        Some(&viewer),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
     let check = |target: &TlsServer, check: &str| {
-        metric_value(
+        let target = target.addr.to_string();
+        detail["findings"].as_array()?.iter().find_map(|f| {
+            (f["check"] == check && f["target"] == target.as_str()).then(|| {
+                match f["status"].as_str() {
+                    Some("pass") => 0.0,
+                    Some("warn") => 1.0,
+                    Some("fail") => 2.0,
+                    Some("error") => 3.0,
+                    other => panic!("{check} on {target}: status {other:?}"),
+                }
+            })
+        })
+    };
+    // The organization's failing checks are counted in /metrics.
+    for (id, severity) in [
+        ("tls.cert.expired", "critical"),
+        ("tls.cert.hostname_mismatch", "high"),
+    ] {
+        let targets = metric_value(
             &metrics,
-            "vigie_check_status",
+            "vigie_check_failing",
             &[
                 ("org", ORG),
-                ("target", &target.addr.to_string()),
-                ("check", check),
+                ("check", id),
+                ("status", "fail"),
+                ("severity", severity),
             ],
-        )
-    };
+        );
+        assert!(targets.is_some_and(|n| n >= 1.0), "{id}:\n{metrics}");
+    }
     let cert_checks = [
         "tls.connect",
         "tls.cert.untrusted",

@@ -223,7 +223,7 @@ fn agent_cases(dir: &Path) -> Vec<Case> {
                 "--scope",
                 "127.0.201.0/24",
             ],
-            &["127.0.200.1", "scope"],
+            &["127.0.200.1", "scope", "--scope 127.0.200.1"],
         ),
         case(
             "target outside the scope (config)",
@@ -235,7 +235,7 @@ fn agent_cases(dir: &Path) -> Vec<Case> {
             "too many addresses",
             a,
             &["scan", "services", "127.0.0.0/8", "--scope", "127.0.0.0/8"],
-            &["cap"],
+            &["cap", "--max-addresses"],
         ),
         case(
             "missing host root",
@@ -346,6 +346,7 @@ fn collector_cases(dir: &Path) -> Vec<Case> {
                 &db,
                 "agent",
                 "add",
+                "--create",
                 "--org",
                 "NOT VALID",
                 "--name",
@@ -440,6 +441,9 @@ fn no_error_message_of_either_binary_repeats_itself() {
                 .env_remove("VIGIE_CONFIG")
                 .env_remove("VIGIE_LOG")
                 .env_remove("VIGIE_LANG")
+                .env_remove("LANG")
+                .env_remove("LC_ALL")
+                .env_remove("LC_MESSAGES")
                 .env_remove("VIGIE_DATABASE_URL")
                 .env_remove("VIGIE_LISTEN")
                 .env("NO_COLOR", "1")
@@ -481,4 +485,74 @@ fn no_error_message_of_either_binary_repeats_itself() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// The agent's errors in French: the frame always, and the whole text for those a newcomer
+/// meets first (config, scope, cap, CA file, token, outbox), with what failed still named.
+#[test]
+fn the_agents_errors_speak_french() {
+    let dir = tempfile::tempdir().expect("scratch folder");
+    let translated = [
+        "config not found",
+        "unwritable outbox",
+        "missing token file",
+        "missing CA file (tls)",
+        "bad PEM (tls)",
+        "target outside the scope (flag)",
+        "target outside the scope (config)",
+        "too many addresses",
+        "missing host root",
+    ];
+    let mut failures = Vec::new();
+    for case in agent_cases(dir.path()) {
+        let output = harness::run(
+            Command::new(harness::binary(case.binary))
+                .args(&case.args)
+                .current_dir(dir.path())
+                .env_remove("VIGIE_CONFIG")
+                .env_remove("VIGIE_LOG")
+                .env_remove("VIGIE_LANG")
+                .env_remove("LC_ALL")
+                .env_remove("LC_MESSAGES")
+                .env("LANG", "fr_CA.UTF-8")
+                .env("NO_COLOR", "1"),
+            Duration::from_secs(60),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let mut wrong = Vec::new();
+        let frame = "vigie-agent\u{a0}: erreur\u{a0}: ";
+        // The error itself, after any log line.
+        let error = stderr.find(frame).map_or("", |at| &stderr[at..]);
+        if error.is_empty() {
+            wrong.push("no French frame".to_owned());
+        }
+        for name in &case.names {
+            let name = match name.strip_prefix("line ") {
+                Some(number) => format!("ligne {number}"),
+                None => name.clone(),
+            };
+            if name != "cap" && !error.contains(name.as_str()) {
+                wrong.push(format!("does not name `{name}`"));
+            }
+        }
+        if translated.contains(&case.name) {
+            for english in ["cannot", "the ", " is ", "error:"] {
+                if error.contains(english) {
+                    wrong.push(format!("English `{english}` left"));
+                }
+            }
+        }
+        if !repeated(&stderr).is_empty() {
+            wrong.push("repeats itself".to_owned());
+        }
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "{}: {}\n  stderr: {}",
+                case.name,
+                wrong.join("; "),
+                stderr.trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -32,12 +32,14 @@ fn stored_bodies(db: &rusqlite::Connection) -> BTreeMap<String, usize> {
     let mut statement = db.prepare("SELECT report_id, body FROM reports").unwrap();
     let rows = statement
         .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            // zstd-compressed since migration 13.
+            Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
         })
         .unwrap();
     rows.map(|row| {
         let (id, body) = row.unwrap();
-        let value: serde_json::Value = serde_json::from_str(&body).expect("stored body is JSON");
+        let body = zstd::decode_all(&body[..]).expect("stored body is zstd");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("stored body is JSON");
         (id, value["findings"].as_array().map_or(0, Vec::len))
     })
     .collect()

@@ -182,7 +182,7 @@ fn the_html_matrix_prints_to_landscape_pdf_pages_each_marked_and_to_png() {
         (
             "aggregate",
             "fr",
-            "TLP:AMBER — agrégat du secteur; aucune organisation nommée",
+            "TLP:AMBER — agrégat du secteur\u{202f}; aucune organisation nommée",
         ),
         (
             "org",

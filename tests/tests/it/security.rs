@@ -129,7 +129,7 @@ fn revoked_and_rotated_tokens_are_refused_at_once_and_the_audit_log_names_no_tok
     let dir = tempfile::tempdir().unwrap();
     let collector = CollectorProcess::start(dir.path(), &[]);
     let old = collector.agent_token(ORG, "web-1");
-    let viewer = collector.manage_ok(&["viewer", "add", "--name", "committee"]);
+    let viewer = collector.manage_ok(&["viewer", "add", "--name", "committee", "--role", "sector"]);
     let run = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
     let post = |token: &str, n: u64| {
         let id = scale::report_id(run, 0, n);
@@ -214,7 +214,7 @@ fn revoked_and_rotated_tokens_are_refused_at_once_and_the_audit_log_names_no_tok
         actions,
         vec![
             ("token.create", "cli", None),
-            ("token.create", "cli", None),
+            ("token.create", "cli", Some("role=sector")),
             ("token.revoke", "cli", Some("rotated")),
             ("token.create", "cli", Some("rotation")),
             ("token.revoke", "cli", Some("revoked")),
@@ -259,8 +259,8 @@ fn revoked_and_rotated_tokens_are_refused_at_once_and_the_audit_log_names_no_tok
 fn requests_beyond_the_rate_limit_get_429_with_retry_after_per_token() {
     let dir = tempfile::tempdir().unwrap();
     let collector = CollectorProcess::start(dir.path(), &["--rate-limit", "3"]);
-    let busy = collector.manage_ok(&["viewer", "add", "--name", "busy"]);
-    let calm = collector.manage_ok(&["viewer", "add", "--name", "calm"]);
+    let busy = collector.manage_ok(&["viewer", "add", "--name", "busy", "--role", "sector"]);
+    let calm = collector.manage_ok(&["viewer", "add", "--name", "calm", "--role", "sector"]);
     let get = |token: &str| {
         scale::request(collector.addr, "GET", "/api/v1/orgs", Some(token), None).unwrap()
     };

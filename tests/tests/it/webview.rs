@@ -188,8 +188,8 @@ fn the_web_view_needs_a_viewer_session_and_shows_the_levels_of_the_json_export()
     let cookie = session_cookie(&answer);
     assert!(cookie.len() > "vigie_session=".len() + 40, "{cookie}");
 
-    // The organization's matrix column shows the JSON export's levels, capability by capability.
-    let page = send(addr, "GET", "/ui/orgs/org-a/matrix", Some(&cookie), None);
+    // The organization's page shows the JSON export's levels, capability by capability.
+    let page = send(addr, "GET", "/ui/orgs/org-a", Some(&cookie), None);
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(page.body.contains("<html lang=\"en\">"));

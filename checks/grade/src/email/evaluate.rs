@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use vigie_model::{Check, Family, Message, Severity, Status, Verdict};
+use vigie_model::{Check, FailureKind, Family, Message, Severity, Status, Verdict};
 
 use super::dkim::{DkimKey, KeyType};
 use super::dmarc::{self, DmarcError, DmarcRecord, Policy};
@@ -15,6 +15,7 @@ use super::observation::{Answer, EmailObservation, ResolverSilence, SpfNode, Spf
 use super::orgdomain::is_external;
 use super::records::{self, BimiRecord, TlsRptRecord};
 use super::spf::{self, Qualifier, SpfRecord, LOOKUP_LIMIT, VOID_LIMIT};
+use super::spf_eval;
 
 /// All verdicts for one domain, in catalogue order.
 pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {
@@ -36,6 +37,15 @@ pub fn evaluate(obs: &EmailObservation, now: DateTime<Utc>) -> Vec<Verdict> {
 /// finding says what failed and what to do, every other check of the domain is an `error`
 /// that points to it. Never a `pass`, and never a "missing record" `fail` that would tell
 /// someone to publish a record that may well exist.
+/// The verdict that counts a probe failure carries its kind as evidence (`failure`), read by
+/// the collector's `vigie_probe_failures`; reports of older agents carry no kind and add none.
+fn with_failure(verdict: Verdict, kind: Option<FailureKind>) -> Verdict {
+    match kind {
+        Some(kind) => verdict.evidence("failure", kind.as_str()),
+        None => verdict,
+    }
+}
+
 fn silent_resolver_verdicts(obs: &EmailObservation, silence: &ResolverSilence) -> Vec<Verdict> {
     let resolver = if silence.resolvers.is_empty() {
         "-".to_owned()
@@ -49,20 +59,20 @@ fn silent_resolver_verdicts(obs: &EmailObservation, silence: &ResolverSilence) -
         .filter(|check| check.family() == Family::Email);
     let mut out = Vec::new();
     if let Some(first) = checks.next() {
-        out.push(
-            Verdict::new(
-                first,
-                domain,
-                Status::Error,
-                Message::new("email.error.resolver_silent")
-                    .arg("domain", domain)
-                    .arg("resolver", &resolver)
-                    .arg("count", silence.unanswered),
-            )
-            .remediation(Message::new("email.error.resolver_silent.fix").arg("resolver", &resolver))
-            .evidence("resolvers", &silence.resolvers)
-            .evidence("unanswered", silence.unanswered),
-        );
+        let verdict = Verdict::new(
+            first,
+            domain,
+            Status::Error,
+            Message::new("email.error.resolver_silent")
+                .arg("domain", domain)
+                .arg("resolver", &resolver)
+                .arg("count", silence.unanswered),
+        )
+        .remediation(Message::new("email.error.resolver_silent.fix").arg("resolver", &resolver))
+        .evidence("resolvers", &silence.resolvers)
+        .evidence("unanswered", silence.unanswered);
+        // The first check (`email.spf.missing`) counts the domain's DNS failure, once.
+        out.push(with_failure(verdict, silence.kind));
     }
     out.extend(checks.map(|check| {
         Verdict::new(
@@ -261,7 +271,13 @@ fn spf_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
             Check::EmailSpfAll,
             Check::EmailSpfPtr,
         ] {
-            out.push(ctx.dns_error(check, &txt.name, reason));
+            let verdict = ctx.dns_error(check, &txt.name, reason);
+            // The domain's own TXT answer counts the domain's DNS failure, once.
+            out.push(if check == Check::EmailSpfMissing {
+                with_failure(verdict, txt.kind)
+            } else {
+                verdict
+            });
         }
         return;
     }
@@ -306,7 +322,14 @@ fn spf_verdicts(ctx: &Context, out: &mut Vec<Verdict>) {
             .evidence("records", &ctx.spf_records),
     });
 
-    let (record, evaluation) = match (&ctx.spf, &ctx.obs.spf.evaluation) {
+    // The expansion over the answers the probe recorded; a report of an agent before them
+    // carries the expansion that agent computed.
+    let facts = &ctx.obs.spf;
+    let expanded = facts
+        .branches
+        .as_ref()
+        .map(|branches| spf_eval::expand(ctx.domain, &facts.txt, branches).evaluation);
+    let (record, evaluation) = match (&ctx.spf, expanded.as_ref().or(facts.evaluation.as_ref())) {
         (Some(Ok(record)), Some(evaluation)) => (record, evaluation),
         (Some(Err(error)), _) => {
             out.push(

@@ -2,6 +2,8 @@
 //!
 //! - record parsers: [`spf`], [`dmarc`], [`dkim`], [`mta_sts`], [`records`] (TLS-RPT, BIMI,
 //!   CAA);
+//! - [`spf_eval`]: the expansion of an SPF record over the recorded answers, with lookup
+//!   counting;
 //! - [`orgdomain`]: organizational domains from the bundled Public Suffix List;
 //! - [`evaluate`]: the observation into verdicts.
 
@@ -12,6 +14,7 @@ pub mod mta_sts;
 pub mod orgdomain;
 pub mod records;
 pub mod spf;
+pub mod spf_eval;
 
 pub use evaluate::evaluate;
 pub use vigie_model::observation::email as observation;

@@ -893,8 +893,8 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             format!("Unknown: the host's facts could not be read ({HOST})."),
             format!("Inconnu\u{a0}: l'état de l'hôte n'a pas pu être lu ({HOST})."),
         ),
-        ("C08", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
-        ("C09", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
+        ("C08", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
+        ("C09", unreached_host(HOST), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
         (
             "C10",
             unreached_site("shop.example.ca:443"),
@@ -902,14 +902,14 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             format!("{endpoint_en} (shop.example.ca:443)."),
             format!("{endpoint_fr} (shop.example.ca:443)."),
         ),
-        ("C11", unreached_domain(DOMAIN), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
-        ("C12", unreached_everything(), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent; répondez au questionnaire.".to_owned()),
-        ("C13", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
-        ("C14", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
-        ("C15", unreached_address(ADDRESS), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
-        ("C16", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
-        ("C17", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
-        ("C18", unreached_everything(), "note.no_data", "No observation or valid answer.".to_owned(), "Aucune observation ni réponse valide.".to_owned()),
+        ("C11", unreached_domain(DOMAIN), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
+        ("C12", unreached_everything(), "note.not_observable", "Not observed by this version of the agent; answer the questionnaire.".to_owned(), "Non observé par cette version de l'agent\u{202f}; répondez au questionnaire.".to_owned()),
+        ("C13", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q1, Q2, Q3).".to_owned(), "Aucune réponse au questionnaire (Q1, Q2, Q3).".to_owned()),
+        ("C14", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q4, Q5, Q6).".to_owned(), "Aucune réponse au questionnaire (Q4, Q5, Q6).".to_owned()),
+        ("C15", unreached_address(ADDRESS), "note.no_answer", "No answer to the questionnaire (Q7, Q8).".to_owned(), "Aucune réponse au questionnaire (Q7, Q8).".to_owned()),
+        ("C16", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q9, Q10).".to_owned(), "Aucune réponse au questionnaire (Q9, Q10).".to_owned()),
+        ("C17", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q11).".to_owned(), "Aucune réponse au questionnaire (Q11).".to_owned()),
+        ("C18", unreached_everything(), "note.no_answer", "No answer to the questionnaire (Q12, Q13, Q14).".to_owned(), "Aucune réponse au questionnaire (Q12, Q13, Q14).".to_owned()),
     ];
     let ids: Vec<&str> = rows.iter().map(|row| row.0).collect();
     let catalogue_ids: Vec<&str> = catalogue()
@@ -935,7 +935,7 @@ fn every_capability_with_only_unreached_assets_is_unknown_and_says_why() {
             );
             assert_eq!(c.notes.len(), 1, "{id}: {:?}", c.notes);
             assert_eq!(c.notes[0].key, *key, "{id}");
-            if matches!(*key, "note.not_observable" | "note.no_data") {
+            if matches!(*key, "note.not_observable" | "note.no_answer") {
                 // Not graded from observations: exactly as with no findings at all.
                 assert_eq!(c, cell(&[], &[], id), "{id}");
             }
@@ -1031,6 +1031,206 @@ fn c07_level_3_needs_the_pending_security_updates_of_every_host_observed() {
     );
     assert_eq!(
         c.notes[0].render(Lang::Fr),
-        "Non observé\u{a0}: host.updates.security sur h07\u{a0}; niveau plafonné à 2."
+        "Non observé\u{a0}: host.updates.security sur h07\u{202f}; niveau plafonné à 2."
     );
+}
+
+fn finding_basis(check: Check, target: &str, status: Status) -> Basis {
+    Basis::Finding {
+        check: check.id(),
+        target: target.to_owned(),
+        status,
+    }
+}
+
+#[test]
+fn every_graded_observed_cell_names_the_checks_and_assets_that_set_it() {
+    // Level 3 short of 4: the advanced checks that do not pass kept it there.
+    let web = good_web();
+    let c = cell(&web, &[], "C01");
+    assert_eq!(c.value, Value::Level(3));
+    assert_eq!(
+        c.basis,
+        [finding_basis(HttpsHstsPreload, WWW, Status::Info)]
+    );
+    // Level 1: every failing check of the weakest asset, and only the weakest.
+    let mut v = web.clone();
+    let other = "shop.example.ca:443";
+    for f in good_web() {
+        v.push(FindingFact {
+            target: other.to_owned(),
+            ..f
+        });
+    }
+    set(&mut v, TlsProtocolTls10, other, Status::Fail);
+    set(&mut v, TlsCipherDes, other, Status::Fail);
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Level(1));
+    assert_eq!(
+        c.basis,
+        [
+            finding_basis(TlsProtocolTls10, other, Status::Fail),
+            finding_basis(TlsCipherDes, other, Status::Fail),
+        ]
+    );
+    // Two assets tied at the weakest level: both named.
+    set(&mut v, TlsProtocolTls11, WWW, Status::Fail);
+    let c = cell(&v, &[], "C01");
+    let targets: Vec<String> = c
+        .basis
+        .iter()
+        .map(|b| match b {
+            Basis::Finding { target, .. } => target.clone(),
+            Basis::Answer { question } => question.clone(),
+        })
+        .collect();
+    assert_eq!(targets, [other, other, WWW]);
+    // A certificate failure: C02's check, and C01 capped by it points at it too.
+    let mut v = web.clone();
+    set(&mut v, TlsCertExpired, WWW, Status::Fail);
+    let c02 = cell(&v, &[], "C02");
+    assert_eq!(c02.value, Value::Level(0));
+    assert_eq!(
+        c02.basis,
+        [finding_basis(TlsCertExpired, WWW, Status::Fail)]
+    );
+    let c01 = cell(&v, &[], "C01");
+    assert_eq!(c01.value, Value::Level(2));
+    assert_eq!(c01.basis, c02.basis);
+    // Services: the exposed database decides C05.
+    let v = vec![
+        f(ServiceDatabase, "127.0.0.1:5432", Status::Fail),
+        f(ServiceCleartext, "127.0.0.1:5432", Status::Pass),
+    ];
+    let c = cell(&v, &[], "C05");
+    assert_eq!(c.value, Value::Level(0));
+    assert_eq!(
+        c.basis,
+        [finding_basis(
+            ServiceDatabase,
+            "127.0.0.1:5432",
+            Status::Fail
+        )]
+    );
+    // Hosts: the end-of-life one.
+    let mut v = host("srv01", true, false, false);
+    v.extend(host("srv02", true, false, false));
+    set(&mut v, HostOsEol, "srv02", Status::Fail);
+    let c = cell(&v, &[], "C07");
+    assert_eq!(c.value, Value::Level(0));
+    assert_eq!(c.basis, [finding_basis(HostOsEol, "srv02", Status::Fail)]);
+}
+
+#[test]
+fn the_basis_is_bounded() {
+    let mut v = Vec::new();
+    for n in 0..20 {
+        v.push(f(
+            ServiceDatabase,
+            &format!("127.0.0.{n}:5432"),
+            Status::Fail,
+        ));
+    }
+    let c = cell(&v, &[], "C05");
+    assert_eq!(c.basis.len(), MAX_BASIS);
+}
+
+#[test]
+fn a_self_assessed_cell_names_its_answers_and_a_cap_names_the_verdict() {
+    let answers = [
+        answer("Q7", "email;cloud;remote;admin", 10, None),
+        answer("Q8", "app", 10, None),
+    ];
+    let c = cell(&[], &answers, "C15");
+    assert_eq!(c.value, Value::Level(3));
+    let q = |q: &str| Basis::Answer {
+        question: q.to_owned(),
+    };
+    assert_eq!(c.basis, [q("Q7"), q("Q8")]);
+    let rdp = [f(ServiceRemoteDesktop, "127.0.0.1:3389", Status::Fail)];
+    let c = cell(&rdp, &answers, "C15");
+    assert_eq!(c.value, Value::Level(2));
+    assert_eq!(
+        c.basis,
+        [
+            finding_basis(ServiceRemoteDesktop, "127.0.0.1:3389", Status::Fail),
+            q("Q7"),
+            q("Q8")
+        ]
+    );
+}
+
+#[test]
+fn every_unknown_cell_says_what_was_missing() {
+    // No data at all: each capability names what to add, never a bare "no data".
+    let cells = grade_with(&[], &[], TlsProfile::Modern);
+    for c in &cells {
+        assert_eq!(c.value, Value::Unknown);
+        assert!(c.basis.is_empty(), "{}", c.capability);
+        let key = c.notes[0].key;
+        assert!(
+            key.starts_with("note.none.")
+                || key == "note.no_answer"
+                || key == "note.not_observable",
+            "{}: {key}",
+            c.capability
+        );
+    }
+    let note = |id: &str| cells.iter().find(|c| c.capability == id).unwrap().notes[0].clone();
+    assert_eq!(
+        note("C05").render(Lang::En),
+        "No service scan: list the organization's addresses in the agent's services targets."
+    );
+    assert_eq!(
+        note("C13").render(Lang::Fr),
+        "Aucune réponse au questionnaire (Q1, Q2, Q3)."
+    );
+}
+
+#[test]
+fn c01_counts_web_endpoints_only_and_says_when_tls_endpoints_are_not_websites() {
+    // Six TLS endpoints off port 443 with no HTTPS verdict: C01 unknown, saying why;
+    // C02 still grades their certificates.
+    let mut v = Vec::new();
+    for port in [993, 995, 465, 636, 8443, 9443] {
+        let target = format!("mail.example.ca:{port}");
+        for f in good_web()
+            .into_iter()
+            .filter(|f| !f.check.id().starts_with("https."))
+        {
+            v.push(FindingFact {
+                target: target.clone(),
+                ..f
+            });
+        }
+    }
+    let c = cell(&v, &[], "C01");
+    assert_eq!(c.value, Value::Unknown);
+    assert_eq!(c.notes[0].key, "note.no_web_endpoint");
+    assert_eq!(
+        c.notes[0].render(Lang::En),
+        "6 TLS endpoints seen, none on port 443: C01 grades websites, which the agent checks on port 443 only."
+    );
+    assert_eq!(
+        c.notes[0].render(Lang::Fr),
+        "6 points d'accès TLS vus, aucun sur le port 443\u{a0}: C01 évalue les sites web, que l'agent ne vérifie que sur le port 443."
+    );
+    assert_eq!(level(&v, "C02"), Value::Level(3));
+    // One endpoint: singular in both languages.
+    let one: Vec<FindingFact> = v
+        .iter()
+        .filter(|f| f.target.ends_with(":993"))
+        .cloned()
+        .collect();
+    let c = cell(&one, &[], "C01");
+    assert!(c.notes[0]
+        .render(Lang::En)
+        .starts_with("1 TLS endpoint seen,"));
+    assert!(c.notes[0]
+        .render(Lang::Fr)
+        .starts_with("1 point d'accès TLS vu,"));
+    // An HTTPS verdict makes an endpoint on another port a website.
+    v.push(f(HttpsRedirect, "mail.example.ca:8443", Status::Pass));
+    v.push(f(HttpsHsts, "mail.example.ca:8443", Status::Pass));
+    assert_eq!(level(&v, "C01"), Value::Level(3));
 }

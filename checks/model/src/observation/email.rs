@@ -1,8 +1,8 @@
 //! What the email probe saw for one domain: raw records and DNS facts, not verdicts.
 //!
 //! Records are kept as published text (parsed again when graded) so that the
-//! collector can re-grade history with newer rules. Only the SPF expansion is stored
-//! already computed, because it needed many lookups. Goes into the report's
+//! collector can re-grade history with newer rules; the SPF expansion too is kept as the raw
+//! answers of every branch (reports of older agents carry it computed). Goes into the report's
 //! `observations.email` as JSON; unknown fields are accepted on the way back in.
 
 use chrono::{DateTime, Utc};
@@ -20,6 +20,10 @@ pub struct Answer<T> {
     /// The failure, when the query got no usable answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `error` as a closed set (`timeout`, `refused` for an answer REFUSED, `name` for
+    /// SERVFAIL), for counting; absent in reports of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
 }
 
 impl<T> Answer<T> {
@@ -28,6 +32,7 @@ impl<T> Answer<T> {
             name: name.into(),
             records,
             error: None,
+            kind: None,
         }
     }
 
@@ -40,9 +45,31 @@ impl<T> Answer<T> {
 pub struct SpfFacts {
     /// Every TXT record at the domain (SPF or not: "several SPF records" is judged on it).
     pub txt: Answer<String>,
-    /// The recursive expansion, when the domain has exactly one SPF record.
+    /// The answers below the domain's own record, when it has exactly one SPF record: what
+    /// every branch of it queries. Grading walks and counts them (`vigie-grade`'s
+    /// `email::spf_eval`), so a regrade revisits the counting rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<SpfBranches>,
+    /// The expansion as agents before `branches` computed it in the probe; read only when
+    /// `branches` is absent. Current agents leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<SpfEvaluation>,
+}
+
+/// The raw answers the expansion of an SPF record reads, each name once, in the order the
+/// probe asked. A name the expansion needs and these lack (a probe stopped at its bound)
+/// grades as a DNS failure of that name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SpfBranches {
+    /// TXT records at each `include` and `redirect` target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub txt: Vec<Answer<String>>,
+    /// A and AAAA addresses of each name an `a` term names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip: Vec<Answer<std::net::IpAddr>>,
+    /// MX records of each name an `mx` term names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mx: Vec<Answer<MxRecord>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -312,4 +339,7 @@ pub struct ResolverSilence {
     pub resolvers: Vec<String>,
     /// Questions in a row that got no answer before the probe stopped asking.
     pub unanswered: u32,
+    /// Always `timeout` from current agents; absent in reports of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::FailureKind>,
 }

@@ -12,7 +12,7 @@ pub mod client_hello;
 pub mod heartbeat;
 pub mod server;
 
-pub use vigie_grade::tls::ProtocolVersion;
+use vigie_grade::tls::ProtocolVersion;
 
 pub use client_hello::{ClientHello, Randomness};
 pub use server::{

@@ -4,13 +4,14 @@
 //! every HTTPS fetch fails.
 
 use vigie_checks::email::lookup::{DnssecFacts, FetchError, LookupError, MxRecord, TlsaRecord};
-use vigie_checks::email::records::CaaRecord;
 use vigie_checks::email::{DnsLookup, HttpsFetch};
+use vigie_grade::email::records::CaaRecord;
 
 /// A resolver that fails every query the same way, and every fetch.
 pub struct FailingResolver {
     reason: &'static str,
     no_answer: bool,
+    kind: vigie_model::FailureKind,
 }
 
 /// Every query times out, every fetch fails.
@@ -18,6 +19,7 @@ pub struct FailingResolver {
 pub const DeadResolver: FailingResolver = FailingResolver {
     reason: "no answer within 2 s",
     no_answer: true,
+    kind: vigie_model::FailureKind::Timeout,
 };
 
 /// Every query is answered SERVFAIL, every fetch fails.
@@ -25,6 +27,7 @@ pub const DeadResolver: FailingResolver = FailingResolver {
 pub const ServfailResolver: FailingResolver = FailingResolver {
     reason: "the resolver answered SERVFAIL",
     no_answer: false,
+    kind: vigie_model::FailureKind::Name,
 };
 
 impl FailingResolver {
@@ -34,6 +37,7 @@ impl FailingResolver {
             rtype: rtype.to_owned(),
             reason: self.reason.to_owned(),
             no_answer: self.no_answer,
+            kind: self.kind,
         })
     }
 }

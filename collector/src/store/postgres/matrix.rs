@@ -42,7 +42,7 @@ impl PgStore {
     pub(in super::super) async fn matrix_state(&self) -> Result<MatrixState, StoreError> {
         let mut client = self.client().await?;
         let tx = Self::read(&mut client).await?;
-        let orgs = queries::org_ids(&tx).await?;
+        let orgs = queries::org_ids(&tx, None).await?;
         let findings = query(
             &tx,
             "SELECT org, target, check_id, status, evidence, observed_at FROM current_latest

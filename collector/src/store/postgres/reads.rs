@@ -24,4 +24,22 @@ impl PgStore {
             .map(|row| rows::principal(&row))
             .transpose()
     }
+
+    pub(in super::super) async fn find_session(
+        &self,
+        hash: &str,
+        now: &str,
+    ) -> Result<Option<Principal>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql::FIND_SESSION.postgres)
+            .await
+            .map_err(pg("looking up a web session"))?;
+        client
+            .query_opt(&statement, &[&hash, &now])
+            .await
+            .map_err(pg("looking up a web session"))?
+            .map(|row| rows::principal(&row))
+            .transpose()
+    }
 }

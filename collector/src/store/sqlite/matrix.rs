@@ -19,7 +19,7 @@ pub(in super::super) fn matrix_state(
     let tx = connection
         .transaction()
         .map_err(sql_error("starting a read transaction"))?;
-    let orgs = run_now(queries::org_ids(&*tx))?;
+    let orgs = run_now(queries::org_ids(&*tx, None))?;
     // What the `current_latest` view (migration 0008) says, read the cheaper way for a
     // sector's worth of rows: `latest` in its own order (the grading does not depend on it)
     // and each agent's newest report time once, instead of the view's ordered scan and

@@ -11,6 +11,7 @@
 //! consistent, possibly losing the last acknowledged reports, and the agent would already
 //! have deleted them from its outbox). One fsync per report is cheap at a sector's rate.
 
+mod body;
 mod ingest;
 mod matrix;
 mod reads;
@@ -48,6 +49,10 @@ impl Columns for Row<'_> {
 
     fn integer(&self, i: usize) -> Result<i64, StoreError> {
         self.get(i).map_err(sql("reading a column"))
+    }
+
+    fn body(&self, i: usize) -> Result<String, StoreError> {
+        body::decode(self.get_ref(i).map_err(sql("reading a report body"))?)
     }
 }
 
@@ -244,6 +249,22 @@ impl SqliteStore {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             reads::find_token(&guard, &hash)
+        })
+        .await?
+    }
+
+    /// Who the live web session of this hash belongs to, read on the second connection.
+    pub(super) async fn find_session(
+        &self,
+        hash: String,
+        now: String,
+    ) -> Result<Option<Principal>, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let guard = reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            reads::find_session(&guard, &hash, &now)
         })
         .await?
     }

@@ -21,3 +21,17 @@ pub(super) fn find_token(
         rows::principal,
     )
 }
+
+pub(super) fn find_session(
+    connection: &Connection,
+    hash: &str,
+    now: &str,
+) -> Result<Option<Principal>, StoreError> {
+    first(
+        connection,
+        sql::FIND_SESSION.sqlite,
+        [hash, now],
+        "looking up a web session",
+        rows::principal,
+    )
+}

@@ -85,6 +85,10 @@ fn migrate(connection: &mut Connection, apply: bool) -> Result<(u32, u32), Store
         let tx = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(failed)?;
+        if version == migrations::COMPRESS_BODIES {
+            let compressed = super::body::compress_stored(&tx)?;
+            tracing::info!(compressed, "compressed the stored report bodies");
+        }
         tx.execute_batch(text).map_err(failed)?;
         tx.execute(
             sql::RECORD_MIGRATION.sqlite,

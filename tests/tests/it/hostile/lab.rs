@@ -60,7 +60,8 @@ impl Lab {
 
     /// A new viewer token.
     pub fn viewer_token(&self, name: &str) -> String {
-        self.collector.manage_ok(&["viewer", "add", "--name", name])
+        self.collector
+            .manage_ok(&["viewer", "add", "--name", name, "--role", "sector"])
     }
 }
 
