@@ -34,6 +34,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(web::routes())
+        // Apart from `web::routes`, which they import: no module imports one that imports it.
+        .merge(card::routes())
+        .merge(triage::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(html_errors))
         .layer(axum::middleware::map_response_with_state(

@@ -52,8 +52,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ui/matrix", get(aggregate))
         .route("/ui/orgs", get(org_list))
         .route("/ui/orgs/{org}", get(org_page))
-        .merge(super::card::routes())
-        .merge(super::triage::routes())
 }
 
 pub(super) fn lang_of(params: &HashMap<String, String>) -> Lang {
