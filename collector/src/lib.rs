@@ -27,6 +27,7 @@
 pub mod api;
 pub mod assess;
 pub mod auth;
+pub mod card;
 pub mod cli;
 pub mod config;
 pub mod export;

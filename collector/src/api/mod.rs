@@ -1,11 +1,13 @@
 //! The HTTP API: routes, authentication of requests, and the handlers.
 
+mod card;
 mod error;
 mod ingest;
 mod matrix;
 mod ops;
 mod page;
 mod read;
+mod triage;
 pub mod web;
 
 pub use error::{code, ApiError};
@@ -26,11 +28,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/reports", post(ingest::post_report))
         .route("/api/v1/orgs", get(read::list_orgs))
         .route("/api/v1/orgs/{org}", get(read::get_org))
+        .route("/api/v1/orgs/{org}/card", get(card::get_card))
         .route("/api/v1/matrix", get(matrix::get_matrix))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(web::routes())
+        // Apart from `web::routes`, which they import: no module imports one that imports it.
+        .merge(card::routes())
+        .merge(triage::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(html_errors))
         .layer(axum::middleware::map_response_with_state(

@@ -37,6 +37,8 @@ impl Marking {
 pub(crate) enum Here {
     Aggregate,
     Orgs,
+    /// The sector's triage.
+    Triage,
     OwnOrg,
     /// A page that is no entry of the navigation (an organization's page for the sector,
     /// login, errors).
@@ -182,6 +184,11 @@ fn nav(page: &Page<'_>) -> String {
                 Here::Orgs,
                 format!("/ui/orgs?lang={}", lang.as_str()),
                 t(lang, "web.nav.orgs"),
+            ));
+            items.push((
+                Here::Triage,
+                format!("/ui/triage?lang={}", lang.as_str()),
+                t(lang, "web.nav.triage"),
             ));
         }
         Some(Scope::Committee) => items.push((

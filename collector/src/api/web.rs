@@ -54,7 +54,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ui/orgs/{org}", get(org_page))
 }
 
-fn lang_of(params: &HashMap<String, String>) -> Lang {
+pub(super) fn lang_of(params: &HashMap<String, String>) -> Lang {
     params
         .get("lang")
         .and_then(|l| l.parse().ok())
@@ -63,7 +63,7 @@ fn lang_of(params: &HashMap<String, String>) -> Lang {
 
 /// An HTML answer that no cache keeps (named organizations are sensitive) and no other
 /// site may frame.
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -127,7 +127,7 @@ fn login_html(lang: Lang, message: Option<&str>) -> String {
 }
 
 /// An error page in the layout, for a signed-in viewer: `message` is a locale key.
-fn error_page(
+pub(super) fn error_page(
     status: StatusCode,
     lang: Lang,
     viewer: &Viewer,
@@ -163,7 +163,7 @@ fn error_page(
 
 /// The answer to a page the viewer's role may not see: 403, or 404 for another
 /// organization's (as for an unknown one, so that its name is not confirmed).
-fn denied(denial: Denial, lang: Lang, viewer: &Viewer, path: &str) -> Response {
+pub(super) fn denied(denial: Denial, lang: Lang, viewer: &Viewer, path: &str) -> Response {
     match denial {
         Denial::Forbidden => error_page(StatusCode::FORBIDDEN, lang, viewer, path, "web.forbidden"),
         Denial::Hidden => error_page(StatusCode::NOT_FOUND, lang, viewer, path, "web.not_found"),
@@ -404,7 +404,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// The viewer behind the request's session, or the login page to answer with (401).
-async fn viewer(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Viewer, Response> {
+pub(super) async fn viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<Viewer, Response> {
     let needed = || {
         html(
             StatusCode::UNAUTHORIZED,
@@ -423,7 +427,7 @@ async fn viewer(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Vie
 }
 
 /// The query of a page, without `lang`, for the language toggle.
-fn kept_query(params: &HashMap<String, String>) -> Vec<(String, String)> {
+pub(super) fn kept_query(params: &HashMap<String, String>) -> Vec<(String, String)> {
     let mut query: Vec<(String, String)> = params
         .iter()
         .filter(|(name, _)| name.as_str() != "lang")

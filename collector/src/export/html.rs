@@ -234,6 +234,11 @@ pub(crate) fn render_view(matrix: &Matrix) -> (String, String) {
     (css() + &print_css(matrix), version_body(matrix))
 }
 
+/// The export's style sheet, for the web view's other pages (the report card, triage).
+pub(crate) fn style() -> String {
+    css()
+}
+
 /// Escapes text for HTML (for the web view's own markup).
 pub(crate) fn escape_html(text: &str) -> String {
     escape(text)

@@ -24,6 +24,7 @@ macro_rules! on_backend {
 mod admin;
 pub mod audit;
 mod canonical;
+mod card;
 mod db;
 mod decode;
 mod evidence;
@@ -36,6 +37,10 @@ mod rows;
 mod snapshots;
 mod sql;
 mod sqlite;
+
+pub use card::{
+    AgentCadence, CardState, CertificateRow, OrgTransition, SevereFailure, TriageState,
+};
 
 use std::path::PathBuf;
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod card;
 mod cli;
 mod current_state;
 mod docs;

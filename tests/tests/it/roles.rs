@@ -114,6 +114,18 @@ const CASES: &[Case] = &[
     ),
     case(
         "GET",
+        "/api/v1/orgs/{org}/card",
+        "/api/v1/orgs/rowan-clinic/card?lang=fr",
+        [200, 200, 404, 403, 403, 403, 401],
+    ),
+    case(
+        "GET",
+        "/api/v1/orgs/{org}/card",
+        "/api/v1/orgs/no-such-org/card",
+        [404, 404, 404, 403, 403, 403, 401],
+    ),
+    case(
+        "GET",
         "/api/v1/matrix",
         "/api/v1/matrix",
         [200, 200, 200, 200, 403, 403, 401],
@@ -221,6 +233,42 @@ const CASES: &[Case] = &[
         "/ui/orgs/{org}",
         "/ui/orgs/no-such-org?lang=fr",
         [404, 404, 404, 403, 401, 401, 401],
+    ),
+    case(
+        "GET",
+        "/ui/orgs/{org}/card",
+        "/ui/orgs/rowan-clinic/card",
+        [200, 200, 404, 403, 401, 401, 401],
+    ),
+    case(
+        "GET",
+        "/ui/orgs/{org}/card",
+        "/ui/orgs/no-such-org/card?lang=fr",
+        [404, 404, 404, 403, 401, 401, 401],
+    ),
+    case(
+        "GET",
+        "/ui/orgs/{org}/targets/{target}",
+        "/ui/orgs/rowan-clinic/targets/t-0",
+        [200, 200, 404, 403, 401, 401, 401],
+    ),
+    case(
+        "GET",
+        "/ui/orgs/{org}/findings",
+        "/ui/orgs/rowan-clinic/findings?check=tls.protocol.tls1_0&target=t-0&lang=fr",
+        [200, 200, 404, 403, 401, 401, 401],
+    ),
+    case(
+        "GET",
+        "/ui/triage",
+        "/ui/triage",
+        [200, 403, 403, 403, 401, 401, 401],
+    ),
+    case(
+        "GET",
+        "/ui/triage",
+        "/ui/triage?csv=ranking",
+        [200, 403, 403, 403, 401, 401, 401],
     ),
 ];
 

@@ -102,6 +102,11 @@ fn levels_in_page(page: &str) -> Vec<(String, String)> {
             .and_then(|c| c.split_once('>'))
             .map(|(_, rest)| rest.split("</td>").next().unwrap().to_owned())
             .unwrap();
+        // A level with findings behind it links to them: the link's text is the level.
+        let cell = match cell.strip_prefix("<a ").and_then(|a| a.split_once('>')) {
+            Some((_, inner)) => inner.split("</a>").next().unwrap().to_owned(),
+            None => cell,
+        };
         let text = cell.replace("&amp;", "&");
         out.push((capability, text));
     }

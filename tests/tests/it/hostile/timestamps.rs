@@ -152,7 +152,13 @@ fn every_reader_serves_org_a(lab: &Lab, viewer: &str) {
     let (status, orgs) = get(lab, "/api/v1/orgs", Some(viewer));
     assert_eq!(status, 200, "/api/v1/orgs: {orgs}");
     let cookie = ui_session(lab, viewer);
-    for path in ["/ui/matrix", "/ui/orgs", "/ui/orgs/org-a"] {
+    for path in [
+        "/ui/matrix",
+        "/ui/orgs",
+        "/ui/orgs/org-a",
+        "/ui/orgs/org-a/card",
+        "/ui/triage",
+    ] {
         let (status, page) = ui_page(lab, &cookie, path);
         assert_eq!(status, 200, "{path}: {page}");
     }
