@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod exit;
 pub mod host_name;
 pub mod i18n;
+pub mod messages;
 pub mod outbox;
 pub mod output;
 pub mod progress;
@@ -94,7 +95,7 @@ pub async fn execute(command: Command) -> anyhow::Result<Exit> {
 /// The text of an error that reached `main`, in `lang`: the catalogue's text of the agent's
 /// own errors, else the English chain, printed once.
 pub fn error_text(error: &anyhow::Error, lang: vigie_model::Lang) -> String {
-    i18n::error_text(error, lang).unwrap_or_else(|| format!("{error:#}"))
+    messages::error_text(error, lang).unwrap_or_else(|| format!("{error:#}"))
 }
 
 /// Writes to standard output; a closed pipe (`| head`) is the reader's choice, not a failure.

@@ -7,6 +7,7 @@ use clap::FromArgMatches as _;
 use tracing_subscriber::EnvFilter;
 use vigie_agent::cli::{Cli, Commands};
 use vigie_agent::i18n::{self, t};
+use vigie_agent::messages;
 use vigie_agent::Exit;
 
 const PROGRAM: &str = "vigie-agent";
@@ -14,8 +15,8 @@ const PROGRAM: &str = "vigie-agent";
 fn main() -> ExitCode {
     // The language is known before parsing, so that --help and usage errors speak it.
     let lang = i18n::process_lang();
-    let command = i18n::command(lang);
-    let args = i18n::rewrite_help_subcommand(&command, std::env::args_os().collect());
+    let command = messages::command(lang);
+    let args = messages::rewrite_help_subcommand(&command, std::env::args_os().collect());
     // Usage errors end here with status 2 and the catalogue's message.
     let cli = match command
         .try_get_matches_from(args)
@@ -75,7 +76,7 @@ fn clap_exit(error: &clap::Error, lang: vigie_model::Lang) -> ExitCode {
             Exit::Usage.into()
         }
         _ => {
-            eprintln!("{}", i18n::clap_error_text(PROGRAM, error, lang));
+            eprintln!("{}", messages::clap_error_text(PROGRAM, error, lang));
             Exit::Usage.into()
         }
     }

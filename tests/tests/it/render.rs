@@ -192,7 +192,7 @@ fn the_html_matrix_prints_to_landscape_pdf_pages_each_marked_and_to_png() {
         (
             "org",
             "fr",
-            "PROTÉGÉ A — TLP:AMBER — nomme des organisations; ne pas transférer",
+            "PROTÉGÉ A — TLP:AMBER — nomme des organisations\u{202f}; ne pas transférer",
         ),
     ];
     for (i, (view, lang, marking)) in cases.iter().copied().enumerate() {
