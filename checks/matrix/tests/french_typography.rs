@@ -8,84 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-const NBSP: char = '\u{a0}';
-const NNBSP: char = '\u{202f}';
+use vigie_model::i18n::french_typography_errors;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The text with placeholders, code spans and URLs replaced by `X`.
-fn neutral(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        let closing = match c {
-            '`' => Some('`'),
-            '{' => Some('}'),
-            _ => None,
-        };
-        if let Some(end) = closing.and_then(|end| rest[1..].find(end).map(|i| i + 2)) {
-            out.push('X');
-            rest = &rest[end..];
-            continue;
-        }
-        if rest.starts_with("http://") || rest.starts_with("https://") {
-            let end = rest.find([' ', '"']).unwrap_or(rest.len());
-            out.push('X');
-            rest = &rest[end..];
-            continue;
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// What is wrong in one French text, each with a few characters of context.
-fn typography_errors(text: &str) -> Vec<String> {
-    let chars: Vec<char> = neutral(text).chars().collect();
-    let mut errors = Vec::new();
-    let context = |i: usize| -> String {
-        chars[i.saturating_sub(12)..(i + 6).min(chars.len())]
-            .iter()
-            .collect()
-    };
-    for (i, &c) in chars.iter().enumerate() {
-        let previous = i.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(i + 1).copied();
-        match c {
-            ':' | ';' | '?' | '!' => {
-                // Punctuation only when a space, a closing sign or the end follows.
-                let punctuation =
-                    next.is_none_or(|n| matches!(n, ' ' | NBSP | NNBSP | '»' | ')' | '"'));
-                // A sign opening a text or a bracket is a symbol (`(?)`), not punctuation.
-                let symbol = previous.is_none_or(|p| matches!(p, '(' | '«'));
-                if !punctuation || symbol {
-                    continue;
-                }
-                let wanted = if c == ':' { NBSP } else { NNBSP };
-                if previous != Some(wanted) {
-                    errors.push(format!(
-                        "`{c}` needs U+{:04X} before it: «{}»",
-                        u32::from(wanted),
-                        context(i)
-                    ));
-                }
-            }
-            '«' if !matches!(next, Some(NBSP | NNBSP)) => {
-                errors.push(format!("« needs a no-break space after it: {}", context(i)));
-            }
-            '»' if !matches!(previous, Some(NBSP | NNBSP)) => {
-                errors.push(format!(
-                    "» needs a no-break space before it: {}",
-                    context(i)
-                ));
-            }
-            _ => {}
-        }
-    }
-    errors
 }
 
 /// Every string of a TOML value, with its path; only those under a `fr` key when
@@ -140,7 +66,7 @@ fn every_french_string_of_every_catalogue_has_french_typography() {
         assert!(found.len() > 10, "{file}: no French strings found");
         checked += found.len();
         for (path, text) in found {
-            for error in typography_errors(&text) {
+            for error in french_typography_errors(&text) {
                 offenders.push(format!("{path}: {error}"));
             }
         }
@@ -165,11 +91,15 @@ fn the_rule_catches_what_it_should_and_leaves_code_alone() {
         "Le niveau «\u{a0}suffisant\u{a0}» tient",
     ];
     for text in [ok[0], ok[1], ok[2], ok[4], ok[5]] {
-        assert_eq!(typography_errors(text), Vec::<String>::new(), "{text}");
+        assert_eq!(
+            french_typography_errors(text),
+            Vec::<String>::new(),
+            "{text}"
+        );
     }
     // The code and the URL are left alone; the colon after them is still punctuation,
     // here with an ordinary space before it.
-    assert_eq!(typography_errors(ok[3]).len(), 1);
+    assert_eq!(french_typography_errors(ok[3]).len(), 1);
     for bad in [
         "Niveau : 3",
         "Niveau: 3",
@@ -180,6 +110,6 @@ fn the_rule_catches_what_it_should_and_leaves_code_alone() {
         "Non\u{a0}!",
         "« suffisant »",
     ] {
-        assert!(!typography_errors(bad).is_empty(), "{bad}");
+        assert!(!french_typography_errors(bad).is_empty(), "{bad}");
     }
 }

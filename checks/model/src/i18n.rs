@@ -291,46 +291,79 @@ impl Catalogue {
     }
 }
 
+const NBSP: char = '\u{a0}';
+const NNBSP: char = '\u{202f}';
+
+/// The text with placeholders, code spans and URLs replaced by `X`.
+fn neutral(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let closing = match c {
+            '`' => Some('`'),
+            '{' => Some('}'),
+            _ => None,
+        };
+        if let Some(end) = closing.and_then(|end| rest[1..].find(end).map(|i| i + 2)) {
+            out.push('X');
+            rest = &rest[end..];
+            continue;
+        }
+        if rest.starts_with("http://") || rest.starts_with("https://") {
+            let end = rest.find([' ', '"']).unwrap_or(rest.len());
+            out.push('X');
+            rest = &rest[end..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// French typography of a text: a no-break space (U+00A0) before `:` and inside « », a narrow
 /// no-break space (U+202F) before `;`, `?` and `!`, never an ordinary space there. Code in
-/// backquotes, URLs (`://`), `{placeholders}` and times are not prose and are skipped.
+/// backquotes, URLs, `{placeholders}`, times (`12:30`) and symbols such as `(?)` are not prose
+/// and are skipped. Each error quotes a few characters of context. The one rule for every
+/// catalogue of the project (the model's, the matrix's, the dashboards', the binaries').
 pub fn french_typography_errors(text: &str) -> Vec<String> {
+    let chars: Vec<char> = neutral(text).chars().collect();
     let mut errors = Vec::new();
-    let mut in_code = false;
-    let chars: Vec<char> = text.chars().collect();
+    let context = |i: usize| -> String {
+        chars[i.saturating_sub(12)..(i + 6).min(chars.len())]
+            .iter()
+            .collect()
+    };
     for (i, &c) in chars.iter().enumerate() {
-        if c == '`' {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
-        let before = if i > 0 { Some(chars[i - 1]) } else { None };
-        let after = chars.get(i + 1).copied();
+        let previous = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
         match c {
-            ':' => {
-                // `a:b` (URLs, ports, key:value, times) is not punctuation.
-                let punctuation = after.is_none_or(|a| a.is_whitespace());
-                if punctuation && before != Some('\u{a0}') {
+            ':' | ';' | '?' | '!' => {
+                // Punctuation only when a space, a closing sign or the end follows.
+                let punctuation =
+                    next.is_none_or(|n| matches!(n, ' ' | NBSP | NNBSP | '»' | ')' | '"'));
+                // A sign opening a text or a bracket is a symbol (`(?)`), not punctuation.
+                let symbol = previous.is_none_or(|p| matches!(p, '(' | '«'));
+                if !punctuation || symbol {
+                    continue;
+                }
+                let wanted = if c == ':' { NBSP } else { NNBSP };
+                if previous != Some(wanted) {
                     errors.push(format!(
-                        "`:` at {i} needs a no-break space (U+00A0) before it"
+                        "`{c}` needs U+{:04X} before it: «{}»",
+                        u32::from(wanted),
+                        context(i)
                     ));
                 }
             }
-            ';' | '?' | '!' => {
-                let punctuation = after.is_none_or(|a| a.is_whitespace());
-                if punctuation && before != Some('\u{202f}') {
-                    errors.push(format!(
-                        "`{c}` at {i} needs a narrow no-break space (U+202F) before it"
-                    ));
-                }
+            '«' if !matches!(next, Some(NBSP | NNBSP)) => {
+                errors.push(format!("« needs a no-break space after it: {}", context(i)));
             }
-            '«' if after != Some('\u{a0}') => {
-                errors.push(format!("`«` at {i} needs a no-break space after it"));
-            }
-            '»' if before != Some('\u{a0}') => {
-                errors.push(format!("`»` at {i} needs a no-break space before it"));
+            '»' if !matches!(previous, Some(NBSP | NNBSP)) => {
+                errors.push(format!(
+                    "» needs a no-break space before it: {}",
+                    context(i)
+                ));
             }
             _ => {}
         }
